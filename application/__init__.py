@@ -1,0 +1,1 @@
+"""The eventsourcing Application: commands, queries and the ports infrastructure implements."""

@@ -1,0 +1,31 @@
+"""Errors the application raises; the HTTP layer maps each to a status code."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+
+class TicketNotFound(Exception):
+    def __init__(self, ticket_id: UUID):
+        super().__init__(f"ticket {ticket_id} not found")
+        self.ticket_id = ticket_id
+
+
+class DuplicateExternalRef(Exception):
+    def __init__(self, external_ref: str, ticket_id: UUID):
+        super().__init__(f"external_ref {external_ref!r} already belongs to ticket {ticket_id}")
+        self.external_ref = external_ref
+        self.ticket_id = ticket_id
+
+
+class StaleVersion(Exception):
+    """The caller's expected version (If-Match) is not the ticket's current one."""
+
+    def __init__(self, expected: int, current: int):
+        super().__init__(f"expected version {expected}, the ticket is at version {current}")
+        self.expected = expected
+        self.current = current
+
+
+class ConcurrentWriteConflict(Exception):
+    """Other writers kept changing the ticket while this command was retried."""

@@ -1,0 +1,239 @@
+"""The ticket application: thin commands (fetch, call the aggregate, save) and queries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    JSONTranscoder,
+    Transcoding,
+)
+from eventsourcing.utils import Environment
+
+from application.errors import (
+    ConcurrentWriteConflict,
+    DuplicateExternalRef,
+    StaleVersion,
+    TicketNotFound,
+)
+from application.idempotency import IdempotencyClaim, IdempotencyOutcome, IdempotencyStore
+from application.transcodings import ActorAsDict
+from domain.actor import Actor
+from domain.customer import Contact
+from domain.personal import Personal
+from domain.ticket import Ticket, event_type_name, ticket_id_for_external_ref
+
+# Writers that lose an optimistic-concurrency race re-read and re-apply their command
+# this many times before giving up with a 409.
+CONFLICT_RETRIES = 5
+
+_EVENT_BOOKKEEPING = (
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "actor",
+    "originator_topic",
+)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """A ticket after a command, with its human number and the global position
+    of the last event written for it (the read-your-writes token)."""
+
+    ticket: Ticket
+    number: int
+    position: int
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """One event as auditors and downstream systems see it."""
+
+    ticket_id: UUID
+    version: int
+    type: str
+    occurred_at: datetime
+    actor: Actor
+    data: dict[str, Any]
+    position: int | None = None
+
+
+class TicketApplication(Application[UUID]):
+    """Commands and queries on tickets; every change is saved as events."""
+
+    name = "Atende"
+
+    def __init__(
+        self,
+        factory: InfrastructureFactory,
+        personal_transcoding: Transcoding,
+        idempotency: IdempotencyStore,
+    ):
+        # Built by the wiring point, which shares the factory's datastore with the
+        # stores that live beside the events (keys, idempotency, tokens).
+        self._factory = factory
+        self._personal_transcoding = personal_transcoding
+        self.idempotency = idempotency
+        super().__init__(factory.env)
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        return self._factory
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(ActorAsDict())
+        transcoder.register(self._personal_transcoding)
+
+    # Commands
+
+    def open_ticket(
+        self,
+        *,
+        subject: str,
+        description: str,
+        contact: Contact,
+        channel: str,
+        actor: Actor,
+        language: str | None = None,
+        priority: str = "normal",
+        category: str | None = None,
+        tags: list[str] | None = None,
+        external_ref: str | None = None,
+        idempotency: IdempotencyClaim | None = None,
+    ) -> CommandResult:
+        owner = contact.customer_id()
+        ticket = Ticket(
+            subject=Personal(owner, subject),
+            description=Personal(owner, description),
+            requester=contact.as_personal(),
+            customer_id=owner,
+            channel=channel,
+            language=language,
+            priority=priority,
+            category=category,
+            tags=list(dict.fromkeys(tags or [])),
+            external_ref=external_ref,
+            actor=actor,
+        )
+        outcome = _outcome(idempotency, 201, ticket)
+        try:
+            recordings = self.save(ticket, idempotency=outcome)
+        except IntegrityError:
+            if external_ref is None:
+                raise
+            raise DuplicateExternalRef(
+                external_ref, ticket_id_for_external_ref(external_ref)
+            ) from None
+        position = recordings[-1].notification.id
+        return CommandResult(ticket, number=recordings[0].notification.id, position=position)
+
+    def change(
+        self,
+        ticket_id: UUID,
+        command: Callable[[Ticket], None],
+        *,
+        expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
+    ) -> CommandResult:
+        """Apply ``command`` to the ticket and save what it recorded.
+
+        A concurrent writer makes the save conflict; without an expected version the
+        command is simply re-applied to the fresh ticket, with one it is stale.
+        """
+        for _ in range(CONFLICT_RETRIES):
+            ticket = self.get_ticket(ticket_id)
+            if expected_version is not None and ticket.version != expected_version:
+                raise StaleVersion(expected_version, ticket.version)
+            command(ticket)
+            outcome = _outcome(idempotency, 200, ticket)
+            if not ticket.pending_events:
+                if outcome is not None:
+                    self.idempotency.complete(outcome)
+                return self._result(ticket)
+            try:
+                recordings = self.save(ticket, idempotency=outcome)
+            except IntegrityError:
+                if expected_version is not None:
+                    raise StaleVersion(
+                        expected_version, self.get_ticket(ticket_id).version
+                    ) from None
+                continue
+            return CommandResult(
+                ticket, number=self.number_of(ticket_id), position=recordings[-1].notification.id
+            )
+        raise ConcurrentWriteConflict(f"ticket {ticket_id} kept changing; try again")
+
+    # Queries
+
+    def get_ticket(self, ticket_id: UUID, version: int | None = None) -> Ticket:
+        try:
+            ticket = self.repository.get(ticket_id, version=version)
+        except AggregateNotFoundError:
+            raise TicketNotFound(ticket_id) from None
+        if not isinstance(ticket, Ticket):
+            raise TicketNotFound(ticket_id)
+        return ticket
+
+    def ticket_result(self, ticket_id: UUID, version: int | None = None) -> CommandResult:
+        """The ticket (at a version, for idempotent replays) as a command returned it."""
+        return self._result(self.get_ticket(ticket_id, version))
+
+    def number_of(self, ticket_id: UUID) -> int:
+        """The ticket's human number: the global position of its opening event."""
+        return self.recorder.position_of(ticket_id, 1)
+
+    def history(self, ticket_id: UUID) -> list[RecordedEvent]:
+        events = list(self.events.get(ticket_id))
+        if not events:
+            raise TicketNotFound(ticket_id)
+        return [recorded_event(e) for e in events]
+
+    def events_after(self, after: int, limit: int) -> list[RecordedEvent]:
+        """The global feed: every event with a position greater than ``after``."""
+        notifications = self.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+        return [
+            recorded_event(self.mapper.to_domain_event(n), position=n.id) for n in notifications
+        ]
+
+    def head_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def _result(self, ticket: Ticket) -> CommandResult:
+        return CommandResult(
+            ticket,
+            number=self.number_of(ticket.id),
+            position=self.recorder.position_of(ticket.id, ticket.version),
+        )
+
+
+def recorded_event(domain_event: Any, position: int | None = None) -> RecordedEvent:
+    data = {k: v for k, v in domain_event.__dict__.items() if k not in _EVENT_BOOKKEEPING}
+    return RecordedEvent(
+        ticket_id=domain_event.originator_id,
+        version=domain_event.originator_version,
+        type=event_type_name(domain_event),
+        occurred_at=domain_event.timestamp,
+        actor=domain_event.actor,
+        data=data,
+        position=position,
+    )
+
+
+def _outcome(
+    claim: IdempotencyClaim | None, status: int, ticket: Ticket
+) -> IdempotencyOutcome | None:
+    if claim is None:
+        return None
+    return IdempotencyOutcome(
+        claim=claim, status=status, resource_id=ticket.id, version=ticket.version
+    )

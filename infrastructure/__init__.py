@@ -1,0 +1,1 @@
+"""Settings, storage and crypto: the implementations behind the application's ports."""

@@ -1,0 +1,132 @@
+"""Settings read from the environment, and the eventsourcing configuration they imply."""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/atende.db"
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with production-sensible defaults."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: bytes | None = None
+    max_body_bytes: int = MiB
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    environ: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        secret = env.get("ATENDE_SECRET_KEY")
+        return cls(
+            database_url=env.get("ATENDE_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            secret_key=decode_secret_key(secret) if secret else None,
+            max_body_bytes=int(env.get("ATENDE_MAX_BODY_BYTES", MiB)),
+            db_pool_size=int(env.get("ATENDE_DB_POOL_SIZE", 5)),
+            db_max_overflow=int(env.get("ATENDE_DB_MAX_OVERFLOW", 10)),
+            environ=env,
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+    def sqlite_path(self) -> Path:
+        # SQLAlchemy's convention: sqlite:///relative/path, sqlite:////absolute/path.
+        return Path(self.database_url[len("sqlite:///") :])
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        if self.is_sqlite:
+            path = self.sqlite_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(path),
+                "SQLITE_LOCK_TIMEOUT": "10",
+                "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:SQLiteTicketRecorder",
+                "CREATE_TABLE": "no",
+            }
+        return {**postgres_env(self.database_url), **self._pool_env()}
+
+    def _pool_env(self) -> dict[str, str]:
+        return {
+            "POSTGRES_POOL_SIZE": str(self.db_pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(self.db_max_overflow),
+        }
+
+
+def postgres_env(url: str) -> dict[str, str]:
+    """eventsourcing's PostgreSQL settings from postgresql://user:pw@host:port/db?schema=s."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgresql", "postgres"):
+        raise ValueError(
+            f"ATENDE_DATABASE_URL must start with sqlite:/// or postgresql://, got {url!r}"
+        )
+    query = parse_qs(parsed.query)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parsed.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parsed.port or 5432),
+        "POSTGRES_USER": unquote(parsed.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+        "POSTGRES_SCHEMA": query.get("schema", [""])[0],
+        # Fail fast when the database is unreachable or the pool is exhausted: the
+        # HTTP layer answers 503 + Retry-After instead of hanging a worker.
+        "POSTGRES_CONNECT_TIMEOUT": "3",
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_LOCK_TIMEOUT": "5",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+        "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:PostgresTicketRecorder",
+        "CREATE_TABLE": "no",
+    }
+
+
+def decode_secret_key(text: str) -> bytes:
+    key = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+    if len(key) != 32:
+        raise ValueError("ATENDE_SECRET_KEY must be 32 bytes, base64url-encoded")
+    return key
+
+
+def new_secret_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+
+
+def secret_key_for(settings: Settings) -> bytes:
+    """The deployment secret that wraps customer keys.
+
+    PostgreSQL deployments must set ATENDE_SECRET_KEY (every host needs the same one).
+    The embedded SQLite default keeps one in a file beside the database, created once.
+    """
+    if settings.secret_key is not None:
+        return settings.secret_key
+    if not settings.is_sqlite:
+        raise RuntimeError(
+            "ATENDE_SECRET_KEY is not set; generate one with `atende secret` and give "
+            "the same value to every Atende process"
+        )
+    path = settings.sqlite_path().with_suffix(".key")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Write aside, then link into place: link fails if another process won the
+        # race, and nobody ever reads a half-written key.
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(new_secret_key())
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return decode_secret_key(path.read_text())

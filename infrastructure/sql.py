@@ -1,0 +1,85 @@
+"""Our own small tables (tokens, keys, idempotency) on the datastore the event recorder opened.
+
+The statements are written once with ``:name`` parameters and ``{table}`` names; this
+module adapts them to SQLite or PostgreSQL, so each store is one class, not two.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+
+_NAMED_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+
+# Arbitrary constant that identifies Atende's schema-creation lock among advisory locks.
+_SCHEMA_LOCK_ID = 0x41_54_45_4E
+
+
+class SqlDatabase:
+    """Runs dialect-neutral SQL against a SQLite or PostgreSQL eventsourcing datastore."""
+
+    def __init__(self, datastore: SQLiteDatastore | PostgresDatastore):
+        self.datastore = datastore
+        self.is_postgres = isinstance(datastore, PostgresDatastore)
+
+    def table(self, name: str) -> str:
+        if self.is_postgres:
+            return f'"{self.datastore.schema}"."{name}"'
+        return name
+
+    @contextmanager
+    def transaction(self, *, commit: bool = True) -> Iterator[Any]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    def execute(self, cursor: Any, statement: str, params: dict[str, Any] | None = None) -> None:
+        cursor.execute(self._adapt(statement), params or {})
+
+    def fetchone(self, statement: str, params: dict[str, Any] | None = None) -> Any:
+        with self.transaction(commit=False) as cursor:
+            self.execute(cursor, statement, params)
+            return cursor.fetchone()
+
+    def run(self, statement: str, params: dict[str, Any] | None = None) -> Any:
+        """Execute one writing statement in its own transaction; return its first row."""
+        with self.transaction(commit=True) as cursor:
+            self.execute(cursor, statement, params)
+            return cursor.fetchone() if "RETURNING" in statement else None
+
+    @contextmanager
+    def schema_lock(self) -> Iterator[None]:
+        """Serialise schema creation across processes (gunicorn workers start together,
+        and concurrent CREATE TABLE IF NOT EXISTS can fail on PostgreSQL)."""
+        if not self.is_postgres:
+            yield
+            return
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK_ID,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK_ID,))
+
+    def ensure_schema(self) -> None:
+        if self.is_postgres:
+            with self.transaction(commit=True) as cursor:
+                cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.datastore.schema}"')
+
+    def create_tables(self, statements: list[str]) -> None:
+        with self.transaction(commit=True) as cursor:
+            for statement in statements:
+                self.execute(cursor, statement)
+
+    def _adapt(self, statement: str) -> str:
+        return _to_pyformat(statement) if self.is_postgres else statement
+
+
+@lru_cache(maxsize=256)
+def _to_pyformat(statement: str) -> str:
+    return _NAMED_PARAM.sub(r"%(\1)s", statement.replace("%", "%%"))

@@ -1,0 +1,1 @@
+"""How the outside world reaches Atende: HTTP (Falcon) and the command line."""

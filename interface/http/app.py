@@ -1,0 +1,38 @@
+"""The Falcon application: ``create_app(atende)`` for tests, ``get_app()`` for gunicorn."""
+
+from __future__ import annotations
+
+import falcon
+import falcon.media
+
+from infrastructure.bootstrap import Atende, bootstrap
+from interface.http.auth import Authentication
+from interface.http.errors import PROBLEM_JSON, add_error_handlers, serialize_problem
+from interface.http.media import BodyLimit, BoundedJSONHandler
+from interface.http.resources.events import EventFeed
+from interface.http.resources.health import Health
+from interface.http.resources.tickets import add_ticket_routes
+
+
+def create_app(atende: Atende) -> falcon.App:
+    limit = atende.settings.max_body_bytes
+    app = falcon.App(middleware=[BodyLimit(limit), Authentication(atende.tokens)])
+    json_handler = BoundedJSONHandler(limit)
+    # JSON only: form and multipart bodies get 415 rather than a second parser.
+    app.req_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: json_handler})
+    app.resp_options.media_handlers = falcon.media.Handlers(
+        {falcon.MEDIA_JSON: json_handler, PROBLEM_JSON: json_handler}
+    )
+    app.req_options.default_media_type = falcon.MEDIA_JSON
+    app.set_error_serializer(serialize_problem)
+    add_error_handlers(app)
+    app.add_route("/v1/health", Health(atende))
+    app.add_route("/v1/events", EventFeed(atende))
+    add_ticket_routes(app, atende)
+    return app
+
+
+def get_app() -> falcon.App:
+    """Called by gunicorn in each worker, after the fork, so every worker opens its
+    own database connections."""
+    return create_app(bootstrap())

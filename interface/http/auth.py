@@ -1,0 +1,67 @@
+"""Bearer-token authentication (middleware) and per-route role checks (hooks)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import falcon
+
+from domain.actor import Actor
+from infrastructure.tokens import TokenStore
+from interface.http.errors import Problem
+
+# Who may do what (DESIGN.md, Roles). Admin is everywhere.
+TICKET_WRITERS = ("admin", "agent", "integrator")
+TICKET_READERS = ("admin", "agent", "integrator", "auditor")
+FEED_READERS = ("admin", "integrator", "auditor")
+
+
+class Authentication:
+    """Resolves ``Authorization: Bearer <token>`` to the principal in req.context.actor.
+
+    Resources that set ``public = True`` (health, docs) skip it.
+    """
+
+    def __init__(self, tokens: TokenStore):
+        self.tokens = tokens
+
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, params: Any
+    ) -> None:
+        if getattr(resource, "public", False):
+            return
+        scheme, _, token = (req.auth or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized("Send Authorization: Bearer <token>.")
+        actor = self.tokens.authenticate(token.strip())
+        if actor is None:
+            raise _unauthorized("The token is unknown or revoked.")
+        req.context.actor = actor
+
+
+def allow(*roles: str) -> Callable[..., None]:
+    """A before-hook that lets only the given roles (and admin) through."""
+    allowed = set(roles) | {"admin"}
+
+    def check(req: falcon.Request, resp: falcon.Response, resource: Any, params: Any) -> None:
+        actor: Actor = req.context.actor
+        if actor.role not in allowed:
+            raise Problem(
+                falcon.HTTP_403,
+                "forbidden",
+                "Forbidden",
+                f"The {actor.role} role may not {req.method} {req.uri_template}.",
+            )
+
+    return check
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(
+        falcon.HTTP_401,
+        "unauthorized",
+        "Unauthorized",
+        detail,
+        headers={"WWW-Authenticate": 'Bearer realm="atende"'},
+    )

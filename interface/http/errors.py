@@ -1,0 +1,153 @@
+"""Every error leaves as application/problem+json (RFC 9457), mapped in one place."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any
+
+import falcon
+import psycopg_pool
+from eventsourcing.persistence import InterfaceError, OperationalError
+from marshmallow import ValidationError
+
+from application.errors import (
+    ConcurrentWriteConflict,
+    DuplicateExternalRef,
+    StaleVersion,
+    TicketNotFound,
+)
+from domain.ticket import TransitionNotAllowed
+
+PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = 2
+log = logging.getLogger("atende.http")
+
+
+class Problem(falcon.HTTPError):
+    """An HTTP error with a problem type and optional extra members (``errors``...)."""
+
+    def __init__(
+        self,
+        status: str,
+        slug: str,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ):
+        super().__init__(status, title=title, description=detail, headers=headers)
+        self.slug = slug
+        self.extra = extra
+
+    def to_dict(self, obj_type: type = dict) -> dict[str, Any]:
+        return {
+            "type": f"urn:atende:problem:{self.slug}",
+            "title": self.title,
+            "status": self.status_code,
+            "detail": self.description,
+            **self.extra,
+        }
+
+
+def serialize_problem(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
+    body = error.to_dict() if isinstance(error, Problem) else _generic_problem(error)
+    resp.content_type = PROBLEM_JSON
+    resp.media = body
+    resp.append_header("Vary", "Accept")
+
+
+def _generic_problem(error: falcon.HTTPError) -> dict[str, Any]:
+    return {
+        "type": "about:blank",
+        "title": error.title,
+        "status": error.status_code,
+        "detail": error.description or error.title,
+    }
+
+
+def validation_problem(errors: dict[str, Any]) -> Problem:
+    flat = flatten_errors(errors)
+    return Problem(
+        falcon.HTTP_422,
+        "validation-failed",
+        "Validation failed",
+        "Invalid fields: " + ", ".join(sorted(flat)),
+        errors=flat,
+    )
+
+
+def flatten_errors(errors: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as ``{"requester.email": [...]}``."""
+    if isinstance(errors, list) and all(isinstance(e, str) for e in errors):
+        return {prefix or "_body": errors}
+    flat: dict[str, list[str]] = {}
+    items = errors.items() if isinstance(errors, dict) else enumerate(errors)
+    for key, value in items:
+        name = prefix if key == "_schema" else f"{prefix}.{key}" if prefix else str(key)
+        for field, messages in flatten_errors(value, name).items():
+            flat.setdefault(field, []).extend(messages)
+    return flat
+
+
+def add_error_handlers(app: falcon.App) -> None:
+    app.add_error_handler(ValidationError, _on_validation)
+    app.add_error_handler(TicketNotFound, _on_not_found)
+    app.add_error_handler(TransitionNotAllowed, _on_transition)
+    app.add_error_handler(DuplicateExternalRef, _on_duplicate_ref)
+    app.add_error_handler(StaleVersion, _on_stale)
+    app.add_error_handler(ConcurrentWriteConflict, _on_conflict)
+    for unavailable in (
+        OperationalError,
+        InterfaceError,
+        psycopg_pool.PoolTimeout,
+        sqlite3.OperationalError,
+    ):
+        app.add_error_handler(unavailable, _on_unavailable)
+
+
+def _on_validation(req: Any, resp: Any, ex: ValidationError, params: Any) -> None:
+    raise validation_problem(ex.normalized_messages())
+
+
+def _on_not_found(req: Any, resp: Any, ex: TicketNotFound, params: Any) -> None:
+    raise Problem(falcon.HTTP_404, "not-found", "Not found", str(ex))
+
+
+def _on_transition(req: Any, resp: Any, ex: TransitionNotAllowed, params: Any) -> None:
+    raise Problem(falcon.HTTP_409, "transition-not-allowed", "Transition not allowed", str(ex))
+
+
+def _on_duplicate_ref(req: Any, resp: Any, ex: DuplicateExternalRef, params: Any) -> None:
+    raise Problem(
+        falcon.HTTP_409,
+        "duplicate-external-ref",
+        "Duplicate external_ref",
+        str(ex),
+        ticket_id=str(ex.ticket_id),
+    )
+
+
+def _on_stale(req: Any, resp: Any, ex: StaleVersion, params: Any) -> None:
+    raise Problem(
+        falcon.HTTP_412,
+        "precondition-failed",
+        "Precondition failed",
+        str(ex),
+        current_version=ex.current,
+    )
+
+
+def _on_conflict(req: Any, resp: Any, ex: ConcurrentWriteConflict, params: Any) -> None:
+    raise Problem(falcon.HTTP_409, "write-conflict", "Concurrent write conflict", str(ex))
+
+
+def _on_unavailable(req: Any, resp: Any, ex: Exception, params: Any) -> None:
+    log.warning("storage unavailable: %s", ex)
+    raise Problem(
+        falcon.HTTP_503,
+        "unavailable",
+        "Service unavailable",
+        "The database is unavailable or busy; retry shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

@@ -1,0 +1,35 @@
+"""How a ticket leaves over HTTP: body, status, ETag and Location."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from application.tickets import CommandResult
+from interface.schemas import TicketOut
+
+_TICKET_OUT = TicketOut()
+
+
+def ticket_document(result: CommandResult) -> dict[str, Any]:
+    ticket = result.ticket
+    return _TICKET_OUT.dump(
+        {
+            **vars(ticket),
+            "id": ticket.id,
+            "number": result.number,
+            "version": ticket.version,
+            "position": result.position,
+            "created_at": ticket.created_on,
+            "updated_at": ticket.modified_on,
+        }
+    )
+
+
+def render_ticket(resp: falcon.Response, result: CommandResult, status: int = 200) -> None:
+    resp.status = status
+    resp.media = ticket_document(result)
+    resp.etag = str(result.ticket.version)
+    if status == 201:
+        resp.location = f"/v1/tickets/{result.ticket.id}"

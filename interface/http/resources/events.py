@@ -1,0 +1,28 @@
+"""The global event feed, for downstream systems: every event after a position."""
+
+from __future__ import annotations
+
+import falcon
+
+from infrastructure.bootstrap import Atende
+from interface.http.auth import FEED_READERS, allow
+from interface.schemas import EventOut, EventsQuery
+
+_QUERY = EventsQuery()
+_EVENTS_OUT = EventOut(many=True)
+
+
+class EventFeed:
+    def __init__(self, atende: Atende):
+        self.atende = atende
+
+    @falcon.before(allow(*FEED_READERS))
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        query = _QUERY.load(req.params)
+        events = self.atende.tickets.events_after(query["after"], query["limit"])
+        last = events[-1].position if events else query["after"]
+        resp.media = {
+            "events": _EVENTS_OUT.dump(events),
+            "next_after": last,
+            "head": self.atende.tickets.head_position(),
+        }

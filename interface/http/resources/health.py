@@ -1,0 +1,24 @@
+"""Liveness and database reachability, without authentication (for load balancers)."""
+
+from __future__ import annotations
+
+import falcon
+
+from infrastructure.bootstrap import Atende
+
+
+class Health:
+    public = True
+
+    def __init__(self, atende: Atende):
+        self.atende = atende
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        try:
+            self.atende.db.fetchone("SELECT 1 AS ok")
+        except Exception as error:  # noqa: BLE001 - any failure means "not healthy"
+            resp.status = falcon.HTTP_503
+            resp.set_header("Retry-After", "2")
+            resp.media = {"status": "unavailable", "database": "unreachable", "detail": str(error)}
+            return
+        resp.media = {"status": "ok", "database": "ok"}

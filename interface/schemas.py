@@ -1,0 +1,206 @@
+"""marshmallow schemas: one to load each request body, others to dump responses.
+
+Unknown fields are rejected (marshmallow's default, RAISE) so typos never pass silently.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from domain.actor import Actor
+from domain.personal import Personal
+from domain.ticket import AUTHOR_TYPES, CHANNELS, PRIORITIES, SETTABLE_STATUSES, VISIBILITIES
+
+TEXT_LIMIT_BYTES = 64 * 1024
+SUBJECT_MAX = 200
+NAME_MAX = 200
+MAX_TAGS = 20
+
+# BCP 47 in the common shape: a 2-3 letter language, then optional script/region/variants.
+BCP47 = r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-[A-Za-z0-9]{5,8})*$"
+TAG = r"^[\w][\w:.-]*$"
+PHONE = r"^\+?[0-9][0-9 ().-]{3,30}$"
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+def _text_up_to_64k(value: str) -> None:
+    _not_blank(value)
+    if len(value.encode("utf-8")) > TEXT_LIMIT_BYTES:
+        raise ValidationError(f"Must be at most {TEXT_LIMIT_BYTES} bytes of UTF-8.")
+
+
+def _short_text(maximum: int, **kwargs: Any) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=maximum), _not_blank], **kwargs)
+
+
+def _long_text(**kwargs: Any) -> fields.String:
+    return fields.String(validate=_text_up_to_64k, **kwargs)
+
+
+def _tag_list(**kwargs: Any) -> fields.List:
+    tag = fields.String(validate=[validate.Length(min=1, max=50), validate.Regexp(TAG)])
+    return fields.List(tag, validate=validate.Length(max=MAX_TAGS), **kwargs)
+
+
+class RequesterIn(Schema):
+    name = _short_text(NAME_MAX, required=True)
+    email = fields.Email(validate=validate.Length(max=254))
+    phone = fields.String(validate=validate.Regexp(PHONE, error="Not a valid phone number."))
+    external_id = _short_text(NAME_MAX)
+
+    @validates_schema
+    def has_a_contact(self, data: dict[str, Any], **_: Any) -> None:
+        if not any(data.get(k) for k in ("email", "phone", "external_id")):
+            raise ValidationError("Give at least one of email, phone or external_id.")
+
+
+class OpenTicketIn(Schema):
+    subject = _short_text(SUBJECT_MAX, required=True)
+    description = _long_text(required=True)
+    requester = fields.Nested(RequesterIn, required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    language = fields.String(validate=validate.Regexp(BCP47, error="Not a BCP 47 language tag."))
+    priority = fields.String(load_default="normal", validate=validate.OneOf(PRIORITIES))
+    category = _short_text(NAME_MAX, allow_none=True)
+    tags = _tag_list(load_default=list)
+    external_ref = _short_text(NAME_MAX)
+
+
+class MessageIn(Schema):
+    body = _long_text(required=True)
+    author_type = fields.String(required=True, validate=validate.OneOf(AUTHOR_TYPES))
+    author_id = _short_text(NAME_MAX)
+    visibility = fields.String(required=True, validate=validate.OneOf(VISIBILITIES))
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+
+    @validates_schema
+    def customers_write_in_public(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("author_type") == "customer" and data.get("visibility") == "internal":
+            raise ValidationError("Internal notes are written by agents.", "visibility")
+
+
+class AssignIn(Schema):
+    agent_id = _short_text(NAME_MAX, required=True)
+
+
+class EmptyIn(Schema):
+    """For commands that take no fields (unassign, close): anything given is unknown."""
+
+
+class StatusIn(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(SETTABLE_STATUSES))
+
+
+class PriorityIn(Schema):
+    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
+
+
+class CategoryIn(Schema):
+    category = _short_text(NAME_MAX, required=True, allow_none=True)
+
+
+class TagsIn(Schema):
+    add = _tag_list(load_default=list)
+    remove = _tag_list(load_default=list)
+
+    @validates_schema
+    def changes_something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("add") and not data.get("remove"):
+            raise ValidationError("Give tags to add or to remove.")
+
+
+class EscalateIn(Schema):
+    reason = _short_text(1000, required=True)
+    level = fields.Integer(strict=True, validate=validate.Range(min=1, max=10))
+
+
+class ResolveIn(Schema):
+    resolution = _long_text()
+
+
+class ReopenIn(Schema):
+    reason = _short_text(1000)
+
+
+class EventsQuery(Schema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+# Dump side.
+
+
+def plain(value: Any) -> Any:
+    """Event data as JSON: personal values as their (decrypted or erased) text."""
+    if isinstance(value, Personal):
+        return value.text
+    if isinstance(value, Actor):
+        return value.as_dict()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+class Plain(fields.Field):
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return plain(value)
+
+
+class MessageOut(Schema):
+    id = fields.UUID()
+    body = Plain()
+    author_type = fields.String()
+    author_id = fields.String(allow_none=True)
+    visibility = fields.String()
+    channel = fields.String()
+    created_at = fields.AwareDateTime()
+
+
+class TicketOut(Schema):
+    id = fields.UUID()
+    number = fields.Integer()
+    subject = Plain()
+    description = Plain()
+    requester = Plain()
+    customer_id = fields.UUID()
+    channel = fields.String()
+    language = fields.String(allow_none=True)
+    priority = fields.String()
+    category = fields.String(allow_none=True)
+    tags = fields.List(fields.String())
+    external_ref = fields.String(allow_none=True)
+    status = fields.String()
+    assignee = fields.String(allow_none=True)
+    escalation = Plain(allow_none=True)
+    resolution = Plain(allow_none=True)
+    messages = fields.List(fields.Nested(MessageOut))
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    resolved_at = fields.AwareDateTime(allow_none=True)
+    closed_at = fields.AwareDateTime(allow_none=True)
+    version = fields.Integer()
+    position = fields.Integer()
+
+
+class EventOut(Schema):
+    position = fields.Integer()
+    ticket_id = fields.UUID()
+    version = fields.Integer()
+    type = fields.String()
+    occurred_at = fields.AwareDateTime()
+    actor = Plain()
+    data = Plain()

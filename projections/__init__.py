@@ -1,0 +1,1 @@
+"""Projections (views) of the event log; built in issue 3."""
