@@ -20,3 +20,6 @@ errorlog = "-"
 # No preload: each worker builds its own Application after the fork, so database
 # pools are never shared between processes.
 preload_app = False
+# gunicorn >= 25 opens a control socket at a fixed per-user path; several Atende
+# instances on one host (tests, API + bench) would fight over it.
+control_socket_disable = True

@@ -1,0 +1,34 @@
+"""Fixtures shared by every tier: the same test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from infrastructure.bootstrap import Atende, bootstrap
+from infrastructure.settings import Settings, decode_secret_key
+from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path) -> Iterator[str]:
+    with fresh_database_url(backend, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
+
+
+@pytest.fixture
+def atende(settings: Settings) -> Iterator[Atende]:
+    built = bootstrap(settings)
+    yield built
+    built.close()

@@ -1,0 +1,46 @@
+"""Fresh, isolated databases for tests: a SQLite file, or a PostgreSQL schema dropped after."""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+
+POSTGRES_URL = os.environ.get(
+    "ATENDE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+SECRET_KEY_TEXT = base64.urlsafe_b64encode(b"atende-test-secret-key-32-bytes!").decode()
+BACKENDS = ("sqlite", "postgres")
+
+
+def require_postgres() -> None:
+    """PostgreSQL tests fail loudly, never skip, when the server is not there."""
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
+            pass
+    except psycopg.OperationalError as error:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_URL} ({error}). Start it with: "
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+            pytrace=False,
+        )
+
+
+@contextmanager
+def fresh_database_url(backend: str, directory: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'atende.db'}"
+        return
+    require_postgres()
+    schema = f"atende_test_{uuid.uuid4().hex[:12]}"
+    try:
+        yield f"{POSTGRES_URL}?schema={schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

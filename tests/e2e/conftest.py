@@ -1,0 +1,43 @@
+"""One real server per backend for the whole e2e session, with a token per role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from domain.actor import ROLES
+from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
+from tests.e2e.api import Api
+from tests.e2e.server import Server, server_env
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Server]:
+    directory = tmp_path_factory.mktemp(f"e2e-{request.param}")
+    with fresh_database_url(request.param, directory) as url:
+        running = Server(url, directory / "server.log", env=server_env(url, SECRET_KEY_TEXT))
+        running.start()
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+@pytest.fixture(scope="session")
+def tokens(server: Server) -> dict[str, str]:
+    return {role: server.create_token(role, f"e2e-{role}") for role in ROLES}
+
+
+@pytest.fixture
+def api_as(server: Server, tokens: dict[str, str]):
+    def make(role: str | None) -> Api:
+        return Api(server.base_url, None if role is None else tokens[role])
+
+    return make
+
+
+@pytest.fixture
+def api(api_as) -> Api:
+    """An integrator, the main user of the API."""
+    return api_as("integrator")

@@ -1,0 +1,87 @@
+"""A real Atende (``atende serve`` -> gunicorn) in a subprocess on a free port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+BIN = Path(sys.executable).parent
+STARTUP_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    database_url: str
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, workers: int = 2) -> Server:
+        # A restart keeps the port, so clients made before it still reach the server.
+        self.port = self.port or free_port()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(BIN / "atende"), "serve", "--bind", f"127.0.0.1:{self.port}",
+                 "--workers", str(workers)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self._wait_until_healthy()
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def create_token(self, role: str, name: str) -> str:
+        """Through the CLI, as an operator would: the token is the last line printed."""
+        out = subprocess.run(
+            [str(BIN / "atende"), "tokens", "create", "--role", role, "--name", name],
+            env=self.env, check=True, capture_output=True, text=True,
+        )
+        return out.stdout.strip().splitlines()[-1]
+
+    def _wait_until_healthy(self) -> None:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                if requests.get(f"{self.base_url}/v1/health", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"Atende did not start; its log:\n{self.log_path.read_text()}")
+
+
+def server_env(database_url: str, secret_key: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ATENDE_DATABASE_URL": database_url,
+        "ATENDE_SECRET_KEY": secret_key,
+        "ATENDE_ACCESS_LOG": "",
+    }
