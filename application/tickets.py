@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,8 +33,10 @@ from domain.personal import Personal
 from domain.ticket import Ticket, event_type_name, ticket_id_for_external_ref
 
 # Writers that lose an optimistic-concurrency race re-read and re-apply their command
-# this many times before giving up with a 409.
-CONFLICT_RETRIES = 5
+# this many times before giving up with a 409, backing off a little (with jitter, so
+# racing writers spread out) between attempts.
+CONFLICT_RETRIES = 10
+CONFLICT_BACKOFF_SECONDS = 0.005
 
 _EVENT_BOOKKEEPING = (
     "originator_id",
@@ -148,7 +152,9 @@ class TicketApplication(Application[UUID]):
         A concurrent writer makes the save conflict; without an expected version the
         command is simply re-applied to the fresh ticket, with one it is stale.
         """
-        for _ in range(CONFLICT_RETRIES):
+        for attempt in range(CONFLICT_RETRIES):
+            if attempt:
+                time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * attempt))
             ticket = self.get_ticket(ticket_id)
             if expected_version is not None and ticket.version != expected_version:
                 raise StaleVersion(expected_version, ticket.version)
