@@ -80,12 +80,14 @@ class TicketApplication(Application[UUID]):
         factory: InfrastructureFactory,
         personal_transcoding: Transcoding,
         idempotency: IdempotencyStore,
+        customer_namespace: UUID,
     ):
         # Built by the wiring point, which shares the factory's datastore with the
         # stores that live beside the events (keys, idempotency, tokens).
         self._factory = factory
         self._personal_transcoding = personal_transcoding
         self.idempotency = idempotency
+        self.customer_namespace = customer_namespace
         super().__init__(factory.env)
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
@@ -113,11 +115,11 @@ class TicketApplication(Application[UUID]):
         external_ref: str | None = None,
         idempotency: IdempotencyClaim | None = None,
     ) -> CommandResult:
-        owner = contact.customer_id()
+        owner = contact.customer_id(self.customer_namespace)
         ticket = Ticket(
             subject=Personal(owner, subject),
             description=Personal(owner, description),
-            requester=contact.as_personal(),
+            requester=contact.as_personal(owner),
             customer_id=owner,
             channel=channel,
             language=language,

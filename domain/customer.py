@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID, uuid5
 
 from domain.personal import Personal
 
@@ -17,24 +17,26 @@ class Contact:
     phone: str | None = None
     external_id: str | None = None
 
-    def customer_id(self) -> UUID:
+    def customer_id(self, namespace: UUID) -> UUID:
         """A stable id for the customer, derived from the strongest contact given.
 
         Deterministic (uuid5), so the same email always maps to the same customer and
-        therefore to the same encryption key, without a lookup table.
+        therefore to the same encryption key. The namespace is secret to the deployment,
+        so the id cannot be recomputed from a guessed email after an erasure.
         """
-        if self.email:
-            return uuid5(NAMESPACE_URL, f"/customers/email/{self.email.strip().lower()}")
-        if self.phone:
-            digits = "".join(ch for ch in self.phone if ch.isdigit() or ch == "+")
-            return uuid5(NAMESPACE_URL, f"/customers/phone/{digits}")
-        if self.external_id:
-            return uuid5(NAMESPACE_URL, f"/customers/external/{self.external_id}")
+        email = (self.email or "").strip().lower()
+        digits = "".join(ch for ch in self.phone or "" if ch.isdigit())
+        external_id = (self.external_id or "").strip()
+        if email:
+            return uuid5(namespace, f"email:{email}")
+        if digits:
+            return uuid5(namespace, f"phone:{digits}")
+        if external_id:
+            return uuid5(namespace, f"external:{external_id}")
         raise NoContactError
 
-    def as_personal(self) -> dict[str, Personal | None]:
+    def as_personal(self, owner: UUID) -> dict[str, Personal | None]:
         """The requester as stored on the ticket: every field owned by the customer."""
-        owner = self.customer_id()
 
         def wrap(text: str | None) -> Personal | None:
             return None if text is None else Personal(owner, text)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
+from uuid import UUID
 
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
@@ -30,19 +33,27 @@ class Atende:
         self.tickets.close()
 
 
+def customer_namespace(secret_key: bytes) -> UUID:
+    """A namespace for customer ids that only this deployment can compute."""
+    digest = hmac.new(secret_key, b"atende/customer-namespace", hashlib.sha256).digest()
+    return UUID(bytes=digest[:16])
+
+
 def bootstrap(settings: Settings | None = None) -> Atende:
     settings = settings or Settings.from_env()
     factory = InfrastructureFactory.construct(
         Environment(TicketApplication.name, settings.eventsourcing_env())
     )
     db = SqlDatabase(factory.datastore)
-    keyring = KeyRing(db, secret_key_for(settings))
+    secret_key = secret_key_for(settings)
+    keyring = KeyRing(db, secret_key)
     idempotency = SqlIdempotencyStore(db)
     tokens = TokenStore(db)
     tickets = TicketApplication(
         factory=factory,
         personal_transcoding=PersonalAsCiphertext(keyring),
         idempotency=idempotency,
+        customer_namespace=customer_namespace(secret_key),
     )
     with db.schema_lock():
         db.ensure_schema()

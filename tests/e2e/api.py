@@ -36,7 +36,9 @@ class Api:
         assert response.status_code == 201, response.text
         return response.json()
 
-    def command(self, ticket_id: str, name: str, body: Any = None, **kwargs: Any) -> requests.Response:
+    def command(
+        self, ticket_id: str, name: str, body: Any = None, **kwargs: Any
+    ) -> requests.Response:
         return self.post(f"/v1/tickets/{ticket_id}/{name}", body, **kwargs)
 
     def history_types(self, ticket_id: str) -> list[str]:

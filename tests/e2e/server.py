@@ -39,9 +39,18 @@ class Server:
         self.port = self.port or free_port()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [str(BIN / "atende"), "serve", "--bind", f"127.0.0.1:{self.port}",
-                 "--workers", str(workers)],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    str(BIN / "atende"),
+                    "serve",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    str(workers),
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self._wait_until_healthy()
         return self
@@ -59,7 +68,10 @@ class Server:
         """Through the CLI, as an operator would: the token is the last line printed."""
         out = subprocess.run(
             [str(BIN / "atende"), "tokens", "create", "--role", role, "--name", name],
-            env=self.env, check=True, capture_output=True, text=True,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return out.stdout.strip().splitlines()[-1]
 

@@ -13,11 +13,17 @@ def test_a_ticket_runs_from_first_contact_to_closed(api: Api, api_as):
     agent = api_as("agent")
     steps = [
         ("assign", {"agent_id": "agent-7"}, "open"),
-        ("messages", {"body": "¿Reinició el módem?", "author_type": "agent",
-                      "visibility": "public"}, "open"),
+        (
+            "messages",
+            {"body": "¿Reinició el módem?", "author_type": "agent", "visibility": "public"},
+            "open",
+        ),
         ("status", {"status": "pending"}, "pending"),
-        ("messages", {"body": "Sí, sigue igual", "author_type": "customer",
-                      "visibility": "public"}, "open"),
+        (
+            "messages",
+            {"body": "Sí, sigue igual", "author_type": "customer", "visibility": "public"},
+            "open",
+        ),
         ("escalate", {"reason": "fibra cortada"}, "open"),
         ("resolve", {"resolution": "Técnico reparó la fibra"}, "resolved"),
         ("close", None, "closed"),
@@ -35,16 +41,28 @@ def test_a_ticket_runs_from_first_contact_to_closed(api: Api, api_as):
     assert doc["escalation"]["level"] == 1
     assert final.headers["ETag"] == f'"{doc["version"]}"'
     assert api.history_types(tid) == [
-        "opened", "assigned", "message_added", "status_changed", "status_changed",
-        "message_added", "escalated", "resolved", "closed",
+        "opened",
+        "assigned",
+        "message_added",
+        "status_changed",
+        "status_changed",
+        "message_added",
+        "escalated",
+        "resolved",
+        "closed",
     ]
 
 
 def test_a_new_ticket_answers_201_with_location_number_and_position(api: Api):
-    response = api.post("/v1/tickets", {
-        "subject": "Factura duplicada", "description": "Me cobraron dos veces",
-        "requester": {"name": "Jo", "phone": "+56 9 1234 5678"}, "channel": "phone",
-    })
+    response = api.post(
+        "/v1/tickets",
+        {
+            "subject": "Factura duplicada",
+            "description": "Me cobraron dos veces",
+            "requester": {"name": "Jo", "phone": "+56 9 1234 5678"},
+            "channel": "phone",
+        },
+    )
     assert response.status_code == 201
     doc = response.json()
     assert response.headers["Location"] == f"/v1/tickets/{doc['id']}"
@@ -58,7 +76,10 @@ def test_history_records_who_did_what_and_when(api: Api, api_as):
     api_as("agent").command(tid, "assign", {"agent_id": "a-1"})
     events = api.get(f"/v1/tickets/{tid}/history").json()["events"]
     assert [e["version"] for e in events] == [1, 2]
-    assert events[0]["actor"]["role"] == "integrator" and events[0]["actor"]["name"] == "e2e-integrator"
+    assert (
+        events[0]["actor"]["role"] == "integrator"
+        and events[0]["actor"]["name"] == "e2e-integrator"
+    )
     assert events[1]["actor"]["role"] == "agent"
     assert events[1]["data"] == {"agent_id": "a-1"}
     assert events[0]["data"]["requester"]["email"] == "ana@example.com"
@@ -85,8 +106,12 @@ def test_the_event_feed_pages_through_every_event_in_order(api: Api, api_as):
 
 
 def test_a_retry_with_the_same_idempotency_key_returns_the_first_answer(api: Api):
-    body = {"subject": "Idempotente", "description": "una vez",
-            "requester": {"name": "Rui", "email": "rui@example.com"}, "channel": "web"}
+    body = {
+        "subject": "Idempotente",
+        "description": "una vez",
+        "requester": {"name": "Rui", "email": "rui@example.com"},
+        "channel": "web",
+    }
     first = api.post("/v1/tickets", body, headers={"Idempotency-Key": "open-rui-1"})
     again = api.post("/v1/tickets", body, headers={"Idempotency-Key": "open-rui-1"})
     assert first.status_code == again.status_code == 201
@@ -95,16 +120,23 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_answer(api: Api
 
     tid = first.json()["id"]
     for _ in range(2):
-        reply = api.command(tid, "messages", {"body": "hola", "author_type": "customer",
-                                              "visibility": "public"},
-                            headers={"Idempotency-Key": "msg-1"})
+        reply = api.command(
+            tid,
+            "messages",
+            {"body": "hola", "author_type": "customer", "visibility": "public"},
+            headers={"Idempotency-Key": "msg-1"},
+        )
         assert reply.status_code == 200 and reply.json()["version"] == 2
     assert api.history_types(tid) == ["opened", "message_added"]
 
 
 def test_an_idempotent_retry_replays_after_the_server_restarts(server, api: Api):
-    body = {"subject": "Durable", "description": "sobrevive reinicio",
-            "requester": {"name": "Li", "email": "li@example.com"}, "channel": "chat"}
+    body = {
+        "subject": "Durable",
+        "description": "sobrevive reinicio",
+        "requester": {"name": "Li", "email": "li@example.com"},
+        "channel": "chat",
+    }
     first = api.post("/v1/tickets", body, headers={"Idempotency-Key": "restart-1"})
     server.stop()
     server.start()
@@ -129,8 +161,12 @@ def test_a_second_ticket_with_the_same_external_ref_names_the_first(api: Api):
 
 
 def first_body() -> dict:
-    return {"subject": "Otra", "description": "misma ref",
-            "requester": {"name": "Ana", "email": "ana@example.com"}, "channel": "api"}
+    return {
+        "subject": "Otra",
+        "description": "misma ref",
+        "requester": {"name": "Ana", "email": "ana@example.com"},
+        "channel": "api",
+    }
 
 
 def test_health_needs_no_token(api_as):

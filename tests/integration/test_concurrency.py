@@ -46,7 +46,9 @@ def test_of_two_writers_expecting_the_same_version_one_wins_and_one_gets_a_confl
 ):
     tid = open_ticket(atende).ticket.id
     outcomes = _race(
-        atende, settings, tid,
+        atende,
+        settings,
+        tid,
         [lambda t: t.assign("first", AGENT), lambda t: t.assign("second", AGENT)],
         expected_version=1,
     )
@@ -60,14 +62,20 @@ def test_of_two_writers_expecting_the_same_version_one_wins_and_one_gets_a_confl
 def test_two_writers_without_an_expected_version_both_land_and_nothing_is_lost(atende, settings):
     tid = open_ticket(atende).ticket.id
     outcomes = _race(
-        atende, settings, tid,
+        atende,
+        settings,
+        tid,
         [lambda t: t.change_tags(["a"], [], AGENT), lambda t: t.change_tags(["b"], [], AGENT)],
         expected_version=None,
     )
     assert not any(isinstance(o, Exception) for o in outcomes), outcomes
     stored = atende.tickets.get_ticket(tid)
     assert stored.version == 3 and sorted(stored.tags) == ["a", "b"]
-    assert [e.type for e in atende.tickets.history(tid)] == ["opened", "tags_changed", "tags_changed"]
+    assert [e.type for e in atende.tickets.history(tid)] == [
+        "opened",
+        "tags_changed",
+        "tags_changed",
+    ]
 
 
 def test_an_expected_version_that_is_already_stale_is_refused_before_anything_is_written(atende):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from application.errors import DuplicateExternalRef
 from application.idempotency import IdempotencyClaim
 from tests.integration.builders import AGENT, open_ticket
 
@@ -11,8 +14,10 @@ def _raw_rows(atende, table: str) -> str:
         cursor.execute(f"SELECT * FROM {atende.db.table(table)}")
         rows = cursor.fetchall()
     return "\n".join(
-        " ".join(bytes(v).decode("utf-8", "replace") if isinstance(v, (bytes, memoryview))
-                 else str(v) for v in (row.values() if hasattr(row, "values") else tuple(row)))
+        " ".join(
+            bytes(v).decode("utf-8", "replace") if isinstance(v, (bytes, memoryview)) else str(v)
+            for v in (row.values() if hasattr(row, "values") else tuple(row))
+        )
         for row in rows
     )
 
@@ -77,8 +82,6 @@ def test_a_failed_save_leaves_no_idempotency_outcome(atende):
     open_ticket(atende, external_ref="ref-9")
     claim = IdempotencyClaim(principal="crm", key="k-3", fingerprint="f")
     atende.idempotency.reserve(claim)
-    try:
+    with pytest.raises(DuplicateExternalRef):
         open_ticket(atende, external_ref="ref-9", idempotency=claim)
-    except Exception:  # noqa: BLE001 - the duplicate is expected; the point is what stayed
-        pass
     assert atende.idempotency.reserve(claim).in_flight

@@ -46,10 +46,14 @@ def test_a_command_that_changes_nothing_writes_nothing(atende):
 def test_history_lists_every_event_with_its_actor_in_order(atende):
     tid = open_ticket(atende).ticket.id
     atende.tickets.change(tid, lambda t: t.assign("a-1", AGENT))
-    atende.tickets.change(tid, lambda t: t.add_message("hola", "agent", "a-1", "public", None, AGENT))
+    atende.tickets.change(
+        tid, lambda t: t.add_message("hola", "agent", "a-1", "public", None, AGENT)
+    )
     history = atende.tickets.history(tid)
     assert [(e.version, e.type) for e in history] == [
-        (1, "opened"), (2, "assigned"), (3, "message_added"),
+        (1, "opened"),
+        (2, "assigned"),
+        (3, "message_added"),
     ]
     assert [e.actor for e in history] == [INTEGRATOR, AGENT, AGENT]
     assert history[2].data["body"].text == "hola"
