@@ -21,7 +21,10 @@ NAME_MAX = 200
 MAX_TAGS = 20
 
 # BCP 47 in the common shape: a 2-3 letter language, then optional script/region/variants.
-BCP47 = r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-[A-Za-z0-9]{5,8})*$"
+BCP47 = (
+    r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
+    r"(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
+)
 TAG = r"^[\w][\w:.-]*$"
 PHONE = r"^\+?[0-9][0-9 ().-]{3,30}$"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -24,20 +25,50 @@ class BoundedJSONHandler(falcon.media.JSONHandler):
         if len(data) > self.limit:
             raise body_too_large(self.limit)
         try:
-            return self._deserialize(data)
+            document = self._deserialize(data)
         except RecursionError:
             raise falcon.MediaMalformedError("JSON") from None
+        if _has_lone_surrogate(document):
+            # JSON allows "\ud800" escapes that are not text; nothing downstream can
+            # store them as UTF-8, so they are malformed input, not a server error.
+            raise falcon.MediaMalformedError("JSON")
+        return document
 
 
 class BodyLimit:
-    """Refuse declared oversize bodies before anything reads them."""
+    """Refuse declared oversize bodies before anything reads them, and buffer chunked
+    bodies (no Content-Length) up to the limit, since Falcon reads a body only as far
+    as its declared length."""
 
     def __init__(self, limit: int):
         self.limit = limit
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if req.content_length is not None and req.content_length > self.limit:
-            raise body_too_large(self.limit)
+        if req.content_length is not None:
+            if req.content_length > self.limit:
+                raise body_too_large(self.limit)
+        elif req.get_header("Transfer-Encoding"):
+            data = req.env["wsgi.input"].read(self.limit + 1)
+            if len(data) > self.limit:
+                raise body_too_large(self.limit)
+            req.env["wsgi.input"] = io.BytesIO(data)
+            req.env["CONTENT_LENGTH"] = str(len(data))
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        if value.isascii():
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def body_too_large(limit: int) -> Problem:

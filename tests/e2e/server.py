@@ -83,7 +83,7 @@ class Server:
             try:
                 if requests.get(f"{self.base_url}/v1/health", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening, or still booting
                 pass
             time.sleep(0.1)
         self.stop()
