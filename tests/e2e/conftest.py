@@ -41,3 +41,28 @@ def api_as(server: Server, tokens: dict[str, str]):
 def api(api_as) -> Api:
     """An integrator, the main user of the API."""
     return api_as("integrator")
+
+
+# Tickets in a given state, for tests that need one.
+
+
+@pytest.fixture
+def auditor(api_as) -> Api:
+    return api_as("auditor")
+
+
+@pytest.fixture
+def ticket(api: Api) -> str:
+    return api.open_ticket()["id"]
+
+
+@pytest.fixture
+def resolved_ticket(api: Api, ticket: str) -> str:
+    assert api.command(ticket, "resolve", {"resolution": "listo"}).status_code == 200
+    return ticket
+
+
+@pytest.fixture
+def closed_ticket(api: Api, resolved_ticket: str) -> str:
+    assert api.command(resolved_ticket, "close").status_code == 200
+    return resolved_ticket
