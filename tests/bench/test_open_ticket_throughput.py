@@ -1,0 +1,306 @@
+"""Opening tickets under load, against a bare Falcon app that inserts one row.
+
+For each backend, Atende (``atende serve --workers 2``) and the bare app (same gunicorn
+config, same database, same driver stack) are started one after the other and driven
+by the same closed-loop load: 16 keep-alive clients, ATENDE_BENCH_REQUESTS POSTs.
+
+Targets (reported, never asserted: benchmarks don't assert on wall-clock time):
+Atende/bare requests per second >= 0.4 on SQLite and >= 0.3 on PostgreSQL, and Atende's
+p99 latency under 50 ms. The run does assert that every request succeeded.
+
+Keep-alive connections stay with the worker that accepted them, and how they spread
+changes the result (one busy worker has no cross-process write contention on SQLite, but
+only one core). So the servers are driven only once every worker has opened its
+database, connections are remade until each worker holds the same number, and the table
+shows the spread ("conns/worker").
+
+    make bench
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from infrastructure.settings import Settings
+from tests.bench.load import LoadResult, run_load
+from tests.databases import SECRET_KEY_TEXT, fresh_database_url
+from tests.e2e.api import ticket_body
+from tests.e2e.server import BIN, Server, free_port, server_env
+
+pytestmark = pytest.mark.bench
+
+REQUESTS = int(os.environ.get("ATENDE_BENCH_REQUESTS", "5000"))
+CONCURRENCY = 16
+WORKERS = 2
+CUSTOMERS = 50
+RATIO_TARGETS = {"sqlite": 0.4, "postgres": 0.3}
+P99_TARGET_MS = 50.0
+WORKERS_READY_SECONDS = 30
+REPO = Path(__file__).resolve().parents[2]
+BARE_APP = "tests.bench.bare_app:get_app()"
+
+
+class BareServer(Server):
+    """The bare app under gunicorn with Atende's own config (tests/bench/bare_app.py)."""
+
+    def start(self, workers: int = WORKERS) -> BareServer:
+        self.port = self.port or free_port()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(BIN / "gunicorn"),
+                    "--config",
+                    "python:interface.http.gunicorn_conf",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    str(workers),
+                    BARE_APP,
+                ],
+                env={**self.env, "PYTHONPATH": str(REPO)},
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._wait_until_healthy()  # the bare app answers /v1/health too
+        return self
+
+
+@dataclass
+class Row:
+    backend: str
+    target: str
+    result: LoadResult
+    connections: list[int]  # keep-alive connections held by each worker
+
+
+ROWS: list[Row] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def summary() -> Iterator[None]:
+    yield
+    if ROWS:
+        print("\n\nOpen-ticket throughput, all backends")
+        print(format_table(ROWS))
+
+
+def ticket_bodies() -> list[bytes]:
+    """One request body per customer, encoded once so the clients spend no time on it."""
+    return [
+        json.dumps(
+            ticket_body(
+                subject=f"Sin conexión desde ayer (cliente {n})",
+                requester={"name": f"Cliente {n}", "email": f"cliente{n}@example.com"},
+            )
+        ).encode()
+        for n in range(CUSTOMERS)
+    ]
+
+
+def test_open_ticket_throughput(backend: str, tmp_path: Path) -> None:
+    bodies = ticket_bodies()
+    with fresh_database_url(backend, tmp_path) as url:
+        env = server_env(url, SECRET_KEY_TEXT)  # ATENDE_ACCESS_LOG="": no access log
+
+        atende = Server(url, tmp_path / "atende.log", env=env)
+        atende.start(workers=WORKERS)
+        try:
+            token = atende.create_token("integrator", "bench")
+            headers = {"Authorization": f"Bearer {token}"}
+            atende_row = drive(backend, "atende", atende, "/v1/tickets", headers, bodies)
+        finally:
+            atende.stop()
+
+        bare = BareServer(url, tmp_path / "bare.log", env=env)
+        bare.start(workers=WORKERS)
+        try:
+            bare_row = drive(backend, "bare", bare, "/rows", {}, bodies)
+        finally:
+            bare.stop()
+
+    rows = [atende_row, bare_row]
+    ROWS.extend(rows)
+    print(f"\n\n{backend}: {REQUESTS} POSTs, {CONCURRENCY} keep-alive clients, {WORKERS} workers")
+    print(format_table(rows))
+
+    for row in rows:
+        assert row.result.warmup_errors == 0, f"{row.target}: {row.result.sample_error}"
+        assert row.result.non_2xx == 0, (
+            f"{row.target}: {row.result.non_2xx} of {row.result.requests} failed, "
+            f"statuses {dict(row.result.statuses)}, e.g. {row.result.sample_error}"
+        )
+
+
+def drive(
+    backend: str,
+    target: str,
+    server: Server,
+    path: str,
+    headers: dict[str, str],
+    bodies: list[bytes],
+) -> Row:
+    workers = wait_for_workers(server, WORKERS)
+    connections: list[int] = []
+    result = run_load(
+        "127.0.0.1",
+        server.port,
+        path,
+        lambda i: bodies[i % len(bodies)],
+        headers=headers,
+        total=REQUESTS,
+        concurrency=CONCURRENCY,
+        keep_connection=EvenSpread(server.port, workers, CONCURRENCY),
+        on_ready=lambda: connections.extend(connections_per_worker(server.port, workers)),
+    )
+    return Row(backend, target, result, connections)
+
+
+class EvenSpread:
+    """Keeps a new connection only if the worker that accepted it has less than its
+    share, so every run drives every worker with the same number of clients."""
+
+    def __init__(self, port: int, workers: list[int], clients: int):
+        self.port = port
+        self.share = -(-clients // len(workers))
+        self.held = dict.fromkeys(workers, 0)
+
+    def __call__(self, client_port: int) -> bool:
+        owner = self.owner(client_port)
+        if owner is None:  # not accepted in time: keep it rather than loop
+            return True
+        if self.held[owner] >= self.share:
+            return False
+        self.held[owner] += 1
+        return True
+
+    def owner(self, client_port: int, wait: float = 1.0) -> int | None:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            sockets = tcp_sockets(lambda local, remote: (local, remote) == (self.port, client_port))
+            for pid in self.held:
+                if any(target in sockets for target in fd_targets(pid)):
+                    return pid
+            time.sleep(0.002)
+        return None
+
+
+# Workers, seen through /proc (Linux): which ones are ready, and who holds which connection.
+
+
+def wait_for_workers(server: Server, count: int) -> list[int]:
+    """The worker pids, once ``count`` workers have each opened the database (which
+    both apps do at the end of building the app, after the fork)."""
+    assert server.process is not None
+    database = Settings(database_url=server.database_url)
+    deadline = time.monotonic() + WORKERS_READY_SECONDS
+    while True:
+        workers = children_of(server.process.pid)
+        if len(workers) >= count and all(holds_database(pid, database) for pid in workers):
+            return workers
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{count} workers did not open the database in {WORKERS_READY_SECONDS}s; "
+                f"log:\n{server.log_path.read_text()}"
+            )
+        time.sleep(0.05)
+
+
+def children_of(parent: int) -> list[int]:
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # Fields after the parenthesised command: state, ppid, ...
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            children.append(int(entry))
+    return sorted(children)
+
+
+def holds_database(pid: int, database: Settings) -> bool:
+    if database.is_sqlite:
+        path = str(database.sqlite_path().resolve())
+        return any(target == path for target in fd_targets(pid))
+    port = int(database.eventsourcing_env()["POSTGRES_PORT"])
+    sockets = tcp_sockets(lambda local, remote: remote == port)
+    return any(target in sockets for target in fd_targets(pid))
+
+
+def connections_per_worker(port: int, workers: list[int]) -> list[int]:
+    """How many established client connections each worker holds on ``port``."""
+    sockets = tcp_sockets(lambda local, remote: local == port)
+    return [sum(target in sockets for target in fd_targets(pid)) for pid in workers]
+
+
+def fd_targets(pid: int) -> list[str]:
+    targets = []
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return targets
+    for fd in fds:
+        try:
+            targets.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue
+    return targets
+
+
+def tcp_sockets(keep: Callable[[int, int], bool]) -> set[str]:
+    """``socket:[inode]`` of established TCP sockets whose (local, remote) ports match."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local = int(fields[1].rsplit(":", 1)[1], 16)
+            remote = int(fields[2].rsplit(":", 1)[1], 16)
+            if fields[3] == "01" and keep(local, remote):  # 01: ESTABLISHED
+                found.add(f"socket:[{fields[9]}]")
+    return found
+
+
+def format_table(rows: list[Row]) -> str:
+    header = (
+        f"{'backend':<9} {'target':<7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'errors':>7}  conns/worker"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        r = row.result
+        lines.append(
+            f"{row.backend:<9} {row.target:<7} {r.requests_per_second:>8.1f} "
+            f"{r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.non_2xx:>7}  "
+            f"{'+'.join(map(str, row.connections)) or '?'}"
+        )
+    lines.append("")
+    for backend in dict.fromkeys(row.backend for row in rows):
+        by_target = {row.target: row.result for row in rows if row.backend == backend}
+        atende, bare = by_target.get("atende"), by_target.get("bare")
+        if atende is None or bare is None:
+            continue
+        ratio = atende.requests_per_second / bare.requests_per_second
+        target = RATIO_TARGETS[backend]
+        lines.append(
+            f"{backend:<9} atende/bare req/s = {ratio:.3f} (target >= {target}: "
+            f"{'met' if ratio >= target else 'MISSED'}); atende p99 = {atende.p99_ms:.1f} ms "
+            f"(target < {P99_TARGET_MS:.0f} ms: "
+            f"{'met' if atende.p99_ms < P99_TARGET_MS else 'MISSED'})"
+        )
+    return "\n".join(lines)
