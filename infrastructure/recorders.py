@@ -6,16 +6,24 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import retry
 
 from application.idempotency import IdempotencyOutcome
 from infrastructure.idempotency import write_outcome
 from infrastructure.sql import SqlDatabase
+from infrastructure.sqlite_lock import sqlite_write_lock
 
 
 class SQLiteTicketRecorder(SQLiteApplicationRecorder):
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with sqlite_write_lock(self.datastore):
+            return super().insert_events(stored_events, **kwargs)
+
     def _insert_events(
         self,
         c: Any,
@@ -42,6 +50,25 @@ class SQLiteTicketRecorder(SQLiteApplicationRecorder):
 
 
 class PostgresTicketRecorder(PostgresApplicationRecorder):
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        # The library syncs the pipeline after the INSERT and commits in a second
+        # round trip, holding the table lock (which serialises every writer) while
+        # Python runs in between. Here BEGIN, side writes, LOCK, INSERT ... RETURNING
+        # and COMMIT leave in one flush, so the lock is held only inside the server.
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline(), conn.transaction():
+                with conn.cursor() as side:
+                    self._insert_events(side, stored_events, **kwargs)
+                curs = conn.cursor()
+                if stored_events:
+                    self._insert_stored_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return None
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+
     def _insert_events(
         self,
         curs: Any,

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
+
+from infrastructure.sqlite_lock import sqlite_write_lock
 
 _NAMED_PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -35,7 +37,10 @@ class SqlDatabase:
 
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Any]:
-        with self.datastore.transaction(commit=commit) as cursor:
+        lock = (
+            sqlite_write_lock(self.datastore) if commit and not self.is_postgres else nullcontext()
+        )
+        with lock, self.datastore.transaction(commit=commit) as cursor:
             yield cursor
 
     def execute(self, cursor: Any, statement: str, params: dict[str, Any] | None = None) -> None:

@@ -20,10 +20,11 @@ from interface.http.representations import render_ticket
 from interface.schemas import EventOut
 
 Command = Callable[[Ticket, dict[str, Any], Actor], None]
+_HISTORY_OUT = EventOut(exclude=("position", "ticket_id"), many=True)
 
 
 class TicketCollection:
-    schema = schemas.OpenTicketIn
+    schema = schemas.OpenTicketIn()
 
     def __init__(self, atende: Atende):
         self.atende = atende
@@ -60,7 +61,7 @@ class TicketHistory:
         events = self.atende.tickets.history(ticket_id)
         resp.media = {
             "ticket_id": str(ticket_id),
-            "events": EventOut(exclude=("position", "ticket_id")).dump(events, many=True),
+            "events": _HISTORY_OUT.dump(events),
         }
 
 
@@ -69,7 +70,7 @@ class TicketCommand:
 
     def __init__(self, atende: Atende, schema: type, command: Command):
         self.atende = atende
-        self.schema = schema
+        self.schema = schema()
         self.command = command
 
     @falcon.before(allow(*TICKET_WRITERS))
