@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import InfrastructureFactory
@@ -17,6 +18,7 @@ from infrastructure.idempotency import SqlIdempotencyStore
 from infrastructure.settings import Settings, secret_key_for
 from infrastructure.sql import SqlDatabase
 from infrastructure.tokens import TokenStore
+from infrastructure.views.registry import VIEWS
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Atende:
     tokens: TokenStore
     idempotency: IdempotencyStore
     db: SqlDatabase
+    views: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
         self.tickets.close()
@@ -55,9 +58,17 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         idempotency=idempotency,
         customer_namespace=customer_namespace(secret_key),
     )
+    views = {name: kind.make(factory.datastore) for name, kind in VIEWS.items()}
     with db.schema_lock():
         db.ensure_schema()
         tickets.recorder.create_table()
-        for store in (keyring, idempotency, tokens):
+        for store in (keyring, idempotency, tokens, *views.values()):
             store.create_table()
-    return Atende(settings=settings, tickets=tickets, tokens=tokens, idempotency=idempotency, db=db)
+    return Atende(
+        settings=settings,
+        tickets=tickets,
+        tokens=tokens,
+        idempotency=idempotency,
+        db=db,
+        views=views,
+    )

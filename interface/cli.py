@@ -1,12 +1,15 @@
-"""The ``atende`` command: serve, manage tokens, make a secret key."""
+"""The ``atende`` command: serve, project, manage views and tokens, make a secret key."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 from domain.actor import ROLES
+from infrastructure.views.registry import VIEWS
 
 GUNICORN_APP = "interface.http.app:get_app()"
 
@@ -23,7 +26,26 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP API under gunicorn")
     serve.add_argument("--bind", default=os.environ.get("ATENDE_BIND", "127.0.0.1:8000"))
     serve.add_argument("--workers", type=int, default=int(os.environ.get("ATENDE_WORKERS", "2")))
+    serve.add_argument(
+        "--no-projector",
+        action="store_true",
+        help="do not start the projector (run `atende project` once per deployment instead)",
+    )
     serve.set_defaults(run=_serve)
+
+    project = commands.add_parser("project", help="keep every view up to date until stopped")
+    project.set_defaults(run=_project)
+
+    projections = commands.add_parser("projections", help="inspect and rebuild views")
+    view_commands = projections.add_subparsers(required=True, metavar="ACTION")
+    view_commands.add_parser("status", help="each view's position and lag").set_defaults(
+        run=_projections_status
+    )
+    rebuild = view_commands.add_parser("rebuild", help="rebuild views from the log")
+    which = rebuild.add_mutually_exclusive_group(required=True)
+    which.add_argument("name", nargs="?", choices=sorted(VIEWS), help="the view to rebuild")
+    which.add_argument("--all", action="store_true", help="rebuild every view")
+    rebuild.set_defaults(run=_rebuild)
 
     tokens = commands.add_parser("tokens", help="manage API tokens")
     token_commands = tokens.add_subparsers(required=True, metavar="ACTION")
@@ -42,6 +64,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     # Create the schema once here, so workers starting together find it ready.
     bootstrap().close()
+    if args.no_projector:
+        os.environ["ATENDE_PROJECTOR"] = "off"
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     argv = [
         gunicorn,
@@ -55,6 +79,48 @@ def _serve(args: argparse.Namespace) -> int:
     ]
     os.execv(gunicorn, argv)
     return 0  # not reached: execv replaces this process
+
+
+def _project(args: argparse.Namespace) -> int:
+    from infrastructure.bootstrap import bootstrap
+    from infrastructure.projector import run_projector
+
+    atende = bootstrap()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        run_projector(atende, stop)
+    finally:
+        atende.close()
+    return 0
+
+
+def _projections_status(args: argparse.Namespace) -> int:
+    from infrastructure.bootstrap import bootstrap
+    from infrastructure.rebuild import status
+
+    atende = bootstrap()
+    try:
+        print(f"{'view':<12} {'position':>10} {'head':>10} {'lag':>8}")
+        for row in status(atende):
+            print(f"{row['view']:<12} {row['position']:>10} {row['head']:>10} {row['lag']:>8}")
+    finally:
+        atende.close()
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from infrastructure.bootstrap import bootstrap
+    from infrastructure.rebuild import rebuild
+
+    atende = bootstrap()
+    try:
+        for name in sorted(VIEWS) if args.all else [args.name]:
+            rebuild(atende, name)
+    finally:
+        atende.close()
+    return 0
 
 
 def _create_token(args: argparse.Namespace) -> int:

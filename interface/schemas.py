@@ -14,6 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from domain.actor import Actor
 from domain.personal import Personal
 from domain.ticket import AUTHOR_TYPES, CHANNELS, PRIORITIES, SETTABLE_STATUSES, VISIBILITIES
+from projections.queue import ACTIVE as QUEUE_STATUSES
 
 TEXT_LIMIT_BYTES = 64 * 1024
 SUBJECT_MAX = 200
@@ -138,6 +139,20 @@ class EventsQuery(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
+class QueueQueryIn(Schema):
+    assignee = _short_text(NAME_MAX)
+    unassigned = fields.Boolean()
+    language = fields.String(validate=validate.Regexp(BCP47, error="Not a BCP 47 language tag."))
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    category = _short_text(NAME_MAX)
+    status = fields.String(validate=validate.OneOf(QUEUE_STATUSES))
+    tag = fields.String(validate=[validate.Length(min=1, max=50), validate.Regexp(TAG)])
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(validate=validate.Length(min=1, max=1000))
+    after_position = fields.Integer(validate=validate.Range(min=0))
+
+
 # Dump side.
 
 
@@ -207,3 +222,21 @@ class EventOut(Schema):
     occurred_at = fields.AwareDateTime()
     actor = Plain()
     data = Plain()
+
+
+class QueueItemOut(Schema):
+    id = fields.String()
+    number = fields.Integer()
+    subject = fields.String()
+    status = fields.String()
+    priority = fields.String()
+    channel = fields.String()
+    language = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    assignee = fields.String(allow_none=True)
+    requester_name = fields.String()
+    created_at = fields.String()
+    last_customer_message_at = fields.String(allow_none=True)
+    tags = fields.List(fields.String())
+    sla_breached = fields.Boolean()
+    sla_due_at = fields.String(allow_none=True)

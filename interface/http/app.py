@@ -11,6 +11,7 @@ from interface.http.errors import PROBLEM_JSON, add_error_handlers, serialize_pr
 from interface.http.media import BodyLimit, BoundedJSONHandler
 from interface.http.resources.events import EventFeed
 from interface.http.resources.health import Health
+from interface.http.resources.queue import Queue
 from interface.http.resources.tickets import add_ticket_routes
 
 
@@ -28,6 +29,7 @@ def create_app(atende: Atende) -> falcon.App:
     add_error_handlers(app)
     app.add_route("/v1/health", Health(atende))
     app.add_route("/v1/events", EventFeed(atende))
+    app.add_route("/v1/queue", Queue(atende))
     add_ticket_routes(app, atende)
     return app
 

@@ -1,0 +1,83 @@
+"""Rebuild a view from position 0 into fresh tables while the live ones keep serving,
+then swap them in one transaction. A rebuild killed half way resumes from the position
+its fresh tables recorded, so re-running it ends identical."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+from infrastructure.bootstrap import Atende
+from infrastructure.projector import ViewFollower
+from infrastructure.views.registry import VIEWS
+
+NEXT = "__next"
+REBUILD_BATCH_SIZE = 5000
+
+
+class Progress:
+    """Events/s and ETA: a redrawn bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, name: str, done: int, total: int, stream: TextIO):
+        self.name, self.done, self.total, self.stream = name, done, total, stream
+        self.started, self.start_done = time.monotonic(), done
+        self.is_tty = stream.isatty()
+        self.last_line = 0.0
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        now = time.monotonic()
+        if self.is_tty or now - self.last_line >= 1.0 or self.done >= self.total:
+            self.last_line = now
+            self._show(now)
+
+    def _show(self, now: float) -> None:
+        rate = (self.done - self.start_done) / max(now - self.started, 1e-9)
+        eta = (self.total - self.done) / rate if rate else 0.0
+        share = self.done / self.total if self.total else 1.0
+        text = (
+            f"{self.name}: {self.done}/{self.total} events ({share:.0%}), "
+            f"{rate:,.0f} events/s, ETA {eta:,.0f} s"
+        )
+        if self.is_tty:
+            bar = "#" * int(share * 30)
+            self.stream.write(f"\r[{bar:<30}] {text}")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.is_tty:
+            self.stream.write("\n")
+
+
+def rebuild(atende: Atende, name: str, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
+    kind = VIEWS[name]
+    fresh = kind.make(atende.db.datastore, suffix=NEXT)
+    with atende.db.schema_lock():
+        fresh.create_table()
+    follower = ViewFollower(atende.tickets, kind.projection(view=fresh), REBUILD_BATCH_SIZE)
+    head = atende.tickets.head_position()
+    progress = Progress(name, follower.position(), head, stream)
+    follower.catch_up(progress.advance)
+    progress.finish()
+    position = follower.position()
+    promote(atende, fresh, atende.views[name])
+    stream.write(f"{name}: rebuilt to position {position} and swapped in\n")
+
+
+def promote(atende: Atende, fresh: Any, live: Any) -> None:
+    with atende.db.schema_lock(), atende.db.transaction(commit=True) as cursor:
+        for statement in fresh.promote_statements(live):
+            cursor.execute(statement)
+
+
+def status(atende: Atende) -> list[dict[str, Any]]:
+    head = atende.tickets.head_position()
+    rows = []
+    for name, view in atende.views.items():
+        position = view.max_tracking_id(atende.tickets.name) or 0
+        rows.append({"view": name, "position": position, "head": head, "lag": head - position})
+    return rows

@@ -1,0 +1,27 @@
+"""Every view Atende maintains, by name, with its projection and its SQL implementations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore
+
+from infrastructure.views.queue import PostgresQueueView, SQLiteQueueView
+from projections.queue import QueueProjection
+
+
+@dataclass(frozen=True)
+class ViewKind:
+    projection: type
+    sqlite: type
+    postgres: type
+
+    def make(self, datastore: Any, suffix: str = "") -> Any:
+        cls = self.postgres if isinstance(datastore, PostgresDatastore) else self.sqlite
+        return cls(datastore, suffix=suffix)
+
+
+VIEWS: dict[str, ViewKind] = {
+    "queue": ViewKind(QueueProjection, SQLiteQueueView, PostgresQueueView),
+}

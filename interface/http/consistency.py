@@ -1,0 +1,31 @@
+"""Read-your-writes for views: ``after_position=N`` waits, bounded, until a view has
+processed position N (the ``position`` a command returned)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from infrastructure.bootstrap import Atende
+from interface.http.errors import Problem, validation_problem
+
+WAIT_SECONDS = 5.0
+
+
+def wait_for_position(atende: Atende, view: Any, position: int) -> None:
+    head = atende.tickets.head_position()
+    if position > head:
+        raise validation_problem(
+            {"after_position": [f"Beyond the newest event ({head}); nothing to wait for."]}
+        )
+    try:
+        view.wait(atende.tickets.name, position, timeout=WAIT_SECONDS)
+    except TimeoutError:
+        raise Problem(
+            falcon.HTTP_503,
+            "view-behind",
+            "View is behind",
+            f"The view has not reached position {position} within {WAIT_SECONDS:.0f} s.",
+            headers={"Retry-After": "1"},
+        ) from None

@@ -1,0 +1,39 @@
+"""``GET /v1/queue``: active tickets, most urgent first, filtered and paginated."""
+
+from __future__ import annotations
+
+import falcon
+
+from domain.actor import ROLES
+from infrastructure.bootstrap import Atende
+from interface.http.auth import allow
+from interface.http.consistency import wait_for_position
+from interface.http.cursor import decode_cursor, encode_cursor
+from interface.schemas import QueueItemOut, QueueQueryIn
+from projections.queue import FILTERS, QueueQuery
+
+_QUERY = QueueQueryIn()
+_ITEMS_OUT = QueueItemOut(many=True)
+# The types of the queue's sort key, as a cursor carries it (see infrastructure.views.queue).
+SORT_KEY_TYPES = (int, float, int, str, int)
+
+
+class Queue:
+    def __init__(self, atende: Atende):
+        self.atende = atende
+        self.view = atende.views["queue"]
+
+    @falcon.before(allow(*ROLES))
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        query = _QUERY.load(req.params)
+        if "after_position" in query:
+            wait_for_position(self.atende, self.view, query["after_position"])
+        filters = {name: query[name] for name in FILTERS if name in query}
+        after = None
+        if "cursor" in query:
+            after = decode_cursor(query["cursor"], filters, SORT_KEY_TYPES)
+        page = self.view.page(QueueQuery(filters=filters, limit=query["limit"], after=after))
+        resp.media = {
+            "items": _ITEMS_OUT.dump(page.items),
+            "next_cursor": encode_cursor(page.last_key, filters) if page.last_key else None,
+        }

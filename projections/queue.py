@@ -1,0 +1,161 @@
+"""The agent queue: which active tickets wait for whom, most urgent first.
+
+The projection turns each ticket event into row changes; a QueueView (implemented in
+infrastructure) applies a batch of changes and its tracking position in one transaction.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.projection import Projection
+
+from domain.ticket import ACTIVE_STATUSES, PRIORITIES, Ticket
+
+ACTIVE = ("new", *ACTIVE_STATUSES)
+PRIORITY_RANK = {p: rank for rank, p in enumerate(reversed(PRIORITIES))}  # urgent=0
+FILTERS = ("assignee", "unassigned", "language", "channel", "priority", "category", "status", "tag")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to the queue's rows. ``fields`` is None to delete the row;
+    ``only_if_status`` restricts an update to rows still in that status."""
+
+    ticket_id: str
+    fields: dict[str, Any] | None
+    add_tags: tuple[str, ...] = ()
+    remove_tags: tuple[str, ...] = ()
+    insert: bool = False
+    only_if_status: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    filters: dict[str, Any] = field(default_factory=dict)
+    limit: int = 50
+    after: tuple | None = None  # the sort key of the last item of the previous page
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[dict[str, Any]]
+    last_key: tuple | None  # None when there is no next page
+
+
+class QueueView(TrackingRecorder, ABC):
+    """Rows of the queue, written together with the position they reflect."""
+
+    @abstractmethod
+    def apply(self, changes: Sequence[Change], tracking: Tracking) -> None:
+        """Apply the changes and record the tracking position, atomically."""
+
+    @abstractmethod
+    def page(self, query: QueueQuery) -> QueuePage:
+        """Active tickets matching the filters, in queue order."""
+
+    @abstractmethod
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row, in id order (to compare a live view with a rebuild)."""
+
+
+class QueueProjection(Projection[QueueView]):
+    name = "queue"
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.apply(self.changes(domain_event, tracking.notification_id), tracking)
+
+    @singledispatchmethod
+    def changes(self, domain_event: Any, position: int) -> list[Change]:
+        """Events the queue does not show (escalations...) change no rows."""
+        return []
+
+    @changes.register
+    def _(self, e: Ticket.Opened, position: int) -> list[Change]:
+        row = {
+            "number": position,
+            "subject": e.subject.text,
+            "status": "new",
+            "priority": e.priority,
+            "priority_rank": PRIORITY_RANK[e.priority],
+            "channel": e.channel,
+            "language": e.language,
+            "language_primary": primary_language(e.language),
+            "category": e.category,
+            "assignee": None,
+            "requester_name": e.requester["name"].text,
+            "created_at": timestamp(e.timestamp),
+            "last_customer_message_at": None,
+        }
+        return [Change(str(e.originator_id), row, add_tags=tuple(e.tags), insert=True)]
+
+    @changes.register
+    def _(self, e: Ticket.MessageAdded, position: int) -> list[Change]:
+        tid = str(e.originator_id)
+        if e.author_type == "agent":
+            return [_leave_new(tid)]
+        if e.visibility == "public":
+            return [Change(tid, {"last_customer_message_at": timestamp(e.timestamp)})]
+        return []
+
+    @changes.register
+    def _(self, e: Ticket.Assigned, position: int) -> list[Change]:
+        tid = str(e.originator_id)
+        return [Change(tid, {"assignee": e.agent_id}), _leave_new(tid)]
+
+    @changes.register
+    def _(self, e: Ticket.Unassigned, position: int) -> list[Change]:
+        return [Change(str(e.originator_id), {"assignee": None})]
+
+    @changes.register
+    def _(self, e: Ticket.StatusChanged, position: int) -> list[Change]:
+        return [Change(str(e.originator_id), {"status": e.status})]
+
+    @changes.register
+    def _(self, e: Ticket.PriorityChanged, position: int) -> list[Change]:
+        fields = {"priority": e.priority, "priority_rank": PRIORITY_RANK[e.priority]}
+        return [Change(str(e.originator_id), fields)]
+
+    @changes.register
+    def _(self, e: Ticket.CategoryChanged, position: int) -> list[Change]:
+        return [Change(str(e.originator_id), {"category": e.category})]
+
+    @changes.register
+    def _(self, e: Ticket.TagsChanged, position: int) -> list[Change]:
+        return [
+            Change(str(e.originator_id), {}, add_tags=tuple(e.added), remove_tags=tuple(e.removed))
+        ]
+
+    @changes.register
+    def _(self, e: Ticket.Resolved, position: int) -> list[Change]:
+        return [Change(str(e.originator_id), {"status": "resolved"})]
+
+    @changes.register
+    def _(self, e: Ticket.Reopened, position: int) -> list[Change]:
+        return [Change(str(e.originator_id), {"status": "open"})]
+
+    @changes.register
+    def _(self, e: Ticket.Closed, position: int) -> list[Change]:
+        # Closed is terminal: the row will never be shown again.
+        return [Change(str(e.originator_id), None)]
+
+
+def _leave_new(ticket_id: str) -> Change:
+    # Mirrors the Ticket rule: the first agent action moves a new ticket to open.
+    return Change(ticket_id, {"status": "open"}, only_if_status="new")
+
+
+def primary_language(tag: str | None) -> str | None:
+    """The primary subtag, lower-cased: an agent speaking pt serves pt-BR."""
+    return tag.split("-", 1)[0].lower() if tag else None
+
+
+def timestamp(moment: datetime) -> str:
+    """UTC, fixed width, so text order is time order in every database."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
