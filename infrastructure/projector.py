@@ -88,8 +88,11 @@ def supervise(name: str, follower: ViewFollower, stop: threading.Event) -> threa
 
 def run_projector(atende: Any, stop: threading.Event) -> None:
     """Follow every view until ``stop`` is set; each thread finishes its current batch."""
+    batch = atende.settings.projector_batch_size
     threads = [
-        supervise(name, ViewFollower(atende.tickets, VIEWS[name].projection(view=view)), stop)
+        supervise(
+            name, ViewFollower(atende.tickets, VIEWS[name].projection(view=view), batch), stop
+        )
         for name, view in atende.views.items()
     ]
     log.info("projector following %s", ", ".join(atende.views))

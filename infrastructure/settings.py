@@ -21,6 +21,7 @@ class Settings:
     max_body_bytes: int = MiB
     db_pool_size: int = 5
     db_max_overflow: int = 10
+    projector_batch_size: int = 500
     environ: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -33,6 +34,7 @@ class Settings:
             max_body_bytes=int(env.get("ATENDE_MAX_BODY_BYTES", MiB)),
             db_pool_size=int(env.get("ATENDE_DB_POOL_SIZE", 5)),
             db_max_overflow=int(env.get("ATENDE_DB_MAX_OVERFLOW", 10)),
+            projector_batch_size=int(env.get("ATENDE_PROJECTOR_BATCH_SIZE", 500)),
             environ=env,
         )
 

@@ -110,7 +110,12 @@ class SqlQueueRows(QueueView):
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         last_key = tuple(rows[-1][c] for c in SORT_KEY) if more else None
-        items = [{**{k: row[k] for k in SHOWN}, "tags": tags.get(row["id"], [])} for row in rows]
+        items = [
+            # SQLite keeps booleans as 0/1.
+            {**{k: row[k] for k in SHOWN}, "sla_breached": bool(row["sla_breached"]),
+             "tags": tags.get(row["id"], [])}
+            for row in rows
+        ]  # fmt: skip
         return QueuePage(items=items, last_key=last_key)
 
     def _where(self, query: QueueQuery) -> tuple[str, dict[str, Any]]:

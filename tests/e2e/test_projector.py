@@ -1,0 +1,63 @@
+"""The projector as a real process: killed mid-backlog it loses and doubles nothing."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+
+from infrastructure.bootstrap import bootstrap
+from infrastructure.rebuild import rebuild
+from infrastructure.settings import Settings, decode_secret_key
+from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
+from tests.e2e.server import BIN, server_env
+from tests.integration.builders import AGENT, open_ticket
+
+BACKLOG_TICKETS = 600
+
+
+@pytest.fixture(params=BACKENDS)
+def backlog(request, tmp_path):
+    with fresh_database_url(request.param, tmp_path) as url:
+        atende = bootstrap(
+            Settings(database_url=url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
+        )
+        for i in range(BACKLOG_TICKETS):
+            tid = open_ticket(atende, tags=[f"t{i % 5}"]).ticket.id
+            if i % 3 == 0:
+                atende.tickets.change(tid, lambda t: t.assign("maria", AGENT))
+        yield atende, {**server_env(url, SECRET_KEY_TEXT), "ATENDE_PROJECTOR_BATCH_SIZE": "10"}
+        atende.close()
+
+
+def _position(atende) -> int:
+    return atende.views["queue"].max_tracking_id(atende.tickets.name) or 0
+
+
+def _wait_for(condition, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_a_projector_killed_mid_backlog_resumes_and_matches_a_rebuild(backlog):
+    atende, env = backlog
+    head = atende.tickets.head_position()
+    projector = subprocess.Popen([str(BIN / "atende"), "project"], env=env)
+    _wait_for(lambda: _position(atende) > 0)
+    projector.send_signal(signal.SIGKILL)
+    projector.wait()
+    killed_at = _position(atende)
+    assert 0 < killed_at < head, "the kill came too late to test anything"
+
+    projector = subprocess.Popen([str(BIN / "atende"), "project"], env=env)
+    _wait_for(lambda: _position(atende) == head)
+    projector.send_signal(signal.SIGTERM)
+    assert projector.wait(timeout=20) == 0
+    live = atende.views["queue"].rows()
+    assert len(live) == BACKLOG_TICKETS
+    rebuild(atende, "queue")
+    assert atende.views["queue"].rows() == live
