@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import requests
 
 from tests.e2e.api import Api, ticket_body
+from tests.e2e.problems import assert_problem, history, nothing_stored
 
 # The matrix as DESIGN.md (Roles, Clarification 6) states it; admin is everywhere.
 ROLES = ("admin", "agent", "integrator", "auditor", "analyst")
@@ -63,36 +62,6 @@ BAD_AUTHORIZATIONS = {
 # Helpers
 
 
-def assert_problem(response: requests.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    doc = response.json()
-    for member in ("type", "title", "status", "detail"):
-        assert member in doc, (member, doc)
-    assert doc["status"] == status
-    return doc
-
-
-def head(reader: Api) -> int:
-    response = reader.get("/v1/events", params={"limit": 1})
-    assert response.status_code == 200, response.text
-    return response.json()["head"]
-
-
-def history(reader: Api, ticket_id: str) -> list[dict[str, Any]]:
-    response = reader.get(f"/v1/tickets/{ticket_id}/history")
-    assert response.status_code == 200, response.text
-    return response.json()["events"]
-
-
-@contextmanager
-def nothing_stored(reader: Api, ticket_id: str) -> Iterator[None]:
-    head_before, history_before = head(reader), history(reader, ticket_id)
-    yield
-    assert head(reader) == head_before, "a refused request stored an event"
-    assert history(reader, ticket_id) == history_before
-
-
 def call(client: Api, method: str, path: str, body: Any, **kwargs: Any) -> requests.Response:
     if method == "GET":
         return client.get(path, **kwargs)
@@ -117,11 +86,6 @@ def matrix(allowed_roles: tuple[str, ...], allowed: bool) -> list[str]:
 @pytest.fixture
 def admin(api_as) -> Api:
     return api_as("admin")
-
-
-@pytest.fixture
-def ticket(admin: Api) -> str:
-    return admin.open_ticket()["id"]
 
 
 # 401: no, malformed or unknown credentials
