@@ -13,7 +13,14 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from domain.actor import Actor
 from domain.personal import Personal
-from domain.ticket import AUTHOR_TYPES, CHANNELS, PRIORITIES, SETTABLE_STATUSES, VISIBILITIES
+from domain.ticket import (
+    AUTHOR_TYPES,
+    CHANNELS,
+    PRIORITIES,
+    SETTABLE_STATUSES,
+    STATUSES,
+    VISIBILITIES,
+)
 from projections.queue import ACTIVE as QUEUE_STATUSES
 
 TEXT_LIMIT_BYTES = 64 * 1024
@@ -240,3 +247,31 @@ class QueueItemOut(Schema):
     tags = fields.List(fields.String())
     sla_breached = fields.Boolean()
     sla_due_at = fields.String(allow_none=True)
+
+
+class TicketListQueryIn(Schema):
+    requester_email = fields.Email(validate=validate.Length(max=254))
+    external_ref = _short_text(NAME_MAX)
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    q = fields.String(validate=[validate.Length(min=2, max=SUBJECT_MAX), _not_blank])
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(validate=validate.Length(min=1, max=1000))
+    after_position = fields.Integer(validate=validate.Range(min=0))
+
+
+class TicketListItemOut(Schema):
+    id = fields.String()
+    number = fields.Integer()
+    subject = fields.String()
+    status = fields.String()
+    priority = fields.String()
+    channel = fields.String()
+    language = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    assignee = fields.String(allow_none=True)
+    external_ref = fields.String(allow_none=True)
+    customer_id = fields.String()
+    created_at = fields.String()
+    updated_at = fields.String()
+    resolved_at = fields.String(allow_none=True)
+    closed_at = fields.String(allow_none=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -17,6 +16,7 @@ from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
 from domain.ticket import ACTIVE_STATUSES, PRIORITIES, Ticket
+from projections.timestamps import timestamp
 
 ACTIVE = ("new", *ACTIVE_STATUSES)
 PRIORITY_RANK = {p: rank for rank, p in enumerate(reversed(PRIORITIES))}  # urgent=0
@@ -154,8 +154,3 @@ def _leave_new(ticket_id: str) -> Change:
 def primary_language(tag: str | None) -> str | None:
     """The primary subtag, lower-cased: an agent speaking pt serves pt-BR."""
     return tag.split("-", 1)[0].lower() if tag else None
-
-
-def timestamp(moment: datetime) -> str:
-    """UTC, fixed width, so text order is time order in every database."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")

@@ -8,7 +8,9 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 
 from infrastructure.views.queue import PostgresQueueView, SQLiteQueueView
+from infrastructure.views.ticket_list import PostgresTicketListView, SQLiteTicketListView
 from projections.queue import QueueProjection
+from projections.ticket_list import TicketListProjection
 
 
 @dataclass(frozen=True)
@@ -24,4 +26,5 @@ class ViewKind:
 
 VIEWS: dict[str, ViewKind] = {
     "queue": ViewKind(QueueProjection, SQLiteQueueView, PostgresQueueView),
+    "ticket_list": ViewKind(TicketListProjection, SQLiteTicketListView, PostgresTicketListView),
 }

@@ -1,4 +1,5 @@
-"""Ticket routes: open, read, history, and one resource per command (assign, resolve...)."""
+"""Ticket routes: open, list and search, read, history, and one resource per command
+(assign, resolve...)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,20 @@ from domain.ticket import Ticket
 from infrastructure.bootstrap import Atende
 from interface import schemas
 from interface.http.auth import TICKET_READERS, TICKET_WRITERS, allow
+from interface.http.consistency import wait_for_position
+from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.hooks import expected_version, validate_body
 from interface.http.idempotency import idempotent
 from interface.http.representations import render_ticket
-from interface.schemas import EventOut
+from interface.schemas import EventOut, TicketListItemOut, TicketListQueryIn
+from projections.ticket_list import TicketListQuery
 
 Command = Callable[[Ticket, dict[str, Any], Actor], None]
 _HISTORY_OUT = EventOut(exclude=("position", "ticket_id"), many=True)
+_LIST_QUERY = TicketListQueryIn()
+_LIST_ITEMS_OUT = TicketListItemOut(many=True)
+# The types of the list's sort key (created_at, number), as a cursor carries it.
+LIST_SORT_KEY_TYPES = (str, int)
 
 
 class TicketCollection:
@@ -41,6 +49,29 @@ class TicketCollection:
             **body,
         )
         render_ticket(resp, result, status=201)
+
+    @falcon.before(allow(*TICKET_READERS))
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """``GET /v1/tickets``: every ticket, newest first, filtered and paginated."""
+        query = _LIST_QUERY.load(req.params)
+        view = self.atende.views["ticket_list"]
+        if "after_position" in query:
+            wait_for_position(self.atende, view, query["after_position"])
+        filters = {k: query[k] for k in ("external_ref", "status", "q") if k in query}
+        if "requester_email" in query:
+            # The view keeps no emails: it finds a requester by their derived customer id.
+            contact = Contact(name="-", email=query["requester_email"])
+            filters["customer_id"] = str(
+                contact.customer_id(self.atende.tickets.customer_namespace)
+            )
+        after = None
+        if "cursor" in query:
+            after = decode_cursor(query["cursor"], filters, LIST_SORT_KEY_TYPES)
+        page = view.page(TicketListQuery(filters=filters, limit=query["limit"], after=after))
+        resp.media = {
+            "items": _LIST_ITEMS_OUT.dump(page.items),
+            "next_cursor": encode_cursor(page.last_key, filters) if page.last_key else None,
+        }
 
 
 class TicketItem:

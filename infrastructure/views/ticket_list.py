@@ -1,0 +1,177 @@
+"""The ticket list view in SQL, on SQLite and PostgreSQL, rows and tracking in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore
+
+from infrastructure.sql import SqlDatabase
+from infrastructure.views.tracking import SQLiteViewTracking
+from projections.ticket_list import (
+    RowChange,
+    TicketListPage,
+    TicketListQuery,
+    TicketListView,
+    fold,
+)
+
+TABLE = "ticket_list"
+# Newest first; ``number`` (unique, in log order) breaks ties between equal timestamps.
+SORT_KEY = ("created_at", "number")
+SHOWN = (
+    "id", "number", "subject", "status", "priority", "channel", "language", "category",
+    "assignee", "external_ref", "customer_id", "created_at", "updated_at", "resolved_at",
+    "closed_at",
+)  # fmt: skip
+# Each filter that an index serves, walked in list order (subject search scans).
+INDEXED = {
+    "order": (),
+    "customer": ("customer_id",),
+    "status": ("status",),
+    "ref": ("external_ref",),
+}
+_LIKE_SPECIALS = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
+
+
+def _ddl(t: str, prefix: str) -> list[str]:
+    return [
+        f"CREATE TABLE IF NOT EXISTS {t} (id TEXT PRIMARY KEY, number BIGINT NOT NULL, "
+        "subject TEXT, subject_folded TEXT, status TEXT NOT NULL, priority TEXT NOT NULL, "
+        "channel TEXT, language TEXT, category TEXT, assignee TEXT, external_ref TEXT, "
+        "customer_id TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+        "resolved_at TEXT, closed_at TEXT)",
+        *_index_ddl(t, prefix),
+    ]
+
+
+def _index_ddl(t: str, prefix: str) -> list[str]:
+    return [
+        f"CREATE INDEX IF NOT EXISTS {prefix}_by_{name} ON {t} ({', '.join((*columns, *SORT_KEY))})"
+        for name, columns in INDEXED.items()
+    ]
+
+
+class SqlTicketListRows(TicketListView):
+    """The ticket list's SQL, written once for both databases (see infrastructure.sql)."""
+
+    db: SqlDatabase
+
+    def _setup_rows(self, datastore: SQLiteDatastore | PostgresDatastore, suffix: str) -> None:
+        self.db = SqlDatabase(datastore)
+        self.t = self.db.table(TABLE + suffix)
+        self.index_prefix = TABLE + suffix
+
+    def create_row_tables(self) -> None:
+        self.db.create_tables(_ddl(self.t, self.index_prefix))
+
+    def apply(self, changes: Sequence[RowChange], tracking: Tracking) -> None:
+        with self.db.transaction(commit=True) as cursor:
+            for change in changes:
+                self._apply_change(cursor, change)
+            self._insert_tracking(cursor, tracking)
+
+    def _apply_change(self, cursor: Any, change: RowChange) -> None:
+        params = {**change.fields, "id": change.ticket_id}
+        if change.insert:
+            columns = ["id", *change.fields]
+            statement = (
+                f"INSERT INTO {self.t} ({', '.join(columns)}) "
+                f"VALUES ({', '.join(':' + c for c in columns)})"
+            )
+        else:
+            sets = ", ".join(f"{c} = :{c}" for c in change.fields)
+            guard = " AND status = :only_if_status" if change.only_if_status else ""
+            statement = f"UPDATE {self.t} SET {sets} WHERE id = :id{guard}"
+            params["only_if_status"] = change.only_if_status
+        self.db.execute(cursor, statement, params)
+
+    def page(self, query: TicketListQuery) -> TicketListPage:
+        where, params = _where(query)
+        statement = (
+            f"SELECT {', '.join(SHOWN)} FROM {self.t}{where} "
+            f"ORDER BY {', '.join(c + ' DESC' for c in SORT_KEY)} LIMIT :limit"
+        )
+        with self.db.transaction(commit=False) as cursor:
+            self.db.execute(cursor, statement, {**params, "limit": query.limit + 1})
+            rows = [dict(row) for row in cursor.fetchall()]
+        more = len(rows) > query.limit
+        items = rows[: query.limit]
+        last_key = tuple(items[-1][c] for c in SORT_KEY) if more else None
+        return TicketListPage(items=items, last_key=last_key)
+
+    def promote_statements(self, live: SqlTicketListRows) -> list[str]:
+        """SQL that makes this (rebuilt) view the live one, in one transaction: drop the
+        live tables, rename these over them, and give their indexes the live names."""
+        db, statements = self.db, []
+        owned = [(self.t, live.t), (self.tracking_table, live.tracking_table)]
+        statements += [f"DROP TABLE IF EXISTS {theirs}" for _, theirs in owned]
+        statements += [f"ALTER TABLE {mine} RENAME TO {_bare(theirs)}" for mine, theirs in owned]
+        if db.is_postgres:
+            schema = f'"{db.datastore.schema}"'
+            renames = [
+                (f"{self.index_prefix}_by_{n}", f"{live.index_prefix}_by_{n}") for n in INDEXED
+            ]
+            renames += [(f"{_bare(mine)}_pkey", f"{_bare(theirs)}_pkey") for mine, theirs in owned]
+            statements += [f"ALTER INDEX {schema}.{old} RENAME TO {new}" for old, new in renames]
+        else:
+            # SQLite cannot rename an index: recreate it under the live name.
+            statements += [f"DROP INDEX IF EXISTS {self.index_prefix}_by_{n}" for n in INDEXED]
+            statements += _index_ddl(live.t, live.index_prefix)
+        return statements
+
+    @property
+    def tracking_table(self) -> str:
+        return self.db.table(self.tracking_table_name)
+
+    def rows(self) -> list[dict[str, Any]]:
+        with self.db.transaction(commit=False) as cursor:
+            self.db.execute(cursor, f"SELECT * FROM {self.t} ORDER BY id")
+            return [dict(row) for row in cursor.fetchall()]
+
+
+def _where(query: TicketListQuery) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause (or nothing) and its parameters."""
+    f = query.filters
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    for column in ("customer_id", "external_ref", "status"):
+        if column in f:
+            clauses.append(f"{column} = :{column}")
+            params[column] = f[column]
+    if "q" in f:
+        clauses.append("subject_folded LIKE :pattern ESCAPE '\\'")
+        params["pattern"] = f"%{fold(f['q']).translate(_LIKE_SPECIALS)}%"
+    if query.after is not None:
+        clauses.append(f"({', '.join(SORT_KEY)}) < (:after_created_at, :after_number)")
+        params["after_created_at"], params["after_number"] = query.after
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _bare(qualified: str) -> str:
+    """The table name without schema or quotes (what RENAME TO takes)."""
+    return qualified.split(".")[-1].strip('"')
+
+
+class SQLiteTicketListView(SQLiteViewTracking, SqlTicketListRows):
+    def __init__(self, datastore: SQLiteDatastore, suffix: str = "", **kwargs: Any):
+        self.tracking_table_name = f"tracking_{TABLE}{suffix}"
+        self._setup_rows(datastore, suffix)
+        super().__init__(datastore, **kwargs)
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.create_row_tables()
+
+
+class PostgresTicketListView(PostgresTrackingRecorder, SqlTicketListRows):
+    def __init__(self, datastore: PostgresDatastore, suffix: str = "", **kwargs: Any):
+        self._setup_rows(datastore, suffix)
+        super().__init__(datastore, tracking_table_name=f"tracking_{TABLE}{suffix}", **kwargs)
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.create_row_tables()

@@ -1,0 +1,153 @@
+"""The ticket list: every ticket, any status, newest first, searchable by requester,
+external reference, status and subject text.
+
+The projection turns each ticket event into row changes; a TicketListView (implemented
+in infrastructure) applies a batch of changes and its tracking position in one transaction.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.projection import Projection
+
+from domain.ticket import Ticket
+from projections.timestamps import timestamp
+
+# What a list query may filter on; the HTTP layer turns requester_email into customer_id.
+FILTERS = ("customer_id", "external_ref", "status", "q")
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """One change to a ticket's row; ``only_if_status`` restricts an update to a row
+    still in that status."""
+
+    ticket_id: str
+    fields: dict[str, Any]
+    insert: bool = False
+    only_if_status: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketListQuery:
+    filters: dict[str, Any] = field(default_factory=dict)
+    limit: int = 50
+    after: tuple | None = None  # (created_at, number) of the last item of the previous page
+
+
+@dataclass(frozen=True)
+class TicketListPage:
+    items: list[dict[str, Any]]
+    last_key: tuple | None  # None when there is no next page
+
+
+class TicketListView(TrackingRecorder, ABC):
+    """Rows of the ticket list, written together with the position they reflect."""
+
+    @abstractmethod
+    def apply(self, changes: Sequence[RowChange], tracking: Tracking) -> None:
+        """Apply the changes and record the tracking position, atomically."""
+
+    @abstractmethod
+    def page(self, query: TicketListQuery) -> TicketListPage:
+        """Tickets matching every filter, newest first."""
+
+    @abstractmethod
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row, in id order (to compare a live view with a rebuild)."""
+
+
+class TicketListProjection(Projection[TicketListView]):
+    name = "ticket_list"
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.apply(self.changes(domain_event, tracking.notification_id), tracking)
+
+    @singledispatchmethod
+    def changes(self, domain_event: Any, position: int) -> list[RowChange]:
+        """Ticket events the list shows nothing of (tags, escalations) still make
+        the ticket's latest activity newer."""
+        if isinstance(domain_event, Ticket.Event):
+            return [_touch(domain_event)]
+        return []
+
+    @changes.register
+    def _(self, e: Ticket.Opened, position: int) -> list[RowChange]:
+        created_at = timestamp(e.timestamp)
+        row = {
+            "number": position,
+            "subject": e.subject.text,
+            "subject_folded": fold(e.subject.text),
+            "status": "new",
+            "priority": e.priority,
+            "channel": e.channel,
+            "language": e.language,
+            "category": e.category,
+            "assignee": None,
+            "external_ref": e.external_ref,
+            "customer_id": str(e.customer_id),
+            "created_at": created_at,
+            "updated_at": created_at,
+            "resolved_at": None,
+            "closed_at": None,
+        }
+        return [RowChange(str(e.originator_id), row, insert=True)]
+
+    @changes.register
+    def _(self, e: Ticket.MessageAdded, position: int) -> list[RowChange]:
+        if e.author_type == "agent":
+            return [_touch(e), _leave_new(e)]
+        return [_touch(e)]
+
+    @changes.register
+    def _(self, e: Ticket.Assigned, position: int) -> list[RowChange]:
+        return [_touch(e, assignee=e.agent_id), _leave_new(e)]
+
+    @changes.register
+    def _(self, e: Ticket.Unassigned, position: int) -> list[RowChange]:
+        return [_touch(e, assignee=None)]
+
+    @changes.register
+    def _(self, e: Ticket.StatusChanged, position: int) -> list[RowChange]:
+        return [_touch(e, status=e.status)]
+
+    @changes.register
+    def _(self, e: Ticket.PriorityChanged, position: int) -> list[RowChange]:
+        return [_touch(e, priority=e.priority)]
+
+    @changes.register
+    def _(self, e: Ticket.CategoryChanged, position: int) -> list[RowChange]:
+        return [_touch(e, category=e.category)]
+
+    @changes.register
+    def _(self, e: Ticket.Resolved, position: int) -> list[RowChange]:
+        return [_touch(e, status="resolved", resolved_at=timestamp(e.timestamp))]
+
+    @changes.register
+    def _(self, e: Ticket.Reopened, position: int) -> list[RowChange]:
+        return [_touch(e, status="open", resolved_at=None)]
+
+    @changes.register
+    def _(self, e: Ticket.Closed, position: int) -> list[RowChange]:
+        return [_touch(e, status="closed", closed_at=timestamp(e.timestamp))]
+
+
+def _touch(e: Any, **fields: Any) -> RowChange:
+    return RowChange(str(e.originator_id), {**fields, "updated_at": timestamp(e.timestamp)})
+
+
+def _leave_new(e: Any) -> RowChange:
+    # Mirrors the Ticket rule: the first agent action moves a new ticket to open.
+    return RowChange(str(e.originator_id), {"status": "open"}, only_if_status="new")
+
+
+def fold(text: str) -> str:
+    """Text as subject search compares it: Unicode case-folded here, not in SQL,
+    because SQLite's LOWER and LIKE fold ASCII letters only (É would not match é)."""
+    return text.casefold()
