@@ -27,6 +27,12 @@ SHOWN = (
 )  # fmt: skip
 
 
+# The queue's rows as one literal predicate, repeated word for word in every query: a
+# partial index on it lets both databases walk the sort order and stop at LIMIT (with
+# bound parameters, or an index led by status, they sort every active row instead).
+IS_ACTIVE = f"status IN ({', '.join(repr(s) for s in ACTIVE)})"
+
+
 def _ddl(t: str, tags: str, index: str) -> list[str]:
     return [
         f"CREATE TABLE IF NOT EXISTS {t} (id TEXT PRIMARY KEY, number BIGINT NOT NULL, "
@@ -36,7 +42,7 @@ def _ddl(t: str, tags: str, index: str) -> list[str]:
         "last_customer_message_at TEXT, sla_breached BOOLEAN NOT NULL DEFAULT FALSE, "
         "sla_due_at TEXT, breach_rank INTEGER NOT NULL DEFAULT 1, "
         f"due_epoch DOUBLE PRECISION NOT NULL DEFAULT {NO_DUE})",
-        f"CREATE INDEX IF NOT EXISTS {index} ON {t} (status, {', '.join(SORT_KEY)})",
+        f"CREATE INDEX IF NOT EXISTS {index} ON {t} ({', '.join(SORT_KEY)}) WHERE {IS_ACTIVE}",
         f"CREATE TABLE IF NOT EXISTS {tags} (tag TEXT NOT NULL, ticket_id TEXT NOT NULL, "
         "PRIMARY KEY (tag, ticket_id))",
     ]
@@ -51,10 +57,17 @@ class SqlQueueRows(QueueView):
         self.db = SqlDatabase(datastore)
         self.t = self.db.table(TABLE + suffix)
         self.tags_t = self.db.table(TAGS + suffix)
-        self.index_name = f"{TABLE}{suffix}_order"
+        self.index_name = f"{TABLE}{suffix}_active_order"
+        # Before the partial index existed, an index led by status (too slow; see IS_ACTIVE).
+        self.superseded_index = self.db.table(f"{TABLE}{suffix}_order")
 
     def create_row_tables(self) -> None:
-        self.db.create_tables(_ddl(self.t, self.tags_t, self.index_name))
+        self.db.create_tables(
+            [
+                f"DROP INDEX IF EXISTS {self.superseded_index}",
+                *_ddl(self.t, self.tags_t, self.index_name),
+            ]
+        )
 
     def apply(self, changes: Sequence[Change], tracking: Tracking) -> None:
         with self.db.transaction(commit=True) as cursor:
@@ -120,10 +133,8 @@ class SqlQueueRows(QueueView):
 
     def _where(self, query: QueueQuery) -> tuple[str, dict[str, Any]]:
         f = query.filters
-        statuses = [f["status"]] if "status" in f else list(ACTIVE)
-        params: dict[str, Any] = {f"s{i}": s for i, s in enumerate(statuses)}
-        clauses = [f"status IN ({', '.join(':' + k for k in params)})"]
-        for column in ("assignee", "channel", "priority", "category"):
+        clauses, params = [IS_ACTIVE], {}
+        for column in ("status", "assignee", "channel", "priority", "category"):
             if column in f:
                 clauses.append(f"{column} = :{column}")
                 params[column] = f[column]
