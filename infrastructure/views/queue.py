@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from infrastructure.sql import SqlDatabase
-from infrastructure.views.tracking import SQLiteViewTracking
+from infrastructure.views.base import PostgresView, SQLiteView, SqlViewRows
 from projections.queue import ACTIVE, Change, QueuePage, QueueQuery, QueueView, primary_language
 
 TABLE = "queue_tickets"
@@ -48,7 +48,7 @@ def _ddl(t: str, tags: str, index: str) -> list[str]:
     ]
 
 
-class SqlQueueRows(QueueView):
+class SqlQueueRows(SqlViewRows, QueueView):
     """The queue's SQL, written once for both databases (see infrastructure.sql)."""
 
     db: SqlDatabase
@@ -167,32 +167,14 @@ class SqlQueueRows(QueueView):
             tags.setdefault(row["ticket_id"], []).append(row["tag"])
         return tags
 
-    def promote_statements(self, live: SqlQueueRows) -> list[str]:
-        """SQL that makes this (rebuilt) view the live one, in one transaction: drop the
-        live tables, rename these over them, and give their indexes the live names (both
-        databases keep index names through a table rename)."""
-        db, statements = self.db, []
-        owned = [(TABLE, self.t, live.t), (TAGS, self.tags_t, live.tags_t)]
-        owned.append(("tracking", self.tracking_table, live.tracking_table))
-        for _, _mine, theirs in owned:
-            statements.append(f"DROP TABLE IF EXISTS {theirs}")
-        for _, mine, theirs in owned:
-            statements.append(f"ALTER TABLE {mine} RENAME TO {_bare(theirs)}")
-        if db.is_postgres:
-            schema = f'"{db.datastore.schema}"'
-            statements.append(f"ALTER INDEX {schema}.{self.index_name} RENAME TO {live.index_name}")
-            for _, mine, theirs in owned:
-                statements.append(
-                    f"ALTER INDEX {schema}.{_bare(mine)}_pkey RENAME TO {_bare(theirs)}_pkey"
-                )
-        else:
-            statements.append(f"DROP INDEX IF EXISTS {self.index_name}")
-            statements.append(_ddl(live.t, live.tags_t, live.index_name)[1])
-        return statements
+    def owned_tables(self) -> list[str]:
+        return [self.t, self.tags_t]
 
-    @property
-    def tracking_table(self) -> str:
-        return self.db.table(self.tracking_table_name)
+    def index_names(self) -> list[str]:
+        return [self.index_name]
+
+    def index_ddl(self) -> list[str]:
+        return [_ddl(self.t, self.tags_t, self.index_name)[1]]
 
     def rows(self) -> list[dict[str, Any]]:
         with self.db.transaction(commit=False) as cursor:
@@ -205,27 +187,9 @@ class SqlQueueRows(QueueView):
         return [{**row, "tags": tags.get(row["id"], [])} for row in rows]
 
 
-def _bare(qualified: str) -> str:
-    """The table name without schema or quotes (what RENAME TO takes)."""
-    return qualified.split(".")[-1].strip('"')
+class SQLiteQueueView(SQLiteView, SqlQueueRows):
+    view_name = "queue"
 
 
-class SQLiteQueueView(SQLiteViewTracking, SqlQueueRows):
-    def __init__(self, datastore: SQLiteDatastore, suffix: str = "", **kwargs: Any):
-        self.tracking_table_name = f"tracking_queue{suffix}"
-        self._setup_rows(datastore, suffix)
-        super().__init__(datastore, **kwargs)
-
-    def create_table(self) -> None:
-        super().create_table()
-        self.create_row_tables()
-
-
-class PostgresQueueView(PostgresTrackingRecorder, SqlQueueRows):
-    def __init__(self, datastore: PostgresDatastore, suffix: str = "", **kwargs: Any):
-        self._setup_rows(datastore, suffix)
-        super().__init__(datastore, tracking_table_name=f"tracking_queue{suffix}", **kwargs)
-
-    def create_table(self) -> None:
-        super().create_table()
-        self.create_row_tables()
+class PostgresQueueView(PostgresView, SqlQueueRows):
+    view_name = "queue"

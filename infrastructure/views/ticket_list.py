@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from infrastructure.sql import SqlDatabase
-from infrastructure.views.tracking import SQLiteViewTracking
+from infrastructure.views.base import PostgresView, SQLiteView, SqlViewRows
 from projections.ticket_list import (
     RowChange,
     TicketListPage,
@@ -55,7 +55,7 @@ def _index_ddl(t: str, prefix: str) -> list[str]:
     ]
 
 
-class SqlTicketListRows(TicketListView):
+class SqlTicketListRows(SqlViewRows, TicketListView):
     """The ticket list's SQL, written once for both databases (see infrastructure.sql)."""
 
     db: SqlDatabase
@@ -103,29 +103,14 @@ class SqlTicketListRows(TicketListView):
         last_key = tuple(items[-1][c] for c in SORT_KEY) if more else None
         return TicketListPage(items=items, last_key=last_key)
 
-    def promote_statements(self, live: SqlTicketListRows) -> list[str]:
-        """SQL that makes this (rebuilt) view the live one, in one transaction: drop the
-        live tables, rename these over them, and give their indexes the live names."""
-        db, statements = self.db, []
-        owned = [(self.t, live.t), (self.tracking_table, live.tracking_table)]
-        statements += [f"DROP TABLE IF EXISTS {theirs}" for _, theirs in owned]
-        statements += [f"ALTER TABLE {mine} RENAME TO {_bare(theirs)}" for mine, theirs in owned]
-        if db.is_postgres:
-            schema = f'"{db.datastore.schema}"'
-            renames = [
-                (f"{self.index_prefix}_by_{n}", f"{live.index_prefix}_by_{n}") for n in INDEXED
-            ]
-            renames += [(f"{_bare(mine)}_pkey", f"{_bare(theirs)}_pkey") for mine, theirs in owned]
-            statements += [f"ALTER INDEX {schema}.{old} RENAME TO {new}" for old, new in renames]
-        else:
-            # SQLite cannot rename an index: recreate it under the live name.
-            statements += [f"DROP INDEX IF EXISTS {self.index_prefix}_by_{n}" for n in INDEXED]
-            statements += _index_ddl(live.t, live.index_prefix)
-        return statements
+    def owned_tables(self) -> list[str]:
+        return [self.t]
 
-    @property
-    def tracking_table(self) -> str:
-        return self.db.table(self.tracking_table_name)
+    def index_names(self) -> list[str]:
+        return [f"{self.index_prefix}_by_{name}" for name in INDEXED]
+
+    def index_ddl(self) -> list[str]:
+        return _index_ddl(self.t, self.index_prefix)
 
     def rows(self) -> list[dict[str, Any]]:
         with self.db.transaction(commit=False) as cursor:
@@ -151,27 +136,9 @@ def _where(query: TicketListQuery) -> tuple[str, dict[str, Any]]:
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def _bare(qualified: str) -> str:
-    """The table name without schema or quotes (what RENAME TO takes)."""
-    return qualified.split(".")[-1].strip('"')
+class SQLiteTicketListView(SQLiteView, SqlTicketListRows):
+    view_name = TABLE
 
 
-class SQLiteTicketListView(SQLiteViewTracking, SqlTicketListRows):
-    def __init__(self, datastore: SQLiteDatastore, suffix: str = "", **kwargs: Any):
-        self.tracking_table_name = f"tracking_{TABLE}{suffix}"
-        self._setup_rows(datastore, suffix)
-        super().__init__(datastore, **kwargs)
-
-    def create_table(self) -> None:
-        super().create_table()
-        self.create_row_tables()
-
-
-class PostgresTicketListView(PostgresTrackingRecorder, SqlTicketListRows):
-    def __init__(self, datastore: PostgresDatastore, suffix: str = "", **kwargs: Any):
-        self._setup_rows(datastore, suffix)
-        super().__init__(datastore, tracking_table_name=f"tracking_{TABLE}{suffix}", **kwargs)
-
-    def create_table(self) -> None:
-        super().create_table()
-        self.create_row_tables()
+class PostgresTicketListView(PostgresView, SqlTicketListRows):
+    view_name = TABLE
