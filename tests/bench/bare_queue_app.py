@@ -44,8 +44,10 @@ class QueuePage:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         limit = req.get_param_as_int("limit", default=50)
-        params = {f"s{i}": s for i, s in enumerate(STATUSES)}
-        clauses = [f"status IN ({', '.join(':' + k for k in params)})"]
+        # The same literal predicate as the queue's partial index (bound parameters
+        # would keep either database from using it).
+        params: dict = {}
+        clauses = [f"status IN ({', '.join(repr(s) for s in STATUSES)})"]
         language = req.get_param("language")
         if language:
             clauses.append("language_primary = :language")
