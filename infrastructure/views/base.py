@@ -3,8 +3,10 @@ tracking recorder of its own) and the swap that promotes a rebuilt copy to live.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore
 
@@ -33,6 +35,19 @@ class SqlViewRows:
         raise NotImplementedError
 
     def index_ddl(self) -> list[str]:
+        raise NotImplementedError
+
+    def apply(self, changes: Sequence[Any], tracking: Tracking) -> None:
+        """Apply a batch of row changes and record its position, in one transaction."""
+        with self.db.transaction(commit=True) as cursor:
+            for change in changes:
+                self._apply_change(cursor, change)
+            self._insert_tracking(cursor, tracking)  # from the view's tracking recorder
+
+    def _apply_change(self, cursor: Any, change: Any) -> None:
+        raise NotImplementedError
+
+    def _insert_tracking(self, cursor: Any, tracking: Tracking) -> None:
         raise NotImplementedError
 
     @property

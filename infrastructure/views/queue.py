@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
@@ -71,12 +69,6 @@ class SqlQueueRows(SqlViewRows, QueueView):
                 *self._all_ddl(),
             ]
         )
-
-    def apply(self, changes: Sequence[Change], tracking: Tracking) -> None:
-        with self.db.transaction(commit=True) as cursor:
-            for change in changes:
-                self._apply_change(cursor, change)
-            self._insert_tracking(cursor, tracking)
 
     def _apply_change(self, cursor: Any, change: Change) -> None:
         execute, tid = self.db.execute, {"id": change.ticket_id}

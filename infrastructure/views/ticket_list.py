@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
@@ -67,12 +65,6 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
 
     def create_row_tables(self) -> None:
         self.db.create_tables(_ddl(self.t, self.index_prefix))
-
-    def apply(self, changes: Sequence[RowChange], tracking: Tracking) -> None:
-        with self.db.transaction(commit=True) as cursor:
-            for change in changes:
-                self._apply_change(cursor, change)
-            self._insert_tracking(cursor, tracking)
 
     def _apply_change(self, cursor: Any, change: RowChange) -> None:
         params = {**change.fields, "id": change.ticket_id}

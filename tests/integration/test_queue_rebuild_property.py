@@ -44,17 +44,23 @@ steps = st.lists(
 @given(steps=steps)
 def test_the_live_queue_equals_a_rebuild_after_any_commands(atende, steps):
     tickets = [open_ticket(atende, priority=PRIORITIES[i]).ticket.id for i in range(4)]
-    live = ViewFollower(atende.tickets, VIEWS["queue"].projection(view=atende.views["queue"]))
-    for which, name, x in steps:
-        with contextlib.suppress(TransitionNotAllowed):
-            atende.tickets.change(tickets[which], functools.partial(COMMANDS[name], x=x))
-        if x % 4 == 0:
-            live.step()  # the live view keeps up in uneven batches
-    live.catch_up()
+    run_steps_while_following(atende, "queue", tickets, steps)
     expected = atende.views["queue"].rows()
     assert_view_agrees_with_the_tickets(atende, expected, tickets)
     rebuild(atende, "queue")
     assert atende.views["queue"].rows() == expected
+
+
+def run_steps_while_following(atende, view_name, tickets, steps):
+    """Apply the commands while the live view keeps up in uneven batches, then catch up."""
+    view = atende.views[view_name]
+    live = ViewFollower(atende.tickets, VIEWS[view_name].projection(view=view))
+    for which, name, x in steps:
+        with contextlib.suppress(TransitionNotAllowed):
+            atende.tickets.change(tickets[which], functools.partial(COMMANDS[name], x=x))
+        if x % 4 == 0:
+            live.step()
+    live.catch_up()
 
 
 def assert_view_agrees_with_the_tickets(atende, rows, ticket_ids):

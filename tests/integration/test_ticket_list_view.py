@@ -3,15 +3,11 @@ effect on the row, every filter, pages, and live equals rebuild."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
-
 import pytest
 from eventsourcing.persistence import Tracking
 from hypothesis import HealthCheck, given, settings
 
 from domain.customer import Contact
-from domain.ticket import TransitionNotAllowed
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import NEXT, rebuild
 from infrastructure.views.registry import VIEWS
@@ -19,7 +15,7 @@ from infrastructure.views.ticket_list import INDEXED
 from projections.queue import timestamp
 from projections.ticket_list import RowChange, TicketListQuery
 from tests.integration.builders import AGENT, open_ticket
-from tests.integration.test_queue_rebuild_property import COMMANDS, steps
+from tests.integration.test_queue_rebuild_property import run_steps_while_following, steps
 
 RUI = Contact(name="Rui", phone="+55 11 5555 0000")
 EVA = Contact(name="Eva", external_id="crm-77")
@@ -306,14 +302,7 @@ def test_a_rebuild_killed_half_way_resumes_and_ends_identical(atende):
 @given(steps=steps)
 def test_the_live_list_equals_a_rebuild_after_any_commands(atende, steps):
     tickets = [open_ticket(atende).ticket.id for _ in range(2)]
-    view = atende.views["ticket_list"]
-    live = ViewFollower(atende.tickets, VIEWS["ticket_list"].projection(view=view))
-    for which, name, x in steps:
-        with contextlib.suppress(TransitionNotAllowed):
-            atende.tickets.change(tickets[which], functools.partial(COMMANDS[name], x=x))
-        if x % 4 == 0:
-            live.step()  # the live view keeps up in uneven batches
-    live.catch_up()
+    run_steps_while_following(atende, "ticket_list", tickets, steps)
     expected = atende.views["ticket_list"].rows()
     assert_rows_agree_with_the_tickets(atende, expected, tickets)
     rebuild(atende, "ticket_list")
