@@ -29,3 +29,27 @@ class StaleVersion(Exception):
 
 class ConcurrentWriteConflict(Exception):
     """Other writers kept changing the ticket while this command was retried."""
+
+
+class CalendarNotFound(Exception):
+    def __init__(self, name: str):
+        super().__init__(f"calendar {name!r} not found")
+        self.name = name
+
+
+class CalendarInUse(Exception):
+    """A calendar that SLA policies still count in cannot be deleted."""
+
+    def __init__(self, name: str, policies: list[str]):
+        super().__init__(f"calendar {name!r} is used by the SLA policies {policies}")
+        self.name = name
+        self.policies = policies
+
+
+class InvalidHolidaySeed(Exception):
+    """The holiday source does not know the country, subdivision or category asked for."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

@@ -26,6 +26,7 @@ from application.errors import (
     TicketNotFound,
 )
 from application.idempotency import IdempotencyClaim, IdempotencyOutcome, IdempotencyStore
+from application.sla import SlaTimekeeper
 from application.transcodings import ActorAsDict
 from domain.actor import Actor
 from domain.customer import Contact
@@ -89,6 +90,7 @@ class TicketApplication(Application[UUID]):
         self.idempotency = idempotency
         self.customer_namespace = customer_namespace
         super().__init__(factory.env)
+        self.sla = SlaTimekeeper(self)
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         return self._factory
@@ -131,7 +133,7 @@ class TicketApplication(Application[UUID]):
         )
         outcome = _outcome(idempotency, 201, ticket)
         try:
-            recordings = self.save(ticket, idempotency=outcome)
+            recordings = self._save_with_timers(ticket, actor, outcome)
         except IntegrityError:
             if external_ref is None:
                 raise
@@ -167,7 +169,9 @@ class TicketApplication(Application[UUID]):
                     self.idempotency.complete(outcome)
                 return self._result(ticket)
             try:
-                recordings = self.save(ticket, idempotency=outcome)
+                recordings = self._save_with_timers(
+                    ticket, ticket.pending_events[-1].actor, outcome
+                )
             except IntegrityError:
                 if expected_version is not None:
                     raise StaleVersion(
@@ -178,6 +182,13 @@ class TicketApplication(Application[UUID]):
                 ticket, number=self.number_of(ticket_id), position=recordings[-1].notification.id
             )
         raise ConcurrentWriteConflict(f"ticket {ticket_id} kept changing; try again")
+
+    def _save_with_timers(
+        self, ticket: Ticket, actor: Actor, outcome: IdempotencyOutcome | None
+    ) -> list[Any]:
+        """Save the ticket's events and what they did to its SLA timers, atomically."""
+        sla = self.sla.follow(ticket, actor)
+        return self.save(ticket, *([sla] if sla else []), idempotency=outcome)
 
     # Queries
 

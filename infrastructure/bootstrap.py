@@ -12,8 +12,10 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from application.idempotency import IdempotencyStore
+from application.sla_config import SlaConfiguration
 from application.tickets import TicketApplication
 from infrastructure.crypto import KeyRing, PersonalAsCiphertext
+from infrastructure.holiday_source import HolidaysPackage
 from infrastructure.idempotency import SqlIdempotencyStore
 from infrastructure.settings import Settings, secret_key_for
 from infrastructure.sql import SqlDatabase
@@ -30,6 +32,7 @@ class Atende:
     tokens: TokenStore
     idempotency: IdempotencyStore
     db: SqlDatabase
+    sla_config: SlaConfiguration
     views: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -70,5 +73,6 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         tokens=tokens,
         idempotency=idempotency,
         db=db,
+        sla_config=SlaConfiguration(tickets, HolidaysPackage()),
         views=views,
     )

@@ -46,6 +46,21 @@ class SqlDatabase:
     def execute(self, cursor: Any, statement: str, params: dict[str, Any] | None = None) -> None:
         cursor.execute(self._adapt(statement), params or {})
 
+    def executemany(self, cursor: Any, statement: str, params: list[dict[str, Any]]) -> None:
+        cursor.executemany(self._adapt(statement), params)
+
+    @contextmanager
+    def pipeline(self, cursor: Any) -> Iterator[Any]:
+        """A cursor in the same transaction whose statements, on PostgreSQL, leave together
+        instead of each waiting for its answer (a view's batch is one round trip, not
+        hundreds). A cursor of its own: in a pipeline a cursor keeps the result of every
+        statement it ran and a fetch reads the first, so ``cursor`` must run no others."""
+        if not self.is_postgres:
+            yield cursor
+            return
+        with cursor.connection.cursor() as batch, cursor.connection.pipeline():
+            yield batch
+
     def fetchone(self, statement: str, params: dict[str, Any] | None = None) -> Any:
         with self.transaction(commit=False) as cursor:
             self.execute(cursor, statement, params)

@@ -8,11 +8,10 @@ in infrastructure) applies a batch of changes and its tracking position in one t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
@@ -23,7 +22,7 @@ from projections.timestamps import timestamp
 FILTERS = ("customer_id", "external_ref", "status", "q")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowChange:
     """One change to a ticket's row; ``only_if_status`` restricts an update to a row
     still in that status."""
@@ -69,73 +68,90 @@ class TicketListProjection(Projection[TicketListView]):
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.view.apply(self.changes(domain_event, tracking.notification_id), tracking)
 
-    @singledispatchmethod
     def changes(self, domain_event: Any, position: int) -> list[RowChange]:
-        """Ticket events the list shows nothing of (tags, escalations) still make
-        the ticket's latest activity newer."""
+        # A plain lookup by class, as the queue's (see projections.queue).
+        handler = CHANGES.get(type(domain_event))
+        if handler is not None:
+            return handler(domain_event, position)
         if isinstance(domain_event, Ticket.Event):
+            # Ticket events the list shows nothing of (tags, escalations) still make
+            # the ticket's latest activity newer.
             return [_touch(domain_event)]
         return []
 
-    @changes.register
-    def _(self, e: Ticket.Opened, position: int) -> list[RowChange]:
-        created_at = timestamp(e.timestamp)
-        row = {
-            "number": position,
-            "subject": e.subject.text,
-            "subject_folded": fold(e.subject.text),
-            "status": "new",
-            "priority": e.priority,
-            "channel": e.channel,
-            "language": e.language,
-            "category": e.category,
-            "assignee": None,
-            "external_ref": e.external_ref,
-            "customer_id": str(e.customer_id),
-            "created_at": created_at,
-            "updated_at": created_at,
-            "resolved_at": None,
-            "closed_at": None,
-        }
-        return [RowChange(str(e.originator_id), row, insert=True)]
 
-    @changes.register
-    def _(self, e: Ticket.MessageAdded, position: int) -> list[RowChange]:
-        if e.author_type == "agent":
-            return [_touch(e), _leave_new(e)]
-        return [_touch(e)]
+def _opened(e: Ticket.Opened, position: int) -> list[RowChange]:
+    created_at = timestamp(e.timestamp)
+    row = {
+        "number": position,
+        "subject": e.subject.text,
+        "subject_folded": fold(e.subject.text),
+        "status": "new",
+        "priority": e.priority,
+        "channel": e.channel,
+        "language": e.language,
+        "category": e.category,
+        "assignee": None,
+        "external_ref": e.external_ref,
+        "customer_id": str(e.customer_id),
+        "created_at": created_at,
+        "updated_at": created_at,
+        "resolved_at": None,
+        "closed_at": None,
+    }
+    return [RowChange(str(e.originator_id), row, insert=True)]
 
-    @changes.register
-    def _(self, e: Ticket.Assigned, position: int) -> list[RowChange]:
-        return [_touch(e, assignee=e.agent_id), _leave_new(e)]
 
-    @changes.register
-    def _(self, e: Ticket.Unassigned, position: int) -> list[RowChange]:
-        return [_touch(e, assignee=None)]
+def _message_added(e: Ticket.MessageAdded, position: int) -> list[RowChange]:
+    if e.author_type == "agent":
+        return [_touch(e), _leave_new(e)]
+    return [_touch(e)]
 
-    @changes.register
-    def _(self, e: Ticket.StatusChanged, position: int) -> list[RowChange]:
-        return [_touch(e, status=e.status)]
 
-    @changes.register
-    def _(self, e: Ticket.PriorityChanged, position: int) -> list[RowChange]:
-        return [_touch(e, priority=e.priority)]
+def _assigned(e: Ticket.Assigned, position: int) -> list[RowChange]:
+    return [_touch(e, assignee=e.agent_id), _leave_new(e)]
 
-    @changes.register
-    def _(self, e: Ticket.CategoryChanged, position: int) -> list[RowChange]:
-        return [_touch(e, category=e.category)]
 
-    @changes.register
-    def _(self, e: Ticket.Resolved, position: int) -> list[RowChange]:
-        return [_touch(e, status="resolved", resolved_at=timestamp(e.timestamp))]
+def _unassigned(e: Ticket.Unassigned, position: int) -> list[RowChange]:
+    return [_touch(e, assignee=None)]
 
-    @changes.register
-    def _(self, e: Ticket.Reopened, position: int) -> list[RowChange]:
-        return [_touch(e, status="open", resolved_at=None)]
 
-    @changes.register
-    def _(self, e: Ticket.Closed, position: int) -> list[RowChange]:
-        return [_touch(e, status="closed", closed_at=timestamp(e.timestamp))]
+def _status_changed(e: Ticket.StatusChanged, position: int) -> list[RowChange]:
+    return [_touch(e, status=e.status)]
+
+
+def _priority_changed(e: Ticket.PriorityChanged, position: int) -> list[RowChange]:
+    return [_touch(e, priority=e.priority)]
+
+
+def _category_changed(e: Ticket.CategoryChanged, position: int) -> list[RowChange]:
+    return [_touch(e, category=e.category)]
+
+
+def _resolved(e: Ticket.Resolved, position: int) -> list[RowChange]:
+    return [_touch(e, status="resolved", resolved_at=timestamp(e.timestamp))]
+
+
+def _reopened(e: Ticket.Reopened, position: int) -> list[RowChange]:
+    return [_touch(e, status="open", resolved_at=None)]
+
+
+def _closed(e: Ticket.Closed, position: int) -> list[RowChange]:
+    return [_touch(e, status="closed", closed_at=timestamp(e.timestamp))]
+
+
+CHANGES: dict[type, Callable[[Any, int], list[RowChange]]] = {
+    Ticket.Opened: _opened,
+    Ticket.MessageAdded: _message_added,
+    Ticket.Assigned: _assigned,
+    Ticket.Unassigned: _unassigned,
+    Ticket.StatusChanged: _status_changed,
+    Ticket.PriorityChanged: _priority_changed,
+    Ticket.CategoryChanged: _category_changed,
+    Ticket.Resolved: _resolved,
+    Ticket.Reopened: _reopened,
+    Ticket.Closed: _closed,
+}
 
 
 def _touch(e: Any, **fields: Any) -> RowChange:

@@ -1,5 +1,6 @@
 """What every SQL view shares: its concrete SQLite/PostgreSQL classes (rows mixin plus a
-tracking recorder of its own) and the swap that promotes a rebuilt copy to live."""
+tracking recorder of its own), how a batch of row changes is written, and the swap that
+promotes a rebuilt copy to live."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore
 
 from infrastructure.sql import SqlDatabase
+from infrastructure.views.batch import Params, RowBatch, RowOp, grouped
 from infrastructure.views.tracking import SQLiteViewTracking
 
 
@@ -19,6 +21,7 @@ class SqlViewRows:
     tables and indexes they own, so a rebuilt copy can be swapped in."""
 
     db: SqlDatabase
+    t: str  # the (qualified) table of the view's rows, one per ticket, keyed by ``id``
     tracking_table_name: str
 
     def _setup_rows(self, datastore: Any, suffix: str) -> None:
@@ -39,13 +42,41 @@ class SqlViewRows:
 
     def apply(self, changes: Sequence[Any], tracking: Tracking) -> None:
         """Apply a batch of row changes and record its position, in one transaction."""
-        with self.db.transaction(commit=True) as cursor:
-            for change in changes:
-                self._apply_change(cursor, change)
+        statements = self.statements(changes)
+        with self.db.transaction(commit=True) as cursor, self.db.pipeline(cursor) as batch:
+            for statement, params in statements:
+                self.db.executemany(batch, statement, params)
             self._insert_tracking(cursor, tracking)  # from the view's tracking recorder
 
-    def _apply_change(self, cursor: Any, change: Any) -> None:
-        raise NotImplementedError
+    def statements(self, changes: Sequence[Any]) -> list[tuple[str, list[Params]]]:
+        """The batch's statements, in order, each with the parameters of every row it
+        applies to (see infrastructure.views.batch)."""
+        batch = RowBatch()
+        for change in changes:
+            batch.add(
+                change.ticket_id,
+                change.fields,
+                insert=change.insert,
+                only_if_status=change.only_if_status,
+            )
+        deletes = grouped(
+            (f"DELETE FROM {self.t} WHERE id = :id", {"id": i}) for i in batch.deleted()
+        )
+        rounds = [grouped(self._row_statement(i, op) for i, op in ops) for ops in batch.rounds()]
+        return deletes + [group for round_ in rounds for group in round_]
+
+    def _row_statement(self, row_id: str, op: RowOp) -> tuple[str, Params]:
+        params = {**op.fields, "id": row_id}
+        if op.insert:
+            columns = ", ".join(params)
+            values = ", ".join(f":{c}" for c in params)
+            return f"INSERT INTO {self.t} ({columns}) VALUES ({values})", params
+        # Sorted, so updates of the same columns share a statement whatever their order.
+        sets = ", ".join(f"{c} = :{c}" for c in sorted(op.fields))
+        if op.guard is None:
+            return f"UPDATE {self.t} SET {sets} WHERE id = :id", params
+        params["only_if_status"] = op.guard
+        return f"UPDATE {self.t} SET {sets} WHERE id = :id AND status = :only_if_status", params
 
     def _insert_tracking(self, cursor: Any, tracking: Tracking) -> None:
         raise NotImplementedError

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
@@ -9,12 +11,19 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from infrastructure.sql import SqlDatabase
 from infrastructure.views.base import PostgresView, SQLiteView, SqlViewRows
-from projections.queue import ACTIVE, Change, QueuePage, QueueQuery, QueueView, primary_language
+from infrastructure.views.batch import Params, grouped
+from projections.queue import (
+    ACTIVE,
+    NO_DUE,
+    Change,
+    QueuePage,
+    QueueQuery,
+    QueueView,
+    primary_language,
+)
 
 TABLE = "queue_tickets"
 TAGS = "queue_ticket_tags"
-# Tickets without a due time sort after every real one (a far-future epoch).
-NO_DUE = 1e15
 # Queue order (Clarification 15): breached first, earliest due, priority, oldest.
 # ``number`` (unique, in creation order) breaks the last ties.
 SORT_KEY = ("breach_rank", "due_epoch", "priority_rank", "created_at", "number")
@@ -59,6 +68,7 @@ class SqlQueueRows(SqlViewRows, QueueView):
         self.tags_t = self.db.table(TAGS + suffix)
         self.index_name = f"{TABLE}{suffix}_active_order"
         self.tags_index_name = f"{TAGS}{suffix}_by_ticket"
+        self.tags_column, self.read_tags = _tags_column(self.db, self.t, self.tags_t)
         # Before the partial index existed, an index led by status (too slow; see IS_ACTIVE).
         self.superseded_index = self.db.table(f"{TABLE}{suffix}_order")
 
@@ -70,61 +80,57 @@ class SqlQueueRows(SqlViewRows, QueueView):
             ]
         )
 
-    def _apply_change(self, cursor: Any, change: Change) -> None:
-        execute, tid = self.db.execute, {"id": change.ticket_id}
-        if change.fields is None:
-            execute(cursor, f"DELETE FROM {self.t} WHERE id = :id", tid)
-            execute(cursor, f"DELETE FROM {self.tags_t} WHERE ticket_id = :id", tid)
-            return
-        if change.insert:
-            columns = ["id", *change.fields]
-            execute(
-                cursor,
-                f"INSERT INTO {self.t} ({', '.join(columns)}) "
-                f"VALUES ({', '.join(':' + c for c in columns)})",
-                {**change.fields, **tid},
-            )
-        elif change.fields:
-            sets = ", ".join(f"{c} = :{c}" for c in change.fields)
-            guard = " AND status = :only_if_status" if change.only_if_status else ""
-            execute(
-                cursor,
-                f"UPDATE {self.t} SET {sets} WHERE id = :id{guard}",
-                {**change.fields, **tid, "only_if_status": change.only_if_status},
-            )
-        for tag in change.add_tags:
-            execute(
-                cursor,
-                f"INSERT INTO {self.tags_t} (tag, ticket_id) VALUES (:tag, :id) "
-                "ON CONFLICT DO NOTHING",
-                {**tid, "tag": tag},
-            )
-        for tag in change.remove_tags:
-            execute(
-                cursor, f"DELETE FROM {self.tags_t} WHERE tag = :tag AND ticket_id = :id",
-                {**tid, "tag": tag},
-            )  # fmt: skip
+    def statements(self, changes: Sequence[Change]) -> list[tuple[str, list[Params]]]:
+        return super().statements(changes) + self._tag_statements(changes)
+
+    def _tag_statements(self, changes: Sequence[Change]) -> list[tuple[str, list[Params]]]:
+        """Each tag a batch touches ends present or absent, whatever it was before, so
+        only its last change counts; a deleted ticket loses all its tags first."""
+        cleared: dict[str, None] = {}  # ordered set
+        final: dict[str, dict[str, bool]] = {}
+        for change in changes:
+            if change.fields is None:
+                cleared[change.ticket_id] = None
+                final.pop(change.ticket_id, None)
+                continue
+            if change.add_tags or change.remove_tags:
+                tags = final.setdefault(change.ticket_id, {})
+                tags.update(dict.fromkeys(change.add_tags, True))
+                tags.update(dict.fromkeys(change.remove_tags, False))
+        add = f"INSERT INTO {self.tags_t} (tag, ticket_id) VALUES (:tag, :id) "
+        add += "ON CONFLICT DO NOTHING"
+        remove = f"DELETE FROM {self.tags_t} WHERE tag = :tag AND ticket_id = :id"
+        clears = grouped(
+            (f"DELETE FROM {self.tags_t} WHERE ticket_id = :id", {"id": i}) for i in cleared
+        )
+        changed = grouped(
+            (add if present else remove, {"tag": tag, "id": tid})
+            for tid, tags in final.items()
+            for tag, present in tags.items()
+            # A cleared ticket's tags are known to be absent already.
+            if present or tid not in cleared
+        )
+        return clears + changed
 
     def page(self, query: QueueQuery) -> QueuePage:
         where, params = self._where(query)
         statement = (
-            f"SELECT {', '.join(SHOWN + SORT_KEY[:-1])} FROM {self.t} WHERE {where} "
-            f"ORDER BY {', '.join(SORT_KEY)} LIMIT :limit"
+            f"SELECT {', '.join(SHOWN + SORT_KEY[:-1])}, {self.tags_column} FROM {self.t} "
+            f"WHERE {where} ORDER BY {', '.join(SORT_KEY)} LIMIT :limit"
         )
         with self.db.transaction(commit=False) as cursor:
             self.db.execute(cursor, statement, {**params, "limit": query.limit + 1})
-            rows = [dict(row) for row in cursor.fetchall()]
-            tags = self._tags_of(cursor, [row["id"] for row in rows[: query.limit]])
+            rows = cursor.fetchall()
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         last_key = tuple(rows[-1][c] for c in SORT_KEY) if more else None
-        items = [
-            # SQLite keeps booleans as 0/1.
-            {**{k: row[k] for k in SHOWN}, "sla_breached": bool(row["sla_breached"]),
-             "tags": tags.get(row["id"], [])}
-            for row in rows
-        ]  # fmt: skip
-        return QueuePage(items=items, last_key=last_key)
+        return QueuePage(items=[self._item(row) for row in rows], last_key=last_key)
+
+    def _item(self, row: Any) -> dict[str, Any]:
+        item = {k: row[k] for k in SHOWN}
+        item["sla_breached"] = bool(row["sla_breached"])  # SQLite keeps booleans as 0/1
+        item["tags"] = self.read_tags(row["tags"])
+        return item
 
     def _where(self, query: QueueQuery) -> tuple[str, dict[str, Any]]:
         f = query.filters
@@ -147,21 +153,6 @@ class SqlQueueRows(SqlViewRows, QueueView):
             params.update(zip(keys, query.after, strict=True))
         return " AND ".join(clauses), params
 
-    def _tags_of(self, cursor: Any, ids: list[str]) -> dict[str, list[str]]:
-        if not ids:
-            return {}
-        params = {f"i{n}": i for n, i in enumerate(ids)}
-        self.db.execute(
-            cursor,
-            f"SELECT ticket_id, tag FROM {self.tags_t} "
-            f"WHERE ticket_id IN ({', '.join(':' + k for k in params)}) ORDER BY tag",
-            params,
-        )
-        tags: dict[str, list[str]] = {}
-        for row in cursor.fetchall():
-            tags.setdefault(row["ticket_id"], []).append(row["tag"])
-        return tags
-
     def owned_tables(self) -> list[str]:
         return [self.t, self.tags_t]
 
@@ -177,13 +168,22 @@ class SqlQueueRows(SqlViewRows, QueueView):
 
     def rows(self) -> list[dict[str, Any]]:
         with self.db.transaction(commit=False) as cursor:
-            self.db.execute(cursor, f"SELECT * FROM {self.t} ORDER BY id")
+            self.db.execute(cursor, f"SELECT *, {self.tags_column} FROM {self.t} ORDER BY id")
             rows = [dict(row) for row in cursor.fetchall()]
-            self.db.execute(cursor, f"SELECT ticket_id, tag FROM {self.tags_t} ORDER BY tag")
-            tags: dict[str, list[str]] = {}
-            for row in cursor.fetchall():
-                tags.setdefault(row["ticket_id"], []).append(row["tag"])
-        return [{**row, "tags": tags.get(row["id"], [])} for row in rows]
+        return [{**row, "tags": self.read_tags(row["tags"])} for row in rows]
+
+
+def _tags_column(db: SqlDatabase, t: str, tags_t: str) -> tuple[str, Callable[[Any], list[str]]]:
+    """Each ticket's tags as a column of its row, so a page is one query, and how to read
+    it: an array on PostgreSQL, a JSON array on SQLite (which has no arrays), sorted."""
+    mine = f"FROM {tags_t} WHERE ticket_id = {t}.id"
+    if db.is_postgres:
+        return f"ARRAY(SELECT tag {mine} ORDER BY tag) AS tags", list
+    return f"(SELECT json_group_array(tag) {mine}) AS tags", _sorted_json
+
+
+def _sorted_json(text: str) -> list[str]:
+    return sorted(json.loads(text))
 
 
 class SQLiteQueueView(SQLiteView, SqlQueueRows):

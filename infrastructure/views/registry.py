@@ -8,8 +8,10 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 
 from infrastructure.views.queue import PostgresQueueView, SQLiteQueueView
+from infrastructure.views.sla import PostgresSlaView, SQLiteSlaView
 from infrastructure.views.ticket_list import PostgresTicketListView, SQLiteTicketListView
 from projections.queue import QueueProjection
+from projections.sla import SlaProjection
 from projections.ticket_list import TicketListProjection
 
 
@@ -27,4 +29,5 @@ class ViewKind:
 VIEWS: dict[str, ViewKind] = {
     "queue": ViewKind(QueueProjection, SQLiteQueueView, PostgresQueueView),
     "ticket_list": ViewKind(TicketListProjection, SQLiteTicketListView, PostgresTicketListView),
+    "sla": ViewKind(SlaProjection, SQLiteSlaView, PostgresSlaView),
 }

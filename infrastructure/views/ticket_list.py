@@ -10,7 +10,6 @@ from eventsourcing.sqlite import SQLiteDatastore
 from infrastructure.sql import SqlDatabase
 from infrastructure.views.base import PostgresView, SQLiteView, SqlViewRows
 from projections.ticket_list import (
-    RowChange,
     TicketListPage,
     TicketListQuery,
     TicketListView,
@@ -65,21 +64,6 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
 
     def create_row_tables(self) -> None:
         self.db.create_tables(_ddl(self.t, self.index_prefix))
-
-    def _apply_change(self, cursor: Any, change: RowChange) -> None:
-        params = {**change.fields, "id": change.ticket_id}
-        if change.insert:
-            columns = ["id", *change.fields]
-            statement = (
-                f"INSERT INTO {self.t} ({', '.join(columns)}) "
-                f"VALUES ({', '.join(':' + c for c in columns)})"
-            )
-        else:
-            sets = ", ".join(f"{c} = :{c}" for c in change.fields)
-            guard = " AND status = :only_if_status" if change.only_if_status else ""
-            statement = f"UPDATE {self.t} SET {sets} WHERE id = :id{guard}"
-            params["only_if_status"] = change.only_if_status
-        self.db.execute(cursor, statement, params)
 
     def page(self, query: TicketListQuery) -> TicketListPage:
         where, params = _where(query)

@@ -12,6 +12,7 @@ from interface.http.media import BodyLimit, BoundedJSONHandler
 from interface.http.resources.events import EventFeed
 from interface.http.resources.health import Health
 from interface.http.resources.queue import Queue
+from interface.http.resources.sla import add_sla_routes
 from interface.http.resources.tickets import add_ticket_routes
 
 
@@ -31,6 +32,7 @@ def create_app(atende: Atende) -> falcon.App:
     app.add_route("/v1/events", EventFeed(atende))
     app.add_route("/v1/queue", Queue(atende))
     add_ticket_routes(app, atende)
+    add_sla_routes(app, atende)
     return app
 
 

@@ -12,11 +12,16 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from marshmallow import ValidationError
 
 from application.errors import (
+    CalendarInUse,
+    CalendarNotFound,
     ConcurrentWriteConflict,
     DuplicateExternalRef,
+    InvalidHolidaySeed,
     StaleVersion,
     TicketNotFound,
 )
+from domain.calendar import InvalidCalendar
+from domain.sla import InvalidPolicy
 from domain.ticket import TransitionNotAllowed
 
 PROBLEM_JSON = "application/problem+json"
@@ -93,6 +98,10 @@ def flatten_errors(errors: Any, prefix: str = "") -> dict[str, list[str]]:
 def add_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(ValidationError, _on_validation)
     app.add_error_handler(TicketNotFound, _on_not_found)
+    app.add_error_handler(CalendarNotFound, _on_not_found)
+    app.add_error_handler(CalendarInUse, _on_calendar_in_use)
+    for invalid in (InvalidCalendar, InvalidPolicy, InvalidHolidaySeed):
+        app.add_error_handler(invalid, _on_invalid_field)
     app.add_error_handler(TransitionNotAllowed, _on_transition)
     app.add_error_handler(DuplicateExternalRef, _on_duplicate_ref)
     app.add_error_handler(StaleVersion, _on_stale)
@@ -112,6 +121,17 @@ def _on_validation(req: Any, resp: Any, ex: ValidationError, params: Any) -> Non
 
 def _on_not_found(req: Any, resp: Any, ex: TicketNotFound, params: Any) -> None:
     raise Problem(falcon.HTTP_404, "not-found", "Not found", str(ex))
+
+
+def _on_invalid_field(req: Any, resp: Any, ex: Any, params: Any) -> None:
+    # Domain rules found a field wrong after the schema passed it (overlapping hours...).
+    raise validation_problem({ex.field: [ex.message]})
+
+
+def _on_calendar_in_use(req: Any, resp: Any, ex: CalendarInUse, params: Any) -> None:
+    raise Problem(
+        falcon.HTTP_409, "calendar-in-use", "Calendar in use", str(ex), policies=ex.policies
+    )
 
 
 def _on_transition(req: Any, resp: Any, ex: TransitionNotAllowed, params: Any) -> None:

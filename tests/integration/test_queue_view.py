@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from eventsourcing.persistence import Tracking
 
@@ -9,6 +11,8 @@ from domain.customer import Contact
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import NEXT, rebuild
 from infrastructure.views.registry import VIEWS
+from interface.http.resources.queue import queue_item
+from interface.schemas import QueueItemOut
 from projections.queue import Change, QueueQuery
 from tests.integration.builders import AGENT, open_ticket
 
@@ -62,6 +66,16 @@ def test_a_closed_ticket_is_gone_from_the_view(atende):
     change(atende, tid, lambda t: t.close(AGENT))
     follower(atende).catch_up()
     assert atende.views["queue"].rows() == []
+
+
+def test_a_queue_item_leaves_over_http_exactly_as_its_schema_would_dump_it(atende):
+    tid = open_ticket(atende, tags=["wifi", "fibra"], language="pt-BR", category="red").ticket.id
+    change(atende, tid, lambda t: t.add_message("oi", "customer", None, "public", None, AGENT))
+    change(atende, open_ticket(atende).ticket.id, lambda t: t.assign("maria", AGENT))
+    follower(atende).catch_up()
+    items = atende.views["queue"].page(QueueQuery()).items
+    copied = json.dumps([queue_item(item) for item in items])
+    assert copied == json.dumps(QueueItemOut(many=True).dump(items))  # names, order, types
 
 
 @pytest.mark.parametrize(

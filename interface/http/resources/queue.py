@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
 from domain.actor import ROLES
@@ -13,7 +15,9 @@ from interface.schemas import QueueItemOut, QueueQueryIn
 from projections.queue import FILTERS, QueueQuery
 
 _QUERY = QueueQueryIn()
-_ITEMS_OUT = QueueItemOut(many=True)
+# The fields of an item, in the schema's order. The view already holds each in its JSON
+# type, so items are copied rather than dumped: marshmallow took half a page's CPU.
+ITEM_FIELDS = tuple(QueueItemOut().dump_fields)
 # The types of the queue's sort key, as a cursor carries it (see infrastructure.views.queue).
 SORT_KEY_TYPES = (int, float, int, str, int)
 
@@ -34,6 +38,11 @@ class Queue:
             after = decode_cursor(query["cursor"], filters, SORT_KEY_TYPES)
         page = self.view.page(QueueQuery(filters=filters, limit=query["limit"], after=after))
         resp.media = {
-            "items": _ITEMS_OUT.dump(page.items),
+            "items": [queue_item(item) for item in page.items],
             "next_cursor": encode_cursor(page.last_key, filters) if page.last_key else None,
         }
+
+
+def queue_item(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as ``QueueItemOut`` dumps it."""
+    return {name: item[name] for name in ITEM_FIELDS}

@@ -1,0 +1,121 @@
+"""The SLA timekeeper: chooses a ticket's policy, keeps its timers in step with its
+events (in the same save as the ticket's own events), and records warnings and
+breaches when the clock says they are due."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from application.errors import CalendarNotFound
+from domain.actor import SYSTEM, Actor
+from domain.business_time import BusinessHours
+from domain.calendar import Calendar, calendar_id
+from domain.sla import POLICIES_ID, SlaPolicies, TicketTraits, first_match
+from domain.sla_rules import follow_ticket
+from domain.sla_timers import AppliedPolicy, TicketSla, Timer, sla_id_for
+from domain.ticket import Ticket
+
+# Recording a breach races ticket commands writing the same timers; re-read and retry.
+THRESHOLD_RETRIES = 5
+
+
+class SlaTimekeeper:
+    """Everything the ticket application needs of the SLA engine."""
+
+    def __init__(self, app: Any):
+        self.app = app
+        self._hours_at = lru_cache(maxsize=1024)(self._load_hours)
+
+    # Reads
+
+    def policies(self) -> SlaPolicies | None:
+        return self._get(POLICIES_ID, SlaPolicies)
+
+    def calendar(self, name: str) -> Calendar:
+        found = self.find_calendar(name)
+        if found is None or found.deleted:
+            raise CalendarNotFound(name)
+        return found
+
+    def find_calendar(self, name: str) -> Calendar | None:
+        """The calendar by name, deleted or not."""
+        return self._get(calendar_id(name), Calendar)
+
+    def ticket_sla(self, ticket_id: UUID) -> TicketSla | None:
+        return self._get(sla_id_for(ticket_id), TicketSla)
+
+    def hours_of(self, calendar: str, version: int) -> BusinessHours:
+        """A calendar's business hours at one revision (revisions never change)."""
+        return self._hours_at(calendar, version)
+
+    # Following ticket commands
+
+    def follow(self, ticket: Ticket, actor: Actor) -> TicketSla | None:
+        """The ticket's SLA aggregate brought up to date with the ticket's pending
+        events, or None when there is nothing to save."""
+        sla = self.ticket_sla(ticket.id) if ticket.version > len(ticket.pending_events) else None
+        if sla is None:
+            sla = TicketSla(ticket_id=ticket.id, actor=actor)
+        follow_ticket(sla, ticket, ticket.pending_events, self.choose, self.hours_of, actor)
+        if sla.version == 1 and len(sla.pending_events) == 1:
+            return None  # no policy applies: keep no timers for this ticket
+        return sla if sla.pending_events else None
+
+    def choose(self, traits: TicketTraits) -> AppliedPolicy | None:
+        policies = self.policies()
+        policy = first_match(policies.ordered(), traits) if policies else None
+        if policy is None:
+            return None
+        calendar = self.calendar(policy.calendar)
+        return AppliedPolicy(
+            policy, calendar.version, self.hours_of(calendar.name, calendar.version)
+        )
+
+    # The clock
+
+    def record_due(
+        self, ticket_id: UUID, due: Sequence[tuple[str, int, str]], now: datetime
+    ) -> tuple[list[Timer], dict[str, Any] | None]:
+        """Record the ticket's due warnings and breaches ((metric, cycle, threshold),
+        warnings first) in one save, each once whoever else tries. Returns the timers
+        this call recorded and the policy they were recorded under."""
+        for _ in range(THRESHOLD_RETRIES):
+            sla = self.ticket_sla(ticket_id)
+            if sla is None:
+                return [], None
+            recorded = [
+                timer
+                for metric, cycle, threshold in due
+                if (
+                    timer := sla.record_threshold(
+                        metric, cycle, threshold, now, SYSTEM, self.hours_of
+                    )
+                )
+            ]
+            if not recorded:
+                return [], sla.policy
+            try:
+                self.app.save(sla)
+            except IntegrityError:
+                continue  # another writer moved the timers on: look again
+            return recorded, sla.policy
+        return [], None
+
+    def _get(self, aggregate_id: UUID, kind: type[Aggregate]) -> Any:
+        try:
+            found = self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, kind) else None
+
+    def _load_hours(self, calendar: str, version: int) -> BusinessHours:
+        found = self.app.repository.get(calendar_id(calendar), version=version)
+        return found.business_hours()

@@ -1,0 +1,78 @@
+"""The SLA clock on APScheduler: one job, re-armed for the next due warning or breach
+(never a fixed slow poll), and woken early when the SLA view learns of an earlier one.
+
+APScheduler only triggers; ``application.sla_sweep.sweep`` decides, so the decision
+can be tested with an injected clock. One scheduler runs per deployment (in the
+projector process); a second one racing it records nothing twice (each timer's
+aggregate refuses a repeat).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from application.sla_sweep import sweep
+
+log = logging.getLogger("atende.scheduler")
+
+JOB_ID = "sla-sweep"
+# Re-check at least this often: a safety net for a due time the view learnt of while
+# the wake-up was lost (e.g. the projector restarted a follower).
+MAX_SLEEP = timedelta(seconds=60)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SlaScheduler:
+    """Runs the breach sweep when the next timer comes due."""
+
+    def __init__(self, app: Any, view: Any, clock: Callable[[], datetime] = utc_now):
+        self.app, self.view, self.clock = app, view, clock
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.runs = 0
+        self._lock = threading.Lock()
+        self._armed_for: datetime | None = None
+
+    def start(self) -> None:
+        self.scheduler.start()
+        self.arm(self.clock())
+
+    def shutdown(self) -> None:
+        self.scheduler.shutdown(wait=True)
+
+    def arm(self, when: datetime | None) -> None:
+        """Run the sweep at ``when``, or at the latest after MAX_SLEEP."""
+        latest = self.clock() + MAX_SLEEP
+        when = latest if when is None else min(when, latest)
+        with self._lock:
+            self._armed_for = when
+            self.scheduler.add_job(
+                self._run, "date", run_date=when, id=JOB_ID, replace_existing=True,
+                misfire_grace_time=None, coalesce=True,
+            )  # fmt: skip
+
+    def wake_if_earlier(self, when: datetime | None) -> None:
+        """Called after the SLA view changed: re-arm if it now holds an earlier time."""
+        armed = self._armed_for
+        if when is not None and (armed is None or when < armed):
+            self.arm(when)
+
+    def _run(self) -> None:
+        try:
+            result = sweep(self.app, self.view, self.clock())
+        except Exception:
+            log.exception("SLA sweep failed; trying again shortly")
+            self.arm(self.clock() + timedelta(seconds=5))
+            return
+        self.runs += 1
+        if result.recorded:
+            log.info("SLA sweep recorded %d warnings/breaches", len(result.recorded))
+        self.arm(result.next_due)

@@ -1,0 +1,135 @@
+"""marshmallow schemas of the SLA routes: calendars, policies, breaches and the report.
+
+Shapes are checked here; the rules of a calendar (overlaps, 24:00, time zones) are the
+domain's (domain.calendar raises InvalidCalendar naming the field)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from domain.calendar import DAYS
+from domain.sla import METRICS
+from domain.ticket import CHANNELS, PRIORITIES
+from interface.schemas import BCP47, NAME_MAX, TAG
+from projections.sla import PERIODS
+
+CLOCK = r"^([01][0-9]|2[0-4]):[0-5][0-9]$"
+MAX_POLICIES = 100
+MAX_CLOSURES = 1000
+
+
+def _clock(**kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Regexp(CLOCK, error="Must be HH:MM."), **kwargs)
+
+
+class HolidaySeedIn(Schema):
+    country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2,3}$"))
+    subdivision = fields.String(validate=validate.Length(min=1, max=10))
+    categories = fields.List(
+        fields.String(validate=validate.Length(min=1, max=30)), validate=validate.Length(max=10)
+    )
+    years = fields.List(
+        fields.Integer(validate=validate.Range(min=1970, max=2100)),
+        validate=validate.Length(min=1, max=10),
+    )
+
+
+class ClosureIn(Schema):
+    date = fields.Date(required=True)
+    start = _clock(allow_none=True)
+    end = _clock(allow_none=True)
+    reason = fields.String(validate=validate.Length(max=200))
+
+
+class CalendarIn(Schema):
+    timezone = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    always_open = fields.Boolean(load_default=False)
+    weekly = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(DAYS)),
+        # Interval rules (HH:MM, order, overlaps, 24:00) are the domain's: its errors
+        # name the interval, e.g. weekly.monday[1].end.
+        values=fields.List(fields.List(fields.String(), validate=validate.Length(equal=2))),
+        load_default=dict,
+    )
+    holidays = fields.Nested(HolidaySeedIn)
+    closures = fields.List(
+        fields.Nested(ClosureIn), load_default=list, validate=validate.Length(max=MAX_CLOSURES)
+    )
+
+    @validates_schema
+    def opens_sometime(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("always_open") and not any(data.get("weekly", {}).values()):
+            raise ValidationError("Give weekly hours, or always_open: true.", "weekly")
+
+
+class TargetsIn(Schema):
+    first_response = fields.Integer(strict=True, validate=validate.Range(min=1))
+    next_response = fields.Integer(strict=True, validate=validate.Range(min=1))
+    resolution = fields.Integer(strict=True, validate=validate.Range(min=1))
+
+    @validates_schema
+    def has_a_target(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError(f"Give at least one of {', '.join(METRICS)}.")
+
+
+def _any_of(*choices: str) -> fields.List:
+    return fields.List(fields.String(validate=validate.OneOf(choices)), validate=_non_empty)
+
+
+def _non_empty(values: list[Any]) -> None:
+    if not values:
+        raise ValidationError("Must not be empty.")
+
+
+class ConditionsIn(Schema):
+    priority = _any_of(*PRIORITIES)
+    channel = _any_of(*CHANNELS)
+    category = fields.List(fields.String(validate=validate.Length(min=1, max=NAME_MAX)))
+    language = fields.List(
+        fields.String(validate=validate.Regexp(BCP47, error="Not a BCP 47 language tag."))
+    )
+    tag = fields.List(fields.String(validate=validate.Regexp(TAG)))
+
+
+class PolicyIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=NAME_MAX))
+    calendar = fields.String(required=True, validate=validate.Length(min=1, max=NAME_MAX))
+    targets = fields.Nested(TargetsIn, required=True)
+    conditions = fields.Nested(ConditionsIn, load_default=dict)
+    pause_on_hold = fields.Boolean(load_default=False)
+    warn_fraction = fields.Float(
+        load_default=0.8, validate=validate.Range(min=0, max=1, min_inclusive=False)
+    )
+    escalate_on_breach = fields.Boolean(load_default=False)
+    raise_priority_on_breach = fields.Boolean(load_default=False)
+
+
+class PoliciesIn(Schema):
+    policies = fields.List(
+        fields.Nested(PolicyIn), required=True, validate=validate.Length(max=MAX_POLICIES)
+    )
+
+
+class PeriodQueryIn(Schema):
+    from_ = fields.AwareDateTime(data_key="from", required=True)
+    to = fields.AwareDateTime(required=True)
+
+    @validates_schema
+    def in_order(self, data: dict[str, Any], **_: Any) -> None:
+        if "from_" in data and "to" in data and data["from_"] >= data["to"]:
+            raise ValidationError("Must be after from.", "to")
+
+
+class BreachesQueryIn(PeriodQueryIn):
+    metric = fields.String(validate=validate.OneOf(METRICS))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    cursor = fields.String(validate=validate.Length(min=1, max=1000))
+    after_position = fields.Integer(validate=validate.Range(min=0))
+
+
+class SlaReportQueryIn(PeriodQueryIn):
+    period = fields.String(load_default="day", validate=validate.OneOf(PERIODS))
+    after_position = fields.Integer(validate=validate.Range(min=0))

@@ -1,0 +1,65 @@
+"""An idle follower: it takes new events without waiting out its fallback poll (on
+PostgreSQL it wakes on the events' NOTIFY), and it stops when told, on both backends."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from infrastructure.projector import ViewFollower
+from infrastructure.views.registry import VIEWS
+from tests.integration.builders import open_ticket
+
+# Far longer than any wait below: a follower that catches up sooner was woken.
+FALLBACK_SECONDS = 60.0
+BOUND_SECONDS = 10.0
+
+
+@dataclass
+class ObservedFollower(ViewFollower):
+    """Says when a step found nothing, i.e. the follower is about to wait."""
+
+    idle: threading.Event = field(default_factory=threading.Event)
+
+    def step(self) -> int:
+        count = super().step()
+        if count == 0:
+            self.idle.set()
+        return count
+
+
+@contextmanager
+def running(follower: ViewFollower) -> Iterator[threading.Thread]:
+    stop = threading.Event()
+    thread = threading.Thread(target=follower.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(timeout=BOUND_SECONDS)
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + BOUND_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {BOUND_SECONDS:.0f} s"
+        time.sleep(0.01)
+
+
+def test_an_idle_follower_takes_a_new_event_without_waiting_out_its_fallback(atende):
+    follower = ObservedFollower(
+        atende.tickets,
+        VIEWS["queue"].projection(view=atende.views["queue"]),
+        fallback_seconds=FALLBACK_SECONDS,
+    )
+    first = open_ticket(atende)
+    with running(follower) as thread:
+        wait_until(follower.idle.is_set)
+        assert follower.position() == first.position
+        later = open_ticket(atende)
+        wait_until(lambda: follower.position() == later.position)
+    assert not thread.is_alive(), "the follower did not stop when told"
