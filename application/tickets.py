@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,13 +63,15 @@ class CommandResult:
 class RecordedEvent:
     """One event as auditors and downstream systems see it."""
 
-    ticket_id: UUID
+    ticket_id: UUID | None  # None for events of calendars and policies
     version: int
     type: str
     occurred_at: datetime
     actor: Actor
     data: dict[str, Any]
     position: int | None = None
+    aggregate_type: str = "ticket"
+    aggregate_id: UUID | None = None
 
 
 class TicketApplication(Application[UUID]):
@@ -237,15 +240,33 @@ class TicketApplication(Application[UUID]):
 
 def recorded_event(domain_event: Any, position: int | None = None) -> RecordedEvent:
     data = {k: v for k, v in domain_event.__dict__.items() if k not in _EVENT_BOOKKEEPING}
+    kind = aggregate_type_of(domain_event)
     return RecordedEvent(
-        ticket_id=domain_event.originator_id,
+        ticket_id=_ticket_of(domain_event, kind),
         version=domain_event.originator_version,
         type=event_type_name(domain_event),
         occurred_at=domain_event.timestamp,
         actor=domain_event.actor,
         data=data,
         position=position,
+        aggregate_type=kind,
+        aggregate_id=domain_event.originator_id,
     )
+
+
+def aggregate_type_of(domain_event: Any) -> str:
+    """``ticket``, ``ticket_sla``, ``calendar`` or ``sla_policies``: whose event it is."""
+    owner = type(domain_event).__qualname__.split(".")[0]
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", owner).lower()
+
+
+def _ticket_of(domain_event: Any, kind: str) -> UUID | None:
+    if kind == "ticket":
+        return domain_event.originator_id
+    if kind == "ticket_sla" and hasattr(domain_event, "ticket_id"):
+        return domain_event.ticket_id  # the companion's Created event names its ticket
+    timer = getattr(domain_event, "timer", None)
+    return UUID(timer["ticket_id"]) if timer else None
 
 
 def _outcome(

@@ -86,7 +86,7 @@ class TicketSla(Aggregate):
         record = applied.as_record() if applied else None
         if record == self.policy:
             return
-        self._policy_applied(policy=record, actor=actor)
+        self._policy_applied(policy=record, ticket_id=self.ticket_id, actor=actor)
         for timer in self.live_timers():
             target = applied.policy.targets.get(timer["metric"]) if applied else None
             if target is None:
@@ -173,7 +173,9 @@ class TicketSla(Aggregate):
     # Events: they only store what the command computed.
 
     @event("PolicyApplied")
-    def _policy_applied(self, policy: dict[str, Any] | None, actor: Actor) -> None:
+    def _policy_applied(
+        self, policy: dict[str, Any] | None, ticket_id: UUID, actor: Actor
+    ) -> None:  # ticket_id: so the event names its ticket in the feed
         self.policy = policy
 
     @event("TimerStarted")

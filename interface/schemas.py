@@ -223,7 +223,9 @@ class TicketOut(Schema):
 
 class EventOut(Schema):
     position = fields.Integer()
-    ticket_id = fields.UUID()
+    ticket_id = fields.UUID(allow_none=True)
+    aggregate_type = fields.String()
+    aggregate_id = fields.UUID()
     version = fields.Integer()
     type = fields.String()
     occurred_at = fields.AwareDateTime()

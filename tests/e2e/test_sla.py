@@ -254,3 +254,13 @@ def test_only_admins_configure_calendars_and_policies(api_as):
         client = api_as(role)
         assert put_calendar(client, unique("cal"), ALWAYS).status_code == 403
         assert put_policies(client, []).status_code == 403
+
+
+def test_the_event_feed_names_whose_each_sla_event_is(api: Api, admin: Api):
+    ticket = api.open_ticket(tags=[covered(admin)])
+    after = ticket["number"] - 1
+    events = api.get("/v1/events", params={"after": after, "limit": 20}).json()["events"]
+    mine = [(e["aggregate_type"], e["type"]) for e in events if e["ticket_id"] == ticket["id"]]
+    assert mine[:3] == [("ticket", "opened"), ("ticket_sla", "created"),
+                        ("ticket_sla", "policy_applied")]  # fmt: skip
+    assert ("ticket_sla", "timer_started") in mine

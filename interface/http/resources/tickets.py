@@ -24,7 +24,9 @@ from interface.schemas import EventOut, TicketListItemOut, TicketListQueryIn
 from projections.ticket_list import TicketListQuery
 
 Command = Callable[[Ticket, dict[str, Any], Actor], None]
-_HISTORY_OUT = EventOut(exclude=("position", "ticket_id"), many=True)
+_HISTORY_OUT = EventOut(
+    exclude=("position", "ticket_id", "aggregate_type", "aggregate_id"), many=True
+)
 _LIST_QUERY = TicketListQueryIn()
 _LIST_ITEMS_OUT = TicketListItemOut(many=True)
 # The types of the list's sort key (created_at, number), as a cursor carries it.
