@@ -13,7 +13,8 @@ from infrastructure.projector import ViewFollower
 from infrastructure.views.registry import VIEWS
 
 NEXT = "__next"
-REBUILD_BATCH_SIZE = 5000
+# Large batches: fewer, bigger transactions (on SQLite each commit checkpoints the WAL).
+REBUILD_BATCH_SIZE = 20000
 
 
 class Progress:
@@ -58,12 +59,18 @@ def rebuild(atende: Atende, name: str, stream: TextIO | None = None) -> None:
     fresh = kind.make(atende.db.datastore, suffix=NEXT)
     with atende.db.schema_lock():
         fresh.create_table()
+        atende.db.create_tables(fresh.drop_query_indexes_ddl())
     follower = ViewFollower(atende.tickets, kind.projection(view=fresh), REBUILD_BATCH_SIZE)
     head = atende.tickets.head_position()
     progress = Progress(name, follower.position(), head, stream)
     follower.catch_up(progress.advance)
     progress.finish()
     position = follower.position()
+    if atende.db.is_postgres:
+        # Built before the swap, which renames them (SQLite's swap creates every index
+        # anew under its live name, and these with them).
+        with atende.db.schema_lock():
+            atende.db.create_tables(fresh.query_index_ddl())
     promote(atende, fresh, atende.views[name])
     stream.write(f"{name}: rebuilt to position {position} and swapped in\n")
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
+from psycopg.rows import tuple_row
 
 from infrastructure.sqlite_lock import sqlite_write_lock
 
@@ -43,6 +44,18 @@ class SqlDatabase:
         with lock, self.datastore.transaction(commit=commit) as cursor:
             yield cursor
 
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        """A cursor for one read-only statement, outside any transaction: a statement is
+        atomic on its own, and on PostgreSQL a BEGIN and ROLLBACK around it are two more
+        round trips (a third of a queue page's time)."""
+        if self.is_postgres:
+            with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+                yield cursor
+        else:
+            with self.datastore.get_connection(commit=False) as conn, conn.cursor() as cursor:
+                yield cursor
+
     def execute(self, cursor: Any, statement: str, params: dict[str, Any] | None = None) -> None:
         cursor.execute(self._adapt(statement), params or {})
 
@@ -60,6 +73,28 @@ class SqlDatabase:
             return
         with cursor.connection.cursor() as batch, cursor.connection.pipeline():
             yield batch
+
+    def fetch_values(self, cursor: Any) -> list[tuple]:
+        """The rows of the last statement as tuples, in its column order: quicker to read
+        than by name, which SQLite's rows look up column by column."""
+        if self.is_postgres:
+            cursor.row_factory = tuple_row  # this cursor only: each read gets its own
+            return cursor.fetchall()
+        return [tuple(row) for row in cursor.fetchall()]
+
+    def has_column(self, cursor: Any, name: str, column: str) -> bool:
+        """Whether table ``name`` (unqualified) has ``column``."""
+        params = {"name": name, "column": column}
+        if self.is_postgres:
+            statement = (
+                "SELECT COUNT(*) AS n FROM information_schema.columns WHERE "
+                "table_schema = :schema AND table_name = :name AND column_name = :column"
+            )
+            params["schema"] = self.datastore.schema
+        else:
+            statement = "SELECT COUNT(*) AS n FROM pragma_table_info(:name) WHERE name = :column"
+        self.execute(cursor, statement, params)
+        return cursor.fetchone()["n"] > 0
 
     def fetchone(self, statement: str, params: dict[str, Any] | None = None) -> Any:
         with self.transaction(commit=False) as cursor:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
@@ -25,8 +25,7 @@ NO_DUE = 1e15
 FILTERS = ("assignee", "unassigned", "language", "channel", "priority", "category", "status", "tag")
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):  # a tuple: a rebuild makes one or two per event
     """One change to the queue's rows. ``fields`` is None to delete the row;
     ``only_if_status`` restricts an update to rows still in that status."""
 

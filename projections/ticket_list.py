@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
@@ -22,8 +22,7 @@ from projections.timestamps import timestamp
 FILTERS = ("customer_id", "external_ref", "status", "q")
 
 
-@dataclass(frozen=True, slots=True)
-class RowChange:
+class RowChange(NamedTuple):  # a tuple: a rebuild makes one or two per event
     """One change to a ticket's row; ``only_if_status`` restricts an update to a row
     still in that status."""
 

@@ -5,6 +5,7 @@ promotes a rebuilt copy to live."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -38,7 +39,20 @@ class SqlViewRows:
         raise NotImplementedError
 
     def index_ddl(self) -> list[str]:
+        """The indexes of ``index_names``, in the same order."""
         raise NotImplementedError
+
+    def query_index_names(self) -> list[str]:
+        """Indexes only queries use (the view's own writes find rows by id): a rebuild
+        leaves them out while it loads and builds each once at the end."""
+        return []
+
+    def drop_query_indexes_ddl(self) -> list[str]:
+        return [f"DROP INDEX IF EXISTS {self.db.table(name)}" for name in self.query_index_names()]
+
+    def query_index_ddl(self) -> list[str]:
+        ddl = dict(zip(self.index_names(), self.index_ddl(), strict=True))
+        return [ddl[name] for name in self.query_index_names()]
 
     def apply(self, changes: Sequence[Any], tracking: Tracking) -> None:
         """Apply a batch of row changes and record its position, in one transaction."""
@@ -68,15 +82,11 @@ class SqlViewRows:
     def _row_statement(self, row_id: str, op: RowOp) -> tuple[str, Params]:
         params = {**op.fields, "id": row_id}
         if op.insert:
-            columns = ", ".join(params)
-            values = ", ".join(f":{c}" for c in params)
-            return f"INSERT INTO {self.t} ({columns}) VALUES ({values})", params
+            return _insert_sql(self.t, tuple(params)), params
+        if op.guard is not None:
+            params["only_if_status"] = op.guard
         # Sorted, so updates of the same columns share a statement whatever their order.
-        sets = ", ".join(f"{c} = :{c}" for c in sorted(op.fields))
-        if op.guard is None:
-            return f"UPDATE {self.t} SET {sets} WHERE id = :id", params
-        params["only_if_status"] = op.guard
-        return f"UPDATE {self.t} SET {sets} WHERE id = :id AND status = :only_if_status", params
+        return _update_sql(self.t, tuple(sorted(op.fields)), op.guard is not None), params
 
     def _insert_tracking(self, cursor: Any, tracking: Tracking) -> None:
         raise NotImplementedError
@@ -110,6 +120,19 @@ class SqlViewRows:
             statements += [f"DROP INDEX IF EXISTS {name}" for name in self.index_names()]
             statements += live.index_ddl()
         return statements
+
+
+@lru_cache(maxsize=1024)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    values = ", ".join(f":{c}" for c in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
+
+
+@lru_cache(maxsize=1024)
+def _update_sql(table: str, columns: tuple[str, ...], guarded: bool) -> str:
+    sets = ", ".join(f"{c} = :{c}" for c in columns)
+    guard = " AND status = :only_if_status" if guarded else ""
+    return f"UPDATE {table} SET {sets} WHERE id = :id{guard}"
 
 
 def bare_name(qualified: str) -> str:

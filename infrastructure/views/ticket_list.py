@@ -71,7 +71,7 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
             f"SELECT {', '.join(SHOWN)} FROM {self.t}{where} "
             f"ORDER BY {', '.join(c + ' DESC' for c in SORT_KEY)} LIMIT :limit"
         )
-        with self.db.transaction(commit=False) as cursor:
+        with self.db.reading() as cursor:
             self.db.execute(cursor, statement, {**params, "limit": query.limit + 1})
             rows = [dict(row) for row in cursor.fetchall()]
         more = len(rows) > query.limit
@@ -84,6 +84,9 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
 
     def index_names(self) -> list[str]:
         return [f"{self.index_prefix}_by_{name}" for name in INDEXED]
+
+    def query_index_names(self) -> list[str]:
+        return self.index_names()
 
     def index_ddl(self) -> list[str]:
         return _index_ddl(self.t, self.index_prefix)

@@ -4,7 +4,8 @@ first-page query on the queue's own table and returns the rows as JSON.
 Its own minimal code (no Atende view, resource, schema, auth or cursor code): same
 database (ATENDE_DATABASE_URL), same driver stack (an eventsourcing datastore under
 ``infrastructure.sql.SqlDatabase``, as tests/bench/bare_app.py), same gunicorn config.
-One query per request: it does not fetch tags (Atende runs a second query for them).
+One query per request, read outside a transaction as Atende's (``SqlDatabase.reading``);
+it does not fetch tags (Atende's query also reads each ticket's tags, by a subquery).
 Run it with::
 
     gunicorn --config python:interface.http.gunicorn_conf 'tests.bench.bare_queue_app:get_app()'
@@ -59,7 +60,7 @@ class QueuePage:
             clauses.append(f"({', '.join(ORDER)}) > ({', '.join(':' + k for k in names)})")
             params.update(zip(names, key, strict=True))
         params["limit"] = limit + 1
-        with self.db.transaction(commit=False) as cursor:
+        with self.db.reading() as cursor:
             self.db.execute(cursor, self.select + " AND ".join(clauses) + self.order, params)
             rows = cursor.fetchall()
         next_cursor = None
