@@ -65,14 +65,9 @@ class SqlViewRows:
     def statements(self, changes: Sequence[Any]) -> list[tuple[str, list[Params]]]:
         """The batch's statements, in order, each with the parameters of every row it
         applies to (see infrastructure.views.batch)."""
-        batch = RowBatch()
-        for change in changes:
-            batch.add(
-                change.ticket_id,
-                change.fields,
-                insert=change.insert,
-                only_if_status=change.only_if_status,
-            )
+        return self.row_statements(row_batch(changes))
+
+    def row_statements(self, batch: RowBatch) -> list[tuple[str, list[Params]]]:
         deletes = grouped(
             (f"DELETE FROM {self.t} WHERE id = :id", {"id": i}) for i in batch.deleted()
         )
@@ -120,6 +115,18 @@ class SqlViewRows:
             statements += [f"DROP INDEX IF EXISTS {name}" for name in self.index_names()]
             statements += live.index_ddl()
         return statements
+
+
+def row_batch(changes: Sequence[Any]) -> RowBatch:
+    batch = RowBatch()
+    for change in changes:
+        batch.add(
+            change.ticket_id,
+            change.fields,
+            insert=change.insert,
+            only_if_status=change.only_if_status,
+        )
+    return batch
 
 
 @lru_cache(maxsize=1024)

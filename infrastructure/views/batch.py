@@ -99,6 +99,10 @@ class RowBatch:
         else:
             history.update(fields, only_if_status)
 
+    def inserted(self) -> dict[str, RowOp]:
+        """The rows the batch inserts (after deleting them or not), by id."""
+        return {i: h.ops[0] for i, h in self.rows.items() if h.ops and h.ops[0].insert}
+
     def deleted(self) -> list[str]:
         return [row_id for row_id, history in self.rows.items() if history.deleted]
 

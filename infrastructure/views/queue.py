@@ -10,7 +10,13 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from infrastructure.sql import SqlDatabase
-from infrastructure.views.base import PostgresView, SQLiteView, SqlViewRows, bare_name
+from infrastructure.views.base import (
+    PostgresView,
+    SQLiteView,
+    SqlViewRows,
+    bare_name,
+    row_batch,
+)
 from infrastructure.views.batch import Params, grouped
 from projections.queue import (
     ACTIVE,
@@ -65,6 +71,27 @@ def _ddl(t: str, tags: str, index: str, tags_index: str) -> list[str]:
     ]
 
 
+class TagBatch:
+    """What a batch does to tickets' tags. Each tag it touches ends present or absent,
+    whatever it was before, so only its last change counts; a deleted ticket loses all
+    its tags first."""
+
+    def __init__(self, changes: Sequence[Change]):
+        self.cleared: dict[str, None] = {}  # ordered set
+        self.final: dict[str, dict[str, bool]] = {}
+        for change in changes:
+            if change.fields is None:
+                self.cleared[change.ticket_id] = None
+                self.final.pop(change.ticket_id, None)
+            elif change.add_tags or change.remove_tags:
+                final = self.final.setdefault(change.ticket_id, {})
+                final.update(dict.fromkeys(change.add_tags, True))
+                final.update(dict.fromkeys(change.remove_tags, False))
+
+    def present(self, ticket_id: str) -> list[str]:
+        return sorted(tag for tag, present in self.final.get(ticket_id, {}).items() if present)
+
+
 class SqlQueueRows(SqlViewRows, QueueView):
     """The queue's SQL, written once for both databases (see infrastructure.sql)."""
 
@@ -103,38 +130,32 @@ class SqlQueueRows(SqlViewRows, QueueView):
             self.db.execute(cursor, f"UPDATE {self.t} SET tags = {tags}")
 
     def statements(self, changes: Sequence[Change]) -> list[tuple[str, list[Params]]]:
-        return super().statements(changes) + self._tag_statements(changes)
+        rows, tags = row_batch(changes), TagBatch(changes)
+        inserted = rows.inserted()
+        for row_id, insert in inserted.items():
+            # A row inserted now has no tags before this batch's (a ticket's events
+            # start with its opening and its closing deletes its tags), so its column
+            # is written with it instead of rewritten from the tags table after.
+            insert.fields["tags"] = json.dumps(tags.present(row_id), separators=(",", ":"))
+        rewrite = [tid for tid in tags.final if tid not in inserted]
+        return self.row_statements(rows) + self._tag_statements(tags, rewrite)
 
-    def _tag_statements(self, changes: Sequence[Change]) -> list[tuple[str, list[Params]]]:
-        """Each tag a batch touches ends present or absent, whatever it was before, so
-        only its last change counts; a deleted ticket loses all its tags first."""
-        cleared: dict[str, None] = {}  # ordered set
-        final: dict[str, dict[str, bool]] = {}
-        for change in changes:
-            if change.fields is None:
-                cleared[change.ticket_id] = None
-                final.pop(change.ticket_id, None)
-                continue
-            if change.add_tags or change.remove_tags:
-                tags = final.setdefault(change.ticket_id, {})
-                tags.update(dict.fromkeys(change.add_tags, True))
-                tags.update(dict.fromkeys(change.remove_tags, False))
+    def _tag_statements(self, tags: TagBatch, rewrite: list[str]) -> list[tuple[str, list[Params]]]:
         add = f"INSERT INTO {self.tags_t} (tag, ticket_id) VALUES (:tag, :id) "
         add += "ON CONFLICT DO NOTHING"
         remove = f"DELETE FROM {self.tags_t} WHERE tag = :tag AND ticket_id = :id"
         clears = grouped(
-            (f"DELETE FROM {self.tags_t} WHERE ticket_id = :id", {"id": i}) for i in cleared
+            (f"DELETE FROM {self.tags_t} WHERE ticket_id = :id", {"id": i}) for i in tags.cleared
         )
         changed = grouped(
             (add if present else remove, {"tag": tag, "id": tid})
-            for tid, tags in final.items()
-            for tag, present in tags.items()
+            for tid, final in tags.final.items()
+            for tag, present in final.items()
             # A cleared ticket's tags are known to be absent already.
-            if present or tid not in cleared
+            if present or tid not in tags.cleared
         )
-        rewrite = f"UPDATE {self.t} SET tags = {_tags_json(self.db, self.tags_t)} WHERE id = :id"
-        rewrites = grouped((rewrite, {"id": tid}) for tid in final)
-        return clears + changed + rewrites
+        sets = f"UPDATE {self.t} SET tags = {_tags_json(self.db, self.tags_t)} WHERE id = :id"
+        return clears + changed + grouped((sets, {"id": tid}) for tid in rewrite)
 
     def page(self, query: QueueQuery) -> QueuePage:
         where, params = self._where(query)
