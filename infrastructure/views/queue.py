@@ -51,6 +51,7 @@ IS_ACTIVE = f"status IN ({', '.join(repr(s) for s in ACTIVE)})"
 # filter reads: looking them up there for every row of a page took a sixth of the page's
 # CPU on SQLite, more on PostgreSQL. A batch rewrites it for each ticket it retags.
 TAGS_COLUMN = "tags TEXT NOT NULL DEFAULT '[]'"
+_TAGS_JSON = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _ddl(t: str, tags: str, index: str, tags_index: str) -> list[str]:
@@ -136,7 +137,7 @@ class SqlQueueRows(SqlViewRows, QueueView):
             # A row inserted now has no tags before this batch's (a ticket's events
             # start with its opening and its closing deletes its tags), so its column
             # is written with it instead of rewritten from the tags table after.
-            insert.fields["tags"] = json.dumps(tags.present(row_id), separators=(",", ":"))
+            insert.fields["tags"] = _TAGS_JSON(tags.present(row_id))
         rewrite = [tid for tid in tags.final if tid not in inserted]
         return self.row_statements(rows) + self._tag_statements(tags, rewrite)
 
