@@ -37,7 +37,6 @@ class SlaScheduler:
     def __init__(self, app: Any, view: Any, clock: Callable[[], datetime] = utc_now):
         self.app, self.view, self.clock = app, view, clock
         self.scheduler = BackgroundScheduler(timezone=UTC)
-        self.runs = 0
         self._lock = threading.Lock()
         self._armed_for: datetime | None = None
 
@@ -72,7 +71,6 @@ class SlaScheduler:
             log.exception("SLA sweep failed; trying again shortly")
             self.arm(self.clock() + timedelta(seconds=5))
             return
-        self.runs += 1
         if result.recorded:
             log.info("SLA sweep recorded %d warnings/breaches", len(result.recorded))
         self.arm(result.next_due)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -17,22 +17,12 @@ from interface.http.auth import TICKET_READERS, allow
 from interface.http.consistency import wait_for_position
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.hooks import validate_body
+from interface.schemas import plain
 
 REPORT_READERS = ("analyst", "auditor", "integrator")
 _BREACHES_QUERY = sla_schemas.BreachesQueryIn()
 _REPORT_QUERY = sla_schemas.SlaReportQueryIn()
 BREACH_KEY_TYPES = (str, str, str, int)
-
-
-def jsonable(value: Any) -> Any:
-    """Timer values as JSON: instants and dates in ISO 8601."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def calendar_document(calendar: Any) -> dict[str, Any]:
@@ -117,7 +107,7 @@ class TicketSla:
         timers = []
         for timer in sorted((sla.timers.values() if sla else []), key=_timer_order):
             hours = tickets.sla.hours_of(timer["calendar"], timer["calendar_version"])
-            timers.append(jsonable({**timer, "elapsed": elapsed_at(timer, now, hours)}))
+            timers.append(plain({**timer, "elapsed": elapsed_at(timer, now, hours)}))
         resp.media = {
             "ticket_id": str(ticket_id),
             "policy": sla.policy if sla else None,
