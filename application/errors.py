@@ -53,3 +53,28 @@ class InvalidHolidaySeed(Exception):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class AgentNotFound(Exception):
+    def __init__(self, agent_id: object):
+        super().__init__(f"agent {agent_id} not found")
+        self.agent_id = agent_id
+
+
+class DuplicateAgent(Exception):
+    """An agent with this email is already registered."""
+
+    def __init__(self, agent_id: object):
+        super().__init__(f"an agent with this email is already registered as {agent_id}")
+        self.agent_id = agent_id
+
+
+class AgentUnavailable(Exception):
+    """Tickets go to online, active agents unless the caller forces it."""
+
+    def __init__(self, agent_id: object, why: str):
+        super().__init__(
+            f"agent {agent_id} is {why}; pass \"force\": true to assign the ticket anyway"
+        )
+        self.agent_id = agent_id
+        self.why = why

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,19 +20,26 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
+from application.agents import AgentDirectory
+from application.customers import CustomerDirectory
 from application.errors import (
+    AgentUnavailable,
     ConcurrentWriteConflict,
     DuplicateExternalRef,
     StaleVersion,
     TicketNotFound,
 )
 from application.idempotency import IdempotencyClaim, IdempotencyOutcome, IdempotencyStore
+from application.language import LanguagePolicy
 from application.sla import SlaTimekeeper
 from application.transcodings import ActorAsDict
-from domain.actor import Actor
+from domain.actor import ROUTER, SYSTEM, Actor
 from domain.customer import Contact
 from domain.personal import Personal
-from domain.ticket import Ticket, event_type_name, ticket_id_for_external_ref
+from domain.ticket import Ticket, event_type_name, owned_attachments, ticket_id_for_external_ref
+
+# Aggregates saved with a ticket's events (thread keys...), made once the ticket exists.
+Companions = Callable[[Ticket], Sequence[Any]]
 
 # Writers that lose an optimistic-concurrency race re-read and re-apply their command
 # this many times before giving up with a 409, backing off a little (with jitter, so
@@ -85,6 +92,7 @@ class TicketApplication(Application[UUID]):
         personal_transcoding: Transcoding,
         idempotency: IdempotencyStore,
         customer_namespace: UUID,
+        language: LanguagePolicy | None = None,
     ):
         # Built by the wiring point, which shares the factory's datastore with the
         # stores that live beside the events (keys, idempotency, tokens).
@@ -94,6 +102,9 @@ class TicketApplication(Application[UUID]):
         self.customer_namespace = customer_namespace
         super().__init__(factory.env)
         self.sla = SlaTimekeeper(self)
+        self.agents = AgentDirectory(self)
+        self.customers = CustomerDirectory(self)
+        self.language = language or LanguagePolicy()
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         return self._factory
@@ -119,32 +130,80 @@ class TicketApplication(Application[UUID]):
         tags: list[str] | None = None,
         external_ref: str | None = None,
         idempotency: IdempotencyClaim | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        follow_up_of: UUID | None = None,
+        external_message_id: str | None = None,
+        companions: Companions | None = None,
     ) -> CommandResult:
-        owner = contact.customer_id(self.customer_namespace)
-        ticket = Ticket(
-            subject=Personal(owner, subject),
-            description=Personal(owner, description),
-            requester=contact.as_personal(owner),
-            customer_id=owner,
-            channel=channel,
-            language=language,
-            priority=priority,
-            category=category,
-            tags=list(dict.fromkeys(tags or [])),
-            external_ref=external_ref,
-            actor=actor,
+        for _ in range(CONFLICT_RETRIES):
+            owner, claims = self.customers.resolve(contact)
+            decision = self.language.decide(language, f"{subject}\n{description}", owner)
+            ticket = Ticket(
+                subject=Personal(owner, subject),
+                description=Personal(owner, description),
+                requester=contact.as_personal(owner),
+                customer_id=owner,
+                channel=channel,
+                language=decision.language,
+                priority=priority,
+                category=category,
+                tags=list(dict.fromkeys(tags or [])),
+                external_ref=external_ref,
+                actor=actor,
+                language_source=None if language else decision.as_event_data(),
+                follow_up_of=follow_up_of,
+                attachments=owned_attachments(owner, attachments),
+                external_message_id=external_message_id,
+            )
+            outcome = _outcome(idempotency, 201, ticket)
+            others = [*claims, *(companions(ticket) if companions else [])]
+            try:
+                recordings = self.save_ticket(ticket, actor, outcome, *others)
+            except IntegrityError:
+                if external_ref is not None and self.exists(ticket.id):
+                    raise DuplicateExternalRef(
+                        external_ref, ticket_id_for_external_ref(external_ref)
+                    ) from None
+                if not claims:
+                    raise
+                continue  # a concurrent first contact claimed an identity: resolve again
+            position = recordings[-1].notification.id
+            return CommandResult(ticket, number=recordings[0].notification.id, position=position)
+        raise ConcurrentWriteConflict("the requester's identities kept changing; try again")
+
+    def assign(
+        self,
+        ticket_id: UUID,
+        agent_id: UUID,
+        *,
+        force: bool,
+        actor: Actor,
+        expected_version: int | None = None,
+        idempotency: IdempotencyClaim | None = None,
+    ) -> CommandResult:
+        """A person's assignment: the agent must exist (404), and be online and active
+        unless the caller forces it (409). Capacity is the router's rule, not a person's."""
+        agent = self.agents.get(agent_id)
+        if not force and not agent.active:
+            raise AgentUnavailable(agent.id, "deactivated")
+        if not force and agent.availability == "offline":
+            raise AgentUnavailable(agent.id, "offline")
+        return self.change(
+            ticket_id,
+            lambda ticket: ticket.assign(str(agent.id), actor),
+            expected_version=expected_version,
+            idempotency=idempotency,
         )
-        outcome = _outcome(idempotency, 201, ticket)
-        try:
-            recordings = self._save_with_timers(ticket, actor, outcome)
-        except IntegrityError:
-            if external_ref is None:
-                raise
-            raise DuplicateExternalRef(
-                external_ref, ticket_id_for_external_ref(external_ref)
-            ) from None
-        position = recordings[-1].notification.id
-        return CommandResult(ticket, number=recordings[0].notification.id, position=position)
+
+    def route(self, ticket_id: UUID, agent_id: str, reason: dict[str, Any]) -> bool:
+        """The router's assignment; False when the ticket no longer waits for one."""
+        routed: list[bool] = []
+
+        def route_to(ticket: Ticket) -> None:
+            routed.append(ticket.route_to(agent_id, reason, ROUTER))
+
+        self.change(ticket_id, route_to)
+        return routed[-1]
 
     def change(
         self,
@@ -153,45 +212,48 @@ class TicketApplication(Application[UUID]):
         *,
         expected_version: int | None = None,
         idempotency: IdempotencyClaim | None = None,
+        companions: Companions | None = None,
     ) -> CommandResult:
         """Apply ``command`` to the ticket and save what it recorded.
 
         A concurrent writer makes the save conflict; without an expected version the
-        command is simply re-applied to the fresh ticket, with one it is stale.
+        command is simply re-applied to the fresh ticket, with one it is stale. The
+        expected version is the ETag's: changes the system made meanwhile do not count.
         """
         for attempt in range(CONFLICT_RETRIES):
             if attempt:
                 time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * attempt))
             ticket = self.get_ticket(ticket_id)
-            if expected_version is not None and ticket.version != expected_version:
-                raise StaleVersion(expected_version, ticket.version)
+            if expected_version is not None and ticket.etag_version != expected_version:
+                raise StaleVersion(expected_version, ticket.etag_version)
             command(ticket)
             outcome = _outcome(idempotency, 200, ticket)
             if not ticket.pending_events:
                 if outcome is not None:
                     self.idempotency.complete(outcome)
                 return self._result(ticket)
+            others = companions(ticket) if companions else []
             try:
-                recordings = self._save_with_timers(
-                    ticket, ticket.pending_events[-1].actor, outcome
+                recordings = self.save_ticket(
+                    ticket, ticket.pending_events[-1].actor, outcome, *others
                 )
             except IntegrityError:
-                if expected_version is not None:
-                    raise StaleVersion(
-                        expected_version, self.get_ticket(ticket_id).version
-                    ) from None
+                current = self.get_ticket(ticket_id).etag_version
+                if expected_version is not None and current != expected_version:
+                    raise StaleVersion(expected_version, current) from None
                 continue
             return CommandResult(
                 ticket, number=self.number_of(ticket_id), position=recordings[-1].notification.id
             )
         raise ConcurrentWriteConflict(f"ticket {ticket_id} kept changing; try again")
 
-    def _save_with_timers(
-        self, ticket: Ticket, actor: Actor, outcome: IdempotencyOutcome | None
+    def save_ticket(
+        self, ticket: Ticket, actor: Actor, outcome: IdempotencyOutcome | None, *others: Any
     ) -> list[Any]:
-        """Save the ticket's events and what they did to its SLA timers, atomically."""
+        """Save the ticket's events, what they did to its SLA timers and any companion
+        aggregates (identity claims, thread keys), atomically."""
         sla = self.sla.follow(ticket, actor)
-        return self.save(ticket, *([sla] if sla else []), idempotency=outcome)
+        return self.save(ticket, *others, *([sla] if sla else []), idempotency=outcome)
 
     # Queries
 
@@ -207,6 +269,20 @@ class TicketApplication(Application[UUID]):
     def ticket_result(self, ticket_id: UUID, version: int | None = None) -> CommandResult:
         """The ticket (at a version, for idempotent replays) as a command returned it."""
         return self._result(self.get_ticket(ticket_id, version))
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def ticket_by_number(self, number: int) -> UUID | None:
+        """The ticket whose opening event sits at this global position, if any."""
+        if number < 1:
+            return None
+        found = self.recorder.select_notifications(start=number, limit=1)
+        if not found or found[0].id != number or found[0].originator_version != 1:
+            return None
+        if not found[0].topic.endswith("Ticket.Opened"):
+            return None
+        return found[0].originator_id
 
     def number_of(self, ticket_id: UUID) -> int:
         """The ticket's human number: the global position of its opening event."""
@@ -246,7 +322,9 @@ def recorded_event(domain_event: Any, position: int | None = None) -> RecordedEv
         version=domain_event.originator_version,
         type=event_type_name(domain_event),
         occurred_at=domain_event.timestamp,
-        actor=domain_event.actor,
+        # Companions recorded as part of someone's command (identity claims, thread keys)
+        # carry no actor of their own.
+        actor=getattr(domain_event, "actor", SYSTEM),
         data=data,
         position=position,
         aggregate_type=kind,
@@ -263,8 +341,8 @@ def aggregate_type_of(domain_event: Any) -> str:
 def _ticket_of(domain_event: Any, kind: str) -> UUID | None:
     if kind == "ticket":
         return domain_event.originator_id
-    if kind == "ticket_sla" and hasattr(domain_event, "ticket_id"):
-        return domain_event.ticket_id  # the companion's Created event names its ticket
+    if hasattr(domain_event, "ticket_id"):
+        return domain_event.ticket_id  # companions' events (SLA, thread keys) name it
     timer = getattr(domain_event, "timer", None)
     return UUID(timer["ticket_id"]) if timer else None
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID, uuid5
 
+from eventsourcing.domain import Aggregate, event
+
 from domain.personal import Personal
+
+# Identity kinds, strongest first: the first one given decides a new customer's id.
+IDENTITY_KINDS = ("email", "phone", "social", "external")
 
 
 @dataclass(frozen=True)
@@ -16,6 +21,18 @@ class Contact:
     email: str | None = None
     phone: str | None = None
     external_id: str | None = None
+    handle: str | None = None  # a social handle, as "network:@name"
+
+    def identities(self) -> list[tuple[str, str]]:
+        """(kind, normalized value) for every way this requester can be recognised,
+        strongest first."""
+        found = [
+            ("email", (self.email or "").strip().lower()),
+            ("phone", "".join(ch for ch in self.phone or "" if ch.isdigit())),
+            ("social", (self.handle or "").strip().lower()),
+            ("external", (self.external_id or "").strip()),
+        ]
+        return [(kind, value) for kind, value in found if value]
 
     def customer_id(self, namespace: UUID) -> UUID:
         """A stable id for the customer, derived from the strongest contact given.
@@ -33,6 +50,9 @@ class Contact:
             return uuid5(namespace, f"phone:{digits}")
         if external_id:
             return uuid5(namespace, f"external:{external_id}")
+        handle = (self.handle or "").strip().lower()
+        if handle:
+            return uuid5(namespace, f"social:{handle}")
         raise NoContactError
 
     def as_personal(self, owner: UUID) -> dict[str, Personal | None]:
@@ -46,7 +66,34 @@ class Contact:
             "email": wrap(self.email),
             "phone": wrap(self.phone),
             "external_id": wrap(self.external_id),
+            "handle": wrap(self.handle),
         }
+
+
+def identity_id(namespace: UUID, kind: str, value: str) -> UUID:
+    """The id of the claim on one identity (an email, a phone...). Deterministic, so two
+    claims on the same identity collide in the event store; the secret namespace keeps
+    the identity itself from being guessed back out of the id."""
+    return uuid5(namespace, f"identity:{kind}:{value}")
+
+
+class CustomerIdentity(Aggregate):
+    """One way of recognising a customer (an email address, a phone number, a social
+    handle, an external id), claimed by the customer it first arrived with. Every later
+    contact that carries it, on any channel, belongs to that same customer."""
+
+    @classmethod
+    def claim(cls, namespace: UUID, kind: str, value: str, customer_id: UUID) -> CustomerIdentity:
+        # Only the kind is recorded: the value is personal data and the id already
+        # stands for it.
+        return cls._create(
+            cls.Claimed, id=identity_id(namespace, kind, value), kind=kind, customer_id=customer_id
+        )
+
+    @event("Claimed")
+    def __init__(self, kind: str, customer_id: UUID):
+        self.kind = kind
+        self.customer_id = customer_id
 
 
 class NoContactError(ValueError):

@@ -36,7 +36,14 @@ class Ticket(Aggregate):
             # first so event methods can record when things happened.
             if aggregate is not None:
                 aggregate.modified_on = self.timestamp
-            return super().mutate(aggregate)
+            aggregate = super().mutate(aggregate)
+            # The ETag moves only with changes a person or integrator made: events the
+            # system records by itself (routing, SLA escalations) must not make an
+            # integrator's If-Match fail (Clarification 7).
+            actor = getattr(self, "actor", None)
+            if aggregate is not None and (actor is None or actor.role != "system"):
+                aggregate.etag_version = self.originator_version
+            return aggregate
 
     @staticmethod
     def create_id(external_ref: str | None = None, **_: Any) -> UUID:
@@ -56,7 +63,13 @@ class Ticket(Aggregate):
         tags: list[str],
         external_ref: str | None,
         actor: Actor,
+        language_source: dict[str, Any] | None = None,
+        follow_up_of: UUID | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        external_message_id: str | None = None,
     ):
+        # The keywords with defaults came with multi-channel intake; older events lack
+        # them and replay with the defaults.
         self.subject = subject
         self.description = description
         self.requester = requester
@@ -74,6 +87,10 @@ class Ticket(Aggregate):
         self.resolution: Personal | None = None
         self.resolved_at: datetime | None = None
         self.closed_at: datetime | None = None
+        self.language_source = language_source
+        self.follow_up_of = follow_up_of
+        self.attachments = list(attachments or [])
+        self.external_message_ids = [external_message_id] if external_message_id else []
 
     # Commands: each checks the rules, then records an event (or does nothing
     # when the ticket is already in the asked-for state).
@@ -86,27 +103,70 @@ class Ticket(Aggregate):
         visibility: str,
         channel: str | None,
         actor: Actor,
+        attachments: list[dict[str, Any]] | None = None,
+        external_id: str | None = None,
     ) -> None:
+        """Record a message. A customer's public message brings a pending ticket back to
+        open and reopens a resolved one (Clarification 4); an agent's public message is
+        an outbound reply, recorded with the channel and thread to answer on."""
         self._refuse_when_closed("add a message to")
         if author_type == "customer" and visibility == "public":
             if self.status == "resolved":
                 self._reopened(reason="customer replied", actor=actor)
             elif self.status == "pending":
                 self._status_changed(status="open", actor=actor)
+        message_id = uuid4()
+        channel = channel or self.channel
+        outbound = None
+        if author_type == "agent" and visibility == "public":
+            outbound = self._outbound(message_id, channel)
         self._message_added(
-            message_id=uuid4(),
+            message_id=message_id,
             body=Personal(self.customer_id, body),
             author_type=author_type,
             author_id=author_id,
             visibility=visibility,
-            channel=channel or self.channel,
+            channel=channel,
             actor=actor,
+            attachments=owned_attachments(self.customer_id, attachments),
+            external_id=external_id,
+            outbound=outbound,
         )
 
-    def assign(self, agent_id: str, actor: Actor) -> None:
+    def _outbound(self, message_id: UUID, channel: str) -> dict[str, Any]:
+        """Where and how to send an agent's reply. Email replies get a Message-ID that
+        names this ticket, so the customer's answer threads back to it."""
+        reply: dict[str, Any] = {"channel": channel, "in_reply_to": None}
+        if self.external_message_ids:
+            reply["in_reply_to"] = self.external_message_ids[-1]
+        if channel == "email":
+            reply["email_message_id"] = outbound_message_id(self.id, message_id)
+        return reply
+
+    def has_message(self, message_id: UUID) -> bool:
+        return any(m["id"] == message_id for m in self.messages)
+
+    def assign(self, agent_id: str, actor: Actor, reason: dict[str, Any] | None = None) -> None:
         self._refuse_when_closed("assign")
         if agent_id != self.assignee:
-            self._assigned(agent_id=agent_id, actor=actor)
+            self._assigned(agent_id=agent_id, actor=actor, reason=reason)
+
+    def route_to(self, agent_id: str, reason: dict[str, Any], actor: Actor) -> bool:
+        """The router's assignment: only while the ticket still waits for an agent, so a
+        decision made on a slightly stale view, or replayed, never assigns twice."""
+        if self.assignee is not None or self.status in ("resolved", "closed"):
+            return False
+        self._assigned(agent_id=agent_id, actor=actor, reason=reason)
+        return True
+
+    def change_language(self, language: str, actor: Actor) -> None:
+        self._refuse_when_closed("change the language of")
+        if language != self.language:
+            self._language_changed(language=language, actor=actor)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status not in ("resolved", "closed")
 
     def unassign(self, actor: Actor) -> None:
         self._refuse_when_closed("unassign")
@@ -192,6 +252,9 @@ class Ticket(Aggregate):
         visibility: str,
         channel: str,
         actor: Actor,
+        attachments: list[dict[str, Any]] | None = None,
+        external_id: str | None = None,
+        outbound: dict[str, Any] | None = None,
     ) -> None:
         self.messages.append(
             {
@@ -202,15 +265,25 @@ class Ticket(Aggregate):
                 "visibility": visibility,
                 "channel": channel,
                 "created_at": self.modified_on,
+                "attachments": attachments or [],
+                "external_id": external_id,
+                "outbound": outbound,
             }
         )
+        if external_id:
+            self.external_message_ids.append(external_id)
         if author_type == "agent":
             self._leave_new()
 
     @event("Assigned")
-    def _assigned(self, agent_id: str, actor: Actor) -> None:
+    def _assigned(self, agent_id: str, actor: Actor, reason: dict[str, Any] | None = None) -> None:
+        # ``reason`` says why the router chose this agent; None for a person's choice.
         self.assignee = agent_id
         self._leave_new()
+
+    @event("LanguageChanged")
+    def _language_changed(self, language: str, actor: Actor) -> None:
+        self.language = language
 
     @event("Unassigned")
     def _unassigned(self, actor: Actor) -> None:
@@ -252,6 +325,37 @@ class Ticket(Aggregate):
     def _closed(self, actor: Actor) -> None:
         self.status = "closed"
         self.closed_at = self.modified_on
+
+
+def outbound_message_id(ticket_id: UUID, message_id: UUID) -> str:
+    """The Message-ID (without brackets) of an agent's email reply."""
+    return f"ticket-{ticket_id}.{message_id}@atende"
+
+
+_OUTBOUND_ID = re.compile(r"^ticket-([0-9a-f-]{36})\.([0-9a-f-]{36})@atende$")
+
+
+def parse_outbound_message_id(text: str) -> tuple[UUID, UUID] | None:
+    """(ticket id, message id) from one of our reply Message-IDs, else None."""
+    match = _OUTBOUND_ID.match(text.strip().lower())
+    if match is None:
+        return None
+    try:
+        return UUID(match[1]), UUID(match[2])
+    except ValueError:
+        return None
+
+
+def owned_attachments(
+    owner: UUID, attachments: list[dict[str, Any]] | None
+) -> list[dict[str, Any]] | None:
+    """Attachment names are personal data (Clarification 1); types and sizes are not."""
+    if not attachments:
+        return None
+    return [
+        {**a, "filename": None if a.get("filename") is None else Personal(owner, a["filename"])}
+        for a in attachments
+    ]
 
 
 def event_type_name(event_obj: object) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -12,11 +13,13 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from application.idempotency import IdempotencyStore
+from application.language import LanguagePolicy
 from application.sla_config import SlaConfiguration
 from application.tickets import TicketApplication
 from infrastructure.crypto import KeyRing, PersonalAsCiphertext
 from infrastructure.holiday_source import HolidaysPackage
 from infrastructure.idempotency import SqlIdempotencyStore
+from infrastructure.language import LinguaDetector
 from infrastructure.settings import Settings, secret_key_for
 from infrastructure.sql import SqlDatabase
 from infrastructure.tokens import TokenStore
@@ -55,13 +58,19 @@ def bootstrap(settings: Settings | None = None) -> Atende:
     keyring = KeyRing(db, secret_key)
     idempotency = SqlIdempotencyStore(db)
     tokens = TokenStore(db)
+    views = {name: kind.make(factory.datastore) for name, kind in VIEWS.items()}
     tickets = TicketApplication(
         factory=factory,
         personal_transcoding=PersonalAsCiphertext(keyring),
         idempotency=idempotency,
         customer_namespace=customer_namespace(secret_key),
+        language=LanguagePolicy(
+            detector=detector_for(settings.languages),
+            threshold=settings.language_threshold,
+            default=settings.default_language,
+            known_language=views["ticket_list"].latest_language,
+        ),
     )
-    views = {name: kind.make(factory.datastore) for name, kind in VIEWS.items()}
     with db.schema_lock():
         db.ensure_schema()
         tickets.recorder.create_table()
@@ -76,3 +85,10 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         sla_config=SlaConfiguration(tickets, HolidaysPackage()),
         views=views,
     )
+
+
+@lru_cache(maxsize=4)
+def detector_for(languages: tuple[str, ...]) -> LinguaDetector:
+    """One detector per process and language set: its models take memory and a moment
+    to load, and it is safe to share between threads."""
+    return LinguaDetector(languages)

@@ -32,6 +32,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Connection
 from psycopg.sql import SQL, Identifier
 
+from application.router import Router
 from application.tickets import TicketApplication
 from infrastructure.scheduler import SlaScheduler
 from infrastructure.views.registry import VIEWS
@@ -91,6 +92,29 @@ class ViewFollower:
                     wait(stop)
                 elif self.after_batch is not None:
                     self.after_batch()
+
+
+@dataclass
+class RoutingFollower(ViewFollower):
+    """Follows the routing view and, whenever it has caught up with the log after new
+    events (and once at start), lets the router make a round. Rounds only run on a
+    caught-up view, so a replay from position 0 routes nothing until it has seen every
+    assignment already on record."""
+
+    router: Router | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        assert self.router is not None
+        with idle_wait(self.app.recorder, self.fallback_seconds) as wait:
+            changed = True
+            while not stop.is_set():
+                count = self.step()
+                changed = changed or count > 0
+                if count < self.batch_size and changed:
+                    self.router.route()
+                    changed = False
+                if count == 0:
+                    wait(stop)
 
 
 def idle_wait(
@@ -155,12 +179,18 @@ def run_projector(atende: Any, stop: threading.Event) -> None:
     batch = atende.settings.projector_batch_size
     threads = []
     for name, view in atende.views.items():
-        follower = ViewFollower(atende.tickets, VIEWS[name].projection(view=view), batch)
+        projection = VIEWS[name].projection(view=view)
+        if name == "routing":
+            follower: ViewFollower = RoutingFollower(
+                atende.tickets, projection, batch, router=Router(atende.tickets, view)
+            )
+        else:
+            follower = ViewFollower(atende.tickets, projection, batch)
         if name == "sla":
             follower.after_batch = lambda view=view: clock.wake_if_earlier(view.next_due())
         threads.append(supervise(name, follower, stop))
     clock.start()
-    log.info("projector following %s; SLA clock running", ", ".join(atende.views))
+    log.info("projector following %s; SLA clock and router running", ", ".join(atende.views))
     stop.wait()
     clock.shutdown()
     for thread in threads:

@@ -22,6 +22,11 @@ class Settings:
     db_pool_size: int = 5
     db_max_overflow: int = 10
     projector_batch_size: int = 500
+    # Languages tickets arrive in (ISO 639-1); detection picks among them.
+    languages: tuple[str, ...] = ("es", "pt", "en")
+    default_language: str | None = "es"
+    language_threshold: float = 0.7
+    max_email_bytes: int = 10 * MiB
     environ: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -35,6 +40,14 @@ class Settings:
             db_pool_size=int(env.get("ATENDE_DB_POOL_SIZE", 5)),
             db_max_overflow=int(env.get("ATENDE_DB_MAX_OVERFLOW", 10)),
             projector_batch_size=int(env.get("ATENDE_PROJECTOR_BATCH_SIZE", 500)),
+            languages=tuple(
+                code.strip().lower()
+                for code in env.get("ATENDE_LANGUAGES", "es,pt,en").split(",")
+                if code.strip()
+            ),
+            default_language=env.get("ATENDE_DEFAULT_LANGUAGE", "es") or None,
+            language_threshold=float(env.get("ATENDE_LANGUAGE_THRESHOLD", 0.7)),
+            max_email_bytes=int(env.get("ATENDE_MAX_EMAIL_BYTES", 10 * MiB)),
             environ=env,
         )
 

@@ -130,6 +130,11 @@ def _category_changed(e: Ticket.CategoryChanged, position: int) -> list[Change]:
     return [Change(str(e.originator_id), {"category": e.category})]
 
 
+def _language_changed(e: Ticket.LanguageChanged, position: int) -> list[Change]:
+    fields = {"language": e.language, "language_primary": primary_language(e.language)}
+    return [Change(str(e.originator_id), fields)]
+
+
 def _tags_changed(e: Ticket.TagsChanged, position: int) -> list[Change]:
     return [Change(str(e.originator_id), {}, add_tags=tuple(e.added), remove_tags=tuple(e.removed))]
 
@@ -167,6 +172,7 @@ CHANGES: dict[type, Callable[[Any, int], list[Change]]] = {
     Ticket.StatusChanged: _status_changed,
     Ticket.PriorityChanged: _priority_changed,
     Ticket.CategoryChanged: _category_changed,
+    Ticket.LanguageChanged: _language_changed,
     Ticket.TagsChanged: _tags_changed,
     Ticket.Resolved: _resolved,
     Ticket.Reopened: _reopened,

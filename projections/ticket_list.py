@@ -127,6 +127,10 @@ def _category_changed(e: Ticket.CategoryChanged, position: int) -> list[RowChang
     return [_touch(e, category=e.category)]
 
 
+def _language_changed(e: Ticket.LanguageChanged, position: int) -> list[RowChange]:
+    return [_touch(e, language=e.language)]
+
+
 def _resolved(e: Ticket.Resolved, position: int) -> list[RowChange]:
     return [_touch(e, status="resolved", resolved_at=timestamp(e.timestamp))]
 
@@ -147,6 +151,7 @@ CHANGES: dict[type, Callable[[Any, int], list[RowChange]]] = {
     Ticket.StatusChanged: _status_changed,
     Ticket.PriorityChanged: _priority_changed,
     Ticket.CategoryChanged: _category_changed,
+    Ticket.LanguageChanged: _language_changed,
     Ticket.Resolved: _resolved,
     Ticket.Reopened: _reopened,
     Ticket.Closed: _closed,

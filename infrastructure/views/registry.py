@@ -8,9 +8,11 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 
 from infrastructure.views.queue import PostgresQueueView, SQLiteQueueView
+from infrastructure.views.routing import PostgresRoutingView, SQLiteRoutingView
 from infrastructure.views.sla import PostgresSlaView, SQLiteSlaView
 from infrastructure.views.ticket_list import PostgresTicketListView, SQLiteTicketListView
 from projections.queue import QueueProjection
+from projections.routing import RoutingProjection
 from projections.sla import SlaProjection
 from projections.ticket_list import TicketListProjection
 
@@ -30,4 +32,5 @@ VIEWS: dict[str, ViewKind] = {
     "queue": ViewKind(QueueProjection, SQLiteQueueView, PostgresQueueView),
     "ticket_list": ViewKind(TicketListProjection, SQLiteTicketListView, PostgresTicketListView),
     "sla": ViewKind(SlaProjection, SQLiteSlaView, PostgresSlaView),
+    "routing": ViewKind(RoutingProjection, SQLiteRoutingView, PostgresRoutingView),
 }

@@ -79,6 +79,19 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
         last_key = tuple(items[-1][c] for c in SORT_KEY) if more else None
         return TicketListPage(items=items, last_key=last_key)
 
+    def latest_language(self, customer_id: Any) -> str | None:
+        """The language of the customer's newest ticket that has one (a fallback for
+        language detection)."""
+        with self.db.reading() as cursor:
+            self.db.execute(
+                cursor,
+                f"SELECT language FROM {self.t} WHERE customer_id = :customer_id "
+                "AND language IS NOT NULL ORDER BY created_at DESC, number DESC LIMIT 1",
+                {"customer_id": str(customer_id)},
+            )
+            row = cursor.fetchone()
+        return None if row is None else row["language"]
+
     def owned_tables(self) -> list[str]:
         return [self.t]
 

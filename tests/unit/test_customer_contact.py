@@ -114,6 +114,7 @@ def test_as_personal_wraps_every_given_field_owned_by_the_customer() -> None:
         "email": Personal(owner, "ana@example.com"),
         "phone": Personal(owner, "555 0000"),
         "external_id": Personal(owner, "crm-1"),
+        "handle": None,
     }
 
 
@@ -123,7 +124,7 @@ def test_as_personal_keeps_the_texts_as_given_and_leaves_missing_fields_none() -
     personal = given.as_personal(owner)
     assert personal["email"] == Personal(owner, " ANA@example.com ")
     assert (personal["phone"], personal["external_id"]) == (None, None)
-    assert set(personal) == {"name", "email", "phone", "external_id"}
+    assert set(personal) == {"name", "email", "phone", "external_id", "handle"}
 
 
 def test_the_same_contact_is_a_different_customer_in_another_deployment() -> None:
