@@ -167,8 +167,9 @@ class TicketApplication(Application[UUID]):
                 if not claims:
                     raise
                 continue  # a concurrent first contact claimed an identity: resolve again
+            opened = next(r for r in recordings if r.domain_event.originator_id == ticket.id)
             position = recordings[-1].notification.id
-            return CommandResult(ticket, number=recordings[0].notification.id, position=position)
+            return CommandResult(ticket, number=opened.notification.id, position=position)
         raise ConcurrentWriteConflict("the requester's identities kept changing; try again")
 
     def assign(
@@ -253,7 +254,10 @@ class TicketApplication(Application[UUID]):
         """Save the ticket's events, what they did to its SLA timers and any companion
         aggregates (identity claims, thread keys), atomically."""
         sla = self.sla.follow(ticket, actor)
-        return self.save(ticket, *others, *([sla] if sla else []), idempotency=outcome)
+        # Companions first, so the ticket's own last event is the command's position
+        # (what an idempotent replay finds again); timers after it, since views apply
+        # them to the ticket's row.
+        return self.save(*others, ticket, *([sla] if sla else []), idempotency=outcome)
 
     # Queries
 

@@ -41,6 +41,11 @@ class Atende:
     def close(self) -> None:
         self.tickets.close()
 
+    def warm_up(self) -> None:
+        detector = self.tickets.language.detector
+        if detector is not None:
+            detector.warm_up()
+
 
 def customer_namespace(secret_key: bytes) -> UUID:
     """A namespace for customer ids that only this deployment can compute."""

@@ -66,11 +66,12 @@ class RequesterIn(Schema):
     email = fields.Email(validate=validate.Length(max=254))
     phone = fields.String(validate=validate.Regexp(PHONE, error="Not a valid phone number."))
     external_id = _short_text(NAME_MAX)
+    handle = _short_text(NAME_MAX)
 
     @validates_schema
     def has_a_contact(self, data: dict[str, Any], **_: Any) -> None:
-        if not any(data.get(k) for k in ("email", "phone", "external_id")):
-            raise ValidationError("Give at least one of email, phone or external_id.")
+        if not any(data.get(k) for k in ("email", "phone", "external_id", "handle")):
+            raise ValidationError("Give at least one of email, phone, external_id or handle.")
 
 
 class OpenTicketIn(Schema):
@@ -96,10 +97,6 @@ class MessageIn(Schema):
     def customers_write_in_public(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("author_type") == "customer" and data.get("visibility") == "internal":
             raise ValidationError("Internal notes are written by agents.", "visibility")
-
-
-class AssignIn(Schema):
-    agent_id = _short_text(NAME_MAX, required=True)
 
 
 class EmptyIn(Schema):
@@ -193,6 +190,9 @@ class MessageOut(Schema):
     visibility = fields.String()
     channel = fields.String()
     created_at = fields.AwareDateTime()
+    attachments = Plain()
+    external_id = fields.String(allow_none=True)
+    outbound = Plain(allow_none=True)  # an agent's public reply: where to send it
 
 
 class TicketOut(Schema):
@@ -217,6 +217,9 @@ class TicketOut(Schema):
     updated_at = fields.AwareDateTime()
     resolved_at = fields.AwareDateTime(allow_none=True)
     closed_at = fields.AwareDateTime(allow_none=True)
+    language_source = Plain(allow_none=True)
+    follow_up_of = fields.UUID(allow_none=True)
+    attachments = Plain()
     version = fields.Integer()
     position = fields.Integer()
 
@@ -256,6 +259,13 @@ class TicketListQueryIn(Schema):
     external_ref = _short_text(NAME_MAX)
     status = fields.String(validate=validate.OneOf(STATUSES))
     q = fields.String(validate=[validate.Length(min=2, max=SUBJECT_MAX), _not_blank])
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(validate=validate.Length(min=1, max=1000))
+    after_position = fields.Integer(validate=validate.Range(min=0))
+
+
+class CustomerTicketsQueryIn(Schema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(validate=validate.Length(min=1, max=1000))
     after_position = fields.Integer(validate=validate.Range(min=0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import falcon
 import falcon.media
 
@@ -9,8 +11,11 @@ from infrastructure.bootstrap import Atende, bootstrap
 from interface.http.auth import Authentication
 from interface.http.errors import PROBLEM_JSON, add_error_handlers, serialize_problem
 from interface.http.media import BodyLimit, BoundedJSONHandler
+from interface.http.resources.agents import add_agent_routes
+from interface.http.resources.customers import add_customer_routes
 from interface.http.resources.events import EventFeed
 from interface.http.resources.health import Health
+from interface.http.resources.intake import add_intake_routes
 from interface.http.resources.queue import Queue
 from interface.http.resources.sla import add_sla_routes
 from interface.http.resources.tickets import add_ticket_routes
@@ -18,7 +23,8 @@ from interface.http.resources.tickets import add_ticket_routes
 
 def create_app(atende: Atende) -> falcon.App:
     limit = atende.settings.max_body_bytes
-    app = falcon.App(middleware=[BodyLimit(limit), Authentication(atende.tokens)])
+    bigger = {"/v1/intake/email": atende.settings.max_email_bytes}
+    app = falcon.App(middleware=[BodyLimit(limit, bigger), Authentication(atende.tokens)])
     json_handler = BoundedJSONHandler(limit)
     # JSON only: form and multipart bodies get 415 rather than a second parser.
     app.req_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: json_handler})
@@ -33,10 +39,17 @@ def create_app(atende: Atende) -> falcon.App:
     app.add_route("/v1/queue", Queue(atende))
     add_ticket_routes(app, atende)
     add_sla_routes(app, atende)
+    add_agent_routes(app, atende)
+    add_intake_routes(app, atende)
+    add_customer_routes(app, atende)
     return app
 
 
 def get_app() -> falcon.App:
     """Called by gunicorn in each worker, after the fork, so every worker opens its
     own database connections."""
-    return create_app(bootstrap())
+    atende = bootstrap()
+    # Load the language models now, in the background, rather than in the first request
+    # that needs a detection (about half a second).
+    threading.Thread(target=atende.warm_up, name="warm-up", daemon=True).start()
+    return create_app(atende)

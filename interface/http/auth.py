@@ -15,6 +15,10 @@ from interface.http.errors import Problem
 TICKET_WRITERS = ("admin", "agent", "integrator")
 TICKET_READERS = ("admin", "agent", "integrator", "auditor")
 FEED_READERS = ("admin", "integrator", "auditor")
+AGENT_ADMINS = ("admin", "integrator")  # an HR or workforce system may keep agents in sync
+AVAILABILITY_SETTERS = ("admin", "agent", "integrator")
+AGENT_READERS = ("admin", "agent", "integrator", "auditor", "analyst")
+INTAKE_WRITERS = ("admin", "integrator")
 
 
 class Authentication:

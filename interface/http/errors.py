@@ -12,17 +12,22 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from marshmallow import ValidationError
 
 from application.errors import (
+    AgentNotFound,
+    AgentUnavailable,
     CalendarInUse,
     CalendarNotFound,
     ConcurrentWriteConflict,
+    DuplicateAgent,
     DuplicateExternalRef,
     InvalidHolidaySeed,
     StaleVersion,
     TicketNotFound,
 )
+from domain.agent import AgentInactive
 from domain.calendar import InvalidCalendar
 from domain.sla import InvalidPolicy
 from domain.ticket import TransitionNotAllowed
+from infrastructure.mail import InvalidEmail
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 2
@@ -99,6 +104,11 @@ def add_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(ValidationError, _on_validation)
     app.add_error_handler(TicketNotFound, _on_not_found)
     app.add_error_handler(CalendarNotFound, _on_not_found)
+    app.add_error_handler(AgentNotFound, _on_not_found)
+    app.add_error_handler(DuplicateAgent, _on_duplicate_agent)
+    app.add_error_handler(AgentUnavailable, _on_agent_unavailable)
+    app.add_error_handler(AgentInactive, _on_agent_unavailable)
+    app.add_error_handler(InvalidEmail, _on_invalid_field)
     app.add_error_handler(CalendarInUse, _on_calendar_in_use)
     for invalid in (InvalidCalendar, InvalidPolicy, InvalidHolidaySeed):
         app.add_error_handler(invalid, _on_invalid_field)
@@ -126,6 +136,16 @@ def _on_not_found(req: Any, resp: Any, ex: TicketNotFound, params: Any) -> None:
 def _on_invalid_field(req: Any, resp: Any, ex: Any, params: Any) -> None:
     # Domain rules found a field wrong after the schema passed it (overlapping hours...).
     raise validation_problem({ex.field: [ex.message]})
+
+
+def _on_duplicate_agent(req: Any, resp: Any, ex: DuplicateAgent, params: Any) -> None:
+    raise Problem(
+        falcon.HTTP_409, "duplicate-agent", "Duplicate agent", str(ex), agent_id=str(ex.agent_id)
+    )
+
+
+def _on_agent_unavailable(req: Any, resp: Any, ex: Any, params: Any) -> None:
+    raise Problem(falcon.HTTP_409, "agent-unavailable", "Agent unavailable", str(ex))
 
 
 def _on_calendar_in_use(req: Any, resp: Any, ex: CalendarInUse, params: Any) -> None:

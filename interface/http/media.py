@@ -40,17 +40,19 @@ class BodyLimit:
     bodies (no Content-Length) up to the limit, since Falcon reads a body only as far
     as its declared length."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, by_path: dict[str, int] | None = None):
         self.limit = limit
+        self.by_path = by_path or {}  # routes that take bigger bodies (raw email)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        limit = self.by_path.get(req.path, self.limit)
         if req.content_length is not None:
-            if req.content_length > self.limit:
-                raise body_too_large(self.limit)
+            if req.content_length > limit:
+                raise body_too_large(limit)
         elif req.get_header("Transfer-Encoding"):
-            data = req.env["wsgi.input"].read(self.limit + 1)
-            if len(data) > self.limit:
-                raise body_too_large(self.limit)
+            data = req.env["wsgi.input"].read(limit + 1)
+            if len(data) > limit:
+                raise body_too_large(limit)
             req.env["wsgi.input"] = io.BytesIO(data)
             req.env["CONTENT_LENGTH"] = str(len(data))
 

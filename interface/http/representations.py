@@ -30,6 +30,8 @@ def ticket_document(result: CommandResult) -> dict[str, Any]:
 def render_ticket(resp: falcon.Response, result: CommandResult, status: int = 200) -> None:
     resp.status = status
     resp.media = ticket_document(result)
-    resp.etag = str(result.ticket.version)
+    # The version of the last change a person or integrator made: the router's and the
+    # SLA clock's own events leave it alone (Clarification 7).
+    resp.etag = str(result.ticket.etag_version)
     if status == 201:
         resp.location = f"/v1/tickets/{result.ticket.id}"

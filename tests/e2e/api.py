@@ -6,6 +6,20 @@ from typing import Any
 
 import requests
 
+from domain.agent import agent_id_for_email
+
+# Agents the e2e server knows from the start (registered "away": assignable by a person,
+# never chosen by the router, so they never take other tests' tickets).
+E2E_AGENTS = ("a-1", "a-2", "maria", *(f"agent-{i}" for i in range(8)))
+
+
+def agent_email(name: str) -> str:
+    return f"{name}@agents.e2e.test"
+
+
+def agent_id(name: str) -> str:
+    return str(agent_id_for_email(agent_email(name)))
+
 
 def ticket_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {

@@ -8,7 +8,7 @@ import pytest
 
 from domain.actor import ROLES
 from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
-from tests.e2e.api import Api
+from tests.e2e.api import E2E_AGENTS, Api, agent_email
 from tests.e2e.server import Server, server_env
 
 
@@ -27,6 +27,19 @@ def server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Server]
 @pytest.fixture(scope="session")
 def tokens(server: Server) -> dict[str, str]:
     return {role: server.create_token(role, f"e2e-{role}") for role in ROLES}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def agents(server: Server, tokens: dict[str, str]) -> None:
+    admin = Api(server.base_url, tokens["admin"])
+    for name in E2E_AGENTS:
+        body = {"name": name, "email": agent_email(name), "languages": ["es", "pt", "en"]}
+        registered = admin.post("/v1/agents", {**body, "capacity": 1000})
+        assert registered.status_code == 201, registered.text
+        away = admin.post(
+            f"/v1/agents/{registered.json()['id']}/availability", {"availability": "away"}
+        )
+        assert away.status_code == 200, away.text
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.api import Api, ticket_body
+from tests.e2e.api import Api, agent_id, ticket_body
 from tests.e2e.problems import assert_problem, history, nothing_stored
 
 # The matrix as DESIGN.md (Roles, Clarification 6) states it; admin is everywhere.
@@ -25,8 +25,8 @@ COMMANDS: dict[str, tuple[list[tuple[str, Any]], Any, str]] = {
         {"body": "hola", "author_type": "agent", "visibility": "public"},
         "message_added",
     ),
-    "assign": ([], {"agent_id": "agent-1"}, "assigned"),
-    "unassign": ([("assign", {"agent_id": "agent-1"})], None, "unassigned"),
+    "assign": ([], {"agent_id": agent_id("agent-1")}, "assigned"),
+    "unassign": ([("assign", {"agent_id": agent_id("agent-1")})], None, "unassigned"),
     "status": ([], {"status": "pending"}, "status_changed"),
     "priority": ([], {"priority": "urgent"}, "priority_changed"),
     "category": ([], {"category": "billing"}, "category_changed"),

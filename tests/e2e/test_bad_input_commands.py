@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.api import Api, ticket_body
+from tests.e2e.api import Api, agent_id, ticket_body
 from tests.e2e.problems import (
     KiB64,
     assert_problem,
@@ -102,8 +102,8 @@ def test_an_escalation_level_that_is_not_an_integer_from_1_is_422_naming_level(
 @pytest.mark.parametrize(
     ("command", "body", "field"),
     [
-        ("assign", {"agent_id": "a-1", "team": "x"}, "team"),
-        ("unassign", {"agent_id": "a-1"}, "agent_id"),
+        ("assign", {"agent_id": agent_id("a-1"), "team": "x"}, "team"),
+        ("unassign", {"agent_id": agent_id("a-1")}, "agent_id"),
         ("close", {"force": True}, "force"),
         ("status", {"status": "open", "reason": "x"}, "reason"),
         ("tags", {"add": ["x"], "replace": ["y"]}, "replace"),
@@ -175,7 +175,9 @@ def test_a_command_on_a_malformed_ticket_id_is_404_and_stores_nothing(
     api: Api, auditor: Api, command
 ):
     with nothing_stored(auditor):
-        assert_problem(api.post(f"/v1/tickets/not-a-uuid/{command}", {"agent_id": "a"}), 404)
+        assert_problem(
+            api.post(f"/v1/tickets/not-a-uuid/{command}", {"agent_id": agent_id("a")}), 404
+        )
 
 
 @pytest.mark.parametrize(
@@ -210,11 +212,11 @@ AGENT_MESSAGE = {"body": "hola", "author_type": "agent", "visibility": "public"}
     ("setup", "command", "body"),
     [
         ([], "close", None),
-        ([("assign", {"agent_id": "a-1"})], "close", None),
+        ([("assign", {"agent_id": agent_id("a-1")})], "close", None),
         ([("resolve", {}), ("close", None)], "messages", AGENT_MESSAGE),
-        ([("resolve", {}), ("close", None)], "assign", {"agent_id": "a-2"}),
+        ([("resolve", {}), ("close", None)], "assign", {"agent_id": agent_id("a-2")}),
         ([("resolve", {}), ("close", None)], "reopen", None),
-        ([("assign", {"agent_id": "a-1"})], "reopen", None),
+        ([("assign", {"agent_id": agent_id("a-1")})], "reopen", None),
         ([("resolve", {})], "resolve", None),
         ([("resolve", {})], "escalate", {"reason": "x"}),
         ([("resolve", {})], "status", {"status": "pending"}),
@@ -354,13 +356,16 @@ def test_a_request_for_an_unknown_ticket_does_not_use_up_its_idempotency_key(api
     k = key()
     assert_problem(
         api.command(
-            str(uuid.uuid4()), "assign", {"agent_id": "a-1"}, headers={"Idempotency-Key": k}
+            str(uuid.uuid4()),
+            "assign",
+            {"agent_id": agent_id("a-1")},
+            headers={"Idempotency-Key": k},
         ),
         404,
     )
     assert (
         api.command(
-            ticket, "assign", {"agent_id": "a-1"}, headers={"Idempotency-Key": k}
+            ticket, "assign", {"agent_id": agent_id("a-1")}, headers={"Idempotency-Key": k}
         ).status_code
         == 200
     )

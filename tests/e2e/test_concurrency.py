@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.e2e.api import Api, ticket_body
+from tests.e2e.api import Api, agent_id, ticket_body
 
 
 def _all_at_once(count: int, call):
@@ -42,7 +42,7 @@ def test_of_two_conditional_writes_on_one_version_exactly_one_lands(api: Api, se
         )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        responses = list(pool.map(assign, [f"agent-{i}" for i in range(8)]))
+        responses = list(pool.map(assign, [agent_id(f"agent-{i}") for i in range(8)]))
     assert sorted(r.status_code for r in responses).count(200) == 1
     assert all(r.status_code in (200, 412) for r in responses)
     assert api.history_types(tid) == ["opened", "assigned"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.api import Api
+from tests.e2e.api import Api, agent_id
 
 
 def test_a_ticket_runs_from_first_contact_to_closed(api: Api, api_as):
@@ -12,7 +12,7 @@ def test_a_ticket_runs_from_first_contact_to_closed(api: Api, api_as):
 
     agent = api_as("agent")
     steps = [
-        ("assign", {"agent_id": "agent-7"}, "open"),
+        ("assign", {"agent_id": agent_id("agent-7")}, "open"),
         (
             "messages",
             {"body": "¿Reinició el módem?", "author_type": "agent", "visibility": "public"},
@@ -36,7 +36,7 @@ def test_a_ticket_runs_from_first_contact_to_closed(api: Api, api_as):
     final = api.get(f"/v1/tickets/{tid}")
     assert final.status_code == 200
     doc = final.json()
-    assert doc["status"] == "closed" and doc["assignee"] == "agent-7"
+    assert doc["status"] == "closed" and doc["assignee"] == agent_id("agent-7")
     assert [m["body"] for m in doc["messages"]] == ["¿Reinició el módem?", "Sí, sigue igual"]
     assert doc["escalation"]["level"] == 1
     assert final.headers["ETag"] == f'"{doc["version"]}"'
@@ -73,7 +73,7 @@ def test_a_new_ticket_answers_201_with_location_number_and_position(api: Api):
 
 def test_history_records_who_did_what_and_when(api: Api, api_as):
     tid = api.open_ticket()["id"]
-    api_as("agent").command(tid, "assign", {"agent_id": "a-1"})
+    api_as("agent").command(tid, "assign", {"agent_id": agent_id("a-1")})
     events = api.get(f"/v1/tickets/{tid}/history").json()["events"]
     assert [e["version"] for e in events] == [1, 2]
     assert (
@@ -81,7 +81,7 @@ def test_history_records_who_did_what_and_when(api: Api, api_as):
         and events[0]["actor"]["name"] == "e2e-integrator"
     )
     assert events[1]["actor"]["role"] == "agent"
-    assert events[1]["data"] == {"agent_id": "a-1"}
+    assert events[1]["data"] == {"agent_id": agent_id("a-1"), "reason": None}
     assert events[0]["data"]["requester"]["email"] == "ana@example.com"
     assert events[0]["occurred_at"] <= events[1]["occurred_at"]
     assert events[0]["occurred_at"].endswith("+00:00")

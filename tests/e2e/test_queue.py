@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from domain.actor import ROLES
-from tests.e2e.api import Api
+from tests.e2e.api import Api, agent_id
 from tests.e2e.problems import assert_problem
 
 
@@ -49,10 +49,10 @@ def test_every_filter_works_through_the_server(api: Api, api_as):
     tag = f"flt{uuid.uuid4().hex[:8]}"
     chat = api.open_ticket(tags=[tag], channel="chat", language="pt-BR", category="red")["id"]
     mine = api.open_ticket(tags=[tag], priority="high")["id"]
-    last = api_as("agent").command(mine, "assign", {"agent_id": "maria"}).json()
+    last = api_as("agent").command(mine, "assign", {"agent_id": agent_id("maria")}).json()
     wait = {"tag": tag, "after_position": last["position"]}
     expectations = {
-        "assignee": ("maria", [mine]),
+        "assignee": (agent_id("maria"), [mine]),
         "unassigned": ("true", [chat]),
         "language": ("pt", [chat]),
         "channel": ("chat", [chat]),

@@ -9,7 +9,7 @@ import pytest
 
 from domain.actor import ROLES
 from interface.http.auth import TICKET_READERS
-from tests.e2e.api import Api
+from tests.e2e.api import Api, agent_id
 from tests.e2e.problems import assert_problem
 
 ITEM_FIELDS = {
@@ -67,7 +67,7 @@ def test_the_list_follows_commands_and_keeps_closed_tickets(api: Api, api_as):
     email = f"{unique('st.')}@example.com"
     opened = [api.open_ticket(requester=requester(email))["id"] for _ in range(4)]
     agent = api_as("agent")
-    agent.command(opened[0], "assign", {"agent_id": "maria"})
+    agent.command(opened[0], "assign", {"agent_id": agent_id("maria")})
     agent.command(opened[1], "status", {"status": "pending"})
     agent.command(opened[2], "resolve", {})
     last = agent.command(opened[2], "close").json()
@@ -107,7 +107,7 @@ def test_filters_combine(api: Api):
     match = api.open_ticket(requester=requester(email), subject=f"{word} doble", external_ref=ref)
     api.open_ticket(requester=requester(email), subject="Otra cosa")
     api.open_ticket(subject=f"{word} triple")
-    last = api.command(match["id"], "assign", {"agent_id": "maria"}).json()
+    last = api.command(match["id"], "assign", {"agent_id": agent_id("maria")}).json()
     wait = {"requester_email": email, "after_position": last["position"]}
     assert found(api, **wait, q=word) == [match["id"]]
     assert found(api, **wait, q=word, status="open", external_ref=ref) == [match["id"]]

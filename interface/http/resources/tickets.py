@@ -13,7 +13,7 @@ from domain.actor import Actor
 from domain.customer import Contact
 from domain.ticket import Ticket
 from infrastructure.bootstrap import Atende
-from interface import schemas
+from interface import agent_schemas, schemas
 from interface.http.auth import TICKET_READERS, TICKET_WRITERS, allow
 from interface.http.consistency import wait_for_position
 from interface.http.cursor import decode_cursor, encode_cursor
@@ -120,6 +120,31 @@ class TicketCommand:
         render_ticket(resp, result)
 
 
+class TicketAssign:
+    """``POST /v1/tickets/{id}/assign``: to a known agent (404), online and active unless
+    ``force`` (409)."""
+
+    schema = agent_schemas.AssignIn()
+
+    def __init__(self, atende: Atende):
+        self.atende = atende
+
+    @falcon.before(allow(*TICKET_WRITERS))
+    @falcon.before(validate_body)
+    @idempotent
+    def on_post(self, req: falcon.Request, resp: falcon.Response, ticket_id: UUID) -> None:
+        body = req.context.body
+        result = self.atende.tickets.assign(
+            ticket_id,
+            body["agent_id"],
+            force=body["force"],
+            actor=req.context.actor,
+            expected_version=expected_version(req),
+            idempotency=req.context.claim,
+        )
+        render_ticket(resp, result)
+
+
 COMMANDS: dict[str, tuple[type, Command]] = {
     "messages": (
         schemas.MessageIn,
@@ -127,9 +152,9 @@ COMMANDS: dict[str, tuple[type, Command]] = {
             b["body"], b["author_type"], b.get("author_id"), b["visibility"], b.get("channel"), a
         ),
     ),
-    "assign": (schemas.AssignIn, lambda t, b, a: t.assign(b["agent_id"], a)),
     "unassign": (schemas.EmptyIn, lambda t, b, a: t.unassign(a)),
     "status": (schemas.StatusIn, lambda t, b, a: t.change_status(b["status"], a)),
+    "language": (agent_schemas.LanguageIn, lambda t, b, a: t.change_language(b["language"], a)),
     "priority": (schemas.PriorityIn, lambda t, b, a: t.change_priority(b["priority"], a)),
     "category": (schemas.CategoryIn, lambda t, b, a: t.change_category(b["category"], a)),
     "tags": (schemas.TagsIn, lambda t, b, a: t.change_tags(b["add"], b["remove"], a)),
@@ -144,6 +169,7 @@ def add_ticket_routes(app: falcon.App, atende: Atende) -> None:
     app.add_route("/v1/tickets", TicketCollection(atende))
     app.add_route("/v1/tickets/{ticket_id:uuid}", TicketItem(atende))
     app.add_route("/v1/tickets/{ticket_id:uuid}/history", TicketHistory(atende))
+    app.add_route("/v1/tickets/{ticket_id:uuid}/assign", TicketAssign(atende))
     for name, (schema, command) in COMMANDS.items():
         app.add_route(
             f"/v1/tickets/{{ticket_id:uuid}}/{name}", TicketCommand(atende, schema, command)

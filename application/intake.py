@@ -1,0 +1,195 @@
+"""Multi-channel intake: a contact from email, chat, social media, phone or a web form
+either opens a ticket or continues the one it belongs to.
+
+A contact continues a ticket when it names it: by the thread it belongs to (an email's
+In-Reply-To / References, a chat's or call's conversation id) or, for email, by a
+``[#<number>]`` token in the subject from the same customer. Otherwise it opens a ticket.
+Continuing a closed ticket opens a follow-up linked to it (Clarification 4). Every
+inbound message leaves a thread key, so the same message delivered twice writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from application.errors import ConcurrentWriteConflict, TicketNotFound
+from application.tickets import CommandResult
+from domain.actor import Actor
+from domain.customer import Contact
+from domain.intake import ThreadKey, thread_key_id
+from domain.ticket import Ticket, parse_outbound_message_id
+
+ATTEMPTS = 5
+SUBJECT_FROM_TEXT = 80  # a chat has no subject: its first line stands in, this long at most
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One contact, normalized from whichever channel it came on."""
+
+    channel: str
+    contact: Contact
+    text: str
+    subject: str | None = None
+    message_id: str | None = None  # the channel's id of this message, for deduplication
+    conversation_id: str | None = None  # chat, social and phone threads
+    references: tuple[str, ...] = ()  # email: In-Reply-To then References, newest first
+    ticket_number: int | None = None  # email: a [#123] token in the subject
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    language: str | None = None
+    category: str | None = None
+    priority: str = "normal"
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    outcome: str  # opened | appended | followed_up | duplicate
+    result: CommandResult
+
+
+class Intake:
+    def __init__(self, app: Any):
+        self.app = app
+
+    def receive(self, inbound: Inbound, actor: Actor) -> IntakeResult:
+        for _ in range(ATTEMPTS):
+            seen = self._ticket_of_message(inbound)
+            if seen is not None:
+                return IntakeResult("duplicate", self.app.ticket_result(seen))
+            try:
+                return self._receive(inbound, actor)
+            except (IntegrityError, ConcurrentWriteConflict):
+                # The same message arrived concurrently (its key collided) or another
+                # save raced this one: look again.
+                continue
+        raise ConcurrentWriteConflict("the conversation kept changing; try again")
+
+    def _receive(self, inbound: Inbound, actor: Actor) -> IntakeResult:
+        ticket = self._ticket_of_thread(inbound)
+        if ticket is None:
+            return IntakeResult("opened", self._open(inbound, actor, follow_up_of=None))
+        if ticket.status == "closed":
+            return IntakeResult(
+                "followed_up", self._open(inbound, actor, follow_up_of=ticket.id)
+            )
+        result = self.app.change(
+            ticket.id,
+            lambda t: t.add_message(
+                inbound.text,
+                "customer",
+                None,
+                "public",
+                inbound.channel,
+                actor,
+                attachments=inbound.attachments,
+                external_id=inbound.message_id,
+            ),
+            companions=lambda t: self._keys(inbound, t.id),
+        )
+        return IntakeResult("appended", result)
+
+    def _open(self, inbound: Inbound, actor: Actor, follow_up_of: UUID | None) -> CommandResult:
+        return self.app.open_ticket(
+            subject=inbound.subject or _subject_from(inbound.text),
+            description=inbound.text,
+            contact=inbound.contact,
+            channel=inbound.channel,
+            actor=actor,
+            language=inbound.language,
+            priority=inbound.priority,
+            category=inbound.category,
+            tags=inbound.tags,
+            attachments=inbound.attachments,
+            follow_up_of=follow_up_of,
+            external_message_id=inbound.message_id,
+            companions=lambda t: self._keys(inbound, t.id),
+        )
+
+    # Finding the ticket
+
+    def _ticket_of_message(self, inbound: Inbound) -> UUID | None:
+        if not inbound.message_id:
+            return None
+        key = self._key(inbound.channel, "message", inbound.message_id)
+        return None if key is None else key.ticket_id
+
+    def _ticket_of_thread(self, inbound: Inbound) -> Ticket | None:
+        for reference in inbound.references:
+            found = self._ticket_of_reference(inbound.channel, reference)
+            if found is not None:
+                return found
+        if inbound.conversation_id:
+            key = self._key(inbound.channel, "conversation", inbound.conversation_id)
+            if key is not None:
+                return self._ticket(key.ticket_id)
+        if inbound.ticket_number is not None:
+            return self._ticket_by_number(inbound)
+        return None
+
+    def _ticket_of_reference(self, channel: str, reference: str) -> Ticket | None:
+        ours = parse_outbound_message_id(reference)
+        if ours is not None:
+            # One of our replies: it names its ticket; trust it only if the ticket really
+            # sent that message (ids are easy to forge, message ids are random).
+            ticket = self._ticket(ours[0])
+            return ticket if ticket is not None and ticket.has_message(ours[1]) else None
+        key = self._key(channel, "message", reference)
+        return None if key is None else self._ticket(key.ticket_id)
+
+    def _ticket_by_number(self, inbound: Inbound) -> Ticket | None:
+        """A [#123] token counts only from the ticket's own customer: anyone can type a
+        number into a subject, and it must not put their mail into someone else's ticket."""
+        ticket_id = self.app.ticket_by_number(inbound.ticket_number)
+        ticket = None if ticket_id is None else self._ticket(ticket_id)
+        if ticket is None:
+            return None
+        customer_id, _ = self.app.customers.resolve(inbound.contact)
+        return ticket if ticket.customer_id == customer_id else None
+
+    def _ticket(self, ticket_id: UUID) -> Ticket | None:
+        try:
+            return self.app.get_ticket(ticket_id)
+        except TicketNotFound:
+            return None
+
+    # Thread keys
+
+    def _key(self, channel: str, kind: str, key: str) -> ThreadKey | None:
+        key_id = thread_key_id(self.app.customer_namespace, channel, kind, key)
+        try:
+            found = self.app.repository.get(key_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, ThreadKey) else None
+
+    def _keys(self, inbound: Inbound, ticket_id: UUID) -> list[ThreadKey]:
+        """Keys to save with the ticket: this message's, and the conversation's (new, or
+        moved to a follow-up ticket)."""
+        namespace, channel = self.app.customer_namespace, inbound.channel
+        keys = []
+        if inbound.message_id:
+            message = inbound.message_id
+            keys.append(ThreadKey.start(namespace, channel, "message", message, ticket_id))
+        if inbound.conversation_id:
+            conversation = inbound.conversation_id
+            existing = self._key(channel, "conversation", conversation)
+            if existing is None:
+                key = ThreadKey.start(namespace, channel, "conversation", conversation, ticket_id)
+                keys.append(key)
+            elif existing.ticket_id != ticket_id:
+                existing.move_to(ticket_id)
+                keys.append(existing)
+        return keys
+
+
+def _subject_from(text: str) -> str:
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if len(first) > SUBJECT_FROM_TEXT:
+        first = first[: SUBJECT_FROM_TEXT - 1].rstrip() + "…"
+    return first or "(no subject)"

@@ -1,0 +1,129 @@
+"""Agent routes: register and list, read one, and one resource per change
+(availability, languages, skills, capacity, deactivate, reactivate)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import falcon
+
+from domain.actor import Actor
+from domain.agent import Agent
+from infrastructure.bootstrap import Atende
+from interface.agent_schemas import (
+    AgentIn,
+    AgentOut,
+    AgentsQueryIn,
+    AvailabilityIn,
+    CapacityIn,
+    LanguagesIn,
+    SkillsIn,
+)
+from interface.http.auth import AGENT_ADMINS, AGENT_READERS, AVAILABILITY_SETTERS, allow
+from interface.http.consistency import wait_for_position
+from interface.http.hooks import validate_body
+from interface.schemas import EmptyIn
+
+_AGENT_OUT = AgentOut()
+_AGENTS_OUT = AgentOut(many=True, exclude=("version", "position"))
+_QUERY = AgentsQueryIn()
+
+AgentCommand = Callable[[Agent, dict[str, Any], Actor], None]
+
+
+def agent_document(agent: Agent, position: int) -> dict[str, Any]:
+    return _AGENT_OUT.dump(
+        {**vars(agent), "id": str(agent.id), "version": agent.version, "position": position}
+    )
+
+
+def render_agent(resp: falcon.Response, agent: Agent, position: int, status: int = 200) -> None:
+    resp.status = status
+    resp.media = agent_document(agent, position)
+    resp.etag = str(agent.version)
+    if status == 201:
+        resp.location = f"/v1/agents/{agent.id}"
+
+
+class AgentCollection:
+    schema = AgentIn()
+
+    def __init__(self, atende: Atende):
+        self.atende = atende
+
+    @falcon.before(allow(*AGENT_ADMINS))
+    @falcon.before(validate_body)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        agent, position = self.atende.tickets.agents.register(
+            actor=req.context.actor, **req.context.body
+        )
+        render_agent(resp, agent, position, status=201)
+
+    @falcon.before(allow(*AGENT_READERS))
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Every agent with their current load, from the routing view (eventually
+        consistent: pass ``after_position`` to wait for a change you made)."""
+        query = _QUERY.load(req.params)
+        view = self.atende.views["routing"]
+        if "after_position" in query:
+            wait_for_position(self.atende, view, query.pop("after_position"))
+        resp.media = {"items": _AGENTS_OUT.dump(view.directory(query))}
+
+
+class AgentItem:
+    def __init__(self, atende: Atende):
+        self.atende = atende
+
+    @falcon.before(allow(*AGENT_READERS))
+    def on_get(self, req: falcon.Request, resp: falcon.Response, agent_id: UUID) -> None:
+        agents = self.atende.tickets.agents
+        agent = agents.get(agent_id)
+        render_agent(resp, agent, agents.position_of(agent))
+
+
+class AgentChange:
+    """``POST /v1/agents/{id}/<name>``: validate, apply one change, save."""
+
+    def __init__(self, atende: Atende, schema: type, command: AgentCommand, roles: tuple):
+        self.atende = atende
+        self.schema = schema()
+        self.command = command
+        self.allowed = allow(*roles)  # agents set their own availability; admins the rest
+
+    @falcon.before(lambda req, resp, resource, params: resource.allowed(req, resp, None, None))
+    @falcon.before(validate_body)
+    def on_post(self, req: falcon.Request, resp: falcon.Response, agent_id: UUID) -> None:
+        body, actor = req.context.body, req.context.actor
+        agent, position = self.atende.tickets.agents.change(
+            agent_id, lambda agent: self.command(agent, body, actor)
+        )
+        render_agent(resp, agent, position)
+
+
+CHANGES: dict[str, tuple[type, AgentCommand, tuple]] = {
+    "availability": (
+        AvailabilityIn,
+        lambda g, b, a: g.set_availability(b["availability"], a),
+        AVAILABILITY_SETTERS,
+    ),
+    "languages": (LanguagesIn, lambda g, b, a: g.set_languages(b["languages"], a), AGENT_ADMINS),
+    "skills": (
+        SkillsIn,
+        lambda g, b, a: g.set_skills(b["skills"], b.get("generalist", g.generalist), a),
+        AGENT_ADMINS,
+    ),
+    "capacity": (CapacityIn, lambda g, b, a: g.set_capacity(b["capacity"], a), AGENT_ADMINS),
+    "deactivate": (EmptyIn, lambda g, b, a: g.deactivate(a), AGENT_ADMINS),
+    "reactivate": (EmptyIn, lambda g, b, a: g.reactivate(a), AGENT_ADMINS),
+}
+
+
+def add_agent_routes(app: falcon.App, atende: Atende) -> None:
+    app.add_route("/v1/agents", AgentCollection(atende))
+    app.add_route("/v1/agents/{agent_id:uuid}", AgentItem(atende))
+    for name, (schema, command, roles) in CHANGES.items():
+        app.add_route(
+            f"/v1/agents/{{agent_id:uuid}}/{name}", AgentChange(atende, schema, command, roles)
+        )

@@ -1,0 +1,46 @@
+"""``GET /v1/customers/{id}/tickets``: every ticket of one customer, on any channel."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import falcon
+
+from infrastructure.bootstrap import Atende
+from interface.http.auth import TICKET_READERS, allow
+from interface.http.consistency import wait_for_position
+from interface.http.cursor import decode_cursor, encode_cursor
+from interface.http.resources.tickets import LIST_SORT_KEY_TYPES
+from interface.schemas import CustomerTicketsQueryIn, TicketListItemOut
+from projections.ticket_list import TicketListQuery
+
+_QUERY = CustomerTicketsQueryIn()
+_ITEMS_OUT = TicketListItemOut(many=True)
+
+
+class CustomerTickets:
+    def __init__(self, atende: Atende):
+        self.atende = atende
+
+    @falcon.before(allow(*TICKET_READERS))
+    def on_get(self, req: falcon.Request, resp: falcon.Response, customer_id: UUID) -> None:
+        query = _QUERY.load(req.params)
+        view = self.atende.views["ticket_list"]
+        if "after_position" in query:
+            wait_for_position(self.atende, view, query["after_position"])
+        filters = {"customer_id": str(customer_id)}
+        if "status" in query:
+            filters["status"] = query["status"]
+        after = None
+        if "cursor" in query:
+            after = decode_cursor(query["cursor"], filters, LIST_SORT_KEY_TYPES)
+        page = view.page(TicketListQuery(filters=filters, limit=query["limit"], after=after))
+        resp.media = {
+            "customer_id": str(customer_id),
+            "items": _ITEMS_OUT.dump(page.items),
+            "next_cursor": encode_cursor(page.last_key, filters) if page.last_key else None,
+        }
+
+
+def add_customer_routes(app: falcon.App, atende: Atende) -> None:
+    app.add_route("/v1/customers/{customer_id:uuid}/tickets", CustomerTickets(atende))

@@ -1,0 +1,140 @@
+"""Intake routes: ``POST /v1/intake/email`` takes a raw RFC 5322 message; the other
+channels (chat, social, phone, web) take normalized JSON. Each answers with the ticket
+the contact opened or continued, and what happened to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from application.intake import Inbound, Intake, IntakeResult
+from domain.customer import Contact
+from domain.intake import INTAKE_CHANNELS
+from infrastructure.bootstrap import Atende
+from infrastructure.mail import ParsedEmail, parse_email
+from interface.agent_schemas import intake_schema
+from interface.http.auth import INTAKE_WRITERS, allow
+from interface.http.errors import Problem
+from interface.http.idempotency import idempotent
+from interface.http.representations import ticket_document
+
+EMAIL_TYPES = ("message/rfc822",)
+JSON_CHANNELS = tuple(c for c in INTAKE_CHANNELS if c != "email")
+# An outcome's HTTP status: a new ticket is created, anything else is the existing one.
+STATUS = {"opened": 201, "followed_up": 201, "appended": 200, "duplicate": 200}
+
+
+def render_intake(resp: falcon.Response, received: IntakeResult, inbound: Inbound) -> None:
+    resp.status = STATUS[received.outcome]
+    document = ticket_document(received.result)
+    document["intake"] = {
+        "outcome": received.outcome,
+        "channel": inbound.channel,
+        "message_id": inbound.message_id,
+    }
+    resp.media = document
+    resp.etag = str(received.result.ticket.etag_version)
+    if resp.status == 201:
+        resp.location = f"/v1/tickets/{received.result.ticket.id}"
+
+
+class EmailIntake:
+    def __init__(self, atende: Atende):
+        self.atende = atende
+        self.intake = Intake(atende.tickets)
+
+    @falcon.before(allow(*INTAKE_WRITERS))
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.content_type is None or req.content_type.split(";")[0].strip().lower() not in (
+            EMAIL_TYPES
+        ):
+            raise Problem(
+                falcon.HTTP_415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "Send the raw message as Content-Type: message/rfc822.",
+            )
+        limit = self.atende.settings.max_email_bytes
+        raw = req.bounded_stream.read(limit + 1)
+        if len(raw) > limit:
+            raise Problem(
+                falcon.HTTP_413,
+                "body-too-large",
+                "Request body too large",
+                f"The message must be at most {limit} bytes.",
+            )
+        inbound = inbound_email(parse_email(raw))  # InvalidEmail -> 422 naming the field
+        render_intake(resp, self.intake.receive(inbound, req.context.actor), inbound)
+
+
+def inbound_email(mail: ParsedEmail) -> Inbound:
+    return Inbound(
+        channel="email",
+        contact=Contact(name=mail.sender_name or mail.sender_email, email=mail.sender_email),
+        text=mail.text or "(empty message)",
+        subject=mail.subject.strip() or None,
+        message_id=mail.message_id,
+        references=mail.thread_refs,
+        ticket_number=mail.ticket_number,
+        attachments=[
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size}
+            for a in mail.attachments
+        ],
+    )
+
+
+class ChannelIntake:
+    """``POST /v1/intake/{channel}`` for chat, social, phone and web contacts."""
+
+    def __init__(self, atende: Atende):
+        self.atende = atende
+        self.intake = Intake(atende.tickets)
+        self.schemas = {channel: intake_schema(channel) for channel in JSON_CHANNELS}
+
+    @falcon.before(allow(*INTAKE_WRITERS))
+    @idempotent
+    def on_post(self, req: falcon.Request, resp: falcon.Response, channel: str) -> None:
+        schema = self.schemas.get(channel)
+        if schema is None:
+            raise Problem(
+                falcon.HTTP_404,
+                "unknown-channel",
+                "Unknown channel",
+                f"There is no intake channel {channel!r}; the channels are "
+                f"{', '.join(INTAKE_CHANNELS)}.",
+            )
+        body = schema.load(req.get_media(default_when_empty={}))
+        inbound = inbound_contact(channel, body)
+        render_intake(resp, self.intake.receive(inbound, req.context.actor), inbound)
+
+
+def inbound_contact(channel: str, body: dict[str, Any]) -> Inbound:
+    customer = body["customer"]
+    handle = customer.get("handle")
+    if handle and body.get("network"):
+        handle = f"{body['network'].strip().lower()}:{handle}"
+    name = customer.get("name") or handle or customer.get("phone") or customer.get("email")
+    return Inbound(
+        channel=channel,
+        contact=Contact(
+            name=name or "customer",
+            email=customer.get("email"),
+            phone=customer.get("phone"),
+            external_id=customer.get("external_id"),
+            handle=handle,
+        ),
+        text=body["text"],
+        subject=body.get("subject"),
+        message_id=body.get("message_id"),
+        conversation_id=body.get("conversation_id"),
+        language=body.get("language"),
+        category=body.get("category"),
+        priority=body["priority"],
+        tags=body["tags"],
+    )
+
+
+def add_intake_routes(app: falcon.App, atende: Atende) -> None:
+    app.add_route("/v1/intake/email", EmailIntake(atende))
+    app.add_route("/v1/intake/{channel}", ChannelIntake(atende))
