@@ -536,7 +536,7 @@ def test_assigning_to_an_agent_id_that_is_not_a_uuid_is_422(api: Api, auditor: A
         assert_problem(api.command(tid, "assign", {"agent_id": bad}), 422, "agent_id")
 
 
-@pytest.mark.parametrize("force", ["yes", None, 2])
+@pytest.mark.parametrize("force", ["maybe", None, 2, []])
 def test_assigning_with_force_that_is_not_a_boolean_is_422(api: Api, auditor: Api, force):
     tid = quechua_ticket(api)
     body = {"agent_id": agent_id("a-2"), "force": force}
