@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from application.errors import ConcurrentWriteConflict, TicketNotFound
+from application.idempotency import IdempotencyClaim, IdempotencyOutcome
 from application.tickets import CommandResult
 from domain.actor import Actor
 from domain.customer import Contact
@@ -57,27 +58,36 @@ class Intake:
     def __init__(self, app: Any):
         self.app = app
 
-    def receive(self, inbound: Inbound, actor: Actor) -> IntakeResult:
+    def receive(
+        self, inbound: Inbound, actor: Actor, idempotency: IdempotencyClaim | None = None
+    ) -> IntakeResult:
+        """``idempotency``: the request's Idempotency-Key claim, completed with what this
+        contact wrote (or, for a duplicate, with the ticket as it is)."""
         for _ in range(ATTEMPTS):
             seen = self._ticket_of_message(inbound)
             if seen is not None:
-                return IntakeResult("duplicate", self.app.ticket_result(seen))
+                result = self.app.ticket_result(seen)
+                if idempotency is not None:
+                    self.app.idempotency.complete(
+                        IdempotencyOutcome(idempotency, 200, seen, result.ticket.version)
+                    )
+                return IntakeResult("duplicate", result)
             try:
-                return self._receive(inbound, actor)
+                return self._receive(inbound, actor, idempotency)
             except (IntegrityError, ConcurrentWriteConflict):
                 # The same message arrived concurrently (its key collided) or another
                 # save raced this one: look again.
                 continue
         raise ConcurrentWriteConflict("the conversation kept changing; try again")
 
-    def _receive(self, inbound: Inbound, actor: Actor) -> IntakeResult:
+    def _receive(
+        self, inbound: Inbound, actor: Actor, idempotency: IdempotencyClaim | None
+    ) -> IntakeResult:
         ticket = self._ticket_of_thread(inbound)
         if ticket is None:
-            return IntakeResult("opened", self._open(inbound, actor, follow_up_of=None))
+            return IntakeResult("opened", self._open(inbound, actor, None, idempotency))
         if ticket.status == "closed":
-            return IntakeResult(
-                "followed_up", self._open(inbound, actor, follow_up_of=ticket.id)
-            )
+            return IntakeResult("followed_up", self._open(inbound, actor, ticket.id, idempotency))
         result = self.app.change(
             ticket.id,
             lambda t: t.add_message(
@@ -91,10 +101,17 @@ class Intake:
                 external_id=inbound.message_id,
             ),
             companions=lambda t: self._keys(inbound, t.id),
+            idempotency=idempotency,
         )
         return IntakeResult("appended", result)
 
-    def _open(self, inbound: Inbound, actor: Actor, follow_up_of: UUID | None) -> CommandResult:
+    def _open(
+        self,
+        inbound: Inbound,
+        actor: Actor,
+        follow_up_of: UUID | None,
+        idempotency: IdempotencyClaim | None,
+    ) -> CommandResult:
         return self.app.open_ticket(
             subject=inbound.subject or _subject_from(inbound.text),
             description=inbound.text,
@@ -109,6 +126,7 @@ class Intake:
             follow_up_of=follow_up_of,
             external_message_id=inbound.message_id,
             companions=lambda t: self._keys(inbound, t.id),
+            idempotency=idempotency,
         )
 
     # Finding the ticket

@@ -181,9 +181,19 @@ def _thread_refs(msg: Message) -> tuple[str, ...]:
 
     In-Reply-To names the direct parent; References lists the thread oldest to newest.
     """
-    in_reply_to = _message_ids(_raw_header(msg, "In-Reply-To"))
-    references = _message_ids(_raw_header(msg, "References"))
+    in_reply_to = _message_ids(_id_header(msg, "In-Reply-To"))
+    references = _message_ids(_id_header(msg, "References"))
     return tuple(dict.fromkeys([*in_reply_to, *reversed(references)]))
+
+
+def _id_header(msg: Message, name: str) -> str | None:
+    """The text of a header listing message ids. Ids belong there verbatim, but some
+    generators (Python's ``email`` among them) cannot fold an id longer than a line, such
+    as our own reply ids, and wrap it in RFC 2047 encoded words instead: decode those."""
+    raw = _raw_header(msg, name)
+    if raw is None or "=?" not in raw:
+        return raw
+    return _decoded_header(msg, name) or raw
 
 
 def _message_ids(value: str | None) -> list[str]:

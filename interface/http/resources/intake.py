@@ -106,7 +106,8 @@ class ChannelIntake:
             )
         body = schema.load(req.get_media(default_when_empty={}))
         inbound = inbound_contact(channel, body)
-        render_intake(resp, self.intake.receive(inbound, req.context.actor), inbound)
+        received = self.intake.receive(inbound, req.context.actor, req.context.claim)
+        render_intake(resp, received, inbound)
 
 
 def inbound_contact(channel: str, body: dict[str, Any]) -> Inbound:
