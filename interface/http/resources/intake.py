@@ -17,7 +17,7 @@ from interface.agent_schemas import intake_schema
 from interface.http.auth import INTAKE_WRITERS, allow
 from interface.http.errors import Problem
 from interface.http.idempotency import idempotent
-from interface.http.representations import ticket_document
+from interface.http.representations import render_ticket
 
 EMAIL_TYPES = ("message/rfc822",)
 JSON_CHANNELS = tuple(c for c in INTAKE_CHANNELS if c != "email")
@@ -26,17 +26,12 @@ STATUS = {"opened": 201, "followed_up": 201, "appended": 200, "duplicate": 200}
 
 
 def render_intake(resp: falcon.Response, received: IntakeResult, inbound: Inbound) -> None:
-    resp.status = STATUS[received.outcome]
-    document = ticket_document(received.result)
-    document["intake"] = {
+    render_ticket(resp, received.result, status=STATUS[received.outcome])
+    resp.media["intake"] = {
         "outcome": received.outcome,
         "channel": inbound.channel,
         "message_id": inbound.message_id,
     }
-    resp.media = document
-    resp.etag = str(received.result.ticket.etag_version)
-    if resp.status == 201:
-        resp.location = f"/v1/tickets/{received.result.ticket.id}"
 
 
 class EmailIntake:
