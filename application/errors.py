@@ -74,7 +74,14 @@ class AgentUnavailable(Exception):
 
     def __init__(self, agent_id: object, why: str):
         super().__init__(
-            f"agent {agent_id} is {why}; pass \"force\": true to assign the ticket anyway"
+            f'agent {agent_id} is {why}; pass "force": true to assign the ticket anyway'
         )
         self.agent_id = agent_id
         self.why = why
+
+
+class SurveyNotFound(Exception):
+    """No survey answers to this token (unknown, malformed, or for another survey)."""
+
+    def __init__(self) -> None:
+        super().__init__("no survey answers to this link")

@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +32,7 @@ from application.errors import (
 from application.idempotency import IdempotencyClaim, IdempotencyOutcome, IdempotencyStore
 from application.language import LanguagePolicy
 from application.sla import SlaTimekeeper
+from application.surveys import DEFAULT_SURVEY_TTL, SurveyDesk
 from application.transcodings import ActorAsDict
 from domain.actor import ROUTER, SYSTEM, Actor
 from domain.customer import Contact
@@ -93,6 +94,8 @@ class TicketApplication(Application[UUID]):
         idempotency: IdempotencyStore,
         customer_namespace: UUID,
         language: LanguagePolicy | None = None,
+        survey_key: bytes = b"",
+        survey_ttl: timedelta = DEFAULT_SURVEY_TTL,
     ):
         # Built by the wiring point, which shares the factory's datastore with the
         # stores that live beside the events (keys, idempotency, tokens).
@@ -105,6 +108,7 @@ class TicketApplication(Application[UUID]):
         self.agents = AgentDirectory(self)
         self.customers = CustomerDirectory(self)
         self.language = language or LanguagePolicy()
+        self.surveys = SurveyDesk(self, survey_key, survey_ttl)
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         return self._factory
@@ -251,13 +255,14 @@ class TicketApplication(Application[UUID]):
     def save_ticket(
         self, ticket: Ticket, actor: Actor, outcome: IdempotencyOutcome | None, *others: Any
     ) -> list[Any]:
-        """Save the ticket's events, what they did to its SLA timers and any companion
-        aggregates (identity claims, thread keys), atomically."""
+        """Save the ticket's events, what they did to its SLA timers and surveys, and any
+        companion aggregates (identity claims, thread keys), atomically."""
         sla = self.sla.follow(ticket, actor)
+        surveys = self.surveys.follow(ticket)
         # Companions first, so the ticket's own last event is the command's position
-        # (what an idempotent replay finds again); timers after it, since views apply
-        # them to the ticket's row.
-        return self.save(*others, ticket, *([sla] if sla else []), idempotency=outcome)
+        # (what an idempotent replay finds again); timers and surveys after it, since
+        # views apply them to what the ticket's events wrote.
+        return self.save(*others, ticket, *([sla] if sla else []), *surveys, idempotency=outcome)
 
     # Queries
 

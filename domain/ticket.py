@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -91,6 +91,9 @@ class Ticket(Aggregate):
         self.follow_up_of = follow_up_of
         self.attachments = list(attachments or [])
         self.external_message_ids = [external_message_id] if external_message_id else []
+        self.survey_id: UUID | None = None  # the latest resolution's survey
+        self.pending_since: datetime | None = None
+        self.reminded_at: datetime | None = None  # within the current pending stretch
 
     # Commands: each checks the rules, then records an event (or does nothing
     # when the ticket is already in the asked-for state).
@@ -212,10 +215,12 @@ class Ticket(Aggregate):
         self._escalated(reason=reason, level=new_level, actor=actor)
 
     def resolve(self, resolution: str | None, actor: Actor) -> None:
+        """Resolve, which issues a satisfaction survey: the event names it, and the
+        application creates it beside the ticket (see application.surveys)."""
         if self.status in ("resolved", "closed"):
             raise TransitionNotAllowed(f"a {self.status} ticket cannot be resolved")
         wrapped = None if resolution is None else Personal(self.customer_id, resolution)
-        self._resolved(resolution=wrapped, actor=actor)
+        self._resolved(resolution=wrapped, actor=actor, survey_id=uuid4())
 
     def reopen(self, reason: str | None, actor: Actor) -> None:
         if self.status != "resolved":
@@ -230,6 +235,37 @@ class Ticket(Aggregate):
                 f"only a resolved ticket can be closed, this one is {self.status}"
             )
         self._closed(actor=actor)
+
+    # Follow-up: the scheduler's commands. Each re-checks the ticket itself (the view
+    # that found it may lag) and does nothing when it is no longer due.
+
+    def close_when_resolved_for(self, after: timedelta, now: datetime, actor: Actor) -> bool:
+        """Close a ticket resolved at least ``after`` ago and not reopened since."""
+        if self.status != "resolved" or self.resolved_at is None:
+            return False
+        if now - self.resolved_at < after:
+            return False
+        self._closed(actor=actor, reason=f"resolved for {_duration_text(after)}")
+        return True
+
+    def remind_when_pending_for(self, after: timedelta, now: datetime, actor: Actor) -> bool:
+        """One reminder per pending stretch, once the customer has not answered for
+        ``after``."""
+        if self.status != "pending" or self.pending_since is None or self.reminded_at:
+            return False
+        if now - self.pending_since < after:
+            return False
+        self._customer_reminded(pending_since=self.pending_since, actor=actor)
+        return True
+
+    def resolve_when_pending_for(self, after: timedelta, now: datetime, actor: Actor) -> bool:
+        """Resolve a ticket the customer left unanswered for ``after``."""
+        if self.status != "pending" or self.pending_since is None:
+            return False
+        if now - self.pending_since < after:
+            return False
+        self.resolve(f"no reply from the customer for {_duration_text(after)}", actor)
+        return True
 
     def _refuse_when_closed(self, action: str) -> None:
         if self.status == "closed":
@@ -291,7 +327,11 @@ class Ticket(Aggregate):
 
     @event("StatusChanged")
     def _status_changed(self, status: str, actor: Actor) -> None:
-        self.status = status
+        self._enter_status(status)
+
+    @event("CustomerReminded")
+    def _customer_reminded(self, pending_since: datetime, actor: Actor) -> None:
+        self.reminded_at = self.modified_on
 
     @event("PriorityChanged")
     def _priority_changed(self, priority: str, actor: Actor) -> None:
@@ -310,21 +350,40 @@ class Ticket(Aggregate):
         self.escalation = {"level": level, "reason": reason, "at": self.modified_on}
 
     @event("Resolved")
-    def _resolved(self, resolution: Personal | None, actor: Actor) -> None:
-        self.status = "resolved"
+    def _resolved(
+        self, resolution: Personal | None, actor: Actor, survey_id: UUID | None = None
+    ) -> None:
+        # survey_id came with surveys; older resolutions issued none.
+        self._enter_status("resolved")
         self.resolution = resolution
         self.resolved_at = self.modified_on
+        self.survey_id = survey_id
 
     @event("Reopened")
     def _reopened(self, reason: str | None, actor: Actor) -> None:
-        self.status = "open"
+        self._enter_status("open")
         self.resolution = None
         self.resolved_at = None
 
     @event("Closed")
-    def _closed(self, actor: Actor) -> None:
-        self.status = "closed"
+    def _closed(self, actor: Actor, reason: str | None = None) -> None:
+        # reason: why the system closed it by itself; None for a person's close.
+        self._enter_status("closed")
         self.closed_at = self.modified_on
+
+    def _enter_status(self, status: str) -> None:
+        if status == "pending" and self.status != "pending":
+            self.pending_since, self.reminded_at = self.modified_on, None
+        elif status != "pending":
+            self.pending_since, self.reminded_at = None, None
+        self.status = status
+
+
+def _duration_text(after: timedelta) -> str:
+    days, seconds = after.days, after.seconds
+    if seconds == 0:
+        return f"{days} day{'s' if days != 1 else ''}"
+    return f"{after.total_seconds():.0f} seconds"
 
 
 def outbound_message_id(ticket_id: UUID, message_id: UUID) -> str:

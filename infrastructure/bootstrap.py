@@ -53,6 +53,11 @@ def customer_namespace(secret_key: bytes) -> UUID:
     return UUID(bytes=digest[:16])
 
 
+def survey_key(secret_key: bytes) -> bytes:
+    """The key that authenticates survey links (application.surveys)."""
+    return hmac.new(secret_key, b"atende/survey-links", hashlib.sha256).digest()
+
+
 def bootstrap(settings: Settings | None = None) -> Atende:
     settings = settings or Settings.from_env()
     factory = InfrastructureFactory.construct(
@@ -75,6 +80,8 @@ def bootstrap(settings: Settings | None = None) -> Atende:
             default=settings.default_language,
             known_language=views["ticket_list"].latest_language,
         ),
+        survey_key=survey_key(secret_key),
+        survey_ttl=settings.survey_ttl,
     )
     with db.schema_lock():
         db.ensure_schema()

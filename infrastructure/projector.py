@@ -34,7 +34,8 @@ from psycopg.sql import SQL, Identifier
 
 from application.router import Router
 from application.tickets import TicketApplication
-from infrastructure.scheduler import SlaScheduler
+from application.follow_up import FollowUpPolicy
+from infrastructure.scheduler import FollowUpScheduler, SlaScheduler
 from infrastructure.views.registry import VIEWS
 
 log = logging.getLogger("atende.projector")
@@ -172,6 +173,18 @@ def supervise(name: str, follower: ViewFollower, stop: threading.Event) -> threa
     return thread
 
 
+def follow_up_scheduler(atende: Any) -> FollowUpScheduler:
+    settings = atende.settings
+    policy = FollowUpPolicy(
+        close_after=settings.auto_close_after,
+        remind_after=settings.pending_reminder_after,
+        resolve_after=settings.pending_resolve_after,
+    )
+    return FollowUpScheduler(
+        atende.tickets, atende.views["follow_up"], policy, settings.follow_up_interval
+    )
+
+
 def run_projector(atende: Any, stop: threading.Event) -> None:
     """Follow every view, and run the SLA clock, until ``stop`` is set; each thread
     finishes its current batch."""
@@ -189,9 +202,15 @@ def run_projector(atende: Any, stop: threading.Event) -> None:
         if name == "sla":
             follower.after_batch = lambda view=view: clock.wake_if_earlier(view.next_due())
         threads.append(supervise(name, follower, stop))
+    follow = follow_up_scheduler(atende)
     clock.start()
-    log.info("projector following %s; SLA clock and router running", ", ".join(atende.views))
+    follow.start()
+    log.info(
+        "projector following %s; SLA clock, follow-up and router running",
+        ", ".join(atende.views),
+    )
     stop.wait()
+    follow.shutdown()
     clock.shutdown()
     for thread in threads:
         thread.join()

@@ -17,6 +17,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from application.follow_up import FollowUpPolicy, follow_up
 from application.sla_sweep import sweep
 
 log = logging.getLogger("atende.scheduler")
@@ -74,3 +75,44 @@ class SlaScheduler:
         if result.recorded:
             log.info("SLA sweep recorded %d warnings/breaches", len(result.recorded))
         self.arm(result.next_due)
+
+
+FOLLOW_UP_JOB_ID = "follow-up"
+
+
+class FollowUpScheduler:
+    """Runs the follow-up sweep (auto-close, reminders, auto-resolve) every interval:
+    its deadlines are days long, so a minute's delay is of no consequence."""
+
+    def __init__(
+        self,
+        app: Any,
+        view: Any,
+        policy: FollowUpPolicy,
+        interval: timedelta,
+        clock: Callable[[], datetime] = utc_now,
+    ):
+        self.app, self.view, self.policy, self.clock = app, view, policy, clock
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.scheduler.add_job(
+            self._run, "interval", seconds=interval.total_seconds(), id=FOLLOW_UP_JOB_ID,
+            next_run_time=self.clock(), coalesce=True, max_instances=1,
+        )  # fmt: skip
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def shutdown(self) -> None:
+        self.scheduler.shutdown(wait=True)
+
+    def _run(self) -> None:
+        try:
+            result = follow_up(self.app, self.view, self.clock(), self.policy)
+        except Exception:
+            log.exception("follow-up sweep failed; trying again at the next interval")
+            return
+        if result.count:
+            log.info(
+                "follow-up: %d resolved, %d reminded, %d closed",
+                len(result.resolved), len(result.reminded), len(result.closed),
+            )  # fmt: skip

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -27,6 +29,14 @@ class Settings:
     default_language: str | None = "es"
     language_threshold: float = 0.7
     max_email_bytes: int = 10 * MiB
+    # Follow-up (issue 6): a survey link's life; resolved tickets close by themselves
+    # after auto_close_after; pending tickets nobody answers get a reminder, then are
+    # resolved (both off unless set). None means off.
+    survey_ttl: timedelta = timedelta(days=7)
+    auto_close_after: timedelta | None = timedelta(days=4)
+    pending_reminder_after: timedelta | None = None
+    pending_resolve_after: timedelta | None = None
+    follow_up_interval: timedelta = timedelta(seconds=60)
     environ: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -48,6 +58,13 @@ class Settings:
             default_language=env.get("ATENDE_DEFAULT_LANGUAGE", "es") or None,
             language_threshold=float(env.get("ATENDE_LANGUAGE_THRESHOLD", 0.7)),
             max_email_bytes=int(env.get("ATENDE_MAX_EMAIL_BYTES", 10 * MiB)),
+            survey_ttl=parse_duration(env.get("ATENDE_SURVEY_TTL", "7d"), "ATENDE_SURVEY_TTL"),
+            auto_close_after=optional_duration(env, "ATENDE_AUTO_CLOSE_AFTER", "4d"),
+            pending_reminder_after=optional_duration(env, "ATENDE_PENDING_REMINDER_AFTER"),
+            pending_resolve_after=optional_duration(env, "ATENDE_PENDING_RESOLVE_AFTER"),
+            follow_up_interval=parse_duration(
+                env.get("ATENDE_FOLLOW_UP_INTERVAL", "60s"), "ATENDE_FOLLOW_UP_INTERVAL"
+            ),
             environ=env,
         )
 
@@ -77,6 +94,23 @@ class Settings:
             "POSTGRES_POOL_SIZE": str(self.db_pool_size),
             "POSTGRES_MAX_OVERFLOW": str(self.db_max_overflow),
         }
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([dhms]?)\s*$")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
+
+
+def parse_duration(text: str, name: str) -> timedelta:
+    """``7d``, ``12h``, ``30m``, ``90s`` or plain seconds."""
+    match = _DURATION.match(text)
+    if match is None or int(match[1]) == 0:
+        raise ValueError(f"{name} must be a positive duration like 7d, 12h, 30m or 90s")
+    return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
+
+
+def optional_duration(env: dict[str, str], name: str, default: str = "off") -> timedelta | None:
+    text = env.get(name, default).strip().lower()
+    return None if text in ("", "off", "0", "none") else parse_duration(text, name)
 
 
 def postgres_env(url: str) -> dict[str, str]:

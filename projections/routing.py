@@ -132,9 +132,7 @@ CHANGES: dict[type, Callable[[Any, int], list[RoutingChange]]] = {
     Ticket.Unassigned: lambda e, p: _ticket(e, {"assignee": None}),
     Ticket.LanguageChanged: _language_changed,
     Ticket.CategoryChanged: lambda e, p: _ticket(e, {"category": e.category}),
-    Ticket.PriorityChanged: lambda e, p: _ticket(
-        e, {"priority_rank": PRIORITY_RANK[e.priority]}
-    ),
+    Ticket.PriorityChanged: lambda e, p: _ticket(e, {"priority_rank": PRIORITY_RANK[e.priority]}),
     Ticket.Resolved: lambda e, p: _ticket(e, {"active": False}),
     Ticket.Reopened: lambda e, p: _ticket(e, {"active": True}),
     # Closed is terminal: the ticket will never count again.

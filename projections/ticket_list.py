@@ -27,7 +27,7 @@ class RowChange(NamedTuple):  # a tuple: a rebuild makes one or two per event
     still in that status."""
 
     ticket_id: str
-    fields: dict[str, Any]
+    fields: dict[str, Any] | None  # None deletes the row
     insert: bool = False
     only_if_status: str | None = None
 

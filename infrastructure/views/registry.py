@@ -7,11 +7,15 @@ from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
 
+from infrastructure.views.follow_up import PostgresFollowUpView, SQLiteFollowUpView
 from infrastructure.views.queue import PostgresQueueView, SQLiteQueueView
+from infrastructure.views.reports import PostgresReportsView, SQLiteReportsView
 from infrastructure.views.routing import PostgresRoutingView, SQLiteRoutingView
 from infrastructure.views.sla import PostgresSlaView, SQLiteSlaView
 from infrastructure.views.ticket_list import PostgresTicketListView, SQLiteTicketListView
+from projections.follow_up import FollowUpProjection
 from projections.queue import QueueProjection
+from projections.reports import ReportsProjection
 from projections.routing import RoutingProjection
 from projections.sla import SlaProjection
 from projections.ticket_list import TicketListProjection
@@ -33,4 +37,6 @@ VIEWS: dict[str, ViewKind] = {
     "ticket_list": ViewKind(TicketListProjection, SQLiteTicketListView, PostgresTicketListView),
     "sla": ViewKind(SlaProjection, SQLiteSlaView, PostgresSlaView),
     "routing": ViewKind(RoutingProjection, SQLiteRoutingView, PostgresRoutingView),
+    "follow_up": ViewKind(FollowUpProjection, SQLiteFollowUpView, PostgresFollowUpView),
+    "reports": ViewKind(ReportsProjection, SQLiteReportsView, PostgresReportsView),
 }

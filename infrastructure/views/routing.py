@@ -156,8 +156,7 @@ def _write_sql(table: str, columns: tuple[str, ...], insert: bool) -> str:
     if insert:
         names = ("id", *columns)
         return (
-            f"INSERT INTO {table} ({', '.join(names)}) "
-            f"VALUES ({', '.join(':' + c for c in names)})"
+            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + c for c in names)})"
         )
     return f"UPDATE {table} SET {', '.join(f'{c} = :{c}' for c in columns)} WHERE id = :id"
 

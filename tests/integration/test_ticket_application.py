@@ -23,9 +23,7 @@ def test_an_opened_ticket_reads_back_from_the_event_store(atende):
 def test_the_ticket_number_is_the_position_of_its_opening_event(atende):
     first = open_ticket(atende)
     second = open_ticket(atende)
-    assert first.number == first.position == atende.tickets.recorder.position_of(
-        first.ticket.id, 1
-    )
+    assert first.number == first.position == atende.tickets.recorder.position_of(first.ticket.id, 1)
     assert second.number > first.number
     assert atende.tickets.number_of(second.ticket.id) == second.number
 
