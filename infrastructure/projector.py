@@ -32,9 +32,9 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Connection
 from psycopg.sql import SQL, Identifier
 
+from application.follow_up import FollowUpPolicy
 from application.router import Router
 from application.tickets import TicketApplication
-from application.follow_up import FollowUpPolicy
 from infrastructure.scheduler import FollowUpScheduler, SlaScheduler
 from infrastructure.views.registry import VIEWS
 
