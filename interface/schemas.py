@@ -220,6 +220,8 @@ class TicketOut(Schema):
     language_source = Plain(allow_none=True)
     follow_up_of = fields.UUID(allow_none=True)
     attachments = Plain()
+    survey_id = fields.UUID(allow_none=True)  # the latest resolution's survey
+    pending_since = fields.AwareDateTime(allow_none=True)
     version = fields.Integer()
     position = fields.Integer()
 

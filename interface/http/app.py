@@ -17,7 +17,9 @@ from interface.http.resources.events import EventFeed
 from interface.http.resources.health import Health
 from interface.http.resources.intake import add_intake_routes
 from interface.http.resources.queue import Queue
+from interface.http.resources.reports import add_report_routes
 from interface.http.resources.sla import add_sla_routes
+from interface.http.resources.surveys import add_survey_routes
 from interface.http.resources.tickets import add_ticket_routes
 
 
@@ -42,6 +44,8 @@ def create_app(atende: Atende) -> falcon.App:
     add_agent_routes(app, atende)
     add_intake_routes(app, atende)
     add_customer_routes(app, atende)
+    add_survey_routes(app, atende)
+    add_report_routes(app, atende)
     return app
 
 

@@ -21,11 +21,13 @@ from application.errors import (
     DuplicateExternalRef,
     InvalidHolidaySeed,
     StaleVersion,
+    SurveyNotFound,
     TicketNotFound,
 )
 from domain.agent import AgentInactive
 from domain.calendar import InvalidCalendar
 from domain.sla import InvalidPolicy
+from domain.survey import SurveyClosed
 from domain.ticket import TransitionNotAllowed
 from infrastructure.mail import InvalidEmail
 
@@ -105,6 +107,8 @@ def add_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(TicketNotFound, _on_not_found)
     app.add_error_handler(CalendarNotFound, _on_not_found)
     app.add_error_handler(AgentNotFound, _on_not_found)
+    app.add_error_handler(SurveyNotFound, _on_not_found)
+    app.add_error_handler(SurveyClosed, _on_survey_closed)
     app.add_error_handler(DuplicateAgent, _on_duplicate_agent)
     app.add_error_handler(AgentUnavailable, _on_agent_unavailable)
     app.add_error_handler(AgentInactive, _on_agent_unavailable)
@@ -152,6 +156,14 @@ def _on_calendar_in_use(req: Any, resp: Any, ex: CalendarInUse, params: Any) -> 
     raise Problem(
         falcon.HTTP_409, "calendar-in-use", "Calendar in use", str(ex), policies=ex.policies
     )
+
+
+def _on_survey_closed(req: Any, resp: Any, ex: SurveyClosed, params: Any) -> None:
+    detail = (
+        "The survey has expired." if ex.state == "expired"
+        else "The ticket was reopened, so this survey takes no more answers."
+    )  # fmt: skip
+    raise Problem(falcon.HTTP_410, "survey-closed", "Survey closed", detail, state=ex.state)
 
 
 def _on_transition(req: Any, resp: Any, ex: TransitionNotAllowed, params: Any) -> None:

@@ -1,0 +1,111 @@
+"""Surveys over HTTP: the customer's link (no bearer token: the token in the path is
+the credential) and a ticket's survey for the integrator who sends the link."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import falcon
+
+from domain.survey import QUESTIONS, RATINGS, SCALES, Survey, SurveyClosed
+from infrastructure.bootstrap import Atende
+from interface.http.auth import TICKET_READERS, allow
+from interface.http.hooks import validate_body
+from interface.report_schemas import SurveyAnswerIn
+
+# Who may see a survey's link (and so could answer it): those who send it.
+LINK_READERS = ("admin", "integrator")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def customer_view(atende: Atende, survey: Survey, now: datetime) -> dict[str, Any]:
+    """What the customer's page shows: the ticket's subject and the question, in the
+    ticket's language."""
+    state = survey.state(now)
+    if state in ("expired", "voided"):
+        raise SurveyClosed(survey.id, state)
+    ticket = atende.tickets.get_ticket(survey.ticket_id)
+    language = survey.question_language
+    return {
+        "ticket": {"number": atende.tickets.number_of(ticket.id), "subject": ticket.subject.text},
+        "language": language,
+        "question": QUESTIONS[language],
+        "scale": {"min": RATINGS.start, "max": RATINGS.stop - 1, "labels": SCALES[language]},
+        "status": state,
+        "rating": survey.rating,
+        "comment": None if survey.comment is None else survey.comment.text,
+        "expires_at": survey.expires_at.isoformat(),
+    }
+
+
+class SurveyLinkResource:
+    """``GET`` shows the survey and never records anything (mail scanners follow links);
+    ``POST {rating, comment?}`` answers it, or replaces the answer inside the window."""
+
+    public = True
+    schema = SurveyAnswerIn()
+
+    def __init__(self, atende: Atende):
+        self.atende = atende
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, token: str) -> None:
+        survey = self.atende.tickets.surveys.by_token(token)
+        resp.media = customer_view(self.atende, survey, _now())
+        _private(resp)
+
+    @falcon.before(validate_body)
+    def on_post(self, req: falcon.Request, resp: falcon.Response, token: str) -> None:
+        body = req.context.body
+        survey, position = self.atende.tickets.surveys.rate(
+            token, body["rating"], body.get("comment"), _now()
+        )
+        resp.media = {**customer_view(self.atende, survey, _now()), "position": position}
+        _private(resp)
+
+
+def _private(resp: falcon.Response) -> None:
+    # The page is the customer's: no shared cache keeps it, no search engine lists it.
+    resp.cache_control = ["no-store"]
+    resp.set_header("X-Robots-Tag", "noindex")
+
+
+class TicketSurveyResource:
+    """``GET /v1/tickets/{id}/survey``: the latest resolution's survey, its state and
+    rating; with its link for those who send it."""
+
+    def __init__(self, atende: Atende):
+        self.atende = atende
+
+    @falcon.before(allow(*TICKET_READERS, "analyst"))
+    def on_get(self, req: falcon.Request, resp: falcon.Response, ticket_id: UUID) -> None:
+        tickets = self.atende.tickets
+        survey = tickets.surveys.of_ticket(tickets.get_ticket(ticket_id))
+        if survey is None:
+            raise falcon.HTTPNotFound(
+                title="Not found", description=f"ticket {ticket_id} has issued no survey"
+            )
+        document: dict[str, Any] = {
+            "id": str(survey.id),
+            "ticket_id": str(ticket_id),
+            "status": survey.state(_now()),
+            "issued_at": survey.created_on.isoformat(),
+            "expires_at": survey.expires_at.isoformat(),
+            "language": survey.question_language,
+            "agent_id": survey.agent_id,
+            "rating": survey.rating,
+            "rated_at": None if survey.rated_at is None else survey.rated_at.isoformat(),
+        }
+        if req.context.actor.role in LINK_READERS:
+            link = tickets.surveys.link_for(survey.id)
+            document |= {"token": link.token, "link": link.path}
+        resp.media = document
+
+
+def add_survey_routes(app: falcon.App, atende: Atende) -> None:
+    app.add_route("/v1/surveys/{token}", SurveyLinkResource(atende))
+    app.add_route("/v1/tickets/{ticket_id:uuid}/survey", TicketSurveyResource(atende))
