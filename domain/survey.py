@@ -109,7 +109,7 @@ class Survey(Aggregate):
         state = self.state(now)
         if state in ("expired", "voided"):
             raise SurveyClosed(self.id, state)
-        if rating not in RATINGS:
+        if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
             raise ValueError(f"rating must be one of 1..5, not {rating!r}")
         if self.rating == rating and _text(self.comment) == comment:
             return False

@@ -35,7 +35,8 @@ def test_status_and_rebuild_report_every_view(env):
     status = atende(env, "projections", "status")
     lines = status.stdout.splitlines()
     assert lines[0].split() == ["view", "position", "head", "lag"]
-    assert {line.split()[0] for line in lines[1:]} == {"queue", "routing", "sla", "ticket_list"}
+    views = {"follow_up", "queue", "reports", "routing", "sla", "ticket_list"}
+    assert {line.split()[0] for line in lines[1:]} == views
 
 
 def test_a_token_for_an_unknown_role_is_refused(env):
