@@ -19,14 +19,16 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
-from application.errors import SurveyNotFound
+from application.errors import ConcurrentWriteConflict, SurveyNotFound
 from domain.actor import SYSTEM
 from domain.survey import Survey, token_hash
 from domain.ticket import Ticket
 
 DEFAULT_SURVEY_TTL = timedelta(days=7)
 _MAC_BYTES = 16
+RATE_RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,14 @@ class SurveyDesk:
     ) -> tuple[Survey, int]:
         """Record the customer's answer; returns the survey and the global position of
         what was written (or of the survey as it stands, when nothing was)."""
-        survey = self.by_token(token)
-        if survey.rate(rating, comment, now or datetime.now(UTC)):
-            recordings = self.app.save(survey)
+        now = now or datetime.now(UTC)
+        for _ in range(RATE_RETRIES):
+            survey = self.by_token(token)
+            if not survey.rate(rating, comment, now):
+                return survey, self.app.recorder.position_of(survey.id, survey.version)
+            try:
+                recordings = self.app.save(survey)
+            except IntegrityError:
+                continue  # a concurrent answer (a double click) won: answer after it
             return survey, recordings[-1].notification.id
-        return survey, self.app.recorder.position_of(survey.id, survey.version)
+        raise ConcurrentWriteConflict("the survey kept changing; try again")

@@ -4,6 +4,7 @@ hand-computed data set, and live views equal to rebuilds."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import pytest
@@ -181,3 +182,13 @@ def test_the_live_reports_and_follow_up_views_equal_rebuilds(atende, capsys):
         live = caught_up(atende, name, batch_size=2).rows()
         rebuild(atende, name)
         assert atende.views[name].rows() == live and live
+
+
+def test_answers_racing_on_one_survey_are_each_recorded_in_turn(atende):
+    ticket = work(atende)
+    token = atende.tickets.surveys.link_for(ticket.survey_id).token
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda r: atende.tickets.surveys.rate(token, r, None), [1, 2, 3, 4]))
+    rated = [e for e in atende.tickets.events.get(ticket.survey_id) if type(e).__name__ == "Rated"]
+    assert sorted(e.rating for e in rated) == [1, 2, 3, 4]
+    assert [e.previous_rating for e in rated][1:] == [e.rating for e in rated][:-1]
