@@ -2,10 +2,10 @@
 each agent's performance (assigned, resolved, reopened, response and resolution times,
 SLA met), for any range of days.
 
-Reports read rollups, not tickets: counters per day and per month (a year is twelve
-month rows and the days at its edges), and durations as histograms with three
-significant figures (exact below 1,000 seconds, within 1% above), so a median over a
-year of tickets reads a few thousand rows. The rollups are exact sums, so a live view
+Reports read rollups, not tickets: counters per day, month and year (a range reads
+whole years as years, whole months as months, and the days at its edges), and durations
+as histograms (exact below 100 seconds, in 5% steps above), so a median over a year of
+tickets reads a few hundred rows per agent. The rollups are exact sums, so a live view
 fed small batches and a rebuild fed large ones hold the same rows.
 
 Some events need what earlier ones said: a rating counts for the survey's agent and
@@ -41,6 +41,8 @@ DURATION_METRICS = (
 )
 AGENT_COUNTERS = ("assigned", "resolved", "reopened", "sla_met", "sla_total")
 SATISFACTION_COUNTERS = ("sent", "responses", "rating_sum", "satisfied")
+EXACT_BELOW = 100  # durations under this many seconds are kept exactly
+STEP_RATIO = 1.05  # above, each bucket is 5% wider than the one before
 NONE = ""  # a group key for "no agent" / "no category" (keys cannot be NULL)
 
 
@@ -282,12 +284,23 @@ def _bucket(out: Folded, at: str, agent: str | None, metric: str, seconds: float
 
 
 def duration_bucket(seconds: float) -> int:
-    """Whole seconds, to three significant figures (exact below 1,000 s)."""
+    """Whole seconds, exact below 100 s; above, rounded down to a step of a 5% ladder
+    (100, 105, 110, 115, 121...). Coarse enough that a year of an agent's durations fits
+    in a couple of hundred buckets, fine enough for a median read by people."""
     whole = max(0, int(seconds))
-    if whole < 1000:
+    if whole < EXACT_BELOW:
         return whole
-    scale = 10 ** (len(str(whole)) - 3)
-    return whole // scale * scale
+    step = int(math.log(whole / EXACT_BELOW) / math.log(STEP_RATIO))
+    # Float logarithms can land a step off at the edges: settle on the exact step.
+    while _ladder(step + 1) <= whole:
+        step += 1
+    while _ladder(step) > whole:
+        step -= 1
+    return _ladder(step)
+
+
+def _ladder(step: int) -> int:
+    return math.floor(EXACT_BELOW * STEP_RATIO**step)
 
 
 # Reading the rollups
@@ -306,6 +319,23 @@ def periods_covering(start: date, end: date, days_only: bool = False) -> list[st
         else:
             periods.append(day.isoformat())
             day += timedelta(days=1)
+    return periods
+
+
+def periods_with_years(start: date, end: date) -> list[str]:
+    """As ``periods_covering``, with whole calendar years read as years (the view keeps
+    year rows beside month rows, see infrastructure.views.reports)."""
+    periods: list[str] = []
+    day = start
+    while day <= end:
+        year_end = date(day.year, 12, 31)
+        if day == date(day.year, 1, 1) and year_end <= end:
+            periods.append(str(day.year))
+            day = year_end + timedelta(days=1)
+            continue
+        chunk_end = min(year_end, end)
+        periods += periods_covering(day, chunk_end)
+        day = chunk_end + timedelta(days=1)
     return periods
 
 

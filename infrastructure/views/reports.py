@@ -21,6 +21,7 @@ from projections.reports import (
     ReportsView,
     fold,
     periods_covering,
+    periods_with_years,
     survey_keys,
     ticket_keys,
 )
@@ -57,12 +58,17 @@ class SqlReportsRows(SqlViewRows, ReportsView):
             "agent TEXT NOT NULL, channel TEXT NOT NULL, language TEXT NOT NULL, "
             "category TEXT NOT NULL, rating INTEGER)",
         ]
+        # On SQLite, the rollups are clustered by their key (WITHOUT ROWID): a report's
+        # range scan reads the counters from the key's b-tree instead of looking each row
+        # up again by rowid, which halves the time of a year's durations.
+        clustered = "" if self.db.is_postgres else " WITHOUT ROWID"
         for name, (keys, counters) in COUNTER_TABLES.items():
             columns = ", ".join(
                 [f"{k} TEXT NOT NULL" for k in keys] + [f"{c} BIGINT NOT NULL" for c in counters]
             )
             ddl.append(
-                f"CREATE TABLE IF NOT EXISTS {t[name]} ({columns}, PRIMARY KEY ({', '.join(keys)}))"
+                f"CREATE TABLE IF NOT EXISTS {t[name]} ({columns}, "
+                f"PRIMARY KEY ({', '.join(keys)})){clustered}"
             )
         self.db.create_tables(ddl)
 
@@ -106,7 +112,10 @@ class SqlReportsRows(SqlViewRows, ReportsView):
     # Reading
 
     def satisfaction(self, group_by: str, start: date, end: date) -> list[dict[str, Any]]:
-        periods = periods_covering(start, end, days_only=group_by == "day")
+        days_only = group_by == "day"
+        periods = (
+            periods_covering(start, end, True) if days_only else periods_with_years(start, end)
+        )
         where, params = _in("period", periods)
         statement = (
             "SELECT value, SUM(sent) AS sent, SUM(responses) AS responses, "
@@ -189,14 +198,30 @@ class SqlReportsRows(SqlViewRows, ReportsView):
 
 
 def _increments(counters: Any) -> dict[str, list[dict[str, Any]]]:
-    """The batch's increments (already summed per key) as parameters, by table."""
+    """The batch's increments (already summed per key) as parameters, by table, with
+    each month's increments added to its year's row too."""
     by_table: dict[str, list[dict[str, Any]]] = {}
-    for (table, key), deltas in counters.items():
+    for (table, key), deltas in with_years(counters).items():
         keys, columns = COUNTER_TABLES[table]
         params: dict[str, Any] = dict(zip(keys, key, strict=True))
         params.update({c: deltas.get(c, 0) for c in columns})
         by_table.setdefault(table, []).append(params)
     return by_table
+
+
+def with_years(counters: Any) -> dict[tuple[str, tuple[str, ...]], dict[str, int]]:
+    """The fold counts per day and month; year rows are the sums of month rows."""
+    out = {k: dict(v) for k, v in counters.items()}
+    for (table, key), deltas in counters.items():
+        period_at = COUNTER_TABLES[table][0].index("period")
+        period = key[period_at]
+        if len(period) != len("YYYY-MM"):
+            continue
+        year_key = (table, (*key[:period_at], period[:4], *key[period_at + 1 :]))
+        row = out.setdefault(year_key, {})
+        for column, delta in deltas.items():
+            row[column] = row.get(column, 0) + delta
+    return out
 
 
 def _in(column: str, values: list[str]) -> tuple[str, dict[str, Any]]:
@@ -206,7 +231,7 @@ def _in(column: str, values: list[str]) -> tuple[str, dict[str, Any]]:
 
 
 def _by_agent(start: date, end: date, agent: str | None) -> tuple[str, dict[str, Any]]:
-    where, params = _in("period", periods_covering(start, end))
+    where, params = _in("period", periods_with_years(start, end))
     if agent is not None:
         where += " AND agent = :agent"
         params["agent"] = agent

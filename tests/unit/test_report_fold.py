@@ -27,6 +27,7 @@ from projections.reports import (
     fold,
     percentile,
     periods_covering,
+    periods_with_years,
     rate,
     survey_keys,
     ticket_keys,
@@ -103,7 +104,8 @@ def on_day_and_month(agent: str, day: str = DAY, **columns: int) -> dict:
 
 def durations(agent: str, metric: str, bucket: int, day: str = DAY) -> dict:
     return {
-        ("durations", (period, agent, metric, str(bucket))): {"n": 1} for period in (day, day[:7])
+        ("durations", (period, agent, metric, str(duration_bucket(bucket)))): {"n": 1}
+        for period in (day, day[:7])
     }
 
 
@@ -314,8 +316,12 @@ def test_a_met_first_response_timer_counts_for_the_first_responder_with_its_busi
     got = counters(fold(changes, {}, {}))
     assert got[("agents", (DAY, "agent-1"))] == {"sla_total": 1, "sla_met": 1}
     assert got[("agents", (DAY, "agent-2"))] == {"assigned": 1}
-    assert got[("durations", (DAY, "agent-1", "first_response_business", "600"))] == {"n": 1}
-    assert got[("durations", (MONTH, "agent-1", "first_response_business", "600"))] == {"n": 1}
+    assert got[
+        ("durations", (DAY, "agent-1", "first_response_business", str(duration_bucket(600))))
+    ] == {"n": 1}
+    assert got[
+        ("durations", (MONTH, "agent-1", "first_response_business", str(duration_bucket(600))))
+    ] == {"n": 1}
 
 
 def test_a_missed_timer_counts_in_the_total_but_not_as_met() -> None:
@@ -326,7 +332,9 @@ def test_a_missed_timer_counts_in_the_total_but_not_as_met() -> None:
     ]
     got = counters(fold(changes, {}, {}))
     assert got[("agents", (DAY, "agent-1"))] == {"sla_total": 1, "sla_met": 0}
-    assert got[("durations", (DAY, "agent-1", "first_response_business", "7200"))] == {"n": 1}
+    assert got[
+        ("durations", (DAY, "agent-1", "first_response_business", str(duration_bucket(7200))))
+    ] == {"n": 1}
 
 
 def test_a_later_first_response_cycle_counts_the_sla_but_adds_no_duration() -> None:
@@ -363,8 +371,12 @@ def test_a_resolution_timer_counts_for_the_resolver_with_its_business_time() -> 
         "sla_total": 1,
         "sla_met": 1,
     }
-    assert got[("durations", (DAY, "agent-1", "resolution_business", "12300"))] == {"n": 1}
-    assert got[("durations", (DAY, "agent-1", "resolution_calendar", "1200"))] == {"n": 1}
+    assert got[
+        ("durations", (DAY, "agent-1", "resolution_business", str(duration_bucket(12300))))
+    ] == {"n": 1}
+    assert got[
+        ("durations", (DAY, "agent-1", "resolution_calendar", str(duration_bucket(1200))))
+    ] == {"n": 1}
 
 
 def test_a_timer_with_nobody_to_count_it_for_counts_nothing() -> None:
@@ -578,22 +590,39 @@ def test_folding_one_change_at_a_time_adds_up_to_folding_them_all_at_once() -> N
         (0, 0),
         (-5, 0),
         (42.9, 42),
-        (999, 999),
-        (999.99, 999),
-        (1000, 1000),
-        (1005, 1000),
-        (1009, 1000),
-        (1010, 1010),
-        (12345, 12300),
-        (99999, 99900),
-        (100000, 100000),
-        (1234567, 1230000),
+        (99, 99),
+        (99.99, 99),
+        (100, 100),
+        (104, 100),
+        (105, 105),
+        (110, 110),
+        (115, 115),
+        (121, 121),
+        (3600, 3522),
+        (86400, 83969),
     ],
 )
-def test_a_duration_bucket_is_exact_below_a_thousand_and_three_figures_above(
+def test_a_duration_bucket_is_exact_below_a_hundred_and_in_five_percent_steps_above(
     seconds: float, bucket: int
 ) -> None:
     assert duration_bucket(seconds) == bucket
+
+
+@pytest.mark.parametrize("seconds", [100, 137, 999, 3600, 54321, 86400 * 30])
+def test_a_duration_bucket_is_at_most_five_percent_below_the_duration(seconds: int) -> None:
+    bucket = duration_bucket(seconds)
+    assert bucket <= seconds < bucket * 1.05 + 1
+    assert duration_bucket(bucket) == bucket
+
+
+def test_whole_years_are_read_as_years_and_the_rest_as_months_and_days() -> None:
+    assert periods_with_years(date(2025, 1, 1), date(2025, 12, 31)) == ["2025"]
+    assert periods_with_years(date(2024, 12, 31), date(2026, 2, 1)) == [
+        "2024-12-31", "2025", "2026-01", "2026-02-01",
+    ]  # fmt: skip
+    assert periods_with_years(date(2025, 3, 1), date(2025, 4, 2)) == [
+        "2025-03", "2025-04-01", "2025-04-02",
+    ]  # fmt: skip
 
 
 def test_the_median_and_p90_are_nearest_rank() -> None:
