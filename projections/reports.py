@@ -90,12 +90,6 @@ class ReportsView(TrackingRecorder, ABC):
         """agent -> metric -> [(bucket, count)] in bucket order."""
 
     @abstractmethod
-    def agent_percentiles(
-        self, start: date, end: date, agent: str | None = None
-    ) -> dict[str, dict[str, dict[str, int | None]]]:
-        """agent -> metric -> {count, median, p90} (nearest rank, as ``percentile``)."""
-
-    @abstractmethod
     def rows(self) -> dict[str, list[dict[str, Any]]]:
         """Every table's rows in key order (to compare a live view with a rebuild)."""
 

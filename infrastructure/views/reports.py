@@ -161,26 +161,6 @@ class SqlReportsRows(SqlViewRows, ReportsView):
                 histogram.sort()  # buckets are text in the table: order them as numbers
         return histograms
 
-    def agent_percentiles(
-        self, start: date, end: date, agent: str | None = None
-    ) -> dict[str, dict[str, dict[str, int | None]]]:
-        """agent -> metric -> {count, median, p90}, the percentiles nearest-rank over the
-        merged histograms, worked out in SQL: the database returns two figures per agent
-        and metric instead of every bucket (a year of all agents holds tens of thousands)."""
-        where, params = _by_agent(start, end, agent)
-        statement = _PERCENTILES_SQL.format(table=self.tables["durations"], where=where)
-        with self.db.reading() as cursor:
-            self.db.execute(cursor, statement, params)
-            found = self.db.fetch_values(cursor)
-        summary: dict[str, dict[str, dict[str, int | None]]] = {}
-        for agent_id, metric, total, median, p90 in found:
-            summary.setdefault(agent_id, {})[metric] = {
-                "count": int(total),
-                "median": int(median),
-                "p90": int(p90),
-            }
-        return summary
-
     def agent_satisfaction(
         self, start: date, end: date, agent: str | None = None
     ) -> dict[str, dict[str, int]]:
@@ -256,26 +236,6 @@ def _by_agent(start: date, end: date, agent: str | None) -> tuple[str, dict[str,
         where += " AND agent = :agent"
         params["agent"] = agent
     return where, params
-
-
-# Nearest rank: the first bucket whose running count reaches q x total (a running count
-# is a whole number, so reaching q x total is reaching its ceiling), as
-# projections.reports.percentile does in Python.
-_PERCENTILES_SQL = """
-WITH merged AS (
-    SELECT agent, metric, CAST(bucket AS BIGINT) AS b, SUM(n) AS n
-    FROM {table} WHERE {where} GROUP BY agent, metric, bucket
-), running AS (
-    SELECT agent, metric, b,
-        SUM(n) OVER (PARTITION BY agent, metric ORDER BY b ROWS UNBOUNDED PRECEDING) AS seen,
-        SUM(n) OVER (PARTITION BY agent, metric) AS total
-    FROM merged
-)
-SELECT agent, metric, MAX(total) AS total,
-    MIN(CASE WHEN seen * 2 >= total THEN b END) AS median,
-    MIN(CASE WHEN seen * 10 >= total * 9 THEN b END) AS p90
-FROM running GROUP BY agent, metric
-"""
 
 
 @lru_cache(maxsize=16)

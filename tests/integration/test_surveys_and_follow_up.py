@@ -5,11 +5,9 @@ hand-computed data set, and live views equal to rebuilds."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
-from uuid import uuid4
+from datetime import date, timedelta
 
 import pytest
-from eventsourcing.persistence import Tracking
 
 from application.follow_up import FollowUpPolicy, follow_up
 from domain.actor import SYSTEM
@@ -18,8 +16,6 @@ from domain.survey import SurveyClosed
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import rebuild
 from infrastructure.views.registry import VIEWS
-from projections.reports import ReportChange, duration_bucket, percentile
-from projections.timestamps import timestamp
 from tests.integration.builders import AGENT, open_ticket
 from tests.integration.test_sla import ADMIN, ALWAYS
 
@@ -160,43 +156,6 @@ def test_report_figures_are_exact_for_a_hand_computed_data_set(atende):
     business = sorted(t["elapsed"] for t in timers)
     histogram = view.agent_durations(today, today)["ana"]["first_response_business"]
     assert sum(n for _, n in histogram) == 3 and histogram[0][0] == business[0]
-
-
-def test_percentiles_worked_out_in_sql_match_the_nearest_rank_of_the_histograms(atende):
-    view = atende.views["reports"]
-    opened_at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    waits = {"agent-0": [5, 70, 70, 400, 3600, 3700, 90000], "agent-1": [30, 31, 7200, 86400]}
-    changes = []
-    for agent, seconds in waits.items():
-        for wait in seconds:
-            key = str(uuid4())
-            replied_at = timestamp(opened_at + timedelta(seconds=wait))
-            changes += [
-                ReportChange("opened", key, timestamp(opened_at), {}),
-                ReportChange("replied", key, replied_at, {"author": agent}),
-            ]
-    view.apply(changes, Tracking(atende.tickets.name, 1))
-    day = date(2026, 3, 2)
-    histograms = view.agent_durations(day, date(2026, 3, 3))
-    expected = {
-        agent: {
-            metric: {
-                "count": sum(n for _, n in histogram),
-                "median": percentile(histogram, 0.5),
-                "p90": percentile(histogram, 0.9),
-            }
-            for metric, histogram in metrics.items()
-        }
-        for agent, metrics in histograms.items()
-    }
-    assert view.agent_percentiles(day, date(2026, 3, 3)) == expected
-    # By hand: the 4th and 7th of seven (nearest rank), each in its 5% step (400 s in the
-    # step from 392 s, 90,000 s in the one from 88,168 s).
-    assert expected["agent-0"]["first_response_calendar"] == {
-        "count": 7, "median": 392, "p90": 88168,
-    }  # fmt: skip
-    assert (duration_bucket(400), duration_bucket(90000)) == (392, 88168)
-    assert expected["agent-1"]["first_response_calendar"]["median"] == 31
 
 
 def test_a_month_of_reports_reads_the_same_through_month_and_day_rows(atende):

@@ -16,7 +16,7 @@ from infrastructure.bootstrap import Atende
 from interface.http.auth import allow
 from interface.http.consistency import wait_for_position
 from interface.report_schemas import DateRangeIn, SatisfactionQueryIn
-from projections.reports import NONE, SATISFACTION_COUNTERS, rate
+from projections.reports import NONE, SATISFACTION_COUNTERS, percentile, rate
 
 # Who reads reports (DESIGN.md Roles: analysts; auditors read everything readable).
 REPORT_READERS = ("analyst", "auditor", "integrator")
@@ -43,7 +43,7 @@ def satisfaction_figures(sums: dict[str, int]) -> dict[str, Any]:
 def performance(
     agent_id: str,
     counters: dict[str, int] | None,
-    durations: dict[str, dict[str, int | None]] | None,
+    durations: dict[str, list[tuple[int, int]]] | None,
     satisfaction: dict[str, int] | None,
 ) -> dict[str, Any]:
     c = counters or dict.fromkeys(("assigned", "resolved", "reopened", "sla_met", "sla_total"), 0)
@@ -51,11 +51,17 @@ def performance(
     s = satisfaction or {"sent": 0, "responses": 0, "rating_sum": 0, "satisfied": 0}
 
     def times(metric: str) -> dict[str, Any]:
-        business, calendar = d.get(f"{metric}_business", {}), d.get(f"{metric}_calendar", {})
+        business, calendar = d.get(f"{metric}_business", []), d.get(f"{metric}_calendar", [])
         return {
-            "count": calendar.get("count", 0),
-            "business_seconds": {"median": business.get("median"), "p90": business.get("p90")},
-            "calendar_seconds": {"median": calendar.get("median"), "p90": calendar.get("p90")},
+            "count": sum(n for _, n in calendar),
+            "business_seconds": {
+                "median": percentile(business, 0.5),
+                "p90": percentile(business, 0.9),
+            },
+            "calendar_seconds": {
+                "median": percentile(calendar, 0.5),
+                "p90": percentile(calendar, 0.9),
+            },
         }
 
     return {
@@ -78,7 +84,7 @@ def performance(
 
 def _performance_of(view: Any, start: date, end: date, agent: str | None) -> list[dict[str, Any]]:
     counters = view.agent_counters(start, end, agent)
-    durations = view.agent_percentiles(start, end, agent)
+    durations = view.agent_durations(start, end, agent)
     satisfaction = view.agent_satisfaction(start, end, agent)
     active = set(counters) | set(durations) | (set(satisfaction) - {NONE})
     agents = sorted(active | ({agent} if agent else set()))
