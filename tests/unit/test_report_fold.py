@@ -102,9 +102,11 @@ def on_day_and_month(agent: str, day: str = DAY, **columns: int) -> dict:
     return {**agents(day, agent, **columns), **agents(day[:7], agent, **columns)}
 
 
-def durations(agent: str, metric: str, bucket: int, day: str = DAY) -> dict:
+def histogram_counts(agent: str, metric: str, seconds: int, day: str = DAY) -> dict:
+    """One sample of ``seconds`` (a span between the test's fixed instants) in its bucket,
+    on the day and in the month."""
     return {
-        ("durations", (period, agent, metric, str(duration_bucket(bucket)))): {"n": 1}
+        ("durations", (period, agent, metric, str(duration_bucket(seconds)))): {"n": 1}
         for period in (day, day[:7])
     }
 
@@ -178,22 +180,25 @@ def test_the_first_reply_records_the_first_response_and_its_calendar_duration() 
     folded = fold(changes, {}, {})
     fact = folded.tickets[T1]
     assert (fact["first_response_at"], fact["first_responder"]) == (at(time="10:05:30"), "agent-1")
-    assert counters(folded) == durations("agent-1", "first_response_calendar", 330)
+    assert counters(folded) == histogram_counts("agent-1", "first_response_calendar", 330)
 
 
-def test_a_first_response_duration_over_a_thousand_seconds_keeps_three_figures() -> None:
-    # 2026-03-02 10:00:00 -> 2026-03-03 13:25:45 is 98,745 s, bucketed as 98,700.
+def test_a_first_response_span_over_a_hundred_seconds_falls_in_its_five_percent_step() -> None:
+    # 2026-03-02 10:00:00 -> 2026-03-03 13:25:45 is 98,745 s: in the step from 97,205 s.
     changes = [opened(), replied("agent-1", at("2026-03-03", "13:25:45"))]
     folded = fold(changes, {}, {})
-    assert counters(folded) == durations(
-        "agent-1", "first_response_calendar", 98700, day="2026-03-03"
+    assert counters(folded) == histogram_counts(
+        "agent-1", "first_response_calendar", 98745, day="2026-03-03"
+    )
+    assert ("durations", ("2026-03-03", "agent-1", "first_response_calendar", "97205")) in (
+        counters(folded)
     )
 
 
 def test_a_first_response_is_counted_in_the_month_of_the_reply() -> None:
     changes = [opened(when=at("2026-02-28", "23:00:00")), replied("agent-1", at("2026-03-01"))]
     folded = fold(changes, {}, {})
-    assert counters(folded) == durations(
+    assert counters(folded) == histogram_counts(
         "agent-1", "first_response_calendar", 39600, day="2026-03-01"
     )
 
@@ -207,7 +212,7 @@ def test_only_the_first_reply_counts_as_the_first_response() -> None:
     folded = fold(changes, {}, {})
     fact = folded.tickets[T1]
     assert (fact["first_response_at"], fact["first_responder"]) == (at(time="10:01:00"), "agent-1")
-    assert counters(folded) == durations("agent-1", "first_response_calendar", 60)
+    assert counters(folded) == histogram_counts("agent-1", "first_response_calendar", 60)
 
 
 def test_a_reply_without_an_author_is_the_assignees_response() -> None:
@@ -216,7 +221,7 @@ def test_a_reply_without_an_author_is_the_assignees_response() -> None:
     assert folded.tickets[T1]["first_responder"] == "agent-1"
     assert counters(folded) == {
         **on_day_and_month("agent-1", assigned=1),
-        **durations("agent-1", "first_response_calendar", 42),
+        **histogram_counts("agent-1", "first_response_calendar", 42),
     }
 
 
@@ -237,7 +242,7 @@ def test_a_resolution_counts_for_the_assignee_with_its_calendar_duration() -> No
     assert counters(folded) == {
         ("agents", (DAY, "agent-1")): {"assigned": 1, "resolved": 1},
         ("agents", (MONTH, "agent-1")): {"assigned": 1, "resolved": 1},
-        **durations("agent-1", "resolution_calendar", 7200),
+        **histogram_counts("agent-1", "resolution_calendar", 7200),
     }
 
 
@@ -273,7 +278,7 @@ def test_a_reopen_is_counted_against_the_resolver_after_they_were_unassigned() -
     ]
     assert counters(fold(changes, {}, {})) == on_day_and_month(
         "agent-1", assigned=1, resolved=1, reopened=1
-    ) | durations("agent-1", "resolution_calendar", 7200)
+    ) | histogram_counts("agent-1", "resolution_calendar", 7200)
 
 
 def test_a_reopen_of_a_resolution_by_nobody_counts_nothing() -> None:
@@ -407,7 +412,7 @@ def test_changes_of_a_ticket_never_seen_open_still_count_what_they_can() -> None
             "sla_total": 1,
             "sla_met": 1,
         },
-        **durations("agent-1", "resolution_business", 3600),
+        **histogram_counts("agent-1", "resolution_business", 3600),
     }
 
 
@@ -421,7 +426,7 @@ def test_a_fact_loaded_from_an_earlier_batch_carries_its_opening_and_assignee() 
     earlier = fold([opened(when=at("2026-03-01", "10:00:00")), assigned("agent-1")], {}, {})
     loaded = {T1: dict(earlier.tickets[T1])}
     folded = fold([replied(None, at("2026-03-01", "10:16:40"))], loaded, {})
-    assert counters(folded) == durations(
+    assert counters(folded) == histogram_counts(
         "agent-1", "first_response_calendar", 1000, day="2026-03-01"
     )
 
