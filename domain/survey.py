@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.actor import SYSTEM, Actor
 from domain.personal import Personal
+from domain.stamped import StampedEvent
 
 RATINGS = range(1, 6)
 SATISFIED = (4, 5)  # CSAT counts these as satisfied
@@ -40,15 +41,10 @@ FALLBACK_LANGUAGE = "en"
 class Survey(Aggregate):
     """Issued when a ticket is resolved; rated (and re-rated) until it expires or the
     ticket is reopened, which voids it. Its id is chosen by the resolution that
-    issues it (``Survey(id=...)``)."""
+    issues it (``Survey.issue(survey_id, ...)``)."""
 
-    class Event(Aggregate.Event):
-        def mutate(self, aggregate: Any) -> Any:
-            # Stamp modified_on before the event method runs, which records when the
-            # rating or voiding happened (as the Ticket's events do).
-            if aggregate is not None:
-                aggregate.modified_on = self.timestamp
-            return super().mutate(aggregate)
+    class Event(StampedEvent):
+        """Events that record when the rating or voiding happened."""
 
     @event("Issued")
     def __init__(

@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor
 from domain.personal import Personal
+from domain.stamped import StampedEvent
 
 CHANNELS = ("email", "chat", "phone", "social", "web", "api")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -30,12 +31,8 @@ def ticket_id_for_external_ref(external_ref: str) -> UUID:
 class Ticket(Aggregate):
     """A customer's request, from first contact to closed."""
 
-    class Event(Aggregate.Event):
+    class Event(StampedEvent):
         def mutate(self, aggregate: Any) -> Any:
-            # The library stamps modified_on only after the event method ran; stamp it
-            # first so event methods can record when things happened.
-            if aggregate is not None:
-                aggregate.modified_on = self.timestamp
             aggregate = super().mutate(aggregate)
             # The ETag moves only with changes a person or integrator made: events the
             # system records by itself (routing, SLA escalations) must not make an

@@ -54,6 +54,13 @@ class SqlViewRows:
         ddl = dict(zip(self.index_names(), self.index_ddl(), strict=True))
         return [ddl[name] for name in self.query_index_names()]
 
+    def rows(self) -> Any:
+        """Every row of the view's table, in id order (to compare a live view with a
+        rebuild); views with more tables than one say how they compare."""
+        with self.db.transaction(commit=False) as cursor:
+            self.db.execute(cursor, f"SELECT * FROM {self.t} ORDER BY id")
+            return [dict(row) for row in cursor.fetchall()]
+
     def apply(self, changes: Sequence[Any], tracking: Tracking) -> None:
         """Apply a batch of row changes and record its position, in one transaction."""
         statements = self.statements(changes)

@@ -64,11 +64,6 @@ class SqlFollowUpRows(SqlViewRows, FollowUpView):
             f"ON {self.t} (status, since, id)"
         ]
 
-    def rows(self) -> list[dict[str, Any]]:
-        with self.db.transaction(commit=False) as cursor:
-            self.db.execute(cursor, f"SELECT * FROM {self.t} ORDER BY id")
-            return [dict(row) for row in cursor.fetchall()]
-
 
 class SQLiteFollowUpView(SQLiteView, SqlFollowUpRows):
     view_name = TABLE

@@ -104,11 +104,6 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
     def index_ddl(self) -> list[str]:
         return _index_ddl(self.t, self.index_prefix)
 
-    def rows(self) -> list[dict[str, Any]]:
-        with self.db.transaction(commit=False) as cursor:
-            self.db.execute(cursor, f"SELECT * FROM {self.t} ORDER BY id")
-            return [dict(row) for row in cursor.fetchall()]
-
 
 def _where(query: TicketListQuery) -> tuple[str, dict[str, Any]]:
     """The WHERE clause (or nothing) and its parameters."""
