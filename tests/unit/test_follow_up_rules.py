@@ -13,33 +13,13 @@ from uuid import UUID
 
 import pytest
 
-from domain.actor import SYSTEM, Actor
-from domain.customer import Contact
+from domain.actor import SYSTEM
 from domain.personal import Personal
 from domain.ticket import Ticket, event_type_name
+from tests.unit.tickets import AGENT, OWNER, new_ticket
 
-AGENT = Actor("id1", "tester", "agent")
-NS = UUID(int=1)
-CONTACT = Contact(name="Ana", email="a@x.com")
-OWNER = CONTACT.customer_id(NS)
 DAYS = timedelta(days=3)
 TICK = timedelta(microseconds=1)
-
-
-def new_ticket() -> Ticket:
-    return Ticket(
-        subject=Personal(OWNER, "s"),
-        description=Personal(OWNER, "d"),
-        requester=CONTACT.as_personal(OWNER),
-        customer_id=OWNER,
-        channel="email",
-        language=None,
-        priority="normal",
-        category=None,
-        tags=[],
-        external_ref=None,
-        actor=AGENT,
-    )
 
 
 def ticket_in(status: str) -> Ticket:

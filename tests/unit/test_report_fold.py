@@ -6,14 +6,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 
 from domain.actor import SYSTEM, Actor
 from domain.business_time import BusinessHours
-from domain.customer import Contact
-from domain.personal import Personal
 from domain.sla import SlaPolicy
 from domain.sla_timers import AppliedPolicy, TicketSla
 from domain.survey import Survey, token_hash
@@ -33,6 +31,7 @@ from projections.reports import (
     ticket_keys,
 )
 from projections.timestamps import timestamp
+from tests.unit import tickets
 
 DAY = "2026-03-02"
 MONTH = "2026-03"
@@ -713,8 +712,6 @@ def test_a_rate_is_a_percentage_with_two_decimals_or_none(
 # Which changes domain events mean
 
 AGENT = Actor("ag1", "maria", "agent")
-CONTACT = Contact(name="Ana", email="a@x.com")
-OWNER = CONTACT.customer_id(UUID(int=1))
 ALWAYS = BusinessHours(timezone="UTC", weekly=((),) * 7, always_open=True)
 
 
@@ -723,19 +720,7 @@ def projection() -> ReportsProjection:
 
 
 def new_ticket() -> Ticket:
-    return Ticket(
-        subject=Personal(OWNER, "s"),
-        description=Personal(OWNER, "d"),
-        requester=CONTACT.as_personal(OWNER),
-        customer_id=OWNER,
-        channel="chat",
-        language="pt-BR",
-        priority="normal",
-        category=None,
-        tags=[],
-        external_ref=None,
-        actor=AGENT,
-    )
+    return tickets.new_ticket(actor=AGENT, channel="chat", language="pt-BR")
 
 
 def changes_of(events: list[Any]) -> list[list[ReportChange]]:
@@ -810,7 +795,7 @@ def test_a_surveys_events_map_to_issued_and_rated_changes() -> None:
     survey = Survey.issue(
         survey_id,
         ticket_id=uuid4(),
-        customer_id=OWNER,
+        customer_id=tickets.OWNER,
         token_hash=token_hash("t"),
         expires_at=datetime(2026, 3, 9, tzinfo=UTC),
         language="pt-BR",

@@ -3,36 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from uuid import UUID
 
 import pytest
 
-from domain.actor import Actor
-from domain.customer import Contact
 from domain.personal import Personal
 from domain.ticket import STATUSES, Ticket, TransitionNotAllowed, event_type_name
-
-AGENT = Actor("id1", "tester", "agent")
-NS = UUID(int=1)
-CONTACT = Contact(name="Ana", email="a@x.com")
-OWNER = CONTACT.customer_id(NS)
-
-
-def new_ticket(*, tags: list[str] | None = None, external_ref: str | None = None) -> Ticket:
-    return Ticket(
-        subject=Personal(OWNER, "s"),
-        description=Personal(OWNER, "d"),
-        requester=CONTACT.as_personal(OWNER),
-        customer_id=OWNER,
-        channel="email",
-        language=None,
-        priority="normal",
-        category=None,
-        tags=[] if tags is None else tags,
-        external_ref=external_ref,
-        actor=AGENT,
-    )
-
+from tests.unit.tickets import AGENT, OWNER, new_ticket
 
 # The commands that drive a fresh ticket into each status.
 PATHS: dict[str, list[Callable[[Ticket], None]]] = {
