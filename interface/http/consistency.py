@@ -29,3 +29,9 @@ def wait_for_position(atende: Atende, view: Any, position: int) -> None:
             f"The view has not reached position {position} within {WAIT_SECONDS:.0f} s.",
             headers={"Retry-After": "1"},
         ) from None
+
+
+def wait_if_asked(atende: Atende, view: Any, query: dict[str, Any]) -> None:
+    """A loaded query with ``after_position`` waits for the view to reach it."""
+    if "after_position" in query:
+        wait_for_position(atende, view, query["after_position"])

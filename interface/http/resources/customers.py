@@ -8,7 +8,7 @@ import falcon
 
 from infrastructure.bootstrap import Atende
 from interface.http.auth import TICKET_READERS, allow
-from interface.http.consistency import wait_for_position
+from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.resources.tickets import LIST_SORT_KEY_TYPES
 from interface.schemas import CustomerTicketsQueryIn, TicketListItemOut
@@ -26,8 +26,7 @@ class CustomerTickets:
     def on_get(self, req: falcon.Request, resp: falcon.Response, customer_id: UUID) -> None:
         query = _QUERY.load(req.params)
         view = self.atende.views["ticket_list"]
-        if "after_position" in query:
-            wait_for_position(self.atende, view, query["after_position"])
+        wait_if_asked(self.atende, view, query)
         filters = {"customer_id": str(customer_id)}
         if "status" in query:
             filters["status"] = query["status"]

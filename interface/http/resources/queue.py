@@ -7,7 +7,7 @@ import falcon
 from domain.actor import ROLES
 from infrastructure.bootstrap import Atende
 from interface.http.auth import allow
-from interface.http.consistency import wait_for_position
+from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.schemas import QueueQueryIn
 from projections.queue import FILTERS, QueueQuery
@@ -25,8 +25,7 @@ class Queue:
     @falcon.before(allow(*ROLES))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _QUERY.load(req.params)
-        if "after_position" in query:
-            wait_for_position(self.atende, self.view, query["after_position"])
+        wait_if_asked(self.atende, self.view, query)
         filters = {name: query[name] for name in FILTERS if name in query}
         after = None
         if "cursor" in query:

@@ -14,7 +14,7 @@ import falcon
 
 from infrastructure.bootstrap import Atende
 from interface.http.auth import allow
-from interface.http.consistency import wait_for_position
+from interface.http.consistency import wait_if_asked
 from interface.report_schemas import DateRangeIn, SatisfactionQueryIn
 from projections.reports import NONE, SATISFACTION_COUNTERS, percentile, rate
 
@@ -101,8 +101,7 @@ class SatisfactionReport:
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _SATISFACTION_QUERY.load(req.params)
-        if "after_position" in query:
-            wait_for_position(self.atende, self.view, query["after_position"])
+        wait_if_asked(self.atende, self.view, query)
         rows = self.view.satisfaction(query["group_by"], query["from_"], query["to"])
         groups = [
             {"group": None if r["value"] == NONE else r["value"], **satisfaction_figures(r)}
@@ -138,8 +137,7 @@ class AgentsReport:
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _RANGE_QUERY.load(req.params)
-        if "after_position" in query:
-            wait_for_position(self.atende, self.view, query["after_position"])
+        wait_if_asked(self.atende, self.view, query)
         agents = _performance_of(self.view, query["from_"], query["to"], None)
         if _wants_csv(req):
             _send_performance_csv(resp, agents)
@@ -162,8 +160,7 @@ class AgentPerformance:
     def on_get(self, req: falcon.Request, resp: falcon.Response, agent_id: UUID) -> None:
         query = _RANGE_QUERY.load(req.params)
         agent = self.atende.tickets.agents.get(agent_id)  # 404 for an unknown agent
-        if "after_position" in query:
-            wait_for_position(self.atende, self.view, query["after_position"])
+        wait_if_asked(self.atende, self.view, query)
         [found] = _performance_of(self.view, query["from_"], query["to"], str(agent.id))
         if _wants_csv(req):
             _send_performance_csv(resp, [found])

@@ -14,7 +14,7 @@ from domain.sla_timers import elapsed_at
 from infrastructure.bootstrap import Atende
 from interface import sla_schemas
 from interface.http.auth import TICKET_READERS, allow
-from interface.http.consistency import wait_for_position
+from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.hooks import validate_body
 from interface.schemas import plain
@@ -129,8 +129,7 @@ class Breaches:
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _BREACHES_QUERY.load(req.params)
-        if "after_position" in query:
-            wait_for_position(self.atende, self.view, query["after_position"])
+        wait_if_asked(self.atende, self.view, query)
         scope = {
             "from": query["from_"].isoformat(),
             "to": query["to"].isoformat(),
@@ -173,8 +172,7 @@ class SlaReport:
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _REPORT_QUERY.load(req.params)
-        if "after_position" in query:
-            wait_for_position(self.atende, self.view, query["after_position"])
+        wait_if_asked(self.atende, self.view, query)
         resp.media = {
             "from": query["from_"].isoformat(),
             "to": query["to"].isoformat(),

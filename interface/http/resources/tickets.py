@@ -15,7 +15,7 @@ from domain.ticket import Ticket
 from infrastructure.bootstrap import Atende
 from interface import agent_schemas, schemas
 from interface.http.auth import TICKET_READERS, TICKET_WRITERS, allow
-from interface.http.consistency import wait_for_position
+from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.hooks import expected_version, validate_body
 from interface.http.idempotency import idempotent
@@ -57,8 +57,7 @@ class TicketCollection:
         """``GET /v1/tickets``: every ticket, newest first, filtered and paginated."""
         query = _LIST_QUERY.load(req.params)
         view = self.atende.views["ticket_list"]
-        if "after_position" in query:
-            wait_for_position(self.atende, view, query["after_position"])
+        wait_if_asked(self.atende, view, query)
         filters = {k: query[k] for k in ("external_ref", "status", "q") if k in query}
         if "requester_email" in query:
             # The view keeps no emails: it finds a requester by their derived customer id.
