@@ -85,3 +85,9 @@ class SurveyNotFound(Exception):
 
     def __init__(self) -> None:
         super().__init__("no survey answers to this link")
+
+
+class CustomerNotFound(Exception):
+    def __init__(self, customer_id: UUID):
+        super().__init__(f"customer {customer_id} not found")
+        self.customer_id = customer_id

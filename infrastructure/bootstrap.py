@@ -12,10 +12,13 @@ from uuid import UUID
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
+from application.audit import AuditTrail
+from application.erasure import CustomerEraser
 from application.idempotency import IdempotencyStore
 from application.language import LanguagePolicy
 from application.sla_config import SlaConfiguration
 from application.tickets import TicketApplication
+from infrastructure.audit_log import AuditLog
 from infrastructure.crypto import KeyRing, PersonalAsCiphertext
 from infrastructure.holiday_source import HolidaysPackage
 from infrastructure.idempotency import SqlIdempotencyStore
@@ -36,6 +39,8 @@ class Atende:
     idempotency: IdempotencyStore
     db: SqlDatabase
     sla_config: SlaConfiguration
+    audit: AuditTrail
+    eraser: CustomerEraser
     views: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -58,11 +63,16 @@ def survey_key(secret_key: bytes) -> bytes:
     return hmac.new(secret_key, b"atende/survey-links", hashlib.sha256).digest()
 
 
+def checkpoint_key(secret_key: bytes) -> bytes:
+    """The key that signs checkpoints of the audit chain (application.audit)."""
+    return hmac.new(secret_key, b"atende/audit-checkpoints", hashlib.sha256).digest()
+
+
 def bootstrap(settings: Settings | None = None) -> Atende:
     settings = settings or Settings.from_env()
-    factory = InfrastructureFactory.construct(
-        Environment(TicketApplication.name, settings.eventsourcing_env())
-    )
+    # Snapshots keep as-of reads of long tickets fast (TicketApplication.snapshotting_intervals).
+    env = {**settings.eventsourcing_env(), "IS_SNAPSHOTTING_ENABLED": "y"}
+    factory = InfrastructureFactory.construct(Environment(TicketApplication.name, env))
     db = SqlDatabase(factory.datastore)
     secret_key = secret_key_for(settings)
     keyring = KeyRing(db, secret_key)
@@ -83,10 +93,12 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         survey_key=survey_key(secret_key),
         survey_ttl=settings.survey_ttl,
     )
+    audit_log = AuditLog(db, tickets.recorder.events_table_name)
     with db.schema_lock():
         db.ensure_schema()
         tickets.recorder.create_table()
-        for store in (keyring, idempotency, tokens, *views.values()):
+        tickets.snapshots.recorder.create_table()
+        for store in (keyring, idempotency, tokens, audit_log, *views.values()):
             store.create_table()
     return Atende(
         settings=settings,
@@ -95,6 +107,10 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         idempotency=idempotency,
         db=db,
         sla_config=SlaConfiguration(tickets, HolidaysPackage()),
+        audit=AuditTrail(
+            tickets, audit_log, checkpoint_key(secret_key), settings.checkpoint_path()
+        ),
+        eraser=CustomerEraser(tickets, keyring, views["ticket_list"].ticket_ids_of),
         views=views,
     )
 

@@ -55,6 +55,18 @@ class KeyRing:
         self._cache[owner] = (time.monotonic() + KEY_CACHE_SECONDS, cipher)
         return cipher
 
+    def forget(self, owner: UUID) -> None:
+        """Drop a cached key now (this process erased it); others expire within
+        KEY_CACHE_SECONDS."""
+        self._cache.pop(owner, None)
+
+    def knows(self, owner: UUID) -> bool:
+        """Whether a key was ever made for this customer (erased or not)."""
+        row = self.db.fetchone(
+            f"SELECT 1 AS known FROM {self.t} WHERE customer_id = :id", {"id": owner.hex}
+        )
+        return row is not None
+
     def _load(self, owner: UUID) -> str | None:
         row = self.db.fetchone(
             f"SELECT wrapped_key FROM {self.t} WHERE customer_id = :id", {"id": owner.hex}
@@ -88,6 +100,17 @@ class KeyRing:
     def _unwrap(self, owner: UUID, wrapped: str) -> bytes:
         raw = _unb64(wrapped)
         return self._wrapper.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], owner.bytes)
+
+
+def destroy_key(db: SqlDatabase, cursor: Any, owner: UUID) -> None:
+    """Crypto-shredding: the wrapped key is overwritten, in the transaction that records
+    the erasure event, so one never happens without the other."""
+    db.execute(
+        cursor,
+        f"UPDATE {db.table(TABLE)} SET wrapped_key = NULL, erased_at = :now "
+        "WHERE customer_id = :id",
+        {"id": owner.hex, "now": time.time()},
+    )
 
 
 class PersonalAsCiphertext(Transcoding):

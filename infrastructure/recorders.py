@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -12,6 +13,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
 
 from application.idempotency import IdempotencyOutcome
+from infrastructure.audit_log import write_links
+from infrastructure.crypto import destroy_key
 from infrastructure.idempotency import write_outcome
 from infrastructure.sql import SqlDatabase
 from infrastructure.sqlite_lock import sqlite_write_lock
@@ -30,13 +33,21 @@ class SQLiteTicketRecorder(SQLiteApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         *,
         idempotency: IdempotencyOutcome | None = None,
+        occurred_at: Sequence[datetime] = (),
+        erase_key_of: UUID | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        # Events first: the INSERT takes SQLite's write lock, so the side write
-        # cannot meet a concurrent writer after having read (deferred BEGIN).
+        # Events first: the INSERT takes SQLite's write lock, so the side writes
+        # cannot meet a concurrent writer after having read (deferred BEGIN), and the
+        # head of the hash chain read next is the real head.
         positions = super()._insert_events(c, stored_events, **kwargs)
+        db = SqlDatabase(self.datastore)
+        if stored_events:
+            write_links(db, c, stored_events, positions or [], occurred_at)
         if idempotency is not None:
-            write_outcome(SqlDatabase(self.datastore), c, idempotency)
+            write_outcome(db, c, idempotency)
+        if erase_key_of is not None:
+            destroy_key(db, c, erase_key_of)
         return positions
 
     def position_of(self, originator_id: UUID, version: int) -> int:
@@ -58,16 +69,24 @@ class PostgresTicketRecorder(PostgresApplicationRecorder):
         # round trip, holding the table lock (which serialises every writer) while
         # Python runs in between. Here BEGIN, side writes, LOCK, INSERT ... RETURNING
         # and COMMIT leave in one flush, so the lock is held only inside the server.
+        #
+        # The hash chain needs the new positions and the chain's head, read after the
+        # LOCK (Clarification 14): one extra round trip, taken while holding the lock.
+        occurred_at = kwargs.pop("occurred_at", ())
         with self.datastore.get_connection() as conn:
             with conn.pipeline(), conn.transaction():
                 with conn.cursor() as side:
                     self._insert_events(side, stored_events, **kwargs)
-                curs = conn.cursor()
-                if stored_events:
+                if not stored_events:
+                    return None
+                with conn.cursor() as curs:
                     self._insert_stored_events(curs, stored_events, **kwargs)
-            if not stored_events:
-                return None
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+                    positions = [row["notification_id"] for row in curs.fetchall()]
+                with conn.cursor() as links:
+                    write_links(
+                        SqlDatabase(self.datastore), links, stored_events, positions, occurred_at
+                    )
+            return positions
 
     def _insert_events(
         self,
@@ -75,12 +94,16 @@ class PostgresTicketRecorder(PostgresApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         *,
         idempotency: IdempotencyOutcome | None = None,
+        erase_key_of: UUID | None = None,
         **kwargs: Any,
     ) -> None:
         # Runs inside the same transaction as the events' INSERT (see insert_events).
         super()._insert_events(curs, stored_events, **kwargs)
+        db = SqlDatabase(self.datastore)
         if idempotency is not None:
-            write_outcome(SqlDatabase(self.datastore), curs, idempotency)
+            write_outcome(db, curs, idempotency)
+        if erase_key_of is not None:
+            destroy_key(db, curs, erase_key_of)
 
     def position_of(self, originator_id: UUID, version: int) -> int:
         with self.datastore.transaction(commit=False) as curs:

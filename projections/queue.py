@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
+from domain.erasure import CustomerErasure
+from domain.personal import ERASED
 from domain.sla_timers import TIMER_EVENTS
 from domain.ticket import ACTIVE_STATUSES, PRIORITIES, Ticket
 from projections.timestamps import timestamp
@@ -164,7 +166,13 @@ def _sla_changed(e: Any, position: int) -> list[Change]:
     return [Change(e.timer["ticket_id"], fields)]
 
 
+def _customer_erased(e: CustomerErasure.Erased, position: int) -> list[Change]:
+    # Rebuilt after the erasure, the opening event already decodes as "[erased]".
+    return [Change(str(ticket_id), {"subject": ERASED}) for ticket_id in e.ticket_ids]
+
+
 CHANGES: dict[type, Callable[[Any, int], list[Change]]] = {
+    CustomerErasure.Erased: _customer_erased,
     Ticket.Opened: _opened,
     Ticket.MessageAdded: _message_added,
     Ticket.Assigned: _assigned,

@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
+from domain.erasure import CustomerErasure
+from domain.personal import ERASED
 from domain.ticket import Ticket
 from projections.timestamps import timestamp
 
@@ -143,7 +145,14 @@ def _closed(e: Ticket.Closed, position: int) -> list[RowChange]:
     return [_touch(e, status="closed", closed_at=timestamp(e.timestamp))]
 
 
+def _customer_erased(e: CustomerErasure.Erased, position: int) -> list[RowChange]:
+    # Rebuilt after the erasure, the opening event already decodes as "[erased]".
+    scrubbed = {"subject": ERASED, "subject_folded": fold(ERASED)}
+    return [RowChange(str(ticket_id), scrubbed) for ticket_id in e.ticket_ids]
+
+
 CHANGES: dict[type, Callable[[Any, int], list[RowChange]]] = {
+    CustomerErasure.Erased: _customer_erased,
     Ticket.Opened: _opened,
     Ticket.MessageAdded: _message_added,
     Ticket.Assigned: _assigned,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
@@ -91,6 +92,16 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
             )
             row = cursor.fetchone()
         return None if row is None else row["language"]
+
+    def ticket_ids_of(self, customer_id: Any) -> list[UUID]:
+        """Every ticket of the customer (an erasure names them, for views to scrub)."""
+        with self.db.reading() as cursor:
+            self.db.execute(
+                cursor,
+                f"SELECT id FROM {self.t} WHERE customer_id = :customer_id ORDER BY number",
+                {"customer_id": str(customer_id)},
+            )
+            return [UUID(row[0]) for row in self.db.fetch_values(cursor)]
 
     def owned_tables(self) -> list[str]:
         return [self.t]

@@ -1,0 +1,274 @@
+"""The tamper-evident chain over the event log, and the walk that checks it.
+
+Every stored event gets two hashes, written by the recorder in the events' own
+transaction (infrastructure/audit_log.py):
+
+- ``event_hash`` chains the events of one aggregate: it covers the stored event
+  (id, version, topic, state bytes) and the aggregate's previous ``event_hash``;
+- ``chain_hash`` chains every row of the log in position order: it covers the row's
+  position, its ``event_hash`` and the previous row's ``chain_hash``. Rows link to the
+  previous *row* (``prev_position``), not to position - 1: PostgreSQL's sequence leaves gaps.
+
+Hashes alone cannot stop someone who rewrites a row and every hash after it, so signed
+checkpoints of the chain head (an HMAC with a deployment key) pin it down; they also catch
+a truncated tail, which leaves a perfectly consistent but shorter chain.
+
+This module is pure: it takes rows and says where the first break is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from uuid import UUID
+
+GENESIS = "0" * 64
+
+
+def content_digest(originator_id: UUID, version: int, topic: str, state: bytes) -> bytes:
+    """The stored event's own content, with lengths so no two fields can trade bytes."""
+    topic_bytes = topic.encode("utf-8")
+    h = hashlib.sha256(originator_id.bytes)
+    h.update(version.to_bytes(8, "big", signed=True))
+    h.update(len(topic_bytes).to_bytes(4, "big"))
+    h.update(topic_bytes)
+    h.update(state)
+    return h.digest()
+
+
+def event_hash(prev_event_hash: str, digest: bytes) -> str:
+    return hashlib.sha256(b"E" + bytes.fromhex(prev_event_hash) + digest).hexdigest()
+
+
+def chain_hash(prev_chain_hash: str, position: int, event_hash_hex: str) -> str:
+    return hashlib.sha256(
+        b"C"
+        + bytes.fromhex(prev_chain_hash)
+        + position.to_bytes(8, "big")
+        + bytes.fromhex(event_hash_hex)
+    ).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """An events-table row, as read back (or as an export line carries it)."""
+
+    position: int
+    originator_id: UUID
+    version: int
+    topic: str
+    state: bytes
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    """The hashes the recorder wrote for one position."""
+
+    position: int
+    originator_id: UUID
+    version: int
+    event_hash: str
+    chain_hash: str
+    prev_position: int
+    prev_chain_hash: str
+
+
+@dataclass(frozen=True)
+class Break:
+    """Where verification failed first, and why."""
+
+    reason: str
+    position: int | None = None
+    aggregate_id: UUID | None = None
+    version: int | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "reason": self.reason,
+            "position": self.position,
+            "aggregate_id": None if self.aggregate_id is None else str(self.aggregate_id),
+            "version": self.version,
+        }
+
+    def __str__(self) -> str:
+        where = []
+        if self.aggregate_id is not None:
+            where.append(f"ticket/aggregate {self.aggregate_id} version {self.version}")
+        if self.position is not None:
+            where.append(f"position {self.position}")
+        return f"{self.reason} ({', '.join(where)})" if where else self.reason
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement that the chain's row at ``position`` had ``chain_hash``."""
+
+    position: int
+    chain_hash: str
+    created_at: str  # ISO-8601, part of what is signed
+    signature: str
+
+    def payload(self) -> bytes:
+        return f"atende-checkpoint|{self.position}|{self.chain_hash}|{self.created_at}".encode()
+
+    def is_signed_by(self, key: bytes) -> bool:
+        expected = hmac.new(key, self.payload(), hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, self.signature)
+
+
+def sign_checkpoint(key: bytes, position: int, chain_hash_hex: str, created_at: str) -> Checkpoint:
+    unsigned = Checkpoint(position, chain_hash_hex, created_at, "")
+    signature = hmac.new(key, unsigned.payload(), hashlib.sha256).hexdigest()
+    return Checkpoint(position, chain_hash_hex, created_at, signature)
+
+
+def link_rows(
+    rows: Iterable[tuple[int, UUID, int, str, bytes]],
+    prev_event_hashes: dict[tuple[UUID, int], str],
+    head_position: int,
+    head_chain_hash: str,
+) -> list[LinkRow]:
+    """The hashes for newly inserted rows (position, id, version, topic, state), in
+    position order, given the previous versions' hashes and the chain's head."""
+    links = []
+    for position, originator_id, version, topic, state in rows:
+        prev = GENESIS if version == 1 else prev_event_hashes.get((originator_id, version - 1))
+        if prev is None:
+            # The library guarantees versions are contiguous, so the previous one exists;
+            # an unlinked event would be reported by verify, never silently accepted.
+            prev = GENESIS
+        eh = event_hash(prev, content_digest(originator_id, version, topic, state))
+        ch = chain_hash(head_chain_hash, position, eh)
+        links.append(
+            LinkRow(position, originator_id, version, eh, ch, head_position, head_chain_hash)
+        )
+        prev_event_hashes[(originator_id, version)] = eh
+        head_position, head_chain_hash = position, ch
+    return links
+
+
+@dataclass
+class ChainWalk:
+    """Checks the whole log, row by row in position order.
+
+    Feed it the events table and the link table merged by position (``check``); it keeps
+    only each aggregate's last hash and the chain's head, so a million rows fit easily.
+    """
+
+    checkpoints: dict[int, Checkpoint] = field(default_factory=dict)
+    checked: int = 0
+    head_position: int = 0
+    head_chain_hash: str = GENESIS
+    _last: dict[UUID, tuple[int, str]] = field(default_factory=dict)
+
+    def check(self, event: StoredRow | None, link: LinkRow | None) -> Break | None:
+        if link is None:
+            assert event is not None
+            return Break(
+                "event has no hash record (inserted out of band)",
+                event.position,
+                event.originator_id,
+                event.version,
+            )
+        if event is None:
+            return Break(
+                "event recorded in the chain is missing from the log (deleted)",
+                link.position,
+                link.originator_id,
+                link.version,
+            )
+        where = (event.position, event.originator_id, event.version)
+        if (link.originator_id, link.version) != (event.originator_id, event.version):
+            return Break("event's id or version differs from its hash record", *where)
+        if link.prev_position != self.head_position or (
+            link.prev_chain_hash != self.head_chain_hash
+        ):
+            return Break(
+                f"chain does not link to the previous row (expected position "
+                f"{self.head_position}, found {link.prev_position}): rows removed or moved",
+                *where,
+            )
+        broken = self._check_event_hash(event, link)
+        if broken is not None:
+            return broken
+        if chain_hash(link.prev_chain_hash, link.position, link.event_hash) != link.chain_hash:
+            return Break("chain hash does not match", *where)
+        checkpoint = self.checkpoints.get(link.position)
+        if checkpoint is not None and checkpoint.chain_hash != link.chain_hash:
+            return Break("chain differs from a signed checkpoint (log rewritten)", *where)
+        self.head_position, self.head_chain_hash = link.position, link.chain_hash
+        self.checked += 1
+        return None
+
+    def _check_event_hash(self, event: StoredRow, link: LinkRow) -> Break | None:
+        where = (event.position, event.originator_id, event.version)
+        last = self._last.get(event.originator_id)
+        if event.version == 1:
+            prev = GENESIS
+        elif last is None or last[0] != event.version - 1:
+            have = 0 if last is None else last[0]
+            return Break(f"aggregate's version {have + 1} is missing (deleted)", *where)
+        else:
+            prev = last[1]
+        digest = content_digest(event.originator_id, event.version, event.topic, event.state)
+        if event_hash(prev, digest) != link.event_hash:
+            return Break("event content does not match its hash (changed)", *where)
+        self._last[event.originator_id] = (event.version, link.event_hash)
+        return None
+
+    def finish(self) -> Break | None:
+        """After the last row: a checkpoint beyond the end means the tail was cut off."""
+        beyond = [p for p in self.checkpoints if p > self.head_position]
+        if beyond:
+            return Break(
+                f"log ends at position {self.head_position} but a signed checkpoint names "
+                f"position {max(beyond)} (tail truncated)",
+                max(beyond),
+            )
+        return None
+
+
+def merge_by_position(
+    events: Iterator[StoredRow], links: Iterator[LinkRow]
+) -> Iterator[tuple[StoredRow | None, LinkRow | None]]:
+    """Pairs two position-ordered streams, with None where one side lacks the position."""
+    event, link = next(events, None), next(links, None)
+    while event is not None or link is not None:
+        if link is None or (event is not None and event.position < link.position):
+            yield event, None
+            event = next(events, None)
+        elif event is None or link.position < event.position:
+            yield None, link
+            link = next(links, None)
+        else:
+            yield event, link
+            event, link = next(events, None), next(links, None)
+
+
+def verify_aggregate(
+    events: list[StoredRow], links: dict[int, LinkRow], chain_at: dict[int, str]
+) -> Break | None:
+    """One aggregate's events (by version) against their hash records. ``chain_at`` maps
+    each link's ``prev_position`` to the chain hash actually stored there, so a row's
+    link into the global chain is checked too."""
+    walk = ChainWalk()
+    expected_version = 1
+    for event in events:
+        where = (event.position, event.originator_id, event.version)
+        if event.version != expected_version:
+            return Break(f"aggregate's version {expected_version} is missing (deleted)", *where)
+        link = links.get(event.position)
+        if link is None:
+            return walk.check(event, None)
+        broken = walk._check_event_hash(event, link)
+        if broken is not None:
+            return broken
+        if chain_at.get(link.prev_position, GENESIS) != link.prev_chain_hash:
+            return Break("chain does not link to the previous row", *where)
+        if chain_hash(link.prev_chain_hash, link.position, link.event_hash) != link.chain_hash:
+            return Break("chain hash does not match", *where)
+        walk.checked += 1
+        expected_version += 1
+    return None

@@ -1,0 +1,367 @@
+"""The side tables of the audit trail: each event's hashes and timestamp, signed
+checkpoints of the chain head, and the access log of history reads.
+
+The links are written by the recorder (infrastructure/recorders.py) in the events' own
+transaction, after the events' INSERT: on PostgreSQL the table lock is held by then, on
+SQLite the write lock, so the head of the chain read here is the real head (Clarification 14).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from domain.audit_chain import GENESIS, Checkpoint, LinkRow, StoredRow, link_rows
+from infrastructure.sql import SqlDatabase
+
+LINKS = "event_links"
+CHECKPOINTS = "audit_checkpoints"
+ACCESS_LOG = "history_reads"
+
+CREATE = [
+    "CREATE TABLE IF NOT EXISTS {links} (position BIGINT PRIMARY KEY, "
+    "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
+    "occurred_at BIGINT NOT NULL, event_hash TEXT NOT NULL, chain_hash TEXT NOT NULL, "
+    "prev_position BIGINT NOT NULL, prev_chain_hash TEXT NOT NULL)",
+    # As-of finds the last version at or before an instant; the ticket's chain is walked
+    # by version.
+    "CREATE UNIQUE INDEX IF NOT EXISTS {links_name}_version "
+    "ON {links} (originator_id, originator_version)",
+    "CREATE INDEX IF NOT EXISTS {links_name}_time ON {links} (originator_id, occurred_at)",
+    "CREATE INDEX IF NOT EXISTS {links_name}_at ON {links} (occurred_at)",
+    "CREATE TABLE IF NOT EXISTS {checkpoints} (position BIGINT PRIMARY KEY, "
+    "chain_hash TEXT NOT NULL, created_at TEXT NOT NULL, signature TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {access} (id TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL, "
+    "principal_id TEXT NOT NULL, principal_name TEXT NOT NULL, role TEXT NOT NULL, "
+    "ticket_id TEXT, what TEXT NOT NULL, detail TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS {access_name}_ticket ON {access} (ticket_id, at)",
+    "CREATE INDEX IF NOT EXISTS {access_name}_at ON {access} (at, id)",
+]
+
+_INSERT_LINK = (
+    "INSERT INTO {t} (position, originator_id, originator_version, occurred_at, event_hash, "
+    "chain_hash, prev_position, prev_chain_hash) VALUES (:position, :originator_id, "
+    ":version, :occurred_at, :event_hash, :chain_hash, :prev_position, :prev_chain_hash)"
+)
+_LINK_COLUMNS = (
+    "position, originator_id, originator_version, event_hash, chain_hash, prev_position, "
+    "prev_chain_hash"
+)
+PAGE = 5000
+
+
+def micros(moment: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch: exact, and ordered."""
+    return round(moment.timestamp() * 1_000_000)
+
+
+def write_links(
+    db: SqlDatabase,
+    cursor: Any,
+    stored_events: Sequence[StoredEvent],
+    positions: Sequence[int],
+    occurred_at: Sequence[datetime],
+) -> None:
+    """Hash the events just inserted at ``positions`` onto the chain (same transaction)."""
+    t = db.table(LINKS)
+    with db.pipeline(cursor) as reader:
+        db.execute(reader, f"SELECT position, chain_hash FROM {t} ORDER BY position DESC LIMIT 1")
+        head = db.fetch_values(reader)
+    prev_hashes = _previous_event_hashes(db, cursor, stored_events)
+    rows = [
+        (position, _uuid(s.originator_id), s.originator_version, s.topic, bytes(s.state))
+        for position, s in zip(positions, stored_events, strict=True)
+    ]
+    head_position, head_chain = head[0] if head else (0, GENESIS)
+    links = link_rows(sorted(rows, key=lambda r: r[0]), prev_hashes, head_position, head_chain)
+    instants = occurred_at or [_timestamp_of(s) for s in stored_events]
+    when = {p: micros(at) for p, at in zip(positions, instants, strict=True)}
+    db.executemany(
+        cursor,
+        _INSERT_LINK.format(t=t),
+        [
+            {
+                "position": link.position,
+                "originator_id": link.originator_id.hex,
+                "version": link.version,
+                "occurred_at": when[link.position],
+                "event_hash": link.event_hash,
+                "chain_hash": link.chain_hash,
+                "prev_position": link.prev_position,
+                "prev_chain_hash": link.prev_chain_hash,
+            }
+            for link in links
+        ],
+    )
+
+
+def _previous_event_hashes(
+    db: SqlDatabase, cursor: Any, stored_events: Sequence[StoredEvent]
+) -> dict[tuple[UUID, int], str]:
+    firsts: dict[UUID, int] = {}
+    for s in stored_events:
+        originator = _uuid(s.originator_id)
+        firsts[originator] = min(firsts.get(originator, s.originator_version), s.originator_version)
+    wanted = [(o, v - 1) for o, v in firsts.items() if v > 1]
+    if not wanted:
+        return {}
+    clauses = " OR ".join(
+        f"(originator_id = :i{n} AND originator_version = :v{n})" for n in range(len(wanted))
+    )
+    params: dict[str, Any] = {}
+    for n, (originator, version) in enumerate(wanted):
+        params[f"i{n}"], params[f"v{n}"] = originator.hex, version
+    with db.pipeline(cursor) as reader:
+        db.execute(
+            reader,
+            f"SELECT originator_id, originator_version, event_hash FROM {db.table(LINKS)} "
+            f"WHERE {clauses}",
+            params,
+        )
+        found = db.fetch_values(reader)
+    return {(UUID(o), v): h for o, v, h in found}
+
+
+class AuditLog:
+    """Reads of the links (verify, as-of, export), checkpoints and the access log."""
+
+    def __init__(self, db: SqlDatabase, events_table: str):
+        self.db = db
+        self.links = db.table(LINKS)
+        self.checkpoints_table = db.table(CHECKPOINTS)
+        self.access = db.table(ACCESS_LOG)
+        self.events = db.table(events_table)
+        # SQLite's events table has no position column: its rowid is the position.
+        self._position = "notification_id" if db.is_postgres else "rowid"
+
+    def create_table(self) -> None:
+        names = {
+            "links": self.links,
+            "links_name": LINKS,
+            "checkpoints": self.checkpoints_table,
+            "access": self.access,
+            "access_name": ACCESS_LOG,
+        }
+        self.db.create_tables([s.format(**names) for s in CREATE])
+
+    # As of.
+
+    def version_at(self, originator_id: UUID, at: datetime) -> int | None:
+        """The aggregate's last version recorded at or before ``at``."""
+        row = self.db.fetchone(
+            f"SELECT originator_version FROM {self.links} WHERE originator_id = :id "
+            "AND occurred_at <= :at ORDER BY occurred_at DESC, originator_version DESC LIMIT 1",
+            {"id": originator_id.hex, "at": micros(at)},
+        )
+        return None if row is None else row["originator_version"]
+
+    def versions_between(
+        self, originator_id: UUID, start: datetime | None, end: datetime | None
+    ) -> tuple[int, int] | None:
+        """The first and last versions recorded within [start, end]."""
+        clauses, params = ["originator_id = :id"], {"id": originator_id.hex}
+        if start is not None:
+            clauses.append("occurred_at >= :start")
+            params["start"] = micros(start)
+        if end is not None:
+            clauses.append("occurred_at <= :end")
+            params["end"] = micros(end)
+        row = self.db.fetchone(
+            "SELECT MIN(originator_version) AS lo, MAX(originator_version) AS hi "
+            f"FROM {self.links} WHERE {' AND '.join(clauses)}",
+            params,
+        )
+        return None if row is None or row["lo"] is None else (row["lo"], row["hi"])
+
+    def positions_between(self, start: datetime, end: datetime) -> tuple[int, int] | None:
+        row = self.db.fetchone(
+            f"SELECT MIN(position) AS lo, MAX(position) AS hi FROM {self.links} "
+            "WHERE occurred_at >= :start AND occurred_at <= :end",
+            {"start": micros(start), "end": micros(end)},
+        )
+        return None if row is None or row["lo"] is None else (row["lo"], row["hi"])
+
+    # The chain.
+
+    def stored_rows(self, after: int = 0, upto: int | None = None) -> Iterator[StoredRow]:
+        """The events table in position order, page by page."""
+        p = self._position
+        while True:
+            rows = self._page(
+                f"SELECT {p}, originator_id, originator_version, topic, state FROM {self.events} "
+                f"WHERE {p} > :after{'' if upto is None else f' AND {p} <= :upto'} "
+                f"ORDER BY {p} LIMIT {PAGE}",
+                {"after": after, "upto": upto},
+            )
+            for position, originator, version, topic, state in rows:
+                yield StoredRow(position, _uuid(originator), version, topic, bytes(state))
+            if len(rows) < PAGE:
+                return
+            after = rows[-1][0]
+
+    def link_rows(self, after: int = 0, upto: int | None = None) -> Iterator[LinkRow]:
+        while True:
+            rows = self._page(
+                f"SELECT {_LINK_COLUMNS} FROM {self.links} WHERE position > :after"
+                f"{'' if upto is None else ' AND position <= :upto'} "
+                f"ORDER BY position LIMIT {PAGE}",
+                {"after": after, "upto": upto},
+            )
+            for row in rows:
+                yield _link(row)
+            if len(rows) < PAGE:
+                return
+            after = rows[-1][0]
+
+    def aggregate_rows(self, originator_id: UUID) -> tuple[list[StoredRow], dict[int, LinkRow]]:
+        """One aggregate's events by version, and their links by position."""
+        p = self._position
+        key = originator_id if self.db.is_postgres else originator_id.hex
+        events = self._page(
+            f"SELECT {p}, originator_id, originator_version, topic, state FROM {self.events} "
+            "WHERE originator_id = :id ORDER BY originator_version",
+            {"id": key},
+        )
+        links = self._page(
+            f"SELECT {_LINK_COLUMNS} FROM {self.links} WHERE originator_id = :id",
+            {"id": originator_id.hex},
+        )
+        return (
+            [StoredRow(r[0], _uuid(r[1]), r[2], r[3], bytes(r[4])) for r in events],
+            {row[0]: _link(row) for row in links},
+        )
+
+    def chain_hashes_at(self, positions: set[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        ordered = sorted(positions)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            marks = ", ".join(f":p{n}" for n in range(len(chunk)))
+            rows = self._page(
+                f"SELECT position, chain_hash FROM {self.links} WHERE position IN ({marks})",
+                {f"p{n}": position for n, position in enumerate(chunk)},
+            )
+            found.update(dict(rows))
+        return found
+
+    def event_hash_of(self, originator_id: UUID, version: int) -> str | None:
+        row = self.db.fetchone(
+            f"SELECT event_hash FROM {self.links} WHERE originator_id = :id "
+            "AND originator_version = :version",
+            {"id": originator_id.hex, "version": version},
+        )
+        return None if row is None else row["event_hash"]
+
+    def head(self) -> tuple[int, str] | None:
+        row = self.db.fetchone(
+            f"SELECT position, chain_hash FROM {self.links} ORDER BY position DESC LIMIT 1"
+        )
+        return None if row is None else (row["position"], row["chain_hash"])
+
+    def links_for(self, positions: Sequence[int]) -> dict[int, LinkRow]:
+        if not positions:
+            return {}
+        rows = self._page(
+            f"SELECT {_LINK_COLUMNS} FROM {self.links} WHERE position >= :lo AND position <= :hi",
+            {"lo": min(positions), "hi": max(positions)},
+        )
+        wanted = set(positions)
+        return {row[0]: _link(row) for row in rows if row[0] in wanted}
+
+    # Checkpoints.
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self.db.run(
+            f"INSERT INTO {self.checkpoints_table} (position, chain_hash, created_at, signature) "
+            "VALUES (:position, :chain_hash, :created_at, :signature) "
+            "ON CONFLICT (position) DO NOTHING",
+            {
+                "position": checkpoint.position,
+                "chain_hash": checkpoint.chain_hash,
+                "created_at": checkpoint.created_at,
+                "signature": checkpoint.signature,
+            },
+        )
+
+    def checkpoints(self) -> list[Checkpoint]:
+        rows = self._page(
+            f"SELECT position, chain_hash, created_at, signature FROM {self.checkpoints_table} "
+            "ORDER BY position",
+            {},
+        )
+        return [Checkpoint(*row) for row in rows]
+
+    # The access log.
+
+    def record_read(
+        self, actor: Any, ticket_id: UUID | None, what: str, detail: str = ""
+    ) -> None:
+        self.db.run(
+            f"INSERT INTO {self.access} (id, at, principal_id, principal_name, role, ticket_id, "
+            "what, detail) VALUES (:id, :at, :pid, :pname, :role, :ticket, :what, :detail)",
+            {
+                "id": uuid.uuid4().hex,
+                "at": time.time(),
+                "pid": actor.id,
+                "pname": actor.name,
+                "role": actor.role,
+                "ticket": None if ticket_id is None else str(ticket_id),
+                "what": what,
+                "detail": detail,
+            },
+        )
+
+    def reads(
+        self,
+        *,
+        ticket_id: UUID | None,
+        principal_id: str | None,
+        after: tuple[float, str] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        clauses, params = [], {}
+        if ticket_id is not None:
+            clauses.append("ticket_id = :ticket")
+            params["ticket"] = str(ticket_id)
+        if principal_id is not None:
+            clauses.append("principal_id = :pid")
+            params["pid"] = principal_id
+        if after is not None:
+            clauses.append("(at < :at OR (at = :at AND id < :id))")
+            params["at"], params["id"] = after
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self.db.transaction(commit=False) as cursor:
+            self.db.execute(
+                cursor,
+                f"SELECT id, at, principal_id, principal_name, role, ticket_id, what, detail "
+                f"FROM {self.access} {where} ORDER BY at DESC, id DESC LIMIT {int(limit)}",
+                params,
+            )
+            return [dict(row) for row in cursor.fetchall()]
+
+    def _page(self, statement: str, params: dict[str, Any]) -> list[tuple]:
+        with self.db.reading() as cursor:
+            self.db.execute(cursor, statement, params)
+            return self.db.fetch_values(cursor)
+
+
+def _timestamp_of(stored: StoredEvent) -> datetime:
+    """For writers that pass no timestamps (the application passes them): the one the
+    library's JSON transcoder put in the state."""
+    return datetime.fromisoformat(json.loads(stored.state)["timestamp"]["_data_"])
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
+
+
+def _link(row: Sequence[Any]) -> LinkRow:
+    position, originator, version, eh, ch, prev_position, prev_chain = row
+    return LinkRow(position, UUID(originator), version, eh, ch, prev_position, prev_chain)
