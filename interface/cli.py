@@ -10,6 +10,7 @@ import threading
 
 from domain.actor import ROLES
 from infrastructure.views.registry import VIEWS
+from interface.audit_cli import add_audit_commands
 
 GUNICORN_APP = "interface.http.app:get_app()"
 
@@ -53,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--name", required=True)
     create.set_defaults(run=_create_token)
+
+    add_audit_commands(commands)
 
     secret = commands.add_parser("secret", help="print a new ATENDE_SECRET_KEY value")
     secret.set_defaults(run=_print_secret)

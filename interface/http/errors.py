@@ -17,6 +17,7 @@ from application.errors import (
     CalendarInUse,
     CalendarNotFound,
     ConcurrentWriteConflict,
+    CustomerNotFound,
     DuplicateAgent,
     DuplicateExternalRef,
     InvalidHolidaySeed,
@@ -108,6 +109,7 @@ def add_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(CalendarNotFound, _on_not_found)
     app.add_error_handler(AgentNotFound, _on_not_found)
     app.add_error_handler(SurveyNotFound, _on_not_found)
+    app.add_error_handler(CustomerNotFound, _on_not_found)
     app.add_error_handler(SurveyClosed, _on_survey_closed)
     app.add_error_handler(DuplicateAgent, _on_duplicate_agent)
     app.add_error_handler(AgentUnavailable, _on_agent_unavailable)

@@ -14,6 +14,7 @@ from domain.customer import Contact
 from domain.ticket import Ticket
 from infrastructure.bootstrap import Atende
 from interface import agent_schemas, schemas
+from interface.audit_schemas import HistoryQueryIn, TicketReadQueryIn
 from interface.http.auth import TICKET_READERS, TICKET_WRITERS, allow
 from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
@@ -28,6 +29,8 @@ _HISTORY_OUT = EventOut(
     exclude=("position", "ticket_id", "aggregate_type", "aggregate_id"), many=True
 )
 _LIST_QUERY = TicketListQueryIn()
+_READ_QUERY = TicketReadQueryIn()
+_HISTORY_QUERY = HistoryQueryIn()
 _LIST_ITEMS_OUT = TicketListItemOut(many=True)
 # The types of the list's sort key (created_at, number), as a cursor carries it.
 LIST_SORT_KEY_TYPES = (str, int)
@@ -81,7 +84,16 @@ class TicketItem:
 
     @falcon.before(allow(*TICKET_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response, ticket_id: UUID) -> None:
-        render_ticket(resp, self.atende.tickets.ticket_result(ticket_id))
+        """``?as_of=`` rebuilds the ticket from its events up to that instant."""
+        query = _READ_QUERY.load(req.params)
+        if "as_of" not in query:
+            render_ticket(resp, self.atende.tickets.ticket_result(ticket_id))
+            return
+        audit = self.atende.audit
+        result = audit.ticket_as_of(ticket_id, query["as_of"])
+        audit.record_read(req.context.actor, ticket_id, "as_of", query["as_of"].isoformat())
+        render_ticket(resp, result)
+        resp.media["as_of"] = query["as_of"].isoformat()
 
 
 class TicketHistory:
@@ -90,7 +102,15 @@ class TicketHistory:
 
     @falcon.before(allow(*TICKET_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response, ticket_id: UUID) -> None:
-        events = self.atende.tickets.history(ticket_id)
+        """Every read is recorded in the access log (issue 7) before it is answered."""
+        query = _HISTORY_QUERY.load(req.params)
+        start, end = query.get("from_"), query.get("to")
+        audit = self.atende.audit
+        events = audit.history(ticket_id, start, end)
+        detail = " ".join(
+            f"{name}={value.isoformat()}" for name, value in (("from", start), ("to", end)) if value
+        )
+        audit.record_read(req.context.actor, ticket_id, "history", detail)
         resp.media = {
             "ticket_id": str(ticket_id),
             "events": _HISTORY_OUT.dump(events),

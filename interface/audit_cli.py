@@ -1,0 +1,131 @@
+"""``atende audit verify|export|checkpoint``: the auditor's commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from application.errors import TicketNotFound
+
+EXIT_BROKEN = 1
+EXIT_USAGE = 2
+
+
+def add_audit_commands(commands: Any) -> None:
+    audit = commands.add_parser("audit", help="verify, export and checkpoint the event log")
+    actions = audit.add_subparsers(required=True, metavar="ACTION")
+
+    verify = actions.add_parser(
+        "verify", help="check every hash; exit 1 naming the first break"
+    )
+    source = verify.add_mutually_exclusive_group()
+    source.add_argument("--ticket", type=UUID, help="only this ticket's chain")
+    source.add_argument("--file", type=Path, help="an export file, offline (no database)")
+    verify.set_defaults(run=_verify)
+
+    export = actions.add_parser("export", help="write events as JSON Lines to stdout")
+    which = export.add_mutually_exclusive_group(required=True)
+    which.add_argument("--ticket", type=UUID)
+    which.add_argument("--from", dest="start", type=_instant, help="ISO-8601 with offset")
+    export.add_argument("--to", dest="end", type=_instant, help="ISO-8601 with offset")
+    export.set_defaults(run=_export)
+
+    checkpoint = actions.add_parser("checkpoint", help="sign the chain's head now")
+    checkpoint.set_defaults(run=_checkpoint)
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 instant") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs an offset, e.g. Z or -03:00")
+    return moment
+
+
+def _verify(args: argparse.Namespace) -> int:
+    if args.file is not None:
+        return _verify_file(args.file)
+    from infrastructure.bootstrap import bootstrap
+
+    atende = bootstrap()
+    try:
+        audit = atende.audit
+        report = audit.verify() if args.ticket is None else audit.verify_ticket(args.ticket)
+    except TicketNotFound as error:
+        print(f"audit verify: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        atende.close()
+    return _print_report(report)
+
+
+def _verify_file(path: Path) -> int:
+    from application.audit_file import ExportFileError, verify_export
+
+    if not path.is_file():
+        print(f"audit verify: no such file: {path}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with path.open(encoding="utf-8") as lines:
+            report = verify_export(lines)
+    except (ExportFileError, UnicodeDecodeError) as error:
+        print(f"audit verify: {path}: {error}", file=sys.stderr)
+        return EXIT_BROKEN
+    return _print_report(report)
+
+
+def _print_report(report: Any) -> int:
+    if report.ok:
+        print(
+            f"OK: {report.checked} events verified up to position {report.head_position}"
+            f" ({report.checkpoints} signed checkpoints)"
+        )
+        return 0
+    print(f"BROKEN: {report.first_break}", file=sys.stderr)
+    return EXIT_BROKEN
+
+
+def _export(args: argparse.Namespace) -> int:
+    from infrastructure.bootstrap import bootstrap
+    from interface.audit_export import export_lines
+
+    if args.ticket is None and (args.end is None or args.end < args.start):
+        print("audit export: --to is required and must not be before --from", file=sys.stderr)
+        return EXIT_USAGE
+    atende = bootstrap()
+    try:
+        if args.ticket is not None:
+            scope, rows = atende.audit.export_ticket(args.ticket)
+        else:
+            scope, rows = atende.audit.export_range(args.start, args.end)
+        out = sys.stdout.buffer
+        for line in export_lines(scope, rows):
+            out.write(line)
+        out.flush()
+    except TicketNotFound as error:
+        print(f"audit export: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        atende.close()
+    return 0
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    from infrastructure.bootstrap import bootstrap
+
+    atende = bootstrap()
+    try:
+        checkpoint = atende.audit.checkpoint()
+    finally:
+        atende.close()
+    if checkpoint is None:
+        print("The log is empty: nothing to sign.")
+    else:
+        print(f"Signed position {checkpoint.position} ({checkpoint.chain_hash}).")
+    return 0
