@@ -23,11 +23,14 @@ from infrastructure.sql import SqlDatabase
 TABLE = "customer_keys"
 CREATE = [
     "CREATE TABLE IF NOT EXISTS {t} (customer_id TEXT PRIMARY KEY, "
-    "wrapped_key TEXT, created_at DOUBLE PRECISION NOT NULL, erased_at DOUBLE PRECISION)"
+    "wrapped_key TEXT, created_at DOUBLE PRECISION NOT NULL, erased_at DOUBLE PRECISION)",
+    "CREATE INDEX IF NOT EXISTS customer_keys_erased_at ON {t} (erased_at)",
 ]
 NONCE_BYTES = 12
-# Keys are cached briefly per process; an erasure reaches every process within this time.
+# Keys are cached briefly per process. An erasure in another process empties the cache
+# within ERASURE_CHECK_SECONDS: the newest erased_at is read (by index) at most that often.
 KEY_CACHE_SECONDS = 30.0
+ERASURE_CHECK_SECONDS = 1.0
 KEY_CACHE_MAX = 50_000
 
 
@@ -39,12 +42,15 @@ class KeyRing:
         self.t = db.table(TABLE)
         self._wrapper = AESGCM(secret_key)
         self._cache: dict[UUID, tuple[float, AESGCM | None]] = {}
+        self._erasures_checked_at = 0.0
+        self._latest_erasure: float | None = None
 
     def create_table(self) -> None:
         self.db.create_tables([s.format(t=self.t) for s in CREATE])
 
     def cipher_for(self, owner: UUID, *, create: bool) -> AESGCM | None:
         """The owner's cipher; None when the key was destroyed (or never made)."""
+        self._drop_cache_after_erasures()
         cached = self._cache.get(owner)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
@@ -54,6 +60,17 @@ class KeyRing:
             self._cache.clear()
         self._cache[owner] = (time.monotonic() + KEY_CACHE_SECONDS, cipher)
         return cipher
+
+    def _drop_cache_after_erasures(self) -> None:
+        now = time.monotonic()
+        if now - self._erasures_checked_at < ERASURE_CHECK_SECONDS:
+            return
+        self._erasures_checked_at = now
+        row = self.db.fetchone(f"SELECT MAX(erased_at) AS latest FROM {self.t}")
+        latest = None if row is None else row["latest"]
+        if latest != self._latest_erasure:
+            self._latest_erasure = latest
+            self._cache.clear()
 
     def forget(self, owner: UUID) -> None:
         """Drop a cached key now (this process erased it); others expire within
