@@ -127,7 +127,8 @@ class TicketApplication(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(ActorAsDict())
-        transcoder.register(self._personal_transcoding)
+        for transcoding in self._personal_transcoding.transcodings():
+            transcoder.register(transcoding)
 
     # Commands
 

@@ -148,16 +148,57 @@ class PersonalAsCiphertext(Transcoding):
         return {"owner": obj.owner.hex, "ct": _b64(nonce + sealed)}
 
     def decode(self, data: dict[str, Any]) -> Personal:
-        owner = UUID(data["owner"])
-        cipher = self.keyring.cipher_for(owner, create=False)
+        # Decrypted when read, not when loaded: a ticket with thousands of messages is
+        # rebuilt (as-of, snapshots) without deciphering bodies nobody looks at.
+        return SealedPersonal(data, self.keyring)
+
+    def transcodings(self) -> list[Transcoding]:
+        """This one, and the one that stores loaded values back as they were."""
+        return [self, SealedAsCiphertext(self.keyring)]
+
+
+class SealedPersonal(Personal):
+    """A Personal value as loaded: its owner and text are deciphered on first use (and
+    read "[erased]" once the owner's key is gone)."""
+
+    def __init__(self, sealed: dict[str, str], keyring: KeyRing):  # no dataclass fields set
+        object.__setattr__(self, "_sealed", sealed)
+        object.__setattr__(self, "_keyring", keyring)
+
+    @property
+    def owner(self) -> UUID:  # type: ignore[override]
+        return UUID(self._sealed["owner"])
+
+    @property
+    def text(self) -> str:  # type: ignore[override]
+        owner = self.owner
+        cipher = self._keyring.cipher_for(owner, create=False)
         if cipher is None:
-            return Personal(owner, ERASED)
-        raw = _unb64(data["ct"])
+            return ERASED
+        raw = _unb64(self._sealed["ct"])
         try:
-            text = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], owner.bytes)
+            plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], owner.bytes)
         except InvalidTag:
             raise TamperedCiphertextError(owner) from None
-        return Personal(owner, text.decode("utf-8"))
+        return plain.decode("utf-8")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Personal):
+            return NotImplemented
+        return (self.owner, self.text) == (other.owner, other.text)
+
+    def __hash__(self) -> int:
+        return hash((self.owner, self.text))
+
+
+class SealedAsCiphertext(PersonalAsCiphertext):
+    """Stores a loaded value (a snapshot of a rebuilt ticket) as the very ciphertext it
+    was loaded from: no re-encryption, and nothing needs the key."""
+
+    type = SealedPersonal
+
+    def encode(self, obj: Personal) -> dict[str, str]:
+        return dict(obj._sealed)  # type: ignore[attr-defined]
 
 
 class ErasedCustomerError(Exception):
