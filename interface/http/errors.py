@@ -30,6 +30,7 @@ from domain.calendar import InvalidCalendar
 from domain.sla import InvalidPolicy
 from domain.survey import SurveyClosed
 from domain.ticket import TransitionNotAllowed
+from infrastructure.crypto import ErasedCustomerError
 from infrastructure.mail import InvalidEmail
 
 PROBLEM_JSON = "application/problem+json"
@@ -110,6 +111,7 @@ def add_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(AgentNotFound, _on_not_found)
     app.add_error_handler(SurveyNotFound, _on_not_found)
     app.add_error_handler(CustomerNotFound, _on_not_found)
+    app.add_error_handler(ErasedCustomerError, _on_erased_customer)
     app.add_error_handler(SurveyClosed, _on_survey_closed)
     app.add_error_handler(DuplicateAgent, _on_duplicate_agent)
     app.add_error_handler(AgentUnavailable, _on_agent_unavailable)
@@ -137,6 +139,15 @@ def _on_validation(req: Any, resp: Any, ex: ValidationError, params: Any) -> Non
 
 def _on_not_found(req: Any, resp: Any, ex: TicketNotFound, params: Any) -> None:
     raise Problem(falcon.HTTP_404, "not-found", "Not found", str(ex))
+
+
+def _on_erased_customer(req: Any, resp: Any, ex: ErasedCustomerError, params: Any) -> None:
+    raise Problem(
+        falcon.HTTP_409,
+        "customer-erased",
+        "Customer erased",
+        "This customer's personal data was erased; nothing new can be stored for them.",
+    )
 
 
 def _on_invalid_field(req: Any, resp: Any, ex: Any, params: Any) -> None:

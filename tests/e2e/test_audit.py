@@ -275,11 +275,16 @@ def test_erasing_a_customer_shreds_their_data_but_keeps_history_counts_and_hashe
 
 def test_erasing_twice_answers_200_and_writes_nothing(api: Api, api_as):
     admin = api_as("admin")
-    customer = api.open_ticket(requester=_unique_requester())["customer_id"]
+    requester = _unique_requester()
+    customer = api.open_ticket(requester=requester)["customer_id"]
     first = admin.post(f"/v1/customers/{customer}/erase", {})
     assert first.status_code == 200, first.text
     with nothing_stored(admin):
         again = admin.post(f"/v1/customers/{customer}/erase", {})
+        time.sleep(ERASURE_CHECK_SECONDS * 1.5)
+        returning = api.post("/v1/tickets", ticket_body(requester=requester))
+        assert_problem(returning, 409)
+        assert returning.json()["type"].endswith("customer-erased")
     assert again.status_code == 200
     assert again.json()["already_erased"] is True
     assert again.json()["position"] == first.json()["position"]
