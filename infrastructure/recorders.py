@@ -60,8 +60,19 @@ class SQLiteTicketRecorder(SQLiteApplicationRecorder):
             return c.fetchone()[0]
 
 
+# eventsourcing retries each PostgreSQL call ten times; behind the 3 s pool timeout that
+# holds a request for half a minute when the database is down (reliability drill b).
+# One retry covers a connection that died in the pool; after it the HTTP layer answers
+# 503 + Retry-After (Clarification 10).
+_retry_once = retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)
+
+
 class PostgresTicketRecorder(PostgresApplicationRecorder):
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    select_events = _retry_once(PostgresApplicationRecorder.select_events.__wrapped__)
+    select_notifications = _retry_once(PostgresApplicationRecorder.select_notifications.__wrapped__)
+    max_notification_id = _retry_once(PostgresApplicationRecorder.max_notification_id.__wrapped__)
+
+    @_retry_once
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:

@@ -1,0 +1,82 @@
+"""A loopback TCP proxy the drills can cut and restore: a real network fault between the
+server and PostgreSQL, without touching the PostgreSQL that other test runs share."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+
+from tests.e2e.server import free_port
+
+CHUNK = 64 * 1024
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to an upstream address until cut; ``cut`` closes the
+    listener and every open connection (new ones are refused), ``restore`` listens again
+    on the same port."""
+
+    def __init__(self, upstream_host: str, upstream_port: int):
+        self.upstream = (upstream_host, upstream_port)
+        self.port = free_port()
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+
+    def start(self) -> TcpProxy:
+        listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    restore = start
+
+    def cut(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            cut, self._sockets = self._sockets, set()
+        for sock in cut:
+            _close(sock)
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # the listener was closed by cut()
+                return
+            try:
+                upstream = socket.create_connection(self.upstream, timeout=3)
+            except OSError:
+                _close(client)
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                if self._listener is not listener:  # cut while connecting
+                    _close(client)
+                    _close(upstream)
+                    return
+                self._sockets |= {client, upstream}
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(CHUNK):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                _close(sock)
+                with self._lock:
+                    self._sockets.discard(sock)
+
+
+def _close(sock: socket.socket) -> None:
+    # shutdown first: it wakes a thread blocked in recv() on the same socket.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

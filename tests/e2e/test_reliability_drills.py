@@ -1,0 +1,351 @@
+"""Reliability drills against real servers: a worker killed mid-stream, PostgreSQL cut off
+under load, sixteen clients on one ticket, and hostile clients. Each drill prints its
+figures (run with -s to see them) and asserts them; docs/deployment.md says what an
+operator can expect from each."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.databases import BACKENDS, POSTGRES_URL, SECRET_KEY_TEXT, fresh_database_url
+from tests.e2e.api import Api, ticket_body
+from tests.e2e.drills import (
+    HUNG,
+    Stream,
+    each_request_once_in_log,
+    eventually,
+    settle,
+    worker_pids,
+)
+from tests.e2e.problems import history
+from tests.e2e.server import Server, server_env
+from tests.e2e.tcp_proxy import TcpProxy
+
+ROLES = ("integrator", "agent", "auditor")
+
+
+@dataclass
+class Drill:
+    backend: str
+    database_url: str
+    server: Server
+    tokens: dict[str, str]
+
+    def api(self, role: str) -> Api:
+        return Api(self.server.base_url, self.tokens[role])
+
+    def workers(self) -> set[int]:
+        return worker_pids(self.server.process.pid)
+
+
+@pytest.fixture(autouse=True)
+def agents() -> None:
+    """The drills run their own servers, so they need none of the shared server's agents."""
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def drill(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Drill]:
+    directory = tmp_path_factory.mktemp(f"drill-{request.param}")
+    with fresh_database_url(request.param, directory) as url:
+        server = Server(url, directory / "server.log", env=server_env(url, SECRET_KEY_TEXT))
+        server.start(workers=2)
+        try:
+            tokens = {role: server.create_token(role, f"drill-{role}") for role in ROLES}
+            yield Drill(request.param, url, server, tokens)
+        finally:
+            server.stop()
+
+
+def report(drill: str, backend: str, **figures: Any) -> None:
+    print(f"\nDRILL {drill} [{backend}]: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+# a. A worker killed mid-stream
+
+
+def test_a_worker_killed_mid_stream_loses_no_acknowledged_ticket_and_retries_add_none(drill):
+    before = drill.workers()
+    victim = min(before)
+    with Stream(drill.server.base_url, drill.tokens["integrator"]) as stream:
+        stream.wait_for(201, 20)
+        os.kill(victim, signal.SIGKILL)
+        eventually(lambda: len(drill.workers() - before) == 1, "the master restarts the worker")
+        stream.wait_for(201, 20)
+    assert victim not in drill.workers()
+    sent = stream.attempts
+    # The killed worker's requests get no answer; no request gets an error status.
+    assert {a.status for a in sent} <= {201, None}, Counter(a.status for a in sent)
+    assert not [a for a in sent if a.problem == HUNG]
+    unacknowledged = [a for a in sent if not a.acknowledged]
+    retried, held = settle(drill.api("integrator"), drill.database_url, unacknowledged)
+    assert all(a.acknowledged for a in retried), [(a.number, a.status) for a in retried]
+    figures = each_request_once_in_log(drill.api("auditor"), stream.run, sent, retried)
+    report(
+        "worker-killed",
+        drill.backend,
+        sent=len(sent),
+        acknowledged=len(sent) - len(unacknowledged),
+        unacknowledged=len(unacknowledged),
+        held_in_flight=held,
+        retries_replayed=sum(a.replayed for a in retried),
+        retries_created=sum(not a.replayed for a in retried),
+        **figures,
+    )
+
+
+# c. Sixteen clients on one ticket
+
+CLIENTS = 16
+ROUNDS = 3
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def test_sixteen_clients_on_one_ticket_every_acknowledged_change_is_in_its_history(drill):
+    """Extends tests/e2e/test_concurrency.py (8 clients, one kind of command each) to
+    unconditional and conditional commands mixed on one ticket."""
+    integrator = drill.api("integrator")
+    tid = integrator.open_ticket(subject="Dieciséis a la vez")["id"]
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        answers = [
+            answer
+            for client in pool.map(lambda n: one_client(drill.api("agent"), tid, n), range(CLIENTS))
+            for answer in client
+        ]
+    statuses = Counter(status for _, _, status, _ in answers)
+    events = {event["version"]: event for event in history(integrator, tid)}
+    acknowledged = [a for a in answers if a[2] == 200]
+    report(
+        "one-ticket",
+        drill.backend,
+        sent=len(answers),
+        acknowledged=len(acknowledged),
+        statuses=dict(sorted(statuses.items())),
+        events_in_history=len(events),
+    )
+    assert set(statuses) <= {200, 409, 412}, statuses
+    versions = [version for _, _, _, version in acknowledged]
+    assert len(set(versions)) == len(versions), "two acknowledged changes claim one version"
+    for kind, value, _, version in acknowledged:
+        assert change_in(events[version]) == (kind, value), (version, events[version])
+    assert len(events) == 1 + len(acknowledged), "an event nobody acknowledged"
+
+
+def one_client(agent: Api, tid: str, client: int) -> list[tuple[str, str, int, int | None]]:
+    """A few commands: (kind, value, status, version written)."""
+    answers = []
+    for round_ in range(ROUNDS):
+        kind, value, response = command(agent, tid, (client + round_) % 3, f"{client}-{round_}")
+        version = response.json()["version"] if response.status_code == 200 else None
+        answers.append((kind, value, response.status_code, version))
+    return answers
+
+
+def command(agent: Api, tid: str, which: int, label: str):
+    if which == 0:
+        return "tag", f"c{label}", agent.command(tid, "tags", {"add": [f"c{label}"]})
+    if which == 1:
+        body = {"body": f"mensaje {label}", "author_type": "agent", "visibility": "internal"}
+        return "message", body["body"], agent.command(tid, "messages", body)
+    # Conditional: a priority other than the one read, only if nobody wrote since.
+    current = agent.get(f"/v1/tickets/{tid}")
+    other = next(p for p in PRIORITIES if p != current.json()["priority"])
+    headers = {"If-Match": current.headers["ETag"]}
+    return "priority", other, agent.command(tid, "priority", {"priority": other}, headers=headers)
+
+
+def change_in(event: dict[str, Any]) -> tuple[str, str]:
+    data = event["data"]
+    if event["type"] == "tags_changed":
+        return "tag", data["added"][0]
+    if event["type"] == "message_added":
+        return "message", data["body"]
+    if event["type"] == "priority_changed":
+        return "priority", data["priority"]
+    return event["type"], ""
+
+
+# b. PostgreSQL cut off under load
+
+
+@pytest.fixture
+def behind_proxy(tmp_path) -> Iterator[tuple[Drill, TcpProxy]]:
+    """A server whose every PostgreSQL connection goes through a proxy the drill can cut."""
+    upstream = urlparse(POSTGRES_URL)
+    proxy = TcpProxy(upstream.hostname, upstream.port or 5432).start()
+    with fresh_database_url("postgres", tmp_path) as url:
+        proxied = through_port(url, proxy.port)
+        server = Server(proxied, tmp_path / "server.log", env=server_env(proxied, SECRET_KEY_TEXT))
+        server.start(workers=2)
+        try:
+            tokens = {role: server.create_token(role, f"drill-{role}") for role in ROLES}
+            yield Drill("postgres", url, server, tokens), proxy
+        finally:
+            server.stop()
+            proxy.cut()
+
+
+def through_port(url: str, port: int) -> str:
+    parsed = urlparse(url)
+    user, _, _ = parsed.netloc.rpartition("@")
+    return parsed._replace(
+        netloc=f"{user}@127.0.0.1:{port}" if user else f"127.0.0.1:{port}"
+    ).geturl()
+
+
+def test_postgres_cut_off_under_load_is_503_with_retry_after_then_recovers_losing_nothing(
+    behind_proxy,
+):
+    drill, proxy = behind_proxy
+    health = Api(drill.server.base_url, None)
+    with Stream(drill.server.base_url, drill.tokens["integrator"]) as stream:
+        stream.wait_for(201, 20)
+        proxy.cut()
+        stream.wait_for(503, 8)
+        during = health.session.get(f"{drill.server.base_url}/v1/health", timeout=15)
+        proxy.restore()
+        eventually(lambda: health.get("/v1/health").status_code == 200, "health back to 200")
+        stream.wait_for(201, 20)
+    sent = stream.attempts
+    statuses = Counter(a.status for a in sent)
+    assert not [a for a in sent if a.problem == HUNG]
+    assert set(statuses) <= {201, 503}, statuses
+    assert all(a.retry_after for a in sent if a.status == 503)
+    assert during.status_code == 503 and during.headers.get("Retry-After")
+
+    unacknowledged = [a for a in sent if not a.acknowledged]
+    retried, held = settle(drill.api("integrator"), drill.database_url, unacknowledged)
+    assert all(a.acknowledged for a in retried), [(a.number, a.status) for a in retried]
+    auditor = drill.api("auditor")
+    figures = each_request_once_in_log(auditor, stream.run, sent, retried)
+    # The projector reconnects too: the views catch up with the log.
+    head = auditor.get("/v1/events", params={"limit": 1}).json()["head"]
+    caught_up = eventually(
+        lambda: auditor.get("/v1/tickets", params={"after_position": head, "limit": 1}).ok,
+        "the ticket list reaches the log's head",
+    )
+    report(
+        "postgres-cut",
+        drill.backend,
+        sent=len(sent),
+        acknowledged=statuses[201],
+        answered_503=statuses[503],
+        slowest_503_seconds=round(max(a.seconds for a in sent if a.status == 503), 1),
+        slowest_answer_seconds=round(max(a.seconds for a in sent), 1),
+        held_in_flight=held,
+        retries_created=sum(not a.replayed for a in retried),
+        health_during_cut=during.status_code,
+        views_caught_up=caught_up,
+        **figures,
+    )
+
+
+# d. Hostile clients
+
+SLOW_CLIENTS = 6  # fewer than the server's threads: each one holds a thread while it drips
+DRIP_SECONDS = 3
+MiB = 1024 * 1024
+HOSTILE_HEADS = {
+    "header-too-big": (b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000, {431, 400}),
+    "too-many-headers": (
+        b"GET /v1/health HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(120)),
+        {431, 400},
+    ),
+    "request-line-too-long": (b"GET /v1/health?q=" + b"a" * 9000 + b" HTTP/1.1", {414, 400}),
+    "garbage-request-line": (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage", {400}),
+    "no-http-version": (b"GET /v1/health", {400}),
+}
+HOSTILE_BODIES = {
+    "oversized-body": (b"{" + b" " * MiB + b"}", 413),
+    "invalid-utf8": (b'{"subject": "\xff\xfe"}', 400),
+    "deeply-nested": (b"[" * 100_000 + b"]" * 100_000, 400),
+}
+
+
+@pytest.mark.parametrize("drill", ["sqlite"], indirect=True)
+def test_hostile_clients_take_no_worker_down_and_normal_requests_still_succeed(drill):
+    """Transport abuse the bad-input tests (tests/e2e/test_bad_input_bodies.py) do not
+    reach, with a slow-header client holding threads meanwhile; the bodies are theirs,
+    sent again here only as load."""
+    before = drill.workers()
+    port = drill.server.port
+    stop = threading.Event()
+    dripping = [
+        threading.Thread(target=drip_headers, args=(port, stop)) for _ in range(SLOW_CLIENTS)
+    ]
+    for thread in dripping:
+        thread.start()
+    try:
+        heads = {
+            name: raw_status(port, raw + b"\r\n\r\n") for name, (raw, _) in HOSTILE_HEADS.items()
+        }
+        bodies = {name: post_body(drill, raw) for name, (raw, _) in HOSTILE_BODIES.items()}
+        opened_meanwhile = quick_opening(drill)
+        for thread in dripping:  # they stop by themselves after DRIP_SECONDS
+            thread.join()
+    finally:
+        stop.set()
+    opened_after = quick_opening(drill)
+    report(
+        "hostile-clients",
+        drill.backend,
+        slow_clients=SLOW_CLIENTS,
+        **heads,
+        **bodies,
+        opened_meanwhile=opened_meanwhile,
+        opened_after=opened_after,
+        workers_unchanged=drill.workers() == before,
+    )
+    for name, (_, expected) in HOSTILE_HEADS.items():
+        assert heads[name] in expected, (name, heads[name])
+    for name, (_, expected) in HOSTILE_BODIES.items():
+        assert bodies[name] == expected, (name, bodies[name])
+    assert opened_meanwhile == opened_after == 201
+    assert drill.workers() == before
+
+
+def drip_headers(port: int, stop: threading.Event) -> None:
+    """A slowloris client: a request head sent a byte at a time, never finished."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"POST /v1/tickets HTTP/1.1\r\nHost: x\r\n")
+        for _ in range(DRIP_SECONDS * 10):
+            if stop.wait(0.1):
+                return
+            sock.sendall(b"X")
+
+
+def raw_status(port: int, raw: bytes) -> int | None:
+    """The status gunicorn answers a raw request with (None if it just closes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(raw)
+        answer = b""
+        while b"\r\n" not in answer and (chunk := sock.recv(1024)):
+            answer += chunk
+    parts = answer.split(b" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def post_body(drill: Drill, raw: bytes) -> int:
+    headers = {"Content-Type": "application/json", "Connection": "close"}
+    response = drill.api("integrator").session.post(
+        f"{drill.server.base_url}/v1/tickets", data=raw, headers=headers, timeout=15
+    )
+    return response.status_code
+
+
+def quick_opening(drill: Drill) -> int:
+    """A normal request; the timeout bounds the wait, it is not a measurement."""
+    response = drill.api("integrator").session.post(
+        f"{drill.server.base_url}/v1/tickets", json=ticket_body(), timeout=10
+    )
+    return response.status_code
