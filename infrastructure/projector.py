@@ -36,6 +36,7 @@ from application.follow_up import FollowUpPolicy
 from application.router import Router
 from application.tickets import TicketApplication
 from infrastructure.scheduler import FollowUpScheduler, SlaScheduler
+from infrastructure.scheduler_metrics import count_runs
 from infrastructure.views.registry import VIEWS
 
 log = logging.getLogger("atende.projector")
@@ -185,6 +186,22 @@ def follow_up_scheduler(atende: Any) -> FollowUpScheduler:
     )
 
 
+def add_checkpoint_job(scheduler: Any, atende: Any) -> None:
+    """Sign the audit chain's head every interval (issue 7), on the follow-up scheduler's
+    thread: one more timer is not worth a scheduler of its own."""
+
+    def checkpoint() -> None:
+        try:
+            atende.audit.checkpoint()
+        except Exception:  # logged; the next interval tries again
+            log.exception("audit checkpoint failed")
+
+    scheduler.add_job(
+        checkpoint, "interval", seconds=atende.settings.checkpoint_interval.total_seconds(),
+        id="audit-checkpoint", coalesce=True, max_instances=1,
+    )  # fmt: skip
+
+
 def run_projector(atende: Any, stop: threading.Event) -> None:
     """Follow every view, and run the SLA clock, until ``stop`` is set; each thread
     finishes its current batch."""
@@ -203,6 +220,9 @@ def run_projector(atende: Any, stop: threading.Event) -> None:
             follower.after_batch = lambda view=view: clock.wake_if_earlier(view.next_due())
         threads.append(supervise(name, follower, stop))
     follow = follow_up_scheduler(atende)
+    add_checkpoint_job(follow.scheduler, atende)
+    for scheduler in (clock.scheduler, follow.scheduler):
+        count_runs(scheduler)
     clock.start()
     follow.start()
     log.info(

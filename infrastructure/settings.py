@@ -37,6 +37,17 @@ class Settings:
     pending_reminder_after: timedelta | None = None
     pending_resolve_after: timedelta | None = None
     follow_up_interval: timedelta = timedelta(seconds=60)
+    # Audit (issue 7): signed checkpoints of the hash chain's head, also appended to a file
+    # outside the database (default: beside a SQLite file; none on PostgreSQL unless set).
+    checkpoint_file: str | None = None
+    checkpoint_interval: timedelta = timedelta(hours=1)
+    # Operations (issue 8): a scrape token for /metrics besides admin tokens; the lag (in
+    # events) beyond which /v1/health says "degraded"; request budgets per token and, on
+    # public routes, per client address (None means unlimited).
+    metrics_token: str | None = field(default=None, repr=False)
+    health_max_lag: int = 1000
+    rate_limit: Rate | None = None
+    public_rate_limit: Rate | None = None
     environ: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -65,6 +76,14 @@ class Settings:
             follow_up_interval=parse_duration(
                 env.get("ATENDE_FOLLOW_UP_INTERVAL", "60s"), "ATENDE_FOLLOW_UP_INTERVAL"
             ),
+            checkpoint_file=env.get("ATENDE_CHECKPOINT_FILE") or None,
+            checkpoint_interval=parse_duration(
+                env.get("ATENDE_CHECKPOINT_INTERVAL", "1h"), "ATENDE_CHECKPOINT_INTERVAL"
+            ),
+            metrics_token=env.get("ATENDE_METRICS_TOKEN", "").strip() or None,
+            health_max_lag=int(env.get("ATENDE_HEALTH_MAX_LAG", 1000)),
+            rate_limit=optional_rate(env, "ATENDE_RATE_LIMIT"),
+            public_rate_limit=optional_rate(env, "ATENDE_PUBLIC_RATE_LIMIT"),
             environ=env,
         )
 
@@ -75,6 +94,13 @@ class Settings:
     def sqlite_path(self) -> Path:
         # SQLAlchemy's convention: sqlite:///relative/path, sqlite:////absolute/path.
         return Path(self.database_url[len("sqlite:///") :])
+
+    def checkpoint_path(self) -> Path | None:
+        if self.checkpoint_file:
+            return Path(self.checkpoint_file)
+        if self.is_sqlite:
+            return self.sqlite_path().with_name(self.sqlite_path().name + ".checkpoints.jsonl")
+        return None
 
     def eventsourcing_env(self) -> dict[str, str]:
         if self.is_sqlite:
@@ -111,6 +137,29 @@ def parse_duration(text: str, name: str) -> timedelta:
 def optional_duration(env: dict[str, str], name: str, default: str = "off") -> timedelta | None:
     text = env.get(name, default).strip().lower()
     return None if text in ("", "off", "0", "none") else parse_duration(text, name)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A request budget: ``requests`` per ``per``, which may all come at once (the burst)."""
+
+    requests: int
+    per: timedelta
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.per.total_seconds()
+
+
+def optional_rate(env: dict[str, str], name: str) -> Rate | None:
+    """``600/60s`` (600 requests a minute, all of them at once if need be), or off."""
+    text = env.get(name, "off").strip().lower()
+    if text in ("", "off", "0", "none"):
+        return None
+    requests, slash, period = text.partition("/")
+    if not slash or not requests.strip().isdigit() or int(requests) == 0:
+        raise ValueError(f"{name} must look like 600/60s (requests/duration) or be off")
+    return Rate(int(requests), parse_duration(period, name))
 
 
 def postgres_env(url: str) -> dict[str, str]:

@@ -1,8 +1,10 @@
 """gunicorn settings for Atende; every value can be overridden from the environment."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 bind = os.environ.get("ATENDE_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("ATENDE_WORKERS", "2"))
@@ -19,6 +21,9 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 accesslog = os.environ.get("ATENDE_ACCESS_LOG", "-") or None
 errorlog = "-"
+# Every log line is a JSON object (interface/http/json_logs.py), access lines with the
+# request id, route template, status, duration and principal.
+logger_class = "interface.http.json_logs.JsonLogger"
 # No preload: each worker builds its own Application after the fork, so database
 # pools are never shared between processes.
 preload_app = False
@@ -31,6 +36,7 @@ control_socket_disable = True
 # deployment, started and stopped with gunicorn's master unless ATENDE_PROJECTOR=off
 # (then run `atende project` once per deployment, e.g. on one host).
 def on_starting(server):
+    prepare_metrics_directory(server)
     if os.environ.get("ATENDE_PROJECTOR", "on") != "off":
         atende = os.path.join(os.path.dirname(sys.executable), "atende")
         server.atende_projector = subprocess.Popen([atende, "project"])
@@ -44,3 +50,29 @@ def on_exit(server):
             projector.wait(timeout=15)
         except subprocess.TimeoutExpired:
             projector.kill()
+    if getattr(server, "atende_metrics_directory_is_ours", False):
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+# Metrics (issue 8): workers and the projector count into files in one directory, which
+# /metrics sums (prometheus_client's multiprocess mode). It must be in the environment
+# before any of them imports prometheus_client, so it is set here, in the master, before
+# the projector starts and the workers fork. An operator's own directory is emptied on
+# start (counts from a previous run would be summed in); otherwise a temporary one is used.
+def prepare_metrics_directory(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="atende-metrics-")
+        server.atende_metrics_directory_is_ours = True
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    # Drops the dead worker's live gauges; its counters stay summed in.
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,29 +1,53 @@
-"""Liveness and database reachability, without authentication (for load balancers)."""
+"""Database reachability and the projector's progress, without authentication (for load
+balancers and operators).
+
+A lagging projector makes the answer "degraded" but still 200: the API itself works
+(commands, reads from the log), only views are stale, so a load balancer should keep
+sending traffic. An unreachable database is 503 + Retry-After.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import falcon
 
 from infrastructure.bootstrap import Atende
+from infrastructure.rebuild import status
 
 log = logging.getLogger("atende.health")
 
 
 class Health:
     public = True
+    unlimited = True  # probes are never rate limited
 
     def __init__(self, atende: Atende):
         self.atende = atende
+        self.max_lag = atende.settings.health_max_lag
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         try:
             self.atende.db.fetchone("SELECT 1 AS ok")
+            projector = self._projector()
         except Exception:  # any failure means "not healthy", and it is logged
             log.warning("health check: database unreachable", exc_info=True)
             resp.status = falcon.HTTP_503
             resp.set_header("Retry-After", "2")
             resp.media = {"status": "unavailable", "database": "unreachable"}
             return
-        resp.media = {"status": "ok", "database": "ok"}
+        overall = "ok" if projector["status"] == "ok" else "degraded"
+        resp.media = {"status": overall, "database": "ok", "projector": projector}
+
+    def _projector(self) -> dict[str, Any]:
+        rows = status(self.atende)
+        lag = {row["view"]: row["lag"] for row in rows}
+        behind = sorted(view for view, events in lag.items() if events > self.max_lag)
+        return {
+            "status": "behind" if behind else "ok",
+            "head": rows[0]["head"] if rows else 0,
+            "lag": lag,
+            "max_lag": self.max_lag,
+            "behind": behind,
+        }

@@ -1,0 +1,183 @@
+"""``GET /metrics`` in the Prometheus text format.
+
+Request counts and latencies are counted in each gunicorn worker and summed across
+them by prometheus_client's multiprocess mode (gunicorn_conf sets the directory up);
+the scheduler's runs are counted the same way by the projector process that gunicorn
+starts. What the database already knows (the log's head, each view's lag, SLA
+breaches) is read from it at scrape time, so every worker answers the same and
+nothing is lost when a process restarts.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import time
+from collections.abc import Iterator
+
+import falcon
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from infrastructure.bootstrap import Atende
+from infrastructure.rebuild import status
+from interface.http.errors import Problem
+
+log = logging.getLogger("atende.metrics")
+
+HTTP_REQUESTS = Counter(
+    "atende_http_requests",
+    "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "atende_http_request_duration_seconds",
+    "Time from the first middleware to the response, by route template and method.",
+    ["route", "method"],
+)
+UNMATCHED = "unmatched"  # one label for every path no route matches, so they cannot bloat it
+
+
+class HttpMetrics:
+    """Middleware that counts and times every request, by route template (not path)."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.metrics_started = time.perf_counter()
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, succeeded: bool
+    ) -> None:
+        route = req.uri_template or UNMATCHED
+        HTTP_REQUESTS.labels(route, req.method, str(resp.status_code)).inc()
+        started = getattr(req.context, "metrics_started", None)
+        if started is not None:
+            HTTP_LATENCY.labels(route, req.method).observe(time.perf_counter() - started)
+
+
+class DatabaseCollector:
+    """Gauges and counters read from the database when Prometheus scrapes."""
+
+    def __init__(self, atende: Atende):
+        self.atende = atende
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("atende_database_up", "1 if the database answered this scrape.")
+        try:
+            families = [*self._log_and_views(), self._sla_breaches()]
+        except Exception:  # any failure means "database down" for this scrape, and is logged
+            log.warning("metrics: database unreachable", exc_info=True)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    def _log_and_views(self) -> Iterator[Metric]:
+        rows = status(self.atende)
+        head = rows[0]["head"] if rows else self.atende.tickets.head_position()
+        appended = CounterMetricFamily(
+            "atende_events_appended",
+            "Events appended to the log by every process: the log's head position "
+            "(on PostgreSQL a rolled-back write leaves a gap that counts too).",
+        )
+        appended.add_metric([], head)
+        lag = GaugeMetricFamily(
+            "atende_projection_lag_events",
+            "Events in the log that a view has not processed yet.",
+            labels=["view"],
+        )
+        for row in rows:
+            lag.add_metric([row["view"]], row["lag"])
+        yield from (appended, lag)
+
+    def _sla_breaches(self) -> Metric:
+        breaches = CounterMetricFamily(
+            "atende_sla_breaches",
+            "SLA timers that breached, by metric (from the SLA view).",
+            labels=["metric"],
+        )
+        table = self.atende.views["sla"].t
+        db = self.atende.db
+        with db.reading() as cursor:
+            db.execute(
+                cursor,
+                f"SELECT metric, COUNT(*) FROM {table} "
+                "WHERE breached_at IS NOT NULL GROUP BY metric ORDER BY metric",
+            )
+            for metric, count in db.fetch_values(cursor):
+                breaches.add_metric([metric], count)
+        return breaches
+
+
+class _ThisProcess:
+    """The default registry as a collector, when there is no multiprocess directory
+    (tests calling create_app directly, a lone development server)."""
+
+    def collect(self) -> Iterator[Metric]:
+        return REGISTRY.collect()
+
+
+class Metrics:
+    """The scrape endpoint: an admin token or the configured scrape token."""
+
+    public = True  # it checks its own tokens: the scrape token is not an API token
+    unlimited = True
+
+    def __init__(self, atende: Atende):
+        self.atende = atende
+        self.scrape_token = atende.settings.metrics_token
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._authorize(req)
+        registry = CollectorRegistry(auto_describe=False)
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if directory:
+            MultiProcessCollector(registry, path=directory)
+        else:
+            registry.register(_ThisProcess())
+        registry.register(DatabaseCollector(self.atende))
+        resp.content_type = CONTENT_TYPE_PLAIN_0_0_4
+        resp.data = generate_latest(registry)
+
+    def _authorize(self, req: falcon.Request) -> None:
+        scheme, _, token = (req.auth or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _unauthorized("Send Authorization: Bearer <admin or scrape token>.")
+        if self.scrape_token and hmac.compare_digest(token.encode(), self.scrape_token.encode()):
+            return
+        actor = self.atende.tokens.authenticate(token)
+        if actor is None:
+            raise _unauthorized("The token is unknown or revoked.")
+        req.context.actor = actor
+        if actor.role != "admin":
+            raise Problem(
+                falcon.HTTP_403,
+                "forbidden",
+                "Forbidden",
+                f"The {actor.role} role may not read metrics; use an admin or scrape token.",
+            )
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(
+        falcon.HTTP_401,
+        "unauthorized",
+        "Unauthorized",
+        detail,
+        headers={"WWW-Authenticate": 'Bearer realm="atende"'},
+    )
+
+
+def add_metrics_route(app: falcon.App, atende: Atende) -> None:
+    app.add_route("/metrics", Metrics(atende))
