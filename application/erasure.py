@@ -44,8 +44,7 @@ class CustomerEraser:
         done = self.find(customer_id)
         if done is not None:
             return done
-        if not self.keys.knows(customer_id):
-            raise CustomerNotFound(customer_id)
+        self.require_known(customer_id)
         erasure = CustomerErasure.record(customer_id, self.tickets_of(customer_id), actor, reason)
         try:
             recordings = self.tickets.save(erasure, erase_key_of=customer_id)
@@ -56,6 +55,11 @@ class CustomerEraser:
             return found
         self.keys.forget(customer_id)
         return ErasureResult(erasure, True, recordings[-1].notification.id)
+
+    def require_known(self, customer_id: UUID) -> None:
+        """A customer is known once a key was made for them (their first contact)."""
+        if not self.keys.knows(customer_id):
+            raise CustomerNotFound(customer_id)
 
     def find(self, customer_id: UUID) -> ErasureResult | None:
         try:

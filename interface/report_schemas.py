@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from domain.survey import MAX_COMMENT_CHARS, RATINGS
 from projections.reports import GROUPS
@@ -32,15 +32,6 @@ class DateRangeIn(Schema):
     to = fields.Date()
     after_position = fields.Integer(validate=validate.Range(min=0))
 
-    @validates_schema
-    def in_order(self, data: dict[str, Any], **_: Any) -> None:
-        start, end = data.get("from_"), data.get("to")
-        if start is not None and end is not None:
-            if start > end:
-                raise ValidationError("Must not be after to.", "from")
-            if (end - start).days >= MAX_RANGE_DAYS:
-                raise ValidationError(f"The range may span at most {MAX_RANGE_DAYS} days.", "from")
-
     @post_load
     def defaults(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         today = datetime.now(UTC).date()
@@ -49,6 +40,9 @@ class DateRangeIn(Schema):
         data.setdefault("from_", end - timedelta(days=DEFAULT_DAYS - 1))
         if data["from_"] > end:
             raise ValidationError("Must not be after to.", "from")
+        # Checked after the defaults: a far ``from`` alone spans up to today.
+        if (end - data["from_"]).days >= MAX_RANGE_DAYS:
+            raise ValidationError(f"The range may span at most {MAX_RANGE_DAYS} days.", "from")
         return data
 
 

@@ -139,7 +139,8 @@ class ReopenIn(Schema):
 
 
 class EventsQuery(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    # Positions are 64-bit: a larger one cannot exist, and SQLite cannot even bind it.
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**63 - 1))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 

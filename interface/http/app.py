@@ -10,9 +10,15 @@ import falcon.media
 from infrastructure.bootstrap import Atende, bootstrap
 from interface.http.auth import Authentication
 from interface.http.errors import PROBLEM_JSON, add_error_handlers, serialize_problem
+from interface.http.json_logs import AccessLogContext
 from interface.http.media import BodyLimit, BoundedJSONHandler
+from interface.http.metrics import HttpMetrics, add_metrics_route
+from interface.http.rate_limit import RateLimit
+from interface.http.request_id import RequestId
 from interface.http.resources.agents import add_agent_routes
+from interface.http.resources.audit import add_audit_routes
 from interface.http.resources.customers import add_customer_routes
+from interface.http.resources.docs import add_docs_routes
 from interface.http.resources.events import EventFeed
 from interface.http.resources.health import Health
 from interface.http.resources.intake import add_intake_routes
@@ -26,7 +32,17 @@ from interface.http.resources.tickets import add_ticket_routes
 def create_app(atende: Atende) -> falcon.App:
     limit = atende.settings.max_body_bytes
     bigger = {"/v1/intake/email": atende.settings.max_email_bytes}
-    app = falcon.App(middleware=[BodyLimit(limit, bigger), Authentication(atende.tokens)])
+    settings = atende.settings
+    app = falcon.App(
+        middleware=[
+            RequestId(),  # first, so even requests refused early carry an id
+            AccessLogContext(),
+            HttpMetrics(),
+            BodyLimit(limit, bigger),
+            Authentication(atende.tokens),
+            RateLimit(settings.rate_limit, settings.public_rate_limit),  # needs the principal
+        ]
+    )
     json_handler = BoundedJSONHandler(limit)
     # JSON only: form and multipart bodies get 415 rather than a second parser.
     app.req_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: json_handler})
@@ -37,6 +53,7 @@ def create_app(atende: Atende) -> falcon.App:
     app.set_error_serializer(serialize_problem)
     add_error_handlers(app)
     app.add_route("/v1/health", Health(atende))
+    add_metrics_route(app, atende)
     app.add_route("/v1/events", EventFeed(atende))
     app.add_route("/v1/queue", Queue(atende))
     add_ticket_routes(app, atende)
@@ -46,6 +63,8 @@ def create_app(atende: Atende) -> falcon.App:
     add_customer_routes(app, atende)
     add_survey_routes(app, atende)
     add_report_routes(app, atende)
+    add_audit_routes(app, atende)
+    add_docs_routes(app)
     return app
 
 

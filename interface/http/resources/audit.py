@@ -113,6 +113,7 @@ class CustomerErase:
     def on_post(self, req: falcon.Request, resp: falcon.Response, customer_id: UUID) -> None:
         eraser = self.atende.eraser
         if eraser.find(customer_id) is None:
+            eraser.require_known(customer_id)  # 404 before any wait
             # The erasure names the customer's tickets for views to scrub; wait until the
             # ticket list has seen every ticket written so far.
             view = self.atende.views["ticket_list"]

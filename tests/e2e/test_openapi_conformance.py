@@ -1,0 +1,151 @@
+"""schemathesis against a live server: for every documented operation, generated
+requests (valid and invalid) never get a 5xx, and every answer has a documented status,
+content type, headers and body.
+
+The server is this module's own (a fresh database per backend), because generated
+requests replace the SLA policies and register agents the other e2e tests do not expect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from interface.http.openapi_document import build_document
+from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
+from tests.e2e.server import Server, server_env
+
+EXAMPLES_PER_OPERATION = 15
+SCHEMA = schemathesis.openapi.from_dict(build_document())
+# Raw emails go as they are, like any text.
+schemathesis.serializer.alias("message/rfc822", "text/plain")
+
+
+def can_be_invalid(operation: dict) -> bool:
+    """Whether a request to it can be malformed: a body, a query, or a typed path
+    parameter (a free-text one, like a survey token, takes any string)."""
+    return "requestBody" in operation or any(
+        p["in"] == "query" or set(p["schema"]) - {"type"} for p in operation["parameters"]
+    )
+
+
+OPERATIONS = [
+    pytest.param(path, method.upper(), mode, id=f"{method.upper()} {path} {mode.value}")
+    for path, methods in SCHEMA.raw_schema["paths"].items()
+    for method, operation in methods.items()
+    for mode in GenerationMode
+    if mode is GenerationMode.POSITIVE or can_be_invalid(operation)
+]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture(scope="module")
+def agents() -> None:
+    """This module never touches the shared e2e server, so it need not seed its agents."""
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def fuzzed_server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Server]:
+    directory = tmp_path_factory.mktemp(f"openapi-{request.param}")
+    with fresh_database_url(request.param, directory) as url:
+        running = Server(url, directory / "server.log", env=server_env(url, SECRET_KEY_TEXT))
+        running.start(workers=2)
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+@pytest.fixture(scope="module")
+def admin_session(fuzzed_server: Server) -> requests.Session:
+    session = requests.Session()
+    token = fuzzed_server.create_token("admin", "schemathesis")
+    session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
+@pytest.mark.parametrize(("path", "method", "mode"), OPERATIONS)
+def test_generated_requests_get_documented_answers_and_no_server_error(
+    fuzzed_server: Server,
+    admin_session: requests.Session,
+    path: str,
+    method: str,
+    mode: GenerationMode,
+) -> None:
+    operation = SCHEMA[path][method]
+
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        derandomize=True,  # the same requests on every run: a failure reproduces
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def answers_as_documented(case: schemathesis.Case) -> None:
+        case.call_and_validate(
+            base_url=fuzzed_server.base_url, session=admin_session, checks=CHECKS, timeout=30
+        )
+
+    answers_as_documented()
+
+
+def _filled(path: str, operation: dict) -> str:
+    """The path with each parameter given a well-formed value (a resource that may
+    not exist: the request is refused before it is looked up, or is a 404)."""
+    for parameter in operation["parameters"]:
+        if parameter["in"] == "path":
+            schema = parameter["schema"]
+            value = schema["enum"][0] if "enum" in schema else str(uuid.uuid4())
+            path = path.replace("{" + parameter["name"] + "}", value)
+    return path
+
+
+JSON_BODIES = [
+    pytest.param(_filled(path, operation), method.upper(), id=f"{method.upper()} {path}")
+    for path, methods in SCHEMA.raw_schema["paths"].items()
+    for method, operation in methods.items()
+    if "application/json" in operation.get("requestBody", {}).get("content", {})
+]
+HOSTILE = {
+    "not UTF-8": ({}, b'{"subject": "\xff\xfe\xc3("}'),
+    "nested 100,000 deep": ({}, b"[" * 100_000 + b"]" * 100_000),
+    "an absurd charset": ({"Content-Type": "application/json; charset=klingon"}, b"{]"),
+    "an absurd Idempotency-Key": ({"Idempotency-Key": "k" * 4000}, b"{}"),
+    "an absurd If-Match": ({"If-Match": 'W/"x", ' * 500}, b"{}"),
+}
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+@pytest.mark.parametrize(("path", "method"), JSON_BODIES)
+def test_hostile_bodies_and_headers_get_a_client_error_not_a_server_error(
+    fuzzed_server: Server, admin_session: requests.Session, path: str, method: str, hostile: str
+) -> None:
+    headers, body = HOSTILE[hostile]
+    response = admin_session.request(
+        method,
+        fuzzed_server.base_url + path,
+        data=body,
+        headers={"Content-Type": "application/json", **headers},
+        timeout=30,
+    )
+    assert 400 <= response.status_code < 500, response.text
