@@ -21,7 +21,6 @@ from projections.reports import (
     Folded,
     ReportChange,
     ReportsProjection,
-    duration_bucket,
     fold,
     percentile,
     periods_covering,
@@ -30,8 +29,14 @@ from projections.reports import (
     survey_keys,
     ticket_keys,
 )
+from projections.reports import (
+    duration_bucket as histogram_step,
+)
 from projections.timestamps import timestamp
 from tests.unit import tickets
+
+# The fold's counter table of histograms (business and calendar spans, in buckets).
+HISTOGRAM_TABLE = "durations"
 
 DAY = "2026-03-02"
 MONTH = "2026-03"
@@ -105,7 +110,7 @@ def histogram_counts(agent: str, metric: str, seconds: int, day: str = DAY) -> d
     """One sample of ``seconds`` (a span between the test's fixed instants) in its bucket,
     on the day and in the month."""
     return {
-        ("durations", (period, agent, metric, str(duration_bucket(seconds)))): {"n": 1}
+        (HISTOGRAM_TABLE, (period, agent, metric, str(histogram_step(seconds)))): {"n": 1}
         for period in (day, day[:7])
     }
 
@@ -189,7 +194,7 @@ def test_a_first_response_span_over_a_hundred_seconds_falls_in_its_five_percent_
     assert counters(folded) == histogram_counts(
         "agent-1", "first_response_calendar", 98745, day="2026-03-03"
     )
-    assert ("durations", ("2026-03-03", "agent-1", "first_response_calendar", "97205")) in (
+    assert (HISTOGRAM_TABLE, ("2026-03-03", "agent-1", "first_response_calendar", "97205")) in (
         counters(folded)
     )
 
@@ -321,10 +326,10 @@ def test_a_met_first_response_timer_counts_for_the_first_responder_with_its_busi
     assert got[("agents", (DAY, "agent-1"))] == {"sla_total": 1, "sla_met": 1}
     assert got[("agents", (DAY, "agent-2"))] == {"assigned": 1}
     assert got[
-        ("durations", (DAY, "agent-1", "first_response_business", str(duration_bucket(600))))
+        (HISTOGRAM_TABLE, (DAY, "agent-1", "first_response_business", str(histogram_step(600))))
     ] == {"n": 1}
     assert got[
-        ("durations", (MONTH, "agent-1", "first_response_business", str(duration_bucket(600))))
+        (HISTOGRAM_TABLE, (MONTH, "agent-1", "first_response_business", str(histogram_step(600))))
     ] == {"n": 1}
 
 
@@ -337,7 +342,7 @@ def test_a_missed_timer_counts_in_the_total_but_not_as_met() -> None:
     got = counters(fold(changes, {}, {}))
     assert got[("agents", (DAY, "agent-1"))] == {"sla_total": 1, "sla_met": 0}
     assert got[
-        ("durations", (DAY, "agent-1", "first_response_business", str(duration_bucket(7200))))
+        (HISTOGRAM_TABLE, (DAY, "agent-1", "first_response_business", str(histogram_step(7200))))
     ] == {"n": 1}
 
 
@@ -358,7 +363,9 @@ def test_a_next_response_timer_counts_for_the_assignee_and_adds_no_duration() ->
     ]
     got = counters(fold(changes, {}, {}))
     assert got[("agents", (DAY, "agent-2"))] == {"assigned": 1, "sla_total": 1, "sla_met": 1}
-    assert not any(key[1][2] == "next_response_business" for key in got if key[0] == "durations")
+    assert not any(
+        key[1][2] == "next_response_business" for key in got if key[0] == HISTOGRAM_TABLE
+    )
 
 
 def test_a_resolution_timer_counts_for_the_resolver_with_its_business_time() -> None:
@@ -376,10 +383,10 @@ def test_a_resolution_timer_counts_for_the_resolver_with_its_business_time() -> 
         "sla_met": 1,
     }
     assert got[
-        ("durations", (DAY, "agent-1", "resolution_business", str(duration_bucket(12300))))
+        (HISTOGRAM_TABLE, (DAY, "agent-1", "resolution_business", str(histogram_step(12300))))
     ] == {"n": 1}
     assert got[
-        ("durations", (DAY, "agent-1", "resolution_calendar", str(duration_bucket(1200))))
+        (HISTOGRAM_TABLE, (DAY, "agent-1", "resolution_calendar", str(histogram_step(1200))))
     ] == {"n": 1}
 
 
@@ -589,7 +596,7 @@ def test_folding_one_change_at_a_time_adds_up_to_folding_them_all_at_once() -> N
 
 
 @pytest.mark.parametrize(
-    ("seconds", "bucket"),
+    ("span", "bucket"),
     [
         (0, 0),
         (-5, 0),
@@ -606,17 +613,17 @@ def test_folding_one_change_at_a_time_adds_up_to_folding_them_all_at_once() -> N
         (86400, 83969),
     ],
 )
-def test_a_duration_bucket_is_exact_below_a_hundred_and_in_five_percent_steps_above(
-    seconds: float, bucket: int
+def test_a_histogram_step_is_exact_below_a_hundred_and_in_five_percent_steps_above(
+    span: float, bucket: int
 ) -> None:
-    assert duration_bucket(seconds) == bucket
+    assert histogram_step(span) == bucket
 
 
 @pytest.mark.parametrize("seconds", [100, 137, 999, 3600, 54321, 86400 * 30])
 def test_a_duration_bucket_is_at_most_five_percent_below_the_duration(seconds: int) -> None:
-    bucket = duration_bucket(seconds)
+    bucket = histogram_step(seconds)
     assert bucket <= seconds < bucket * 1.05 + 1
-    assert duration_bucket(bucket) == bucket
+    assert histogram_step(bucket) == bucket
 
 
 def test_whole_years_are_read_as_years_and_the_rest_as_months_and_days() -> None:
@@ -864,7 +871,7 @@ def test_the_changes_of_a_real_ticket_fold_into_its_agents_counters() -> None:
             assert key[1] == "ag1"
             for column, delta in row.items():
                 by_day[column] += delta
-        if table == "durations" and len(key[0]) == 10:
+        if table == HISTOGRAM_TABLE and len(key[0]) == 10:
             measured += row["n"]
     assert dict(by_day) == {"assigned": 1, "resolved": 1, "reopened": 1}
     assert measured == 2  # one first response and one resolution, whatever they took
