@@ -7,21 +7,16 @@ from collections.abc import Iterator
 import pytest
 
 from domain.actor import ROLES
-from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
+from tests.databases import BACKENDS
 from tests.e2e.api import E2E_AGENTS, Api, agent_email
-from tests.e2e.server import Server, server_env
+from tests.e2e.server import Server, running_server
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp(f"e2e-{request.param}")
-    with fresh_database_url(request.param, directory) as url:
-        running = Server(url, directory / "server.log", env=server_env(url, SECRET_KEY_TEXT))
-        running.start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with running_server(request.param, directory) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
+from tests.databases import SECRET_KEY_TEXT, fresh_database_url
 
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 30
@@ -88,6 +92,21 @@ class Server:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"Atende did not start; its log:\n{self.log_path.read_text()}")
+
+
+@contextmanager
+def running_server(
+    backend: str, directory: Path, *, workers: int = 2, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """A fresh database for ``backend`` and an Atende serving it (with ``env`` on top of the
+    usual), stopped and the database dropped afterwards."""
+    with fresh_database_url(backend, directory) as url:
+        environment = {**server_env(url, SECRET_KEY_TEXT), **(env or {})}
+        server = Server(url, directory / "server.log", env=environment).start(workers=workers)
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 def server_env(database_url: str, secret_key: str) -> dict[str, str]:

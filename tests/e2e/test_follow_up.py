@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
+from tests.databases import BACKENDS
 from tests.e2e.api import Api
 from tests.e2e.problems import history
-from tests.e2e.server import Server, server_env
+from tests.e2e.server import running_server
 
 WAIT_SECONDS = 30  # a bound on waiting for the scheduler, not a measured duration
 SHORT_TIMES = {
@@ -35,13 +35,8 @@ def agents() -> None:
 @pytest.fixture(scope="module", params=BACKENDS)
 def integrator(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Api]:
     directory = tmp_path_factory.mktemp(f"follow-up-{request.param}")
-    with fresh_database_url(request.param, directory) as url:
-        env = {**server_env(url, SECRET_KEY_TEXT), **SHORT_TIMES}
-        server = Server(url, directory / "server.log", env=env).start(workers=1)
-        try:
-            yield Api(server.base_url, server.create_token("integrator", "follow-up"))
-        finally:
-            server.stop()
+    with running_server(request.param, directory, workers=1, env=SHORT_TIMES) as server:
+        yield Api(server.base_url, server.create_token("integrator", "follow-up"))
 
 
 def eventually(check: Callable[[], Any]) -> Any:

@@ -25,8 +25,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from interface.http.openapi_document import build_document
-from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
-from tests.e2e.server import Server, server_env
+from tests.databases import BACKENDS
+from tests.e2e.server import Server, running_server
 
 EXAMPLES_PER_OPERATION = 15
 SCHEMA = schemathesis.openapi.from_dict(build_document())
@@ -66,13 +66,8 @@ def agents() -> None:
 @pytest.fixture(scope="module", params=BACKENDS)
 def fuzzed_server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp(f"openapi-{request.param}")
-    with fresh_database_url(request.param, directory) as url:
-        running = Server(url, directory / "server.log", env=server_env(url, SECRET_KEY_TEXT))
-        running.start(workers=2)
-        try:
-            yield running
-        finally:
-            running.stop()
+    with running_server(request.param, directory) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from infrastructure.views.registry import VIEWS
-from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
+from tests.databases import BACKENDS
 from tests.e2e.api import Api
 from tests.e2e.problems import assert_problem
-from tests.e2e.server import Server, server_env
+from tests.e2e.server import Server, running_server
 
 SCRAPE_TOKEN = "e2e-scrape-token-0123456789"
 BUDGET = 5  # requests per token an hour: nothing refills during a test
@@ -39,21 +39,16 @@ def agents() -> None:
 @pytest.fixture(scope="module", params=BACKENDS)
 def ops_server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp(f"operations-{request.param}")
-    with fresh_database_url(request.param, directory) as url:
-        env = {
-            **server_env(url, SECRET_KEY_TEXT),
-            "ATENDE_PROJECTOR": "off",
-            "ATENDE_METRICS_TOKEN": SCRAPE_TOKEN,
-            "ATENDE_RATE_LIMIT": f"{BUDGET}/1h",
-            "ATENDE_PUBLIC_RATE_LIMIT": f"{PUBLIC_BUDGET}/1h",
-            "ATENDE_HEALTH_MAX_LAG": "1",
-            "ATENDE_ACCESS_LOG": str(directory / "access.log"),
-        }
-        server = Server(url, directory / "server.log", env=env).start(workers=1)
-        try:
-            yield server
-        finally:
-            server.stop()
+    env = {
+        "ATENDE_PROJECTOR": "off",
+        "ATENDE_METRICS_TOKEN": SCRAPE_TOKEN,
+        "ATENDE_RATE_LIMIT": f"{BUDGET}/1h",
+        "ATENDE_PUBLIC_RATE_LIMIT": f"{PUBLIC_BUDGET}/1h",
+        "ATENDE_HEALTH_MAX_LAG": "1",
+        "ATENDE_ACCESS_LOG": str(directory / "access.log"),
+    }
+    with running_server(request.param, directory, workers=1, env=env) as server:
+        yield server
 
 
 @pytest.fixture
@@ -240,17 +235,9 @@ def test_public_routes_spend_a_budget_per_client_address(client_as):
 @pytest.fixture(scope="module")
 def projecting_server(tmp_path_factory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("operations-projector")
-    with fresh_database_url("sqlite", directory) as url:
-        env = {
-            **server_env(url, SECRET_KEY_TEXT),
-            "ATENDE_METRICS_TOKEN": SCRAPE_TOKEN,
-            "ATENDE_FOLLOW_UP_INTERVAL": "1s",
-        }
-        server = Server(url, directory / "server.log", env=env).start(workers=2)
-        try:
-            yield server
-        finally:
-            server.stop()
+    env = {"ATENDE_METRICS_TOKEN": SCRAPE_TOKEN, "ATENDE_FOLLOW_UP_INTERVAL": "1s"}
+    with running_server("sqlite", directory, env=env) as server:
+        yield server
 
 
 def test_scheduler_runs_in_the_projector_are_counted(projecting_server):

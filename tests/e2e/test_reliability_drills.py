@@ -29,7 +29,7 @@ from tests.e2e.drills import (
     worker_pids,
 )
 from tests.e2e.problems import history
-from tests.e2e.server import Server, server_env
+from tests.e2e.server import Server, running_server, server_env
 from tests.e2e.tcp_proxy import TcpProxy
 
 ROLES = ("integrator", "agent", "auditor")
@@ -57,14 +57,9 @@ def agents() -> None:
 @pytest.fixture(scope="module", params=BACKENDS)
 def drill(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Drill]:
     directory = tmp_path_factory.mktemp(f"drill-{request.param}")
-    with fresh_database_url(request.param, directory) as url:
-        server = Server(url, directory / "server.log", env=server_env(url, SECRET_KEY_TEXT))
-        server.start(workers=2)
-        try:
-            tokens = {role: server.create_token(role, f"drill-{role}") for role in ROLES}
-            yield Drill(request.param, url, server, tokens)
-        finally:
-            server.stop()
+    with running_server(request.param, directory) as server:
+        tokens = {role: server.create_token(role, f"drill-{role}") for role in ROLES}
+        yield Drill(request.param, server.database_url, server, tokens)
 
 
 def report(drill: str, backend: str, **figures: Any) -> None:
