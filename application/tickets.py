@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -93,7 +93,7 @@ class TicketApplication(Application[UUID]):
     def __init__(
         self,
         factory: InfrastructureFactory,
-        personal_transcoding: Transcoding,
+        personal_transcodings: list[Transcoding],
         idempotency: IdempotencyStore,
         customer_namespace: UUID,
         language: LanguagePolicy | None = None,
@@ -103,7 +103,7 @@ class TicketApplication(Application[UUID]):
         # Built by the wiring point, which shares the factory's datastore with the
         # stores that live beside the events (keys, idempotency, tokens).
         self._factory = factory
-        self._personal_transcoding = personal_transcoding
+        self._personal_transcodings = personal_transcodings
         self.idempotency = idempotency
         self.customer_namespace = customer_namespace
         super().__init__(factory.env)
@@ -127,7 +127,7 @@ class TicketApplication(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(ActorAsDict())
-        for transcoding in self._personal_transcoding.transcodings():
+        for transcoding in self._personal_transcodings:
             transcoder.register(transcoding)
 
     # Commands
@@ -280,7 +280,7 @@ class TicketApplication(Application[UUID]):
 
     def get_ticket(self, ticket_id: UUID, version: int | None = None) -> Ticket:
         try:
-            ticket = self.repository.get(ticket_id, version=version)
+            ticket = self.repository.get(ticket_id, version=version, projector_func=replay)
         except AggregateNotFoundError:
             raise TicketNotFound(ticket_id) from None
         if not isinstance(ticket, Ticket):
@@ -335,11 +335,17 @@ class TicketApplication(Application[UUID]):
         return self.recorder.max_notification_id() or 0
 
     def _result(self, ticket: Ticket) -> CommandResult:
-        return CommandResult(
-            ticket,
-            number=self.number_of(ticket.id),
-            position=self.recorder.position_of(ticket.id, ticket.version),
-        )
+        positions = self.recorder.positions_of(ticket.id, (1, ticket.version))
+        return CommandResult(ticket, number=positions[1], position=positions[ticket.version])
+
+
+def replay(aggregate: Any, domain_events: Iterable[Any]) -> Any:
+    """The library's ``project_aggregate`` without its per-event ``isinstance`` against a
+    runtime-checkable Protocol, which was a sixth of the time of rebuilding a long ticket
+    (every event here is one of our own classes, with ``mutate``)."""
+    for domain_event in domain_events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
 
 
 def recorded_event(domain_event: Any, position: int | None = None) -> RecordedEvent:

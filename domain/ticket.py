@@ -10,6 +10,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor
+from domain.message_log import MessageLog
 from domain.personal import Personal
 from domain.stamped import StampedEvent
 
@@ -30,6 +31,14 @@ def ticket_id_for_external_ref(external_ref: str) -> UUID:
 
 class Ticket(Aggregate):
     """A customer's request, from first contact to closed."""
+
+    # Snapshots of version 1 hold the messages as a plain list; from version 2 they are a
+    # MessageLog, which persistence stores compactly (domain/message_log.py).
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["messages"] = MessageLog(state["messages"])
 
     class Event(StampedEvent):
         def mutate(self, aggregate: Any) -> Any:
@@ -80,7 +89,7 @@ class Ticket(Aggregate):
         self.status = "new"
         self.assignee: str | None = None
         self.escalation: dict[str, Any] | None = None
-        self.messages: list[dict[str, Any]] = []
+        self.messages = MessageLog()
         self.resolution: Personal | None = None
         self.resolved_at: datetime | None = None
         self.closed_at: datetime | None = None

@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import InfrastructureFactory, Transcoding
 from eventsourcing.utils import Environment
 
 from application.audit import AuditTrail
@@ -19,10 +19,11 @@ from application.language import LanguagePolicy
 from application.sla_config import SlaConfiguration
 from application.tickets import TicketApplication
 from infrastructure.audit_log import AuditLog
-from infrastructure.crypto import KeyRing, PersonalAsCiphertext
+from infrastructure.crypto import KeyRing, PersonalAsCiphertext, SealedAsCiphertext
 from infrastructure.holiday_source import HolidaysPackage
 from infrastructure.idempotency import SqlIdempotencyStore
 from infrastructure.language import LinguaDetector
+from infrastructure.message_rows import MessageLogAsRows
 from infrastructure.settings import Settings, secret_key_for
 from infrastructure.sql import SqlDatabase
 from infrastructure.tokens import TokenStore
@@ -68,6 +69,13 @@ def checkpoint_key(secret_key: bytes) -> bytes:
     return hmac.new(secret_key, b"atende/audit-checkpoints", hashlib.sha256).digest()
 
 
+def personal_transcodings(keyring: KeyRing) -> list[Transcoding]:
+    """How personal data is stored: sealed with its owner's key, loaded values stored back
+    as they were loaded, and a ticket's messages as rows of sealed bodies."""
+    personal = PersonalAsCiphertext(keyring)
+    return [personal, SealedAsCiphertext(keyring), MessageLogAsRows(personal)]
+
+
 def bootstrap(settings: Settings | None = None) -> Atende:
     settings = settings or Settings.from_env()
     # Snapshots keep as-of reads of long tickets fast (TicketApplication.snapshotting_intervals).
@@ -81,7 +89,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
     views = {name: kind.make(factory.datastore) for name, kind in VIEWS.items()}
     tickets = TicketApplication(
         factory=factory,
-        personal_transcoding=PersonalAsCiphertext(keyring),
+        personal_transcodings=personal_transcodings(keyring),
         idempotency=idempotency,
         customer_namespace=customer_namespace(secret_key),
         language=LanguagePolicy(

@@ -152,9 +152,11 @@ class PersonalAsCiphertext(Transcoding):
         # rebuilt (as-of, snapshots) without deciphering bodies nobody looks at.
         return SealedPersonal(data, self.keyring)
 
-    def transcodings(self) -> list[Transcoding]:
-        """This one, and the one that stores loaded values back as they were."""
-        return [self, SealedAsCiphertext(self.keyring)]
+    def sealed(self, value: Personal) -> dict[str, str]:
+        """The stored form of a value: encrypted now, or as it was loaded."""
+        if isinstance(value, SealedPersonal):
+            return dict(value._sealed)
+        return self.encode(value)
 
 
 class SealedPersonal(Personal):
@@ -198,7 +200,7 @@ class SealedAsCiphertext(PersonalAsCiphertext):
     type = SealedPersonal
 
     def encode(self, obj: Personal) -> dict[str, str]:
-        return dict(obj._sealed)  # type: ignore[attr-defined]
+        return self.sealed(obj)
 
 
 class ErasedCustomerError(Exception):

@@ -8,9 +8,15 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
+from psycopg.sql import SQL, Composed
 
 from application.idempotency import IdempotencyOutcome
 from infrastructure.audit_log import write_links
@@ -51,13 +57,18 @@ class SQLiteTicketRecorder(SQLiteApplicationRecorder):
         return positions
 
     def position_of(self, originator_id: UUID, version: int) -> int:
+        return self.positions_of(originator_id, (version,))[version]
+
+    def positions_of(self, originator_id: UUID, versions: Sequence[int]) -> dict[int, int]:
+        """The global positions of some of an aggregate's versions, in one query."""
+        marks = ", ".join("?" * len(versions))
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT rowid FROM {self.events_table_name} "
-                "WHERE originator_id=? AND originator_version=?",
-                (originator_id.hex, version),
+                f"SELECT originator_version, rowid FROM {self.events_table_name} "
+                f"WHERE originator_id=? AND originator_version IN ({marks})",
+                (originator_id.hex, *versions),
             )
-            return c.fetchone()[0]
+            return {row[0]: row[1] for row in c.fetchall()}
 
 
 # eventsourcing retries each PostgreSQL call ten times; behind the 3 s pool timeout that
@@ -67,8 +78,62 @@ class SQLiteTicketRecorder(SQLiteApplicationRecorder):
 _retry_once = retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)
 
 
-class PostgresTicketRecorder(PostgresApplicationRecorder):
-    select_events = _retry_once(PostgresApplicationRecorder.select_events.__wrapped__)
+class BinaryEventSelect:
+    """An aggregate's events (and snapshots) fetched in binary. Fetched as text, bytea
+    travels as hex, twice its size, and is parsed back: a 260 KB snapshot (a ticket with
+    1,200 messages) took 2.7 ms to fetch that way and 0.6 ms in binary. Otherwise the
+    library's ``select_events``, whose cursor cannot be asked for binary rows."""
+
+    datastore: PostgresDatastore
+    select_events_statement: Composed
+
+    @_retry_once
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        statement, params = self.select_events_statement, [originator_id]
+        if gt is not None:
+            statement += SQL(" AND originator_version > %s")
+            params.append(gt)
+        if lte is not None:
+            statement += SQL(" AND originator_version <= %s")
+            params.append(lte)
+        statement += SQL(
+            " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC"
+        )
+        if limit is not None:
+            statement += SQL(" LIMIT %s")
+            params.append(limit)
+        with self.datastore.get_connection() as conn, conn.cursor(binary=True) as curs:
+            curs.execute(statement, params, prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=row["state"],
+                )
+                for row in curs.fetchall()
+            ]
+
+
+class PostgresSnapshotRecorder(BinaryEventSelect, PostgresAggregateRecorder):
+    pass
+
+
+class AtendePostgresFactory(PostgresFactory):
+    """The library's factory, with snapshots selected in binary (BinaryEventSelect)."""
+
+    aggregate_recorder_class = PostgresSnapshotRecorder
+
+
+class PostgresTicketRecorder(BinaryEventSelect, PostgresApplicationRecorder):
     select_notifications = _retry_once(PostgresApplicationRecorder.select_notifications.__wrapped__)
     max_notification_id = _retry_once(PostgresApplicationRecorder.max_notification_id.__wrapped__)
 
@@ -117,10 +182,15 @@ class PostgresTicketRecorder(PostgresApplicationRecorder):
             destroy_key(db, curs, erase_key_of)
 
     def position_of(self, originator_id: UUID, version: int) -> int:
+        return self.positions_of(originator_id, (version,))[version]
+
+    def positions_of(self, originator_id: UUID, versions: Sequence[int]) -> dict[int, int]:
+        """The global positions of some of an aggregate's versions, in one query."""
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
-                f'SELECT notification_id FROM "{self.datastore.schema}"."{self.events_table_name}" '
-                "WHERE originator_id=%s AND originator_version=%s",
-                (originator_id, version),
+                "SELECT originator_version, notification_id "
+                f'FROM "{self.datastore.schema}"."{self.events_table_name}" '
+                "WHERE originator_id=%s AND originator_version = ANY(%s)",
+                (originator_id, list(versions)),
             )
-            return curs.fetchone()["notification_id"]
+            return {row["originator_version"]: row["notification_id"] for row in curs.fetchall()}

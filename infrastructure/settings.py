@@ -171,7 +171,7 @@ def postgres_env(url: str) -> dict[str, str]:
         )
     query = parse_qs(parsed.query)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "infrastructure.recorders:AtendePostgresFactory",
         "POSTGRES_DBNAME": parsed.path.lstrip("/") or "postgres",
         "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parsed.port or 5432),

@@ -86,9 +86,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _project(args: argparse.Namespace) -> int:
     from infrastructure.bootstrap import bootstrap
+    from infrastructure.heap import freeze_startup_heap
     from infrastructure.projector import run_projector
 
     atende = bootstrap()
+    freeze_startup_heap()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

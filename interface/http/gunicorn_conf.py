@@ -71,6 +71,13 @@ def prepare_metrics_directory(server):
         server.atende_metrics_directory_is_ours = True
 
 
+def post_worker_init(worker):
+    # The worker has built its app: keep collections off that start-up heap.
+    from infrastructure.heap import freeze_startup_heap
+
+    freeze_startup_heap()
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

@@ -29,6 +29,7 @@ import pytest
 from domain.actor import Actor
 from domain.customer import Contact
 from infrastructure.bootstrap import bootstrap
+from infrastructure.heap import freeze_startup_heap
 from infrastructure.settings import Settings, decode_secret_key
 from tests.bench.seed import seed_history
 from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
@@ -41,7 +42,7 @@ AGENT = Actor(id="bench-agent", name="agente", role="agent")
 
 # Every tenth event is a message; the others change priority, tags and status, as a long
 # ticket's life does. A ticket's state holds its messages, so rebuilding it costs time in
-# proportion to its messages, not its events: see the note at the end of this module.
+# proportion to its messages (decoding them from the nearest snapshot), not its events.
 MESSAGE_EVERY = 10
 PRIORITIES = ("low", "normal", "high", "urgent")
 STATUSES = ("open", "pending", "on_hold")
@@ -82,6 +83,8 @@ def test_as_of_on_a_ticket_with_ten_thousand_events(backend: str, tmp_path: Path
         atende = bootstrap(
             Settings(database_url=url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
         )
+        # As a gunicorn worker does once it has built its app (interface/http/gunicorn_conf.py).
+        freeze_startup_heap()
         try:
             app = atende.tickets
             tid = app.open_ticket(
