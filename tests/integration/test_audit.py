@@ -374,3 +374,97 @@ def test_erasing_an_unknown_customer_is_refused_and_writes_nothing(atende):
     with pytest.raises(CustomerNotFound):
         atende.eraser.erase(uuid4(), AGENT)
     assert atende.tickets.head_position() == head
+
+
+# Snapshots of long threads.
+
+
+def _thread_of_every_kind(atende) -> UUID:
+    """A ticket whose messages use every field: an attachment with a (personal) name, a
+    mail thread id, an agent's reply with where to send it, an internal note."""
+    tid = open_ticket(atende).ticket.id
+    attachment = {"filename": "factura.pdf", "content_type": "application/pdf", "size": 1234}
+    atende.tickets.change(
+        tid,
+        lambda t: t.add_message(
+            "Adjunto la factura",
+            "customer",
+            None,
+            "public",
+            "email",
+            AGENT,
+            attachments=[attachment],
+            external_id="<cliente-1@example.com>",
+        ),
+    )
+    atende.tickets.change(
+        tid, lambda t: t.add_message("Revisamos su caso", "agent", "ag7", "public", None, AGENT)
+    )
+    atende.tickets.change(
+        tid, lambda t: t.add_message("nota interna", "agent", "ag7", "internal", "chat", AGENT)
+    )
+    return tid
+
+
+def _snapshot_state(atende, ticket_id: UUID, version: int) -> bytes:
+    (stored,) = atende.tickets.snapshots.recorder.select_events(
+        ticket_id, gt=version - 1, lte=version
+    )
+    return bytes(stored.state)
+
+
+def test_a_snapshot_stores_messages_as_rows_of_sealed_bodies_and_loads_every_field_back(atende):
+    tid = _thread_of_every_kind(atende)
+    atende.tickets.take_snapshot(tid)
+    state = _snapshot_state(atende, tid, 4)
+    assert b'"_type_":"message_log"' in state
+    assert b'"fields":["id","body","author_type"' in state
+    for plain in (b"Adjunto la factura", b"Revisamos su caso", b"nota interna", b"factura.pdf"):
+        assert plain not in state
+
+    from_snapshot = atende.tickets.get_ticket(tid)
+    replayed = _replayed_by_hand(atende, tid, 4)
+    assert len(from_snapshot.messages) == 3
+    for loaded, expected in zip(from_snapshot.messages, replayed.messages, strict=True):
+        assert loaded == expected  # every field, bodies and attachment names deciphered
+    assert from_snapshot.messages[0]["attachments"][0]["filename"].text == "factura.pdf"
+    assert from_snapshot.messages[1]["outbound"]["channel"] == "email"
+
+
+def test_a_snapshot_taken_before_messages_were_rows_still_loads_and_the_ticket_goes_on(atende):
+    from eventsourcing.domain import Snapshot
+    from eventsourcing.utils import get_topic
+
+    from domain.message_log import MessageLog
+    from domain.ticket import Ticket
+
+    tid = _thread_of_every_kind(atende)
+    ticket = atende.tickets.get_ticket(tid)
+    # A version 1 snapshot, as Atende wrote them before: the messages a plain list of
+    # objects, and no class_version.
+    state = {
+        k: v for k, v in vars(ticket).items() if k not in ("_id", "_version", "_pending_events")
+    }
+    state["messages"] = list(ticket.messages)
+    atende.tickets.snapshots.put(
+        [
+            Snapshot(
+                originator_id=tid,
+                originator_version=ticket.version,
+                timestamp=Snapshot.create_timestamp(),
+                topic=get_topic(Ticket),
+                state=state,
+            )
+        ]
+    )
+    stored = _snapshot_state(atende, tid, ticket.version)
+    assert b"message_log" not in stored and b"class_version" not in stored
+
+    loaded = atende.tickets.get_ticket(tid)
+    assert isinstance(loaded.messages, MessageLog)
+    assert list(loaded.messages) == list(_replayed_by_hand(atende, tid, 4).messages)
+    atende.tickets.change(tid, _message("sigue sin andar"))
+    assert [m["body"].text for m in atende.tickets.get_ticket(tid).messages][-2:] == [
+        "nota interna",
+        "sigue sin andar",
+    ]
