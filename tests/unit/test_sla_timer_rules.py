@@ -72,6 +72,12 @@ class Desk:
         return found
 
 
+def counted(timer: dict) -> int:
+    """The business seconds a timer has counted (its ``elapsed`` field): computed from the
+    instants the test's clock was moved to, never read from a real clock."""
+    return timer["elapsed"]
+
+
 def agent_reply(desk: Desk, visibility: str = "public") -> None:
     desk.do("add_message", "hola", "agent", "ag", visibility, None, AGENT)
 
@@ -92,7 +98,7 @@ def test_a_public_agent_message_fulfils_first_response_in_time(clock):
     clock.advance(minutes=20)
     agent_reply(desk)
     first = desk.timer("first_response")
-    assert (first["state"], first["met"], first["elapsed"]) == ("fulfilled", True, 1200)
+    assert (first["state"], first["met"], counted(first)) == ("fulfilled", True, 1200)
 
 
 def test_an_internal_note_does_not_stop_first_response(clock):
@@ -128,7 +134,7 @@ def test_next_response_runs_from_the_oldest_unanswered_customer_message(clock):
     assert (timer["cycle"], timer["started_at"]) == (1, START + timedelta(minutes=10))
     clock.advance(minutes=5)
     agent_reply(desk)
-    assert desk.timer("next_response")["elapsed"] == 15 * 60
+    assert counted(desk.timer("next_response")) == 15 * 60
 
 
 def test_each_answered_customer_message_is_a_new_next_response_cycle(clock):
@@ -155,7 +161,7 @@ def test_pending_pauses_resolution_and_a_customer_reply_resumes_it(clock):
     clock.advance(hours=5)
     customer_reply(desk)
     resolution = desk.timer("resolution")
-    assert (resolution["state"], resolution["elapsed"]) == ("running", 3600)
+    assert (resolution["state"], counted(resolution)) == ("running", 3600)
     assert resolution["paused_seconds"] == 5 * 3600
     assert resolution["due_at"] == clock.now + timedelta(hours=7)
 
@@ -182,7 +188,7 @@ def test_reopen_continues_resolution_with_its_elapsed_time(clock):
     clock.advance(days=1)
     desk.do("reopen", "not fixed", AGENT)
     resolution = desk.timer("resolution")
-    assert (resolution["state"], resolution["cycle"], resolution["elapsed"]) == ("running", 1, 7200)
+    assert (resolution["state"], resolution["cycle"], counted(resolution)) == ("running", 1, 7200)
     assert resolution["due_at"] == clock.now + timedelta(hours=6)
 
 
@@ -192,7 +198,7 @@ def test_a_priority_change_retargets_and_keeps_the_elapsed_time(clock):
     clock.advance(hours=1)
     desk.do("change_priority", "urgent", AGENT)
     resolution = desk.timer("resolution")
-    assert (resolution["policy"], resolution["target"], resolution["elapsed"]) == (
+    assert (resolution["policy"], resolution["target"], counted(resolution)) == (
         "urgent", 4 * 3600, 3600,
     )  # fmt: skip
     assert resolution["due_at"] == clock.now + timedelta(hours=3)
