@@ -37,10 +37,10 @@ class Authentication:
             return
         scheme, _, token = (req.auth or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise _unauthorized("Send Authorization: Bearer <token>.")
+            raise unauthorized("Send Authorization: Bearer <token>.")
         actor = self.tokens.authenticate(token.strip())
         if actor is None:
-            raise _unauthorized("The token is unknown or revoked.")
+            raise unauthorized("The token is unknown or revoked.")
         req.context.actor = actor
 
 
@@ -61,7 +61,8 @@ def allow(*roles: str) -> Callable[..., None]:
     return check
 
 
-def _unauthorized(detail: str) -> Problem:
+def unauthorized(detail: str) -> Problem:
+    """401 with the challenge that says how to authenticate (also used by /metrics)."""
     return Problem(
         falcon.HTTP_401,
         "unauthorized",

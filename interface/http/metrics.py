@@ -30,6 +30,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from infrastructure.bootstrap import Atende
 from infrastructure.rebuild import status
+from interface.http.auth import unauthorized
 from interface.http.errors import Problem
 
 log = logging.getLogger("atende.metrics")
@@ -153,12 +154,12 @@ class Metrics:
         scheme, _, token = (req.auth or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise _unauthorized("Send Authorization: Bearer <admin or scrape token>.")
+            raise unauthorized("Send Authorization: Bearer <admin or scrape token>.")
         if self.scrape_token and hmac.compare_digest(token.encode(), self.scrape_token.encode()):
             return
         actor = self.atende.tokens.authenticate(token)
         if actor is None:
-            raise _unauthorized("The token is unknown or revoked.")
+            raise unauthorized("The token is unknown or revoked.")
         req.context.actor = actor
         if actor.role != "admin":
             raise Problem(
@@ -167,16 +168,6 @@ class Metrics:
                 "Forbidden",
                 f"The {actor.role} role may not read metrics; use an admin or scrape token.",
             )
-
-
-def _unauthorized(detail: str) -> Problem:
-    return Problem(
-        falcon.HTTP_401,
-        "unauthorized",
-        "Unauthorized",
-        detail,
-        headers={"WWW-Authenticate": 'Bearer realm="atende"'},
-    )
 
 
 def add_metrics_route(app: falcon.App, atende: Atende) -> None:
