@@ -22,6 +22,7 @@ from infrastructure.audit_log import AuditLog
 from infrastructure.crypto import KeyRing, PersonalAsCiphertext, SealedAsCiphertext
 from infrastructure.holiday_source import HolidaysPackage
 from infrastructure.idempotency import SqlIdempotencyStore
+from infrastructure.keystore import Keystore
 from infrastructure.language import LinguaDetector
 from infrastructure.message_rows import MessageLogAsRows
 from infrastructure.settings import Settings, secret_key_for
@@ -42,6 +43,7 @@ class Atende:
     sla_config: SlaConfiguration
     audit: AuditTrail
     eraser: CustomerEraser
+    keys: KeyRing
     views: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -83,7 +85,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
     factory = InfrastructureFactory.construct(Environment(TicketApplication.name, env))
     db = SqlDatabase(factory.datastore)
     secret_key = secret_key_for(settings)
-    keyring = KeyRing(db, secret_key)
+    keyring = KeyRing(db, secret_key, Keystore(settings.keystore_path(), secret_key))
     idempotency = SqlIdempotencyStore(db)
     tokens = TokenStore(db)
     views = {name: kind.make(factory.datastore) for name, kind in VIEWS.items()}
@@ -119,6 +121,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
             tickets, audit_log, checkpoint_key(secret_key), settings.checkpoint_path()
         ),
         eraser=CustomerEraser(tickets, keyring, views["ticket_list"].ticket_ids_of),
+        keys=keyring,
         views=views,
     )
 

@@ -1,8 +1,9 @@
 """Field-by-field encryption of personal data with per-customer keys (crypto-shredding).
 
-Each customer gets a random AES-256-GCM data key, stored wrapped by the deployment's
-secret key. Destroying a customer's key (issue 7) makes their fields read "[erased]"
-while the events, their hashes and counts stay exactly as they were.
+Each customer gets a random AES-256-GCM data key, stored wrapped by the current epoch key
+(infrastructure/keystore.py), itself sealed by the deployment's secret key. Destroying a
+customer's key makes their fields read "[erased]" while the events, their hashes and counts
+stay exactly as they were.
 """
 
 from __future__ import annotations
@@ -18,14 +19,25 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Transcoding
 
 from domain.personal import ERASED, Personal
+from infrastructure.keystore import Keystore
 from infrastructure.sql import SqlDatabase
 
 TABLE = "customer_keys"
+ROTATION = "key_rotation"
 CREATE = [
     "CREATE TABLE IF NOT EXISTS {t} (customer_id TEXT PRIMARY KEY, "
     "wrapped_key TEXT, created_at DOUBLE PRECISION NOT NULL, erased_at DOUBLE PRECISION)",
     "CREATE INDEX IF NOT EXISTS customer_keys_erased_at ON {t} (erased_at)",
+    # Epochs below retired_below may wrap no key any more: a wrap racing a rotation is
+    # refused here (in the inserting transaction) instead of being lost with its epoch.
+    "CREATE TABLE IF NOT EXISTS {r} (id INTEGER PRIMARY KEY, retired_below INTEGER NOT NULL, "
+    "rotated_at DOUBLE PRECISION NOT NULL)",
+    "INSERT INTO {r} (id, retired_below, rotated_at) VALUES (1, 0, 0) "
+    "ON CONFLICT (id) DO NOTHING",
 ]
+# The epoch that wraps a key; NULL for keys wrapped directly by the deployment secret
+# before epochs existed (the first rotation re-wraps them).
+EPOCH_COLUMN = "ALTER TABLE {t} ADD COLUMN key_epoch INTEGER"
 NONCE_BYTES = 12
 # Keys are cached briefly per process. An erasure in another process empties the cache
 # within ERASURE_CHECK_SECONDS: the newest erased_at is read (by index) at most that often.
@@ -35,18 +47,36 @@ KEY_CACHE_MAX = 50_000
 
 
 class KeyRing:
-    """Per-customer data keys, wrapped by the deployment secret and cached briefly."""
+    """Per-customer data keys, wrapped by the current epoch key (infrastructure/keystore.py)
+    and cached briefly."""
 
-    def __init__(self, db: SqlDatabase, secret_key: bytes):
+    def __init__(self, db: SqlDatabase, secret_key: bytes, keystore: Keystore):
         self.db = db
         self.t = db.table(TABLE)
-        self._wrapper = AESGCM(secret_key)
+        self.rotation_table = db.table(ROTATION)
+        self.keystore = keystore
+        self._legacy_wrapper = AESGCM(secret_key)
         self._cache: dict[UUID, tuple[float, AESGCM | None]] = {}
         self._erasures_checked_at = 0.0
         self._latest_erasure: float | None = None
 
     def create_table(self) -> None:
-        self.db.create_tables([s.format(t=self.t) for s in CREATE])
+        self.db.create_tables([s.format(t=self.t, r=self.rotation_table) for s in CREATE])
+        with self.db.transaction(commit=True) as cursor:
+            if not self.db.has_column(cursor, TABLE, "key_epoch"):
+                self.db.execute(cursor, EPOCH_COLUMN.format(t=self.t))
+        self._open_keystore()
+
+    def _open_keystore(self) -> None:
+        # An empty keystore beside keys wrapped by epochs is the wrong directory (or a
+        # wiped one): starting would make every customer's data unreadable.
+        if not self.keystore.directory.exists() or not self.keystore.epochs():
+            row = self.db.fetchone(
+                f"SELECT COUNT(*) AS n FROM {self.t} WHERE key_epoch IS NOT NULL"
+            )
+            if row["n"]:
+                raise KeystoreMismatchError(self.keystore.directory)
+        self.keystore.open()
 
     def cipher_for(self, owner: UUID, *, create: bool) -> AESGCM | None:
         """The owner's cipher; None when the key was destroyed (or never made)."""
@@ -54,8 +84,8 @@ class KeyRing:
         cached = self._cache.get(owner)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        wrapped = self._load_or_create(owner) if create else self._load(owner)
-        cipher = None if wrapped is None else AESGCM(self._unwrap(owner, wrapped))
+        row = self._load_or_create(owner) if create else self._load(owner)
+        cipher = None if row is None else AESGCM(self._unwrap(owner, *row))
         if len(self._cache) >= KEY_CACHE_MAX:
             self._cache.clear()
         self._cache[owner] = (time.monotonic() + KEY_CACHE_SECONDS, cipher)
@@ -84,44 +114,78 @@ class KeyRing:
         )
         return row is not None
 
-    def _load(self, owner: UUID) -> str | None:
+    def _load(self, owner: UUID) -> tuple[str, int | None] | None:
         row = self.db.fetchone(
-            f"SELECT wrapped_key FROM {self.t} WHERE customer_id = :id", {"id": owner.hex}
+            f"SELECT wrapped_key, key_epoch FROM {self.t} WHERE customer_id = :id",
+            {"id": owner.hex},
         )
-        return None if row is None else row["wrapped_key"]
+        if row is None or row["wrapped_key"] is None:
+            return None
+        return row["wrapped_key"], row["key_epoch"]
 
-    def _load_or_create(self, owner: UUID) -> str | None:
-        # Insert-if-absent then read, so concurrent first contacts agree on one key.
+    def _load_or_create(self, owner: UUID) -> tuple[str, int | None] | None:
+        # A rotation may retire the epoch between reading the keystore and inserting;
+        # the insert then refuses and the next attempt reads the new epoch.
+        for _ in range(3):
+            epoch, wrapper = self.keystore.current()
+            wrapped = wrap_key(wrapper, owner, AESGCM.generate_key(256))
+            row = self._insert_if_absent(owner, wrapped, epoch)
+            if row is None:
+                continue
+            if row["wrapped_key"] is None:
+                return None
+            return row["wrapped_key"], row["key_epoch"]
+        raise KeyRotationRaceError(owner)
+
+    def _insert_if_absent(self, owner: UUID, wrapped: str, epoch: int) -> Any:
+        # Insert-if-absent then read, so concurrent first contacts agree on one key. On
+        # PostgreSQL the share lock makes a rotation's retirement wait for this commit.
+        lock = " FOR SHARE" if self.db.is_postgres else ""
         with self.db.transaction(commit=True) as cursor:
             self.db.execute(
+                cursor, f"SELECT retired_below FROM {self.rotation_table} WHERE id = 1{lock}"
+            )
+            if epoch < cursor.fetchone()["retired_below"]:
+                return None
+            self.db.execute(
                 cursor,
-                f"INSERT INTO {self.t} (customer_id, wrapped_key, created_at) "
-                "VALUES (:id, :key, :now) ON CONFLICT (customer_id) DO NOTHING",
-                {
-                    "id": owner.hex,
-                    "key": self._wrap(owner, AESGCM.generate_key(256)),
-                    "now": time.time(),
-                },
+                f"INSERT INTO {self.t} (customer_id, wrapped_key, key_epoch, created_at) "
+                "VALUES (:id, :key, :epoch, :now) ON CONFLICT (customer_id) DO NOTHING",
+                {"id": owner.hex, "key": wrapped, "epoch": epoch, "now": time.time()},
             )
             self.db.execute(
                 cursor,
-                f"SELECT wrapped_key FROM {self.t} WHERE customer_id = :id",
+                f"SELECT wrapped_key, key_epoch FROM {self.t} WHERE customer_id = :id",
                 {"id": owner.hex},
             )
-            return cursor.fetchone()["wrapped_key"]
+            return cursor.fetchone()
 
-    def _wrap(self, owner: UUID, key: bytes) -> str:
-        nonce = os.urandom(NONCE_BYTES)
-        return _b64(nonce + self._wrapper.encrypt(nonce, key, owner.bytes))
+    def _unwrap(self, owner: UUID, wrapped: str, epoch: int | None) -> bytes:
+        wrapper = self._legacy_wrapper if epoch is None else self.keystore.cipher(epoch)
+        return unwrap_key(wrapper, owner, wrapped)
 
-    def _unwrap(self, owner: UUID, wrapped: str) -> bytes:
-        raw = _unb64(wrapped)
-        return self._wrapper.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], owner.bytes)
+    def legacy_wrapper(self) -> AESGCM:
+        """The deployment secret's own cipher: what wrapped keys before epochs existed."""
+        return self._legacy_wrapper
+
+
+def wrap_key(wrapper: AESGCM, owner: UUID, key: bytes) -> str:
+    nonce = os.urandom(NONCE_BYTES)
+    return _b64(nonce + wrapper.encrypt(nonce, key, owner.bytes))
+
+
+def unwrap_key(wrapper: AESGCM, owner: UUID, wrapped: str) -> bytes:
+    raw = _unb64(wrapped)
+    return wrapper.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], owner.bytes)
 
 
 def destroy_key(db: SqlDatabase, cursor: Any, owner: UUID) -> None:
     """Crypto-shredding: the wrapped key is overwritten, in the transaction that records
-    the erasure event, so one never happens without the other."""
+    the erasure event, so one never happens without the other. On SQLite the freed bytes
+    are zeroed in the page too (secure_delete); every other copy (WAL, PostgreSQL's dead
+    tuples, backups) wraps under an epoch the next rotation destroys."""
+    if not db.is_postgres:
+        cursor.execute("PRAGMA secure_delete = ON")
     db.execute(
         cursor,
         f"UPDATE {db.table(TABLE)} SET wrapped_key = NULL, erased_at = :now "
@@ -205,6 +269,20 @@ class SealedAsCiphertext(PersonalAsCiphertext):
 
 class ErasedCustomerError(Exception):
     """New personal data cannot be stored for a customer whose key was destroyed."""
+
+
+class KeystoreMismatchError(Exception):
+    """Customer keys are wrapped by epochs, but the keystore directory has none."""
+
+    def __init__(self, directory: Any):
+        super().__init__(
+            f"the keystore {directory} holds no epoch key, but customer keys in the database "
+            "are wrapped by epoch keys: point ATENDE_KEYSTORE_DIR at the right directory"
+        )
+
+
+class KeyRotationRaceError(Exception):
+    """A new customer key could not be wrapped: rotations kept retiring the epoch."""
 
 
 class TamperedCiphertextError(Exception):

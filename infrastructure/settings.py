@@ -41,6 +41,11 @@ class Settings:
     # outside the database (default: beside a SQLite file; none on PostgreSQL unless set).
     checkpoint_file: str | None = None
     checkpoint_interval: timedelta = timedelta(hours=1)
+    # Erasure (issue 16): epoch keys live in a directory outside the database (default:
+    # beside a SQLite file; required on PostgreSQL); after an erasure, the next rotation
+    # (at most key_rotation_interval later) destroys the epoch that wrapped the erased key.
+    keystore_dir: str | None = None
+    key_rotation_interval: timedelta = timedelta(hours=1)
     # Operations (issue 8): a scrape token for /metrics besides admin tokens; the lag (in
     # events) beyond which /v1/health says "degraded"; request budgets per token and, on
     # public routes, per client address (None means unlimited).
@@ -80,6 +85,10 @@ class Settings:
             checkpoint_interval=parse_duration(
                 env.get("ATENDE_CHECKPOINT_INTERVAL", "1h"), "ATENDE_CHECKPOINT_INTERVAL"
             ),
+            keystore_dir=env.get("ATENDE_KEYSTORE_DIR") or None,
+            key_rotation_interval=parse_duration(
+                env.get("ATENDE_KEY_ROTATION_INTERVAL", "1h"), "ATENDE_KEY_ROTATION_INTERVAL"
+            ),
             metrics_token=env.get("ATENDE_METRICS_TOKEN", "").strip() or None,
             health_max_lag=int(env.get("ATENDE_HEALTH_MAX_LAG", 1000)),
             rate_limit=optional_rate(env, "ATENDE_RATE_LIMIT"),
@@ -101,6 +110,17 @@ class Settings:
         if self.is_sqlite:
             return self.sqlite_path().with_name(self.sqlite_path().name + ".checkpoints.jsonl")
         return None
+
+    def keystore_path(self) -> Path:
+        if self.keystore_dir:
+            return Path(self.keystore_dir)
+        if self.is_sqlite:
+            return self.sqlite_path().with_name(self.sqlite_path().name + ".keys")
+        raise RuntimeError(
+            "ATENDE_KEYSTORE_DIR is not set: on PostgreSQL, set it to a directory outside the "
+            "database (shared by every host, backed up apart from the database) that holds "
+            "the epoch keys; see README, 'Personal data and erasure'."
+        )
 
     def eventsourcing_env(self) -> dict[str, str]:
         if self.is_sqlite:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from infrastructure.bootstrap import Atende, bootstrap
-from infrastructure.settings import Settings, decode_secret_key
-from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
+from infrastructure.settings import Settings
+from tests.databases import BACKENDS, fresh_database_url, settings_for
 
 
 @pytest.fixture(params=BACKENDS)
@@ -24,7 +24,7 @@ def database_url(backend: str, tmp_path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
+    return settings_for(database_url)
 
 
 @pytest.fixture

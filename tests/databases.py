@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+
+from infrastructure.settings import Settings, decode_secret_key
 
 POSTGRES_URL = os.environ.get(
     "ATENDE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -39,8 +44,29 @@ def fresh_database_url(backend: str, directory: Path) -> Iterator[str]:
         return
     require_postgres()
     schema = f"atende_test_{uuid.uuid4().hex[:12]}"
+    url = f"{POSTGRES_URL}?schema={schema}"
     try:
-        yield f"{POSTGRES_URL}?schema={schema}"
+        yield url
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        shutil.rmtree(keystore_for(url), ignore_errors=True)
+
+
+def keystore_for(database_url: str) -> str:
+    """The epoch-key directory of a test database: beside a SQLite file (the default), or
+    one per PostgreSQL schema, so a server and the test reading its database share it."""
+    if database_url.startswith("sqlite:///"):
+        return database_url[len("sqlite:///") :] + ".keys"
+    schema = database_url.rsplit("schema=", 1)[1]
+    return str(Path(tempfile.gettempdir()) / "atende-test-keystores" / schema)
+
+
+def settings_for(database_url: str, **overrides: Any) -> Settings:
+    """Settings for a test database, as a test server would have them."""
+    return Settings(
+        database_url=database_url,
+        secret_key=decode_secret_key(SECRET_KEY_TEXT),
+        keystore_dir=keystore_for(database_url),
+        **overrides,
+    )

@@ -30,9 +30,8 @@ from domain.actor import Actor
 from domain.customer import Contact
 from infrastructure.bootstrap import bootstrap
 from infrastructure.heap import freeze_startup_heap
-from infrastructure.settings import Settings, decode_secret_key
 from tests.bench.seed import seed_history
-from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
+from tests.databases import BACKENDS, fresh_database_url, settings_for
 
 LONG_TICKET_EVENTS = int(os.environ.get("ATENDE_BENCH_ASOF_EVENTS", 10_000))
 AS_OF_RUNS = int(os.environ.get("ATENDE_BENCH_ASOF_RUNS", 500))
@@ -81,7 +80,7 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 def test_as_of_on_a_ticket_with_ten_thousand_events(backend: str, tmp_path: Path) -> None:
     with fresh_database_url(backend, tmp_path) as url:
         atende = bootstrap(
-            Settings(database_url=url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
+            settings_for(url)
         )
         # As a gunicorn worker does once it has built its app (interface/http/gunicorn_conf.py).
         freeze_startup_heap()
@@ -145,7 +144,7 @@ def test_verify_over_a_million_events_against_reading_them_raw(
 ) -> None:
     with fresh_database_url(backend, tmp_path) as url:
         atende = bootstrap(
-            Settings(database_url=url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
+            settings_for(url)
         )
         try:
             started = time.perf_counter()

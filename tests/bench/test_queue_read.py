@@ -37,7 +37,6 @@ import pytest
 import requests
 
 from infrastructure.bootstrap import bootstrap
-from infrastructure.settings import Settings, decode_secret_key
 from tests.bench import load
 from tests.bench.load import LoadResult, run_load
 from tests.bench.seed import catch_up_queue, seed_open_tickets
@@ -46,7 +45,7 @@ from tests.bench.test_open_ticket_throughput import (
     connections_per_worker,
     wait_for_workers,
 )
-from tests.databases import POSTGRES_URL, SECRET_KEY_TEXT, fresh_database_url
+from tests.databases import POSTGRES_URL, SECRET_KEY_TEXT, fresh_database_url, settings_for
 from tests.e2e.server import BIN, Server, free_port, server_env
 
 pytestmark = pytest.mark.bench
@@ -163,7 +162,7 @@ def test_queue_read(backend: str, tmp_path: Path) -> None:
 
 
 def seed_queue(backend: str, url: str) -> None:
-    atende = bootstrap(Settings(database_url=url, secret_key=decode_secret_key(SECRET_KEY_TEXT)))
+    atende = bootstrap(settings_for(url))
     try:
         print(f"\n\n{backend}: seeding {TICKETS:,} active tickets ...", flush=True)
         seeded = seed_open_tickets(atende, TICKETS)

@@ -28,9 +28,8 @@ import pytest
 
 from infrastructure.bootstrap import Atende, bootstrap
 from infrastructure.rebuild import REBUILD_BATCH_SIZE, rebuild
-from infrastructure.settings import Settings, decode_secret_key
 from tests.bench.seed import Seeded, seed_history
-from tests.databases import SECRET_KEY_TEXT, fresh_database_url
+from tests.databases import fresh_database_url, settings_for
 
 pytestmark = pytest.mark.bench
 
@@ -76,7 +75,7 @@ def summary() -> Iterator[None]:
 def test_queue_rebuild(backend: str, tmp_path: Path) -> None:
     with fresh_database_url(backend, tmp_path) as url:
         atende = bootstrap(
-            Settings(database_url=url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
+            settings_for(url)
         )
         try:
             print(f"\n\n{backend}: seeding {EVENTS:,} events ...", flush=True)

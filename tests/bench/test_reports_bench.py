@@ -29,10 +29,9 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from infrastructure.bootstrap import bootstrap
-from infrastructure.settings import Settings, decode_secret_key
 from projections.reports import GROUPS, ReportChange, percentile
 from projections.timestamps import timestamp
-from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
+from tests.databases import BACKENDS, fresh_database_url, settings_for
 
 pytestmark = pytest.mark.bench
 
@@ -140,7 +139,7 @@ def test_report_queries_over_a_year(backend: str, tmp_path: Path) -> None:
     rng, counts = random.Random(6), Counter()
     with fresh_database_url(backend, tmp_path) as url:
         atende = bootstrap(
-            Settings(database_url=url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
+            settings_for(url)
         )
         try:
             view = atende.views["reports"]

@@ -31,10 +31,9 @@ from domain.customer import Contact
 from domain.routing import AgentState, WaitingTicket, choose_agent, plan_assignments
 from infrastructure.bootstrap import bootstrap
 from infrastructure.mail import parse_email
-from infrastructure.settings import Settings, decode_secret_key
 from interface.http.resources.intake import inbound_email
 from projections.routing import AGENTS, TICKETS, RoutingChange
-from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
+from tests.databases import BACKENDS, fresh_database_url, settings_for
 
 pytestmark = pytest.mark.bench
 
@@ -113,7 +112,7 @@ def test_one_routing_round_on_a_real_view(backend: str, tmp_path: Path) -> None:
     rng = random.Random(7)
     with fresh_database_url(backend, tmp_path) as url:
         atende = bootstrap(
-            Settings(database_url=url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
+            settings_for(url)
         )
         try:
             view = atende.views["routing"]
@@ -201,7 +200,7 @@ def make_email(i: int, reply_to: str | None = None) -> bytes:
 def test_email_intake_messages_per_second(backend: str, tmp_path: Path) -> None:
     with fresh_database_url(backend, tmp_path) as url:
         atende = bootstrap(
-            Settings(database_url=url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
+            settings_for(url)
         )
         try:
             atende.warm_up()

@@ -37,9 +37,8 @@ from domain.sla import SlaPolicy
 from infrastructure.bootstrap import Atende, bootstrap
 from infrastructure.holidays import library_versions, seed_holidays
 from infrastructure.projector import ViewFollower
-from infrastructure.settings import Settings, decode_secret_key
 from infrastructure.views.registry import VIEWS
-from tests.databases import SECRET_KEY_TEXT, fresh_database_url
+from tests.databases import fresh_database_url, settings_for
 from tests.integration.builders import AGENT, open_ticket
 
 pytestmark = pytest.mark.bench
@@ -203,7 +202,7 @@ def clear_caches() -> None:
 def test_breach_sweep_per_due_ticket(backend: str, tmp_path: Path) -> None:
     with fresh_database_url(backend, tmp_path) as url:
         atende = bootstrap(
-            Settings(database_url=url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
+            settings_for(url)
         )
         try:
             row = measure_sweep(atende, backend, SWEPT_TICKETS)

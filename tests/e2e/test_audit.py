@@ -19,9 +19,8 @@ import pytest
 
 from infrastructure.bootstrap import Atende, bootstrap
 from infrastructure.crypto import ERASURE_CHECK_SECONDS
-from infrastructure.settings import Settings, decode_secret_key
 from interface.http.app import create_app
-from tests.databases import POSTGRES_URL, SECRET_KEY_TEXT
+from tests.databases import POSTGRES_URL, settings_for
 from tests.e2e.api import Api, ticket_body
 from tests.e2e.problems import assert_problem, head, history, nothing_stored
 from tests.e2e.server import BIN, Server
@@ -307,7 +306,7 @@ def test_erasing_an_unknown_customer_is_404_and_only_admins_may_erase(api: Api, 
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[falcon.App]:
     url = f"sqlite:///{tmp_path_factory.mktemp('routes') / 'atende.db'}"
     atende: Atende = bootstrap(
-        Settings(database_url=url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
+        settings_for(url)
     )
     yield create_app(atende)
     atende.close()

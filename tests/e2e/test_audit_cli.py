@@ -8,8 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from infrastructure.bootstrap import Atende, bootstrap
-from infrastructure.settings import Settings, decode_secret_key
-from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
+from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url, settings_for
 from tests.e2e.server import BIN, server_env
 from tests.integration.builders import AGENT, open_ticket
 
@@ -23,7 +22,7 @@ def agents() -> None:
 def written(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[Atende, dict]]:
     with fresh_database_url(request.param, tmp_path) as url:
         atende = bootstrap(
-            Settings(database_url=url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
+            settings_for(url)
         )
         try:
             yield atende, server_env(url, SECRET_KEY_TEXT)

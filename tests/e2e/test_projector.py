@@ -10,8 +10,7 @@ import pytest
 
 from infrastructure.bootstrap import bootstrap
 from infrastructure.rebuild import rebuild
-from infrastructure.settings import Settings, decode_secret_key
-from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url
+from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url, settings_for
 from tests.e2e.server import BIN, server_env
 from tests.integration.builders import AGENT, open_ticket
 
@@ -22,7 +21,7 @@ BACKLOG_TICKETS = 600
 def backlog(request, tmp_path):
     with fresh_database_url(request.param, tmp_path) as url:
         atende = bootstrap(
-            Settings(database_url=url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
+            settings_for(url)
         )
         for i in range(BACKLOG_TICKETS):
             tid = open_ticket(atende, tags=[f"t{i % 5}"]).ticket.id

@@ -11,11 +11,10 @@ import pytest
 from falcon.routing.compiled import CompiledRouterNode
 
 from infrastructure.bootstrap import Atende, bootstrap
-from infrastructure.settings import Settings, decode_secret_key
 from interface.http.app import create_app
 from interface.http.openapi import OPERATIONS
 from interface.http.openapi_document import build_document, openapi_path
-from tests.databases import SECRET_KEY_TEXT
+from tests.databases import settings_for
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +22,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[falcon.App]:
     # The routes do not depend on the backend: SQLite is enough.
     url = f"sqlite:///{tmp_path_factory.mktemp('openapi') / 'atende.db'}"
     atende: Atende = bootstrap(
-        Settings(database_url=url, secret_key=decode_secret_key(SECRET_KEY_TEXT))
+        settings_for(url)
     )
     yield create_app(atende)
     atende.close()
