@@ -14,6 +14,7 @@ is the erasure's window.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from uuid import UUID
 from infrastructure.crypto import KeyRing, unwrap_key, wrap_key
 
 BATCH = 500
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,3 +138,24 @@ def _compact(keyring: KeyRing) -> None:
     # gone, so what the WAL still holds is undecipherable, and the next checkpoint wins.
     with contextlib.suppress(sqlite3.Error), db.datastore.get_connection(commit=True) as conn:
         conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def add_key_rotation_job(scheduler: Any, atende: Any) -> None:
+    """Rotate when an erasure happened since the last rotation, checked every
+    ATENDE_KEY_ROTATION_INTERVAL on the projector's follow-up scheduler."""
+
+    def rotate_if_due() -> None:
+        try:
+            if rotation_due(atende.keys):
+                rotation = rotate_keys(atende.keys)
+                log.info(
+                    "key rotation: epoch %s, %s keys re-wrapped, epochs destroyed %s",
+                    rotation.epoch, rotation.rewrapped, rotation.destroyed,
+                )
+        except Exception:  # logged; the next interval tries again
+            log.exception("key rotation failed")
+
+    scheduler.add_job(
+        rotate_if_due, "interval", seconds=atende.settings.key_rotation_interval.total_seconds(),
+        id="key-rotation", coalesce=True, max_instances=1,
+    )  # fmt: skip

@@ -35,6 +35,7 @@ from psycopg.sql import SQL, Identifier
 from application.follow_up import FollowUpPolicy
 from application.router import Router
 from application.tickets import TicketApplication
+from infrastructure.key_rotation import add_key_rotation_job
 from infrastructure.scheduler import FollowUpScheduler, SlaScheduler
 from infrastructure.scheduler_metrics import count_runs
 from infrastructure.views.registry import VIEWS
@@ -221,6 +222,7 @@ def run_projector(atende: Any, stop: threading.Event) -> None:
         threads.append(supervise(name, follower, stop))
     follow = follow_up_scheduler(atende)
     add_checkpoint_job(follow.scheduler, atende)
+    add_key_rotation_job(follow.scheduler, atende)
     for scheduler in (clock.scheduler, follow.scheduler):
         count_runs(scheduler)
     clock.start()

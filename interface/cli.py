@@ -11,6 +11,7 @@ import threading
 from domain.actor import ROLES
 from infrastructure.views.registry import VIEWS
 from interface.audit_cli import add_audit_commands
+from interface.keys_cli import add_key_commands
 
 GUNICORN_APP = "interface.http.app:get_app()"
 
@@ -56,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     create.set_defaults(run=_create_token)
 
     add_audit_commands(commands)
+    add_key_commands(commands)
 
     secret = commands.add_parser("secret", help="print a new ATENDE_SECRET_KEY value")
     secret.set_defaults(run=_print_secret)
