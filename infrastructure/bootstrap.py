@@ -27,7 +27,7 @@ from infrastructure.language import LinguaDetector
 from infrastructure.message_rows import MessageLogAsRows
 from infrastructure.settings import Settings, secret_key_for
 from infrastructure.sql import SqlDatabase
-from infrastructure.tokens import TokenStore
+from infrastructure.tokens import TokenStore, token_key
 from infrastructure.views.registry import VIEWS
 
 
@@ -87,7 +87,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
     secret_key = secret_key_for(settings)
     keyring = KeyRing(db, secret_key, Keystore(settings.keystore_path(), secret_key))
     idempotency = SqlIdempotencyStore(db)
-    tokens = TokenStore(db)
+    tokens = TokenStore(db, token_key(secret_key))
     views = {name: kind.make(factory.datastore) for name, kind in VIEWS.items()}
     tickets = TicketApplication(
         factory=factory,
