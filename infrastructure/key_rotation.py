@@ -22,6 +22,7 @@ from typing import Any
 from uuid import UUID
 
 from infrastructure.crypto import KeyRing, unwrap_key, wrap_key
+from infrastructure.sqlite_lock import sqlite_write_lock
 
 BATCH = 500
 log = logging.getLogger(__name__)
@@ -136,7 +137,13 @@ def _compact(keyring: KeyRing) -> None:
         return
     # Busy readers can keep the WAL from being truncated now; the old epoch is already
     # gone, so what the WAL still holds is undecipherable, and the next checkpoint wins.
-    with contextlib.suppress(sqlite3.Error), db.datastore.get_connection(commit=True) as conn:
+    # Under Atende's write lock: a writer that had read before the checkpoint could not
+    # upgrade its transaction afterwards (SQLite answers "database is locked" at once).
+    with (
+        contextlib.suppress(sqlite3.Error),
+        sqlite_write_lock(db.datastore),
+        db.datastore.get_connection(commit=True) as conn,
+    ):
         conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -194,3 +196,34 @@ def test_postgresql_without_a_keystore_directory_is_refused_at_start():
     settings = Settings(database_url="postgresql://postgres@127.0.0.1:5432/test")
     with pytest.raises(RuntimeError, match="ATENDE_KEYSTORE_DIR"):
         settings.keystore_path()
+
+
+def test_no_key_is_lost_when_new_customers_arrive_during_rotations(atende, settings):
+    """Writers in another process wrap new keys while this one rotates again and again."""
+    writer = bootstrap(settings)
+    stop = threading.Event()
+
+    def open_tickets() -> list[UUID]:
+        opened: list[UUID] = []
+        while not stop.is_set() or len(opened) < 20:
+            n = len(opened)
+            contact = Contact(name=f"Cliente {n}", email=f"cliente{n}@example.com")
+            opened.append(open_ticket(writer, contact=contact).ticket.id)
+        return opened
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        writing = pool.submit(open_tickets)
+        try:
+            for _ in range(5):
+                rotate_keys(atende.keys)
+        finally:
+            stop.set()
+        opened = writing.result()  # raises what the writer raised
+    writer.close()
+
+    reader = bootstrap(settings)  # nothing cached: every key read from the database
+    try:
+        for ticket_id in opened:
+            assert reader.tickets.get_ticket(ticket_id).subject.text == "Sin internet"
+    finally:
+        reader.close()
