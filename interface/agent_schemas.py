@@ -13,6 +13,7 @@ from interface.schemas import (
     NAME_MAX,
     PHONE,
     SUBJECT_MAX,
+    FullMatch,
     Plain,
     _long_text,
     _short_text,
@@ -25,7 +26,7 @@ MAX_CAPACITY = 1000
 
 
 def _languages(**kwargs: Any) -> fields.List:
-    tag = fields.String(validate=validate.Regexp(BCP47, error="Not a BCP 47 language tag."))
+    tag = fields.String(validate=FullMatch(BCP47, error="Not a BCP 47 language tag."))
     return fields.List(tag, validate=validate.Length(min=1, max=MAX_LANGUAGES), **kwargs)
 
 
@@ -66,7 +67,7 @@ class CapacityIn(Schema):
 
 class AgentsQueryIn(Schema):
     availability = fields.String(validate=validate.OneOf(AVAILABILITIES))
-    language = fields.String(validate=validate.Regexp(BCP47, error="Not a BCP 47 language tag."))
+    language = fields.String(validate=FullMatch(BCP47, error="Not a BCP 47 language tag."))
     skill = _short_text(NAME_MAX)
     active = fields.Boolean()
     after_position = fields.Integer(validate=validate.Range(min=0))
@@ -94,7 +95,7 @@ class AssignIn(Schema):
 
 class LanguageIn(Schema):
     language = fields.String(
-        required=True, validate=validate.Regexp(BCP47, error="Not a BCP 47 language tag.")
+        required=True, validate=FullMatch(BCP47, error="Not a BCP 47 language tag.")
     )
 
 
@@ -104,7 +105,7 @@ class LanguageIn(Schema):
 class CustomerIn(Schema):
     name = _short_text(NAME_MAX)
     email = fields.Email(validate=validate.Length(max=254))
-    phone = fields.String(validate=validate.Regexp(PHONE, error="Not a valid phone number."))
+    phone = fields.String(validate=FullMatch(PHONE, error="Not a valid phone number."))
     external_id = _short_text(NAME_MAX)
     handle = _short_text(NAME_MAX)
 
@@ -118,7 +119,7 @@ class IntakeIn(Schema):
     network = _short_text(50)  # social: whatsapp, instagram, facebook, x...
     subject = _short_text(SUBJECT_MAX)
     text = _long_text(required=True)
-    language = fields.String(validate=validate.Regexp(BCP47, error="Not a BCP 47 language tag."))
+    language = fields.String(validate=FullMatch(BCP47, error="Not a BCP 47 language tag."))
     priority = fields.String(load_default="normal", validate=validate.OneOf(PRIORITIES))
     category = _short_text(NAME_MAX)
     tags = _tag_list(load_default=list)

@@ -37,6 +37,17 @@ TAG = r"^[\w][\w:.-]*$"
 PHONE = r"^\+?[0-9][0-9 ().-]{3,30}$"
 
 
+class FullMatch(validate.Regexp):
+    """A pattern the whole value must match: with re.match, ``$`` also matches before a
+    trailing newline, so ``"vip\n"`` passed as a tag. Still a Regexp, so the OpenAPI
+    document keeps the pattern."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 def _not_blank(value: str) -> None:
     if not value.strip():
         raise ValidationError("Must not be blank.")
@@ -57,14 +68,14 @@ def _long_text(**kwargs: Any) -> fields.String:
 
 
 def _tag_list(**kwargs: Any) -> fields.List:
-    tag = fields.String(validate=[validate.Length(min=1, max=50), validate.Regexp(TAG)])
+    tag = fields.String(validate=[validate.Length(min=1, max=50), FullMatch(TAG)])
     return fields.List(tag, validate=validate.Length(max=MAX_TAGS), **kwargs)
 
 
 class RequesterIn(Schema):
     name = _short_text(NAME_MAX, required=True)
     email = fields.Email(validate=validate.Length(max=254))
-    phone = fields.String(validate=validate.Regexp(PHONE, error="Not a valid phone number."))
+    phone = fields.String(validate=FullMatch(PHONE, error="Not a valid phone number."))
     external_id = _short_text(NAME_MAX)
     handle = _short_text(NAME_MAX)
 
@@ -79,7 +90,7 @@ class OpenTicketIn(Schema):
     description = _long_text(required=True)
     requester = fields.Nested(RequesterIn, required=True)
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
-    language = fields.String(validate=validate.Regexp(BCP47, error="Not a BCP 47 language tag."))
+    language = fields.String(validate=FullMatch(BCP47, error="Not a BCP 47 language tag."))
     priority = fields.String(load_default="normal", validate=validate.OneOf(PRIORITIES))
     category = _short_text(NAME_MAX, allow_none=True)
     tags = _tag_list(load_default=list)
@@ -147,12 +158,12 @@ class EventsQuery(Schema):
 class QueueQueryIn(Schema):
     assignee = _short_text(NAME_MAX)
     unassigned = fields.Boolean()
-    language = fields.String(validate=validate.Regexp(BCP47, error="Not a BCP 47 language tag."))
+    language = fields.String(validate=FullMatch(BCP47, error="Not a BCP 47 language tag."))
     channel = fields.String(validate=validate.OneOf(CHANNELS))
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
     category = _short_text(NAME_MAX)
     status = fields.String(validate=validate.OneOf(QUEUE_STATUSES))
-    tag = fields.String(validate=[validate.Length(min=1, max=50), validate.Regexp(TAG)])
+    tag = fields.String(validate=[validate.Length(min=1, max=50), FullMatch(TAG)])
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(validate=validate.Length(min=1, max=1000))
     after_position = fields.Integer(validate=validate.Range(min=0))

@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from domain.calendar import DAYS
 from domain.sla import METRICS
 from domain.ticket import CHANNELS, PRIORITIES
-from interface.schemas import BCP47, NAME_MAX, TAG
+from interface.schemas import BCP47, NAME_MAX, TAG, FullMatch
 from projections.sla import PERIODS
 
 CLOCK = r"^([01][0-9]|2[0-4]):[0-5][0-9]$"
@@ -21,11 +21,11 @@ MAX_CLOSURES = 1000
 
 
 def _clock(**kwargs: Any) -> fields.String:
-    return fields.String(validate=validate.Regexp(CLOCK, error="Must be HH:MM."), **kwargs)
+    return fields.String(validate=FullMatch(CLOCK, error="Must be HH:MM."), **kwargs)
 
 
 class HolidaySeedIn(Schema):
-    country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2,3}$"))
+    country = fields.String(required=True, validate=FullMatch(r"^[A-Z]{2,3}$"))
     subdivision = fields.String(validate=validate.Length(min=1, max=10))
     categories = fields.List(
         fields.String(validate=validate.Length(min=1, max=30)), validate=validate.Length(max=10)
@@ -89,9 +89,9 @@ class ConditionsIn(Schema):
     channel = _any_of(*CHANNELS)
     category = fields.List(fields.String(validate=validate.Length(min=1, max=NAME_MAX)))
     language = fields.List(
-        fields.String(validate=validate.Regexp(BCP47, error="Not a BCP 47 language tag."))
+        fields.String(validate=FullMatch(BCP47, error="Not a BCP 47 language tag."))
     )
-    tag = fields.List(fields.String(validate=validate.Regexp(TAG)))
+    tag = fields.List(fields.String(validate=FullMatch(TAG)))
 
 
 class PolicyIn(Schema):

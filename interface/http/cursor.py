@@ -6,9 +6,12 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 from typing import Any
 
 from interface.http.errors import validation_problem
+
+MAX_KEY_TEXT = 1024
 
 
 def filters_digest(filters: dict[str, Any]) -> str:
@@ -40,7 +43,19 @@ def _has_types(key: Any, key_types: tuple[type, ...]) -> bool:
         isinstance(key, list)
         and len(key) == len(key_types)
         and all(
-            isinstance(v, t) and not isinstance(v, bool)
+            isinstance(v, t) and not isinstance(v, bool) and _in_bounds(v)
             for v, t in zip(key, key_types, strict=True)
         )
     )
+
+
+def _in_bounds(value: Any) -> bool:
+    # A cursor comes back from the client: SQLite cannot bind an int beyond 64 bits (500),
+    # and no sort key Atende writes is a non-finite float or a long string.
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return len(value) <= MAX_KEY_TEXT
+    return True
