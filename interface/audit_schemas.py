@@ -7,6 +7,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from interface.schemas import no_control_characters, one_line
+
 # A little slack for clocks: "now" on the client may be a moment ahead of the server.
 FUTURE_SLACK_SECONDS = 5
 
@@ -55,13 +57,13 @@ class ExportQueryIn(InstantRangeIn):
 
 class AccessLogQueryIn(Schema):
     ticket = fields.UUID()
-    principal = fields.String(validate=validate.Length(min=1, max=200))
+    principal = fields.String(validate=[validate.Length(min=1, max=200), one_line])
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String(validate=validate.Length(min=1, max=1000))
 
 
 class EraseIn(Schema):
-    reason = fields.String(validate=validate.Length(max=1000))
+    reason = fields.String(validate=[validate.Length(max=1000), no_control_characters])
 
 
 class AccessEntryOut(Schema):

@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from domain.survey import MAX_COMMENT_CHARS, RATINGS
+from interface.schemas import no_control_characters
 from projections.reports import GROUPS
 
 DEFAULT_DAYS = 30
@@ -21,7 +22,10 @@ class SurveyAnswerIn(Schema):
         required=True,
         validate=validate.Range(min=RATINGS.start, max=RATINGS.stop - 1),
     )
-    comment = fields.String(allow_none=True, validate=validate.Length(max=MAX_COMMENT_CHARS))
+    comment = fields.String(
+        allow_none=True,
+        validate=[validate.Length(max=MAX_COMMENT_CHARS), no_control_characters],
+    )
 
 
 class DateRangeIn(Schema):

@@ -5,6 +5,7 @@ Unknown fields are rejected (marshmallow's default, RAISE) so typos never pass s
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -49,18 +50,36 @@ class FullMatch(validate.Regexp):
 
 
 def _not_blank(value: str) -> None:
-    if not value.strip():
+    # Invisible format characters (zero-width spaces, bidi controls: category Cf) do not
+    # make a subject any less blank.
+    if not any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in value):
         raise ValidationError("Must not be blank.")
+
+
+def one_line(value: str) -> None:
+    no_control_characters(value, allowed="")
+
+
+def no_control_characters(value: str, allowed: str = "\t\n\r") -> None:
+    """C0 controls (NUL above all: PostgreSQL text cannot hold it), DEL, C1 controls and
+    lone surrogates are refused; multi-line text keeps tab, newline and return."""
+    for ch in value:
+        if ch in allowed:
+            continue
+        if unicodedata.category(ch) in ("Cc", "Cs"):
+            raise ValidationError(f"Must not contain the control character U+{ord(ch):04X}.")
 
 
 def _text_up_to_64k(value: str) -> None:
     _not_blank(value)
+    no_control_characters(value)
     if len(value.encode("utf-8")) > TEXT_LIMIT_BYTES:
         raise ValidationError(f"Must be at most {TEXT_LIMIT_BYTES} bytes of UTF-8.")
 
 
 def _short_text(maximum: int, **kwargs: Any) -> fields.String:
-    return fields.String(validate=[validate.Length(min=1, max=maximum), _not_blank], **kwargs)
+    checks = [validate.Length(min=1, max=maximum), _not_blank, one_line]
+    return fields.String(validate=checks, **kwargs)
 
 
 def _long_text(**kwargs: Any) -> fields.String:
@@ -272,7 +291,7 @@ class TicketListQueryIn(Schema):
     requester_email = fields.Email(validate=validate.Length(max=254))
     external_ref = _short_text(NAME_MAX)
     status = fields.String(validate=validate.OneOf(STATUSES))
-    q = fields.String(validate=[validate.Length(min=2, max=SUBJECT_MAX), _not_blank])
+    q = fields.String(validate=[validate.Length(min=2, max=SUBJECT_MAX), _not_blank, one_line])
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(validate=validate.Length(min=1, max=1000))
     after_position = fields.Integer(validate=validate.Range(min=0))

@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from domain.calendar import DAYS
 from domain.sla import METRICS
 from domain.ticket import CHANNELS, PRIORITIES
-from interface.schemas import BCP47, NAME_MAX, TAG, FullMatch
+from interface.schemas import BCP47, NAME_MAX, TAG, FullMatch, one_line
 from projections.sla import PERIODS
 
 CLOCK = r"^([01][0-9]|2[0-4]):[0-5][0-9]$"
@@ -40,7 +40,7 @@ class ClosureIn(Schema):
     date = fields.Date(required=True)
     start = _clock(allow_none=True)
     end = _clock(allow_none=True)
-    reason = fields.String(validate=validate.Length(max=200))
+    reason = fields.String(validate=[validate.Length(max=200), one_line])
 
 
 class CalendarIn(Schema):

@@ -50,3 +50,44 @@ def test_a_forged_cursor_with_a_number_beyond_64_bits_is_422_naming_cursor(
     assert cursor is not None
     assert_problem(api.get(path, params={"limit": 1, "cursor": _forged(cursor, value)}), 422,
                    "cursor")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("subject", "Sin\x00internet"),
+        ("subject", "Sin internet\n"),
+        ("subject", "\u200b\u200f\u2066"),
+        ("description", "El módem\x00 parpadea"),
+        ("description", "\x1b[31mrojo"),
+        ("category", "fibra\x00"),
+        ("external_ref", "crm-\x07"),
+    ],
+    ids=[
+        "nul", "newline-in-one-line", "only-invisible", "nul-in-long-text", "escape",
+        "category-nul", "bell",
+    ],
+)
+def test_control_characters_and_invisible_subjects_are_422_naming_the_field(
+    api: Api, auditor: Api, field, value
+):
+    with nothing_stored(auditor):
+        assert_problem(api.post("/v1/tickets", ticket_body(**{field: value})), 422, field)
+
+
+def test_multi_line_text_keeps_its_tabs_and_newlines(api: Api):
+    opened = api.open_ticket(description="Línea 1\n\tLínea 2\r\n")
+    assert opened["description"] == "Línea 1\n\tLínea 2\r\n"
+
+
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [("/v1/tickets", "q"), ("/v1/queue", "assignee"), ("/v1/tickets", "external_ref")],
+)
+def test_a_nul_in_a_query_filter_is_422_naming_it(api: Api, path, param):
+    assert_problem(api.get(path, params={param: "ab\x00cd"}), 422, param)
+
+
+def test_a_lone_surrogate_is_not_text_and_is_refused_as_bad_json(api: Api, auditor: Api):
+    with nothing_stored(auditor):
+        assert_problem(api.post("/v1/tickets", ticket_body(subject="Sin \ud800 internet")), 400)
