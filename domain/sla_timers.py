@@ -132,10 +132,21 @@ class TicketSla(Aggregate):
             self._record(self._fulfilled, _fulfil(timer, at, _hours(timer, hours_of)), actor)
 
     def reopen_resolution(self, at: datetime, actor: Actor, hours_of: HoursOf) -> None:
-        """Resolution time continues after a reopen: the same timer runs on."""
+        """Resolution time continues after a reopen: the same timer runs on, under the
+        ticket's policy *now* (a priority changed while resolved retargets it, as a
+        change while it ran would have), breaching at once when already over it."""
         timer = self.timer("resolution")
-        if timer is not None and timer["state"] == "fulfilled":
-            self._record(self._resumed, _resume(timer, at, _hours(timer, hours_of)), actor)
+        applied = self.applied(hours_of)
+        if timer is None or timer["state"] != "fulfilled":
+            return
+        if applied is None or "resolution" not in applied.policy.targets:
+            return
+        resumed = _resume(timer, at, _hours(timer, hours_of))
+        if _policy_of(resumed) != _policy_of_applied(applied):
+            resumed = _retarget(resumed, applied, at, _hours(timer, hours_of))
+        self._record(self._resumed, resumed, actor)
+        if resumed["elapsed"] >= resumed["target"] and resumed["breached_at"] is None:
+            self._record(self._breached, {**resumed, "breached_at": at}, actor)
 
     def stop_all(self, at: datetime, actor: Actor, hours_of: HoursOf) -> None:
         for timer in self.live_timers():
@@ -327,6 +338,15 @@ def _retarget(timer: Timer, applied: AppliedPolicy, at: datetime, old: BusinessH
         "warn_fraction": applied.policy.warn_fraction,
     }
     return _with_due_times(retargeted, applied.hours)
+
+
+def _policy_of(timer: Timer) -> tuple:
+    return timer["policy"], timer["calendar"], timer["calendar_version"], timer["target"]
+
+
+def _policy_of_applied(applied: AppliedPolicy) -> tuple:
+    policy = applied.policy
+    return policy.name, policy.calendar, applied.calendar_version, policy.targets["resolution"]
 
 
 def summarize(timers: Iterable[Timer]) -> dict[str, Any]:

@@ -192,6 +192,32 @@ def test_reopen_continues_resolution_with_its_elapsed_time(clock):
     assert resolution["due_at"] == clock.now + timedelta(hours=6)
 
 
+def test_a_ticket_reopened_after_its_priority_changed_resumes_under_the_current_policy(clock):
+    desk = Desk()
+    clock.advance(hours=2)
+    desk.do("resolve", None, AGENT)
+    desk.policy = policy(name="urgent", targets={**TARGETS, "resolution": 4 * 3600})
+    desk.do("change_priority", "urgent", AGENT)
+    clock.advance(days=1)
+    desk.do("reopen", "not fixed", AGENT)
+    resolution = desk.timer("resolution")
+    assert (resolution["policy"], resolution["target"], counted(resolution)) == (
+        "urgent", 4 * 3600, 7200,
+    )  # fmt: skip
+    assert resolution["due_at"] == clock.now + timedelta(hours=2)
+
+
+def test_a_reopen_under_a_target_already_exceeded_breaches_at_once(clock):
+    desk = Desk()
+    clock.advance(hours=5)
+    desk.do("resolve", None, AGENT)
+    desk.policy = policy(name="urgent", targets={**TARGETS, "resolution": 4 * 3600})
+    desk.do("change_priority", "urgent", AGENT)
+    clock.advance(hours=1)
+    desk.do("reopen", "not fixed", AGENT)
+    assert desk.timer("resolution")["breached_at"] == clock.now
+
+
 def test_a_priority_change_retargets_and_keeps_the_elapsed_time(clock):
     desk = Desk()
     desk.policy = policy(name="urgent", targets={**TARGETS, "resolution": 4 * 3600})
