@@ -21,6 +21,9 @@ STATUSES = ("new", *SETTABLE_STATUSES, "resolved", "closed")
 AUTHOR_TYPES = ("agent", "customer")
 VISIBILITIES = ("public", "internal")
 ACTIVE_STATUSES = ("open", "pending", "on_hold")
+# How long a subject and a text (description, message) may be, whichever way they arrive.
+SUBJECT_MAX = 200
+TEXT_LIMIT_BYTES = 64 * 1024
 
 
 def ticket_id_for_external_ref(external_ref: str) -> UUID:

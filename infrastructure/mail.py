@@ -21,6 +21,8 @@ from email.parser import BytesParser
 from email.policy import default
 from html.parser import HTMLParser
 
+from infrastructure.mail_bounds import bounded, within_limits
+
 # What the stdlib header and MIME machinery raises on malformed input. Listed instead of a
 # bare ``Exception`` so real bugs in this module still surface.
 _MALFORMED = (errors.MessageError, ValueError, LookupError, TypeError, IndexError, AttributeError)
@@ -70,12 +72,13 @@ class InvalidEmail(ValueError):
 
 def parse_email(raw: bytes) -> ParsedEmail:
     """The parts of an inbound message intake needs; ``InvalidEmail`` if it has none to give."""
+    readable, dropped = bounded(raw)
     try:
-        msg = _parse_message(raw)
+        msg = _parse_message(readable)
         sender_name, sender_email = _sender(msg)
         body = _body_part(msg)
         text, html_only = _body_text(body)
-        subject = _clean(_decoded_header(msg, "Subject") or "")
+        subject, text = within_limits(_clean(_decoded_header(msg, "Subject") or ""), text, dropped)
         return ParsedEmail(
             message_id=_message_id(msg, raw),
             sender_name=sender_name,
@@ -172,8 +175,9 @@ def _message_id(msg: Message, raw: bytes) -> str:
         return bracketed.group(1).strip()
     if value.strip("<>"):
         return value.strip("<>").strip()
-    # Without an id, the bytes themselves identify the message: a redelivery still dedupes.
-    return "sha256:" + hashlib.sha256(raw).hexdigest()
+    # Without an id, the bytes themselves identify the message: a redelivery still dedupes,
+    # even when a relay on the way rewrote its line endings.
+    return "sha256:" + hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
 
 
 def _thread_refs(msg: Message) -> tuple[str, ...]:

@@ -20,12 +20,12 @@ from domain.ticket import (
     PRIORITIES,
     SETTABLE_STATUSES,
     STATUSES,
+    SUBJECT_MAX,
+    TEXT_LIMIT_BYTES,
     VISIBILITIES,
 )
 from projections.queue import ACTIVE as QUEUE_STATUSES
 
-TEXT_LIMIT_BYTES = 64 * 1024
-SUBJECT_MAX = 200
 NAME_MAX = 200
 MAX_TAGS = 20
 

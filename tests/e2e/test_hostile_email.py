@@ -1,0 +1,34 @@
+"""Hostile email through the real server: a message built to make the parser work for
+minutes is read up to the bounds, still opens a ticket with what could be read, and says
+what was left out."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.e2e.api import Api
+from tests.e2e.test_intake import post_email, received
+
+
+def _hostile(sender: str, *, words: int, parts: int) -> bytes:
+    subject = " ".join(["=?utf-8?q?a?="] * words)
+    body = "".join(f"--B\r\nContent-Type: text/plain\r\n\r\nparte {n}\r\n" for n in range(parts))
+    return (
+        f"From: {sender}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n"
+        f"Content-Type: multipart/mixed; boundary=B\r\n\r\n{body}--B--\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(("words", "parts"), [(50_000, 1), (1, 20_000)], ids=["words", "parts"])
+def test_an_email_beyond_the_parser_bounds_still_opens_a_ticket_saying_what_was_dropped(
+    api: Api, words, parts
+):
+    sender = f"hostil-{uuid.uuid4().hex[:8]}@example.com"
+    doc = received(post_email(api, _hostile(sender, words=words, parts=parts)), 201, "opened")
+    ticket = api.get(f"/v1/tickets/{doc['id']}").json()
+    assert ticket["requester"]["email"] == sender
+    assert ticket["description"].startswith("parte 0")
+    assert "[Atende: not kept from this email: " in ticket["description"]
+    assert len(ticket["subject"]) <= 200
