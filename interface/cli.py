@@ -90,12 +90,14 @@ def _project(args: argparse.Namespace) -> int:
     from infrastructure.bootstrap import bootstrap
     from infrastructure.heap import freeze_startup_heap
     from infrastructure.projector import run_projector
+    from interface.projector_process import stop_when_orphaned
 
     atende = bootstrap()
     freeze_startup_heap()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    stop_when_orphaned(stop.set)
     try:
         run_projector(atende, stop)
     finally:

@@ -2,8 +2,6 @@
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
 bind = os.environ.get("ATENDE_BIND", "127.0.0.1:8000")
@@ -32,24 +30,23 @@ preload_app = False
 control_socket_disable = True
 
 
-# The projector (views, later the SLA scheduler) runs beside the API as one process per
-# deployment, started and stopped with gunicorn's master unless ATENDE_PROJECTOR=off
-# (then run `atende project` once per deployment, e.g. on one host).
+# The projector (views, the SLA clock, follow-ups, checkpoints, key rotation) runs beside
+# the API as one process per deployment, started, restarted when it dies, and stopped with
+# gunicorn's master (interface/projector_process.py) unless ATENDE_PROJECTOR=off (then run
+# `atende project` once per deployment, under a supervisor of your own).
 def on_starting(server):
     prepare_metrics_directory(server)
     if os.environ.get("ATENDE_PROJECTOR", "on") != "off":
-        atende = os.path.join(os.path.dirname(sys.executable), "atende")
-        server.atende_projector = subprocess.Popen([atende, "project"])
+        from interface.projector_process import SupervisedProjector
+
+        server.atende_projector = SupervisedProjector()
+        server.atende_projector.start()
 
 
 def on_exit(server):
     projector = getattr(server, "atende_projector", None)
-    if projector is not None and projector.poll() is None:
-        projector.terminate()
-        try:
-            projector.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            projector.kill()
+    if projector is not None:
+        projector.stop()
     if getattr(server, "atende_metrics_directory_is_ours", False):
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
