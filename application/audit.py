@@ -1,5 +1,5 @@
-"""What auditors do: see a ticket as of an instant, verify the log, export it, and
-review who read which history.
+"""What auditors do: see a ticket as of an instant, verify the log and export it
+(who read what is infrastructure/access_log.py, written by interface/http/personal_reads.py).
 
 The hashes and the timestamp index live beside the events (infrastructure/audit_log.py);
 this module walks them. Verification reads the log once, in position order, keeping only
@@ -8,29 +8,44 @@ each aggregate's last hash, so it runs in constant memory per aggregate.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID
-
-from eventsourcing.persistence import StoredEvent
 
 from application.errors import TicketNotFound
 from application.tickets import CommandResult, TicketApplication
 from domain.audit_chain import (
+    ANCHOR_EVERY_SECONDS,
+    ED25519,
     GENESIS,
     Break,
     ChainWalk,
     Checkpoint,
     LinkRow,
     StoredRow,
+    anchor_due,
     merge_by_position,
-    sign_checkpoint,
     verify_aggregate,
 )
+
+
+@dataclass(frozen=True)
+class Unanchored:
+    """The log's tail that no anchor outside the database covers yet: what someone with
+    database access could still cut off or rewrite unseen."""
+
+    anchored_position: int | None  # the newest anchor in the anchor file
+    events: int  # events after it
+    seconds: float | None  # from the anchor to the newest event
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "anchored_position": self.anchored_position,
+            "events": self.events,
+            "seconds": None if self.seconds is None else round(self.seconds, 3),
+        }
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,7 @@ class VerifyReport:
     head_position: int
     checkpoints: int
     first_break: Break | None
+    unanchored: Unanchored | None = None
 
     @property
     def ok(self) -> bool:
@@ -53,15 +69,18 @@ class VerifyReport:
             "head_position": self.head_position,
             "checkpoints_checked": self.checkpoints,
             "first_break": None if self.first_break is None else self.first_break.as_dict(),
+            "unanchored": None if self.unanchored is None else self.unanchored.as_dict(),
         }
 
 
 @dataclass(frozen=True)
 class ExportedEvent:
+    """One stored event as an export carries it: the row, its hashes, nothing decoded
+    (the export renders what the row says, so a file can be checked without keys)."""
+
     row: StoredRow
     link: LinkRow | None
     prev_event_hash: str | None
-    domain_event: Any
 
 
 class AuditTrail:
@@ -70,12 +89,20 @@ class AuditTrail:
         tickets: TicketApplication,
         log: Any,  # infrastructure.audit_log.AuditLog
         checkpoint_key: bytes,
-        checkpoint_file: Path | None,
+        anchors: Any,  # infrastructure.anchors.AnchorFile: outside the database
+        signer: Any,  # infrastructure.anchors.AnchorSigner: Ed25519, public key to verify
+        anchor_every: float = ANCHOR_EVERY_SECONDS,
+        link_seal_key: bytes | None = None,  # checks the seal of each hash record
+        side_tables: Callable[[], Break | None] = lambda: None,  # application.integrity
     ):
         self.tickets = tickets
         self.log = log
-        self.checkpoint_key = checkpoint_key
-        self.checkpoint_file = checkpoint_file
+        self.checkpoint_key = checkpoint_key  # verifies checkpoints signed before Ed25519
+        self.anchors = anchors
+        self.signer = signer
+        self.anchor_every = anchor_every
+        self.link_seal_key = link_seal_key
+        self.side_tables = side_tables
 
     # As of.
 
@@ -99,33 +126,42 @@ class AuditTrail:
             return []
         return self.tickets.history(ticket_id, versions)
 
-    def record_read(self, actor: Any, ticket_id: UUID | None, what: str, detail: str) -> None:
-        self.log.record_read(actor, ticket_id, what, detail)
-
-    # Checkpoints.
+    # Anchors: signed checkpoints of the chain's head.
 
     def checkpoint(self, now: datetime | None = None) -> Checkpoint | None:
-        """Sign the chain's head, in the database and (append-only) in the file outside it."""
+        """Sign the chain's head (Ed25519) and append it to the anchor file outside the
+        database, then to the database's own table."""
         head = self.log.head()
         if head is None:
             return None
-        known = self.log.checkpoints()
-        if known and known[-1].position == head[0]:
-            return known[-1]
-        created_at = (now or datetime.now(UTC)).isoformat()
-        checkpoint = sign_checkpoint(self.checkpoint_key, head[0], head[1], created_at)
+        last = self.log.last_checkpoint()
+        if last is not None and last.position == head[0]:
+            return last
+        unsigned = Checkpoint(head[0], head[1], (now or datetime.now(UTC)).isoformat(), "")
+        checkpoint = replace(unsigned, signature=self.signer.sign(unsigned.payload()))
+        self.anchors.append(checkpoint.__dict__)  # it counts once it is outside
         self.log.save_checkpoint(checkpoint)
-        if self.checkpoint_file is not None:
-            self.checkpoint_file.parent.mkdir(parents=True, exist_ok=True)
-            with self.checkpoint_file.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(checkpoint.__dict__, sort_keys=True) + "\n")
         return checkpoint
+
+    def anchor_if_due(self, now: datetime) -> Checkpoint | None:
+        """Anchor the head when ANCHOR_EVERY_EVENTS positions or ``anchor_every`` seconds
+        were written since the newest anchor (the projector asks every second)."""
+        head = self.log.head()
+        if head is None or not anchor_due(self.log.last_checkpoint(), head[0], now,
+                                          self.anchor_every):  # fmt: skip
+            return None
+        return self.checkpoint(now)
+
+    def _signature_holds(self, checkpoint: Checkpoint) -> bool:
+        if checkpoint.signature.startswith(ED25519):
+            return self.signer.verifies(checkpoint.payload(), checkpoint.signature)
+        return checkpoint.is_signed_by(self.checkpoint_key)  # signed before Ed25519
 
     def _all_checkpoints(self) -> tuple[dict[int, Checkpoint], Break | None]:
         found = list(self.log.checkpoints()) + self._file_checkpoints()
         by_position: dict[int, Checkpoint] = {}
         for checkpoint in found:
-            if not checkpoint.is_signed_by(self.checkpoint_key):
+            if not self._signature_holds(checkpoint):
                 return {}, Break("a checkpoint's signature is invalid", checkpoint.position)
             other = by_position.setdefault(checkpoint.position, checkpoint)
             if other.chain_hash != checkpoint.chain_hash:
@@ -133,24 +169,30 @@ class AuditTrail:
         return by_position, None
 
     def _file_checkpoints(self) -> list[Checkpoint]:
-        if self.checkpoint_file is None or not self.checkpoint_file.exists():
-            return []
-        lines = self.checkpoint_file.read_text(encoding="utf-8").splitlines()
-        return [Checkpoint(**json.loads(line)) for line in lines if line.strip()]
+        return [Checkpoint(**anchor) for anchor in self.anchors.read()]
 
     # Verification.
 
     def verify(self) -> VerifyReport:
         checkpoints, broken = self._all_checkpoints()
-        walk = ChainWalk(checkpoints=checkpoints)
+        walk = ChainWalk(checkpoints=checkpoints, seal_key=self.link_seal_key)
+        outside = self._file_checkpoints()
+        anchor = max(outside, key=lambda c: c.position) if outside else None
+        anchored_at = 0 if anchor is None else anchor.position
+        after, newest = 0, None
         if broken is None:
             for event, link in merge_by_position(self.log.stored_rows(), self.log.link_rows()):
                 broken = walk.check(event, link)
                 if broken is not None:
                     break
+                if link.position > anchored_at:
+                    after, newest = after + 1, link.occurred_at
             else:
-                broken = walk.finish()
-        return VerifyReport("log", walk.checked, walk.head_position, len(checkpoints), broken)
+                broken = walk.finish() or self._refused_snapshot(None) or self.side_tables()
+        window = _unanchored(anchor, after, newest)
+        return VerifyReport(
+            "log", walk.checked, walk.head_position, len(checkpoints), broken, window
+        )
 
     def verify_ticket(self, ticket_id: UUID) -> VerifyReport:
         events, links = self.log.aggregate_rows(ticket_id)
@@ -168,10 +210,22 @@ class AuditTrail:
             )
         else:
             chain_at = self.log.chain_hashes_at({link.prev_position for link in links.values()})
-            broken = verify_aggregate(events, links, chain_at)
+            broken = verify_aggregate(
+                events, links, chain_at, self.link_seal_key
+            ) or self._refused_snapshot(ticket_id)
         head = events[-1].position if events else 0
         checked = len(events) if broken is None else 0
         return VerifyReport("ticket", checked, head, 0, broken)
+
+    def _refused_snapshot(self, ticket_id: UUID | None) -> Break | None:
+        """Snapshots are sealed when taken (infrastructure/snapshot_seals.py); one whose
+        seal does not hold is never loaded, and named here."""
+        return self.tickets.snapshots.recorder.first_refused(ticket_id)
+
+    def retake_snapshots(self) -> int:
+        """Replace every snapshot verify names (edited, or taken before snapshots were
+        sealed) by one made again from the events; how many were replaced."""
+        return self.tickets.snapshots.recorder.retake_refused(self.tickets.take_snapshot)
 
     # Export.
 
@@ -191,7 +245,10 @@ class AuditTrail:
         if bounds is None:
             return {**scope, "first_position": None, "last_position": None}, iter(())
         lo, hi = bounds
-        scope.update(first_position=lo, last_position=hi)
+        # The anchors inside the range let a third party check the file with the public key.
+        inside = {c.position: c for c in self._file_checkpoints() if lo <= c.position <= hi}
+        anchors = [inside[position].__dict__ for position in sorted(inside)]
+        scope.update(first_position=lo, last_position=hi, anchors=anchors)
         links = self.log.link_rows(after=lo - 1, upto=hi)
         pairs = merge_by_position(self.log.stored_rows(after=lo - 1, upto=hi), links)
         rows = (event for event, _ in pairs if event is not None)
@@ -213,7 +270,6 @@ class AuditTrail:
 
     def _exported(self, rows: Iterator[StoredRow], link_of: Any) -> Iterator[ExportedEvent]:
         last_hash: dict[UUID, tuple[int, str]] = {}
-        mapper = self.tickets.mapper
         for row in rows:
             link = link_of(row.position)
             known = last_hash.get(row.originator_id)
@@ -225,5 +281,12 @@ class AuditTrail:
                 prev = self.log.event_hash_of(row.originator_id, row.version - 1)
             if link is not None:
                 last_hash[row.originator_id] = (row.version, link.event_hash)
-            stored = StoredEvent(row.originator_id, row.version, row.topic, row.state)
-            yield ExportedEvent(row, link, prev, mapper.to_domain_event(stored))
+            yield ExportedEvent(row, link, prev)
+
+
+def _unanchored(anchor: Checkpoint | None, events: int, newest_micros: int | None) -> Unanchored:
+    seconds = None
+    if anchor is not None and newest_micros is not None:
+        anchored = datetime.fromisoformat(anchor.created_at).timestamp()
+        seconds = max(0.0, newest_micros / 1_000_000 - anchored)
+    return Unanchored(None if anchor is None else anchor.position, events, seconds)

@@ -9,6 +9,11 @@ transaction (infrastructure/audit_log.py):
   position, its ``event_hash`` and the previous row's ``chain_hash``. Rows link to the
   previous *row* (``prev_position``), not to position - 1: PostgreSQL's sequence leaves gaps.
 
+The as-of index (``occurred_at``) is not hashed: it must equal the timestamp inside the
+hashed state, which the walk checks, so it cannot move unseen (rows written before this
+check existed included). Snapshots are sealed (``snapshot_seal``): a keyed hash over the
+stored snapshot and the ``event_hash`` of the event at its version.
+
 Hashes alone cannot stop someone who rewrites a row and every hash after it, so signed
 checkpoints of the chain head (an HMAC with a deployment key) pin it down; they also catch
 a truncated tail, which leaves a perfectly consistent but shorter chain.
@@ -20,11 +25,37 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
 GENESIS = "0" * 64
+
+# How the library's JSON transcoder begins every stored event: the timestamp is the first
+# field of its state (originator id and version are columns of their own).
+_TIMESTAMP_PREFIX = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'
+
+
+def micros(moment: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch: exact, and ordered."""
+    return round(moment.timestamp() * 1_000_000)
+
+
+def recorded_micros(state: bytes) -> int | None:
+    """The event's own timestamp, from its stored state, in ``micros``; None if it has
+    none. Read by prefix when the state starts with it (every event the library writes
+    does): verify reads a million of them, and a JSON parse each would dominate."""
+    try:
+        if state.startswith(_TIMESTAMP_PREFIX):
+            start = len(_TIMESTAMP_PREFIX)
+            text = state[start : state.index(b'"', start)].decode("ascii")
+        else:
+            text = json.loads(state)["timestamp"]["_data_"]
+        return micros(datetime.fromisoformat(text))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def content_digest(originator_id: UUID, version: int, topic: str, state: bytes) -> bytes:
@@ -40,6 +71,17 @@ def content_digest(originator_id: UUID, version: int, topic: str, state: bytes) 
 
 def event_hash(prev_event_hash: str, digest: bytes) -> str:
     return hashlib.sha256(b"E" + bytes.fromhex(prev_event_hash) + digest).hexdigest()
+
+
+def snapshot_seal(
+    key: bytes, originator_id: UUID, version: int, topic: str, state: bytes, event_hash_hex: str
+) -> str:
+    """A snapshot's seal: keyed, so that someone who can write the database but does not
+    hold the deployment secret cannot seal a snapshot of their own; bound to the chain
+    through the event_hash of the event at the snapshot's version."""
+    digest = content_digest(originator_id, version, topic, state)
+    message = b"S" + digest + bytes.fromhex(event_hash_hex)
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def chain_hash(prev_chain_hash: str, position: int, event_hash_hex: str) -> str:
@@ -64,7 +106,7 @@ class StoredRow:
 
 @dataclass(frozen=True)
 class LinkRow:
-    """The hashes the recorder wrote for one position."""
+    """The hashes the recorder wrote for one position, and its as-of timestamp."""
 
     position: int
     originator_id: UUID
@@ -73,6 +115,11 @@ class LinkRow:
     chain_hash: str
     prev_position: int
     prev_chain_hash: str
+    occurred_at: int  # micros; must equal the timestamp in the hashed state
+    # HMAC of chain_hash with a key derived from the secret: a row rewritten with hashes
+    # recomputed by someone without the key fails here, at its own position. None on rows
+    # written before links were sealed.
+    seal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,16 +171,21 @@ def sign_checkpoint(key: bytes, position: int, chain_hash_hex: str, created_at: 
     return Checkpoint(position, chain_hash_hex, created_at, signature)
 
 
+def link_seal(key: bytes, chain_hash_hex: str) -> str:
+    return hmac.digest(key, bytes.fromhex(chain_hash_hex), "sha256").hex()
+
+
 def link_rows(
-    rows: Iterable[tuple[int, UUID, int, str, bytes]],
+    rows: Iterable[tuple[int, UUID, int, str, bytes, int]],
     prev_event_hashes: dict[tuple[UUID, int], str],
     head_position: int,
     head_chain_hash: str,
+    seal_key: bytes | None = None,
 ) -> list[LinkRow]:
-    """The hashes for newly inserted rows (position, id, version, topic, state), in
-    position order, given the previous versions' hashes and the chain's head."""
+    """The hashes for newly inserted rows (position, id, version, topic, state,
+    occurred_at), in position order, given the previous versions' hashes and the head."""
     links = []
-    for position, originator_id, version, topic, state in rows:
+    for position, originator_id, version, topic, state, occurred_at in rows:
         prev = GENESIS if version == 1 else prev_event_hashes.get((originator_id, version - 1))
         if prev is None:
             # The library guarantees versions are contiguous, so the previous one exists;
@@ -141,9 +193,12 @@ def link_rows(
             prev = GENESIS
         eh = event_hash(prev, content_digest(originator_id, version, topic, state))
         ch = chain_hash(head_chain_hash, position, eh)
-        links.append(
-            LinkRow(position, originator_id, version, eh, ch, head_position, head_chain_hash)
-        )
+        seal = None if seal_key is None else link_seal(seal_key, ch)
+        link = LinkRow(
+            position, originator_id, version, eh, ch, head_position, head_chain_hash, occurred_at,
+            seal,
+        )  # fmt: skip
+        links.append(link)
         prev_event_hashes[(originator_id, version)] = eh
         head_position, head_chain_hash = position, ch
     return links
@@ -158,10 +213,12 @@ class ChainWalk:
     """
 
     checkpoints: dict[int, Checkpoint] = field(default_factory=dict)
+    seal_key: bytes | None = None
     checked: int = 0
     head_position: int = 0
     head_chain_hash: str = GENESIS
     _last: dict[UUID, tuple[int, str]] = field(default_factory=dict)
+    _sealing: bool = False  # once a sealed row is seen, every later row must be sealed
 
     def check(self, event: StoredRow | None, link: LinkRow | None) -> Break | None:
         if link is None:
@@ -190,16 +247,31 @@ class ChainWalk:
                 f"{self.head_position}, found {link.prev_position}): rows removed or moved",
                 *where,
             )
-        broken = self._check_event_hash(event, link)
+        broken = self._check_event_hash(event, link) or _check_occurred_at(event, link)
         if broken is not None:
             return broken
         if chain_hash(link.prev_chain_hash, link.position, link.event_hash) != link.chain_hash:
             return Break("chain hash does not match", *where)
+        broken = self._check_seal(link)
+        if broken is not None:
+            return Break(broken, *where)
         checkpoint = self.checkpoints.get(link.position)
         if checkpoint is not None and checkpoint.chain_hash != link.chain_hash:
             return Break("chain differs from a signed checkpoint (log rewritten)", *where)
         self.head_position, self.head_chain_hash = link.position, link.chain_hash
         self.checked += 1
+        return None
+
+    def _check_seal(self, link: LinkRow) -> str | None:
+        if self.seal_key is None:
+            return None
+        if link.seal is None:
+            if self._sealing:
+                return "hash record is not sealed (written without the key)"
+            return None
+        self._sealing = True
+        if not hmac.compare_digest(link.seal, link_seal(self.seal_key, link.chain_hash)):
+            return "hash record's seal does not match (hashes recomputed without the key)"
         return None
 
     def _check_event_hash(self, event: StoredRow, link: LinkRow) -> Break | None:
@@ -230,6 +302,40 @@ class ChainWalk:
         return None
 
 
+def _check_occurred_at(event: StoredRow, link: LinkRow) -> Break | None:
+    """The as-of index must say what the hashed event says (called once its hash held)."""
+    if recorded_micros(event.state) != link.occurred_at:
+        return Break(
+            "event's as-of time differs from the timestamp it was recorded with (moved)",
+            event.position,
+            event.originator_id,
+            event.version,
+        )
+    return None
+
+
+# How an anchor signed with the deployment's Ed25519 key marks its signature (older
+# checkpoints carry a bare HMAC).
+ED25519 = "ed25519:"
+# The unanchored window: an anchor (a signed checkpoint kept outside the database) is due
+# once this many events, or this much time, have been written since the newest one.
+ANCHOR_EVERY_EVENTS = 1000
+ANCHOR_EVERY_SECONDS = 60.0
+
+
+def anchor_due(
+    last: Checkpoint | None, head_position: int, now: datetime, every: float = ANCHOR_EVERY_SECONDS
+) -> bool:
+    """Whether the head must be anchored now: it moved since the newest anchor, and either
+    ANCHOR_EVERY_EVENTS positions or ``every`` seconds passed (or there is none yet)."""
+    if last is None:
+        return head_position > 0
+    if head_position <= last.position:
+        return False
+    elapsed = (now - datetime.fromisoformat(last.created_at)).total_seconds()
+    return head_position - last.position >= ANCHOR_EVERY_EVENTS or elapsed >= every
+
+
 def merge_by_position(
     events: Iterator[StoredRow], links: Iterator[LinkRow]
 ) -> Iterator[tuple[StoredRow | None, LinkRow | None]]:
@@ -248,12 +354,15 @@ def merge_by_position(
 
 
 def verify_aggregate(
-    events: list[StoredRow], links: dict[int, LinkRow], chain_at: dict[int, str]
+    events: list[StoredRow],
+    links: dict[int, LinkRow],
+    chain_at: dict[int, str],
+    seal_key: bytes | None = None,
 ) -> Break | None:
     """One aggregate's events (by version) against their hash records. ``chain_at`` maps
     each link's ``prev_position`` to the chain hash actually stored there, so a row's
     link into the global chain is checked too."""
-    walk = ChainWalk()
+    walk = ChainWalk(seal_key=seal_key)
     expected_version = 1
     for event in events:
         where = (event.position, event.originator_id, event.version)
@@ -262,13 +371,16 @@ def verify_aggregate(
         link = links.get(event.position)
         if link is None:
             return walk.check(event, None)
-        broken = walk._check_event_hash(event, link)
+        broken = walk._check_event_hash(event, link) or _check_occurred_at(event, link)
         if broken is not None:
             return broken
         if chain_at.get(link.prev_position, GENESIS) != link.prev_chain_hash:
             return Break("chain does not link to the previous row", *where)
         if chain_hash(link.prev_chain_hash, link.position, link.event_hash) != link.chain_hash:
             return Break("chain hash does not match", *where)
+        unsealed = walk._check_seal(link)
+        if unsealed is not None:
+            return Break(unsealed, *where)
         walk.checked += 1
         expected_version += 1
     return None

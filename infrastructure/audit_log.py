@@ -1,5 +1,5 @@
-"""The side tables of the audit trail: each event's hashes and timestamp, signed
-checkpoints of the chain head, and the access log of history reads.
+"""The side tables of the audit trail: each event's hashes and timestamp, and signed
+checkpoints of the chain head (the access log is infrastructure/access_log.py).
 
 The links are written by the recorder (infrastructure/recorders.py) in the events' own
 transaction, after the events' INSERT: on PostgreSQL the table lock is held by then, on
@@ -9,8 +9,6 @@ SQLite the write lock, so the head of the chain read here is the real head (Clar
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,18 +16,17 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from domain.audit_chain import GENESIS, Checkpoint, LinkRow, StoredRow, link_rows
+from domain.audit_chain import GENESIS, Checkpoint, LinkRow, StoredRow, link_rows, micros
 from infrastructure.sql import SqlDatabase
 
 LINKS = "event_links"
 CHECKPOINTS = "audit_checkpoints"
-ACCESS_LOG = "history_reads"
 
 CREATE = [
     "CREATE TABLE IF NOT EXISTS {links} (position BIGINT PRIMARY KEY, "
     "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
     "occurred_at BIGINT NOT NULL, event_hash TEXT NOT NULL, chain_hash TEXT NOT NULL, "
-    "prev_position BIGINT NOT NULL, prev_chain_hash TEXT NOT NULL)",
+    "prev_position BIGINT NOT NULL, prev_chain_hash TEXT NOT NULL, seal TEXT)",
     # As-of finds the last version at or before an instant; the ticket's chain is walked
     # by version.
     "CREATE UNIQUE INDEX IF NOT EXISTS {links_name}_version "
@@ -38,28 +35,20 @@ CREATE = [
     "CREATE INDEX IF NOT EXISTS {links_name}_at ON {links} (occurred_at)",
     "CREATE TABLE IF NOT EXISTS {checkpoints} (position BIGINT PRIMARY KEY, "
     "chain_hash TEXT NOT NULL, created_at TEXT NOT NULL, signature TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS {access} (id TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL, "
-    "principal_id TEXT NOT NULL, principal_name TEXT NOT NULL, role TEXT NOT NULL, "
-    "ticket_id TEXT, what TEXT NOT NULL, detail TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS {access_name}_ticket ON {access} (ticket_id, at)",
-    "CREATE INDEX IF NOT EXISTS {access_name}_at ON {access} (at, id)",
 ]
 
+# Rows written before links were sealed have none (LinkRow.seal).
+SEAL_COLUMN = "ALTER TABLE {links} ADD COLUMN seal TEXT"
 _INSERT_LINK = (
     "INSERT INTO {t} (position, originator_id, originator_version, occurred_at, event_hash, "
-    "chain_hash, prev_position, prev_chain_hash) VALUES (:position, :originator_id, "
-    ":version, :occurred_at, :event_hash, :chain_hash, :prev_position, :prev_chain_hash)"
+    "chain_hash, prev_position, prev_chain_hash, seal) VALUES (:position, :originator_id, "
+    ":version, :occurred_at, :event_hash, :chain_hash, :prev_position, :prev_chain_hash, :seal)"
 )
 _LINK_COLUMNS = (
     "position, originator_id, originator_version, event_hash, chain_hash, prev_position, "
-    "prev_chain_hash"
+    "prev_chain_hash, occurred_at, seal"
 )
 PAGE = 5000
-
-
-def micros(moment: datetime) -> int:
-    """An aware instant as integer microseconds since the epoch: exact, and ordered."""
-    return round(moment.timestamp() * 1_000_000)
 
 
 def write_links(
@@ -68,6 +57,7 @@ def write_links(
     stored_events: Sequence[StoredEvent],
     positions: Sequence[int],
     occurred_at: Sequence[datetime],
+    seal_key: bytes | None = None,
 ) -> None:
     """Hash the events just inserted at ``positions`` onto the chain (same transaction)."""
     t = db.table(LINKS)
@@ -75,14 +65,15 @@ def write_links(
         db.execute(reader, f"SELECT position, chain_hash FROM {t} ORDER BY position DESC LIMIT 1")
         head = db.fetch_values(reader)
     prev_hashes = _previous_event_hashes(db, cursor, stored_events)
+    instants = occurred_at or [_timestamp_of(s) for s in stored_events]
     rows = [
-        (position, _uuid(s.originator_id), s.originator_version, s.topic, bytes(s.state))
-        for position, s in zip(positions, stored_events, strict=True)
+        (p, _uuid(s.originator_id), s.originator_version, s.topic, bytes(s.state), micros(at))
+        for p, s, at in zip(positions, stored_events, instants, strict=True)
     ]
     head_position, head_chain = head[0] if head else (0, GENESIS)
-    links = link_rows(sorted(rows, key=lambda r: r[0]), prev_hashes, head_position, head_chain)
-    instants = occurred_at or [_timestamp_of(s) for s in stored_events]
-    when = {p: micros(at) for p, at in zip(positions, instants, strict=True)}
+    links = link_rows(
+        sorted(rows, key=lambda r: r[0]), prev_hashes, head_position, head_chain, seal_key
+    )
     db.executemany(
         cursor,
         _INSERT_LINK.format(t=t),
@@ -91,11 +82,12 @@ def write_links(
                 "position": link.position,
                 "originator_id": link.originator_id.hex,
                 "version": link.version,
-                "occurred_at": when[link.position],
+                "occurred_at": link.occurred_at,
                 "event_hash": link.event_hash,
                 "chain_hash": link.chain_hash,
                 "prev_position": link.prev_position,
                 "prev_chain_hash": link.prev_chain_hash,
+                "seal": link.seal,
             }
             for link in links
         ],
@@ -130,13 +122,12 @@ def _previous_event_hashes(
 
 
 class AuditLog:
-    """Reads of the links (verify, as-of, export), checkpoints and the access log."""
+    """Reads of the links (verify, as-of, export) and the checkpoints."""
 
     def __init__(self, db: SqlDatabase, events_table: str):
         self.db = db
         self.links = db.table(LINKS)
         self.checkpoints_table = db.table(CHECKPOINTS)
-        self.access = db.table(ACCESS_LOG)
         self.events = db.table(events_table)
         # SQLite's events table has no position column: its rowid is the position.
         self._position = "notification_id" if db.is_postgres else "rowid"
@@ -146,10 +137,11 @@ class AuditLog:
             "links": self.links,
             "links_name": LINKS,
             "checkpoints": self.checkpoints_table,
-            "access": self.access,
-            "access_name": ACCESS_LOG,
         }
         self.db.create_tables([s.format(**names) for s in CREATE])
+        with self.db.transaction(commit=True) as cursor:
+            if not self.db.has_column(cursor, LINKS, "seal"):
+                self.db.execute(cursor, SEAL_COLUMN.format(links=self.links))
 
     # As of.
 
@@ -200,8 +192,9 @@ class AuditLog:
                 f"ORDER BY {p} LIMIT {PAGE}",
                 {"after": after, "upto": upto},
             )
+            ids = _Ids()
             for position, originator, version, topic, state in rows:
-                yield StoredRow(position, _uuid(originator), version, topic, bytes(state))
+                yield StoredRow(position, ids.of(originator), version, topic, bytes(state))
             if len(rows) < PAGE:
                 return
             after = rows[-1][0]
@@ -214,8 +207,9 @@ class AuditLog:
                 f"ORDER BY position LIMIT {PAGE}",
                 {"after": after, "upto": upto},
             )
+            ids = _Ids()
             for row in rows:
-                yield _link(row)
+                yield _link(row, ids)
             if len(rows) < PAGE:
                 return
             after = rows[-1][0]
@@ -290,6 +284,14 @@ class AuditLog:
             },
         )
 
+    def last_checkpoint(self) -> Checkpoint | None:
+        rows = self._page(
+            f"SELECT position, chain_hash, created_at, signature FROM {self.checkpoints_table} "
+            "ORDER BY position DESC LIMIT 1",
+            {},
+        )
+        return Checkpoint(*rows[0]) if rows else None
+
     def checkpoints(self) -> list[Checkpoint]:
         rows = self._page(
             f"SELECT position, chain_hash, created_at, signature FROM {self.checkpoints_table} "
@@ -297,54 +299,6 @@ class AuditLog:
             {},
         )
         return [Checkpoint(*row) for row in rows]
-
-    # The access log.
-
-    def record_read(
-        self, actor: Any, ticket_id: UUID | None, what: str, detail: str = ""
-    ) -> None:
-        self.db.run(
-            f"INSERT INTO {self.access} (id, at, principal_id, principal_name, role, ticket_id, "
-            "what, detail) VALUES (:id, :at, :pid, :pname, :role, :ticket, :what, :detail)",
-            {
-                "id": uuid.uuid4().hex,
-                "at": time.time(),
-                "pid": actor.id,
-                "pname": actor.name,
-                "role": actor.role,
-                "ticket": None if ticket_id is None else str(ticket_id),
-                "what": what,
-                "detail": detail,
-            },
-        )
-
-    def reads(
-        self,
-        *,
-        ticket_id: UUID | None,
-        principal_id: str | None,
-        after: tuple[float, str] | None,
-        limit: int,
-    ) -> list[dict[str, Any]]:
-        clauses, params = [], {}
-        if ticket_id is not None:
-            clauses.append("ticket_id = :ticket")
-            params["ticket"] = str(ticket_id)
-        if principal_id is not None:
-            clauses.append("principal_id = :pid")
-            params["pid"] = principal_id
-        if after is not None:
-            clauses.append("(at < :at OR (at = :at AND id < :id))")
-            params["at"], params["id"] = after
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self.db.transaction(commit=False) as cursor:
-            self.db.execute(
-                cursor,
-                f"SELECT id, at, principal_id, principal_name, role, ticket_id, what, detail "
-                f"FROM {self.access} {where} ORDER BY at DESC, id DESC LIMIT {int(limit)}",
-                params,
-            )
-            return [dict(row) for row in cursor.fetchall()]
 
     def _page(self, statement: str, params: dict[str, Any]) -> list[tuple]:
         with self.db.reading() as cursor:
@@ -362,6 +316,23 @@ def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
 
-def _link(row: Sequence[Any]) -> LinkRow:
-    position, originator, version, eh, ch, prev_position, prev_chain = row
-    return LinkRow(position, UUID(originator), version, eh, ch, prev_position, prev_chain)
+class _Ids:
+    """One UUID per aggregate within a page: a ticket's events lie close together, and
+    making a UUID from text took a sixth of verify's time."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Any, UUID] = {}
+
+    def of(self, value: Any) -> UUID:
+        found = self._seen.get(value)
+        if found is None:
+            found = self._seen[value] = _uuid(value)
+        return found
+
+
+def _link(row: Sequence[Any], ids: _Ids | None = None) -> LinkRow:
+    position, originator, version, eh, ch, prev_position, prev_chain, occurred_at, seal = row
+    originator_id = UUID(originator) if ids is None else ids.of(originator)
+    return LinkRow(
+        position, originator_id, version, eh, ch, prev_position, prev_chain, occurred_at, seal
+    )

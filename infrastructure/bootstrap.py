@@ -15,9 +15,12 @@ from eventsourcing.utils import Environment
 from application.audit import AuditTrail
 from application.erasure import CustomerEraser
 from application.idempotency import IdempotencyStore
+from application.integrity import side_table_break
 from application.language import LanguagePolicy
 from application.sla_config import SlaConfiguration
 from application.tickets import TicketApplication
+from infrastructure.access_log import AccessLog
+from infrastructure.anchors import AnchorFile, AnchorSigner
 from infrastructure.audit_log import AuditLog
 from infrastructure.crypto import KeyRing, PersonalAsCiphertext, SealedAsCiphertext
 from infrastructure.holiday_source import HolidaysPackage
@@ -25,9 +28,11 @@ from infrastructure.idempotency import SqlIdempotencyStore
 from infrastructure.keystore import Keystore
 from infrastructure.language import LinguaDetector
 from infrastructure.message_rows import MessageLogAsRows
+from infrastructure.recorders import LINK_SEAL_KEY, SNAPSHOT_SEAL_KEY
 from infrastructure.settings import Settings, secret_key_for
 from infrastructure.sql import SqlDatabase
 from infrastructure.tokens import TokenStore, token_key
+from infrastructure.view_failures import ViewFailures
 from infrastructure.views.registry import VIEWS
 
 
@@ -42,8 +47,10 @@ class Atende:
     db: SqlDatabase
     sla_config: SlaConfiguration
     audit: AuditTrail
+    access_log: AccessLog
     eraser: CustomerEraser
     keys: KeyRing
+    view_failures: ViewFailures
     views: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -71,6 +78,26 @@ def checkpoint_key(secret_key: bytes) -> bytes:
     return hmac.new(secret_key, b"atende/audit-checkpoints", hashlib.sha256).digest()
 
 
+def snapshot_seal_key(secret_key: bytes) -> bytes:
+    """The key that seals snapshots (infrastructure.snapshot_seals)."""
+    return hmac.new(secret_key, b"atende/snapshot-seals", hashlib.sha256).digest()
+
+
+def link_seal_key(secret_key: bytes) -> bytes:
+    """The key that seals each event's hash record (domain.audit_chain.link_seal)."""
+    return hmac.new(secret_key, b"atende/link-seals", hashlib.sha256).digest()
+
+
+def access_log_seal_key(secret_key: bytes) -> bytes:
+    """The key that seals the access log's hash chain (infrastructure.access_log_chain)."""
+    return hmac.new(secret_key, b"atende/access-log-seals", hashlib.sha256).digest()
+
+
+def idempotency_key(secret_key: bytes) -> bytes:
+    """The key of request fingerprints in the idempotency table (infrastructure.idempotency)."""
+    return hmac.new(secret_key, b"atende/idempotency-fingerprints", hashlib.sha256).digest()
+
+
 def personal_transcodings(keyring: KeyRing) -> list[Transcoding]:
     """How personal data is stored: sealed with its owner's key, loaded values stored back
     as they were loaded, and a ticket's messages as rows of sealed bodies."""
@@ -80,15 +107,24 @@ def personal_transcodings(keyring: KeyRing) -> list[Transcoding]:
 
 def bootstrap(settings: Settings | None = None) -> Atende:
     settings = settings or Settings.from_env()
-    # Snapshots keep as-of reads of long tickets fast (TicketApplication.snapshotting_intervals).
-    env = {**settings.eventsourcing_env(), "IS_SNAPSHOTTING_ENABLED": "y"}
+    secret_key = secret_key_for(settings)
+    # Snapshots keep as-of reads of long tickets fast (TicketApplication.snapshotting_intervals);
+    # they are sealed, so one edited in the database is never used (infrastructure/recorders.py).
+    env = {
+        **settings.eventsourcing_env(),
+        "IS_SNAPSHOTTING_ENABLED": "y",
+        SNAPSHOT_SEAL_KEY: snapshot_seal_key(secret_key).hex(),
+        LINK_SEAL_KEY: link_seal_key(secret_key).hex(),
+    }
     factory = InfrastructureFactory.construct(Environment(TicketApplication.name, env))
     db = SqlDatabase(factory.datastore)
-    secret_key = secret_key_for(settings)
     keyring = KeyRing(db, secret_key, Keystore(settings.keystore_path(), secret_key))
-    idempotency = SqlIdempotencyStore(db)
+    idempotency = SqlIdempotencyStore(
+        db, idempotency_key(secret_key), settings.idempotency_retention
+    )
     tokens = TokenStore(db, token_key(secret_key))
     views = {name: kind.make(factory.datastore) for name, kind in VIEWS.items()}
+    view_failures = ViewFailures(db)
     tickets = TicketApplication(
         factory=factory,
         personal_transcodings=personal_transcodings(keyring),
@@ -103,12 +139,15 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         survey_key=survey_key(secret_key),
         survey_ttl=settings.survey_ttl,
     )
+    tickets.agents.held_by = views["routing"].held_by
     audit_log = AuditLog(db, tickets.recorder.events_table_name)
+    access_log = AccessLog(db, access_log_seal_key(secret_key))
     with db.schema_lock():
         db.ensure_schema()
         tickets.recorder.create_table()
         tickets.snapshots.recorder.create_table()
-        for store in (keyring, idempotency, tokens, audit_log, *views.values()):
+        stores = (keyring, idempotency, tokens, audit_log, access_log, view_failures)
+        for store in (*stores, *views.values()):
             store.create_table()
     return Atende(
         settings=settings,
@@ -118,10 +157,26 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         db=db,
         sla_config=SlaConfiguration(tickets, HolidaysPackage()),
         audit=AuditTrail(
-            tickets, audit_log, checkpoint_key(secret_key), settings.checkpoint_path()
+            tickets,
+            audit_log,
+            checkpoint_key(secret_key),
+            AnchorFile(settings.checkpoint_path()),
+            AnchorSigner(secret_key),
+            anchor_every=settings.checkpoint_interval.total_seconds(),
+            link_seal_key=link_seal_key(secret_key),
+            side_tables=lambda: side_table_break(
+                tokens,
+                keyring,
+                tickets.exists,
+                idempotency,
+                views["ticket_list"].customer_ids,
+                access_log,
+            ),
         ),
+        access_log=access_log,
         eraser=CustomerEraser(tickets, keyring, views["ticket_list"].ticket_ids_of),
         keys=keyring,
+        view_failures=view_failures,
         views=views,
     )
 

@@ -114,6 +114,23 @@ class KeyRing:
         )
         return row is not None
 
+    def shredded_customers(self) -> list[UUID]:
+        """Customers whose key was destroyed: each must have an erasure event (audit
+        verify reports the ones that do not: a key nulled by hand is a silent erasure)."""
+        with self.db.transaction(commit=False) as cursor:
+            self.db.execute(
+                cursor, f"SELECT customer_id FROM {self.t} WHERE wrapped_key IS NULL"
+            )
+            return sorted(UUID(hex=row["customer_id"]) for row in cursor.fetchall())
+
+    def customers_without_key(self, customers: set[UUID]) -> list[UUID]:
+        """Which of these customers have no key row at all: deleted by hand, their data
+        would read "[erased]" with no erasure recorded."""
+        with self.db.transaction(commit=False) as cursor:
+            self.db.execute(cursor, f"SELECT customer_id FROM {self.t}")
+            known = {UUID(hex=row["customer_id"]) for row in cursor.fetchall()}
+        return sorted(customers - known)
+
     def _load(self, owner: UUID) -> tuple[str, int | None] | None:
         row = self.db.fetchone(
             f"SELECT wrapped_key, key_epoch FROM {self.t} WHERE customer_id = :id",

@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from infrastructure.private_files import private_database, restrict, write_private
+
 DEFAULT_DATABASE_URL = "sqlite:///./var/atende.db"
 MiB = 1024 * 1024
 
@@ -40,12 +42,16 @@ class Settings:
     # Audit (issue 7): signed checkpoints of the hash chain's head, also appended to a file
     # outside the database (default: beside a SQLite file; none on PostgreSQL unless set).
     checkpoint_file: str | None = None
-    checkpoint_interval: timedelta = timedelta(hours=1)
+    checkpoint_interval: timedelta = timedelta(seconds=60)
     # Erasure (issue 16): epoch keys live in a directory outside the database (default:
     # beside a SQLite file; required on PostgreSQL); after an erasure, the next rotation
     # (at most key_rotation_interval later) destroys the epoch that wrapped the erased key.
     keystore_dir: str | None = None
     key_rotation_interval: timedelta = timedelta(hours=1)
+    # Retention (issue 16): idempotency keys are answered and kept this long; access-log
+    # rows this long (a year and a month: a yearly audit still finds the previous one).
+    idempotency_retention: timedelta = timedelta(hours=24)
+    access_log_retention: timedelta = timedelta(days=400)
     # Operations (issue 8): a scrape token for /metrics besides admin tokens; the lag (in
     # events) beyond which /v1/health says "degraded"; request budgets per token and, on
     # public routes, per client address (None means unlimited).
@@ -83,11 +89,17 @@ class Settings:
             ),
             checkpoint_file=env.get("ATENDE_CHECKPOINT_FILE") or None,
             checkpoint_interval=parse_duration(
-                env.get("ATENDE_CHECKPOINT_INTERVAL", "1h"), "ATENDE_CHECKPOINT_INTERVAL"
+                env.get("ATENDE_CHECKPOINT_INTERVAL", "60s"), "ATENDE_CHECKPOINT_INTERVAL"
             ),
             keystore_dir=env.get("ATENDE_KEYSTORE_DIR") or None,
             key_rotation_interval=parse_duration(
                 env.get("ATENDE_KEY_ROTATION_INTERVAL", "1h"), "ATENDE_KEY_ROTATION_INTERVAL"
+            ),
+            idempotency_retention=parse_duration(
+                env.get("ATENDE_IDEMPOTENCY_RETENTION", "24h"), "ATENDE_IDEMPOTENCY_RETENTION"
+            ),
+            access_log_retention=parse_duration(
+                env.get("ATENDE_ACCESS_LOG_RETENTION", "400d"), "ATENDE_ACCESS_LOG_RETENTION"
             ),
             metrics_token=env.get("ATENDE_METRICS_TOKEN", "").strip() or None,
             health_max_lag=int(env.get("ATENDE_HEALTH_MAX_LAG", 1000)),
@@ -104,12 +116,16 @@ class Settings:
         # SQLAlchemy's convention: sqlite:///relative/path, sqlite:////absolute/path.
         return Path(self.database_url[len("sqlite:///") :])
 
-    def checkpoint_path(self) -> Path | None:
+    def checkpoint_path(self) -> Path:
         if self.checkpoint_file:
             return Path(self.checkpoint_file)
         if self.is_sqlite:
             return self.sqlite_path().with_name(self.sqlite_path().name + ".checkpoints.jsonl")
-        return None
+        raise RuntimeError(
+            "ATENDE_CHECKPOINT_FILE is not set: on PostgreSQL the audit anchors must live "
+            "outside the database (another volume, a WORM mount), or someone with database "
+            "access could rewrite history unseen; see README, 'Tamper evidence'."
+        )
 
     def keystore_path(self) -> Path:
         if self.keystore_dir:
@@ -126,8 +142,9 @@ class Settings:
         if self.is_sqlite:
             path = self.sqlite_path()
             path.parent.mkdir(parents=True, exist_ok=True)
+            private_database(path)  # before SQLite creates it with the umask's mode
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "PERSISTENCE_MODULE": "infrastructure.recorders:AtendeSQLiteFactory",
                 "SQLITE_DBNAME": str(path),
                 "SQLITE_LOCK_TIMEOUT": "10",
                 "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:SQLiteTicketRecorder",
@@ -239,12 +256,12 @@ def secret_key_for(settings: Settings) -> bytes:
         # Write aside, then link into place: link fails if another process won the
         # race, and nobody ever reads a half-written key.
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(new_secret_key())
-        tmp.chmod(0o600)
+        write_private(tmp, new_secret_key())
         try:
             os.link(tmp, path)
         except FileExistsError:
             pass
         finally:
             tmp.unlink()
+    restrict(path)  # an older Atende wrote it with the umask's mode first
     return decode_secret_key(path.read_text())

@@ -90,8 +90,11 @@ def _project(args: argparse.Namespace) -> int:
     from infrastructure.bootstrap import bootstrap
     from infrastructure.heap import freeze_startup_heap
     from infrastructure.projector import run_projector
+    from interface.http.json_logs import JsonFormatter, log_app_as_json
     from interface.projector_process import stop_when_orphaned
 
+    # Its lines share the server's log, where every line is JSON.
+    log_app_as_json(JsonFormatter())
     atende = bootstrap()
     freeze_startup_heap()
     stop = threading.Event()
@@ -111,12 +114,24 @@ def _projections_status(args: argparse.Namespace) -> int:
 
     atende = bootstrap()
     try:
-        print(f"{'view':<12} {'position':>10} {'head':>10} {'lag':>8}")
+        print(f"{'view':<12} {'position':>10} {'head':>10} {'lag':>8}  failing")
         for row in status(atende):
-            print(f"{row['view']:<12} {row['position']:>10} {row['head']:>10} {row['lag']:>8}")
+            print(
+                f"{row['view']:<12} {row['position']:>10} {row['head']:>10} {row['lag']:>8}  "
+                + _failing(row["failing"])
+            )
     finally:
         atende.close()
     return 0
+
+
+def _failing(failure: dict | None) -> str:
+    if failure is None:
+        return "-"
+    return (
+        f"at position {failure['position']}: {failure['error']}, {failure['attempts']} "
+        f"attempts since {failure['first_seen']} (last {failure['last_seen']})"
+    )
 
 
 def _rebuild(args: argparse.Namespace) -> int:

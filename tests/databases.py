@@ -50,16 +50,29 @@ def fresh_database_url(backend: str, directory: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        shutil.rmtree(keystore_for(url), ignore_errors=True)
+        shutil.rmtree(_outside_state(url), ignore_errors=True)
+
+
+def _outside_state(database_url: str) -> Path:
+    """Where a PostgreSQL test database keeps what must live outside it (epoch keys,
+    anchors): one directory per schema, so a server and the test reading its database
+    share it."""
+    schema = database_url.rsplit("schema=", 1)[1]
+    return Path(tempfile.gettempdir()) / "atende-test-state" / schema
 
 
 def keystore_for(database_url: str) -> str:
-    """The epoch-key directory of a test database: beside a SQLite file (the default), or
-    one per PostgreSQL schema, so a server and the test reading its database share it."""
+    """The epoch-key directory of a test database (beside a SQLite file: the default)."""
     if database_url.startswith("sqlite:///"):
         return database_url[len("sqlite:///") :] + ".keys"
-    schema = database_url.rsplit("schema=", 1)[1]
-    return str(Path(tempfile.gettempdir()) / "atende-test-keystores" / schema)
+    return str(_outside_state(database_url) / "keys")
+
+
+def checkpoints_for(database_url: str) -> str:
+    """The anchor file of a test database (beside a SQLite file: the default)."""
+    if database_url.startswith("sqlite:///"):
+        return database_url[len("sqlite:///") :] + ".checkpoints.jsonl"
+    return str(_outside_state(database_url) / "checkpoints.jsonl")
 
 
 def settings_for(database_url: str, **overrides: Any) -> Settings:
@@ -68,5 +81,6 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
         database_url=database_url,
         secret_key=decode_secret_key(SECRET_KEY_TEXT),
         keystore_dir=keystore_for(database_url),
+        checkpoint_file=checkpoints_for(database_url),
         **overrides,
     )

@@ -103,6 +103,12 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
             )
             return [UUID(row[0]) for row in self.db.fetch_values(cursor)]
 
+    def customer_ids(self) -> set[UUID]:
+        """Every customer with a ticket (audit verify checks each still has a key row)."""
+        with self.db.reading() as cursor:
+            self.db.execute(cursor, f"SELECT DISTINCT customer_id FROM {self.t}")
+            return {UUID(row[0]) for row in self.db.fetch_values(cursor)}
+
     def owned_tables(self) -> list[str]:
         return [self.t]
 

@@ -86,6 +86,7 @@ def _agent_change(name: str, schema: type[Schema], roles: tuple[str, ...]) -> Op
         agent_schemas.AgentOut,
         body=schema,
         errors=(404, 409),
+        idempotent=True,
         etag=True,
     )
 
@@ -134,6 +135,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         ROLES,
         out.QueuePageOut,
         query=schemas.QueueQueryIn,
+        description="An analyst's items leave out subject and requester_name.",
     ),
     ("/v1/tickets", "post"): Operation(
         "Open a ticket",
@@ -194,7 +196,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "with position, hashes, actor, data and the stored state. Recorded in the access log.",
     ),
     ("/v1/audit/access-log", "get"): Operation(
-        "Who read which ticket history (and as-of, exports), newest first",
+        "Who read whose personal data (tickets, lists, history, feed, exports), newest first",
         "audit",
         AUDIT_READERS,
         out.AccessLogOut,
@@ -207,6 +209,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         out.ErasureOut,
         body=audit_schemas.EraseIn,
         errors=(404,),
+        idempotent=True,
         description="Personal fields then read \"[erased]\"; history, hashes and report counts "
         "stay. A second call answers the same with already_erased true and writes nothing.",
     ),
@@ -294,6 +297,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         statuses=(201,),
         body=agent_schemas.AgentIn,
         errors=(409,),
+        idempotent=True,
         etag=True,
     ),
     ("/v1/agents", "get"): Operation(
@@ -331,6 +335,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         out.IntakeTicketOut,
         statuses=(200, 201),
         raw_body={"message/rfc822": {"type": "string"}},
+        idempotent=True,
         etag=True,
     ),
     ("/v1/intake/{channel}", "post"): Operation(
@@ -366,6 +371,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         out.SurveyPageOut,
         body=report_schemas.SurveyAnswerIn,
         errors=(404, 409, 410),
+        idempotent=True,
     ),
     ("/v1/reports/satisfaction", "get"): Operation(
         "Satisfaction by day, agent, channel...",

@@ -211,6 +211,14 @@ class BreakOut(Schema):
     version = fields.Integer(allow_none=True)
 
 
+class UnanchoredOut(Schema):
+    """The log's tail no anchor outside the database covers yet (null for one ticket)."""
+
+    anchored_position = fields.Integer(required=True, allow_none=True)
+    events = fields.Integer(required=True)
+    seconds = fields.Float(required=True, allow_none=True)
+
+
 class VerifyOut(Schema):
     ok = fields.Boolean(required=True)
     scope = fields.String(required=True)
@@ -218,6 +226,7 @@ class VerifyOut(Schema):
     head_position = fields.Integer(required=True)
     checkpoints_checked = fields.Integer(required=True)
     first_break = fields.Nested(BreakOut, required=True, allow_none=True)
+    unanchored = fields.Nested(UnanchoredOut, required=True, allow_none=True)
 
 
 class AccessLogOut(Schema):

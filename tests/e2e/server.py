@@ -14,7 +14,12 @@ from pathlib import Path
 
 import requests
 
-from tests.databases import SECRET_KEY_TEXT, fresh_database_url, keystore_for
+from tests.databases import (
+    SECRET_KEY_TEXT,
+    checkpoints_for,
+    fresh_database_url,
+    keystore_for,
+)
 
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 30
@@ -115,5 +120,6 @@ def server_env(database_url: str, secret_key: str) -> dict[str, str]:
         "ATENDE_DATABASE_URL": database_url,
         "ATENDE_SECRET_KEY": secret_key,
         "ATENDE_KEYSTORE_DIR": keystore_for(database_url),
+        "ATENDE_CHECKPOINT_FILE": checkpoints_for(database_url),
         "ATENDE_ACCESS_LOG": "",
     }

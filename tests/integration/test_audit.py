@@ -16,7 +16,7 @@ from application.audit_file import verify_export
 from application.errors import CustomerNotFound, TicketNotFound
 from domain.audit_chain import chain_hash, content_digest, event_hash
 from domain.personal import ERASED
-from interface.audit_export import export_lines
+from interface.audit_export import export_lines, readable_fields
 from tests.integration.builders import AGENT, open_ticket
 
 
@@ -183,7 +183,7 @@ def test_a_rewrite_that_recomputes_every_hash_still_differs_from_the_checkpoint(
 
     report = atende.audit.verify()
     assert _break(report) == (row["position"], tid, version)
-    assert "checkpoint" in report.first_break.reason
+    assert "seal" in report.first_break.reason  # recomputed without the key: caught right here
 
 
 def test_a_forged_checkpoint_signature_is_refused(atende):
@@ -275,7 +275,7 @@ def _export_bytes(atende, scope_and_rows) -> bytes:
 
 
 def _verify_bytes(data: bytes):
-    return verify_export(io.StringIO(data.decode("utf-8")))
+    return verify_export(io.StringIO(data.decode("utf-8")), readable_fields)
 
 
 def test_exporting_twice_gives_the_same_bytes_and_the_file_verifies_offline(atende):
@@ -286,7 +286,9 @@ def test_exporting_twice_gives_the_same_bytes_and_the_file_verifies_offline(aten
     assert len(first.splitlines()) == 1 + atende.tickets.get_ticket(tid).version
     report = _verify_bytes(first)
     assert report.ok, report.first_break
-    assert b"Ana Souza" in first  # data: the history as people read it
+    # data: the history as the state alone says it; personal text stays sealed.
+    assert b"Ana Souza" not in first
+    assert b'"subject":"[sealed]"' in first and b'"type":"opened"' in first
     assert b'"chain_hash"' in first
 
 
@@ -321,12 +323,13 @@ def test_an_edited_export_line_is_caught_offline(atende):
 
 def test_history_reads_are_recorded_for_the_auditor_to_query(atende):
     tid = _busy_ticket(atende, messages=1)
-    atende.audit.record_read(AGENT, tid, "history", "")
-    rows = atende.audit.log.reads(ticket_id=tid, principal_id=None, after=None, limit=10)
+    route = "/v1/tickets/{ticket_id:uuid}/history"
+    atende.access_log.record(AGENT, route, "history", ticket_id=tid)
+    rows = atende.access_log.reads(ticket_id=tid, principal_id=None, after=None, limit=10)
     assert [(r["principal_name"], r["role"], r["what"]) for r in rows] == [
         ("maria", "agent", "history")
     ]
-    assert atende.audit.log.reads(ticket_id=uuid4(), principal_id=None, after=None, limit=10) == []
+    assert atende.access_log.reads(ticket_id=uuid4(), principal_id=None, after=None, limit=10) == []
 
 
 # Erasure.

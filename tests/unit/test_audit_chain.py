@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID, uuid4
 
 from domain.audit_chain import (
@@ -11,12 +12,16 @@ from domain.audit_chain import (
     StoredRow,
     link_rows,
     merge_by_position,
+    micros,
+    recorded_micros,
     sign_checkpoint,
+    snapshot_seal,
     verify_aggregate,
 )
 
 KEY = b"k" * 32
 TOPIC = "domain.ticket:Ticket.MessageAdded"
+START = datetime(2026, 11, 24, 9, 30, 0, 250_001, tzinfo=UTC)
 
 
 def _log(*owners: UUID, gap_after: int | None = None) -> list[StoredRow]:
@@ -26,13 +31,21 @@ def _log(*owners: UUID, gap_after: int | None = None) -> list[StoredRow]:
     for owner in owners:
         position += 2 if gap_after is not None and position == gap_after else 1
         versions[owner] = versions.get(owner, 0) + 1
-        state = f'{{"n": {position}}}'.encode()
-        rows.append(StoredRow(position, owner, versions[owner], TOPIC, state))
+        rows.append(StoredRow(position, owner, versions[owner], TOPIC, _state(position)))
     return rows
 
 
+def _state(n: int) -> bytes:
+    """As the library's transcoder writes an event: its timestamp first."""
+    at = (START + timedelta(seconds=n)).isoformat()
+    return f'{{"timestamp":{{"_type_":"datetime_iso","_data_":"{at}"}},"n":{n}}}'.encode()
+
+
 def _links(rows: list[StoredRow]):
-    tuples = [(r.position, r.originator_id, r.version, r.topic, r.state) for r in rows]
+    tuples = [
+        (r.position, r.originator_id, r.version, r.topic, r.state, recorded_micros(r.state))
+        for r in rows
+    ]
     return link_rows(tuples, {}, 0, GENESIS)
 
 
@@ -56,7 +69,7 @@ def test_changing_one_byte_of_an_event_names_its_position_aggregate_and_version(
     a, b = uuid4(), uuid4()
     rows = _log(a, b, a, b)
     links = _links(rows)
-    rows[2] = dataclasses.replace(rows[2], state=b'{"n": 99}')
+    rows[2] = dataclasses.replace(rows[2], state=_state(99))
     broken = _walk(rows, links)
     assert (broken.position, broken.aggregate_id, broken.version) == (3, a, 2)
     assert "changed" in broken.reason
@@ -112,3 +125,88 @@ def test_one_aggregate_verifies_on_its_own_and_a_missing_version_is_named():
     assert verify_aggregate(mine, links, chain_at) is None
     broken = verify_aggregate([mine[0], mine[2]], links, chain_at)
     assert broken.version == 3 and "version 2 is missing" in broken.reason
+
+
+def test_an_as_of_time_moved_away_from_the_events_own_timestamp_is_named():
+    a, b = uuid4(), uuid4()
+    rows = _log(a, b, a, a)
+    links = _links(rows)
+    links[2] = dataclasses.replace(links[2], occurred_at=links[2].occurred_at - 1)
+    broken = _walk(rows, links)
+    assert (broken.position, broken.aggregate_id, broken.version) == (3, a, 2)
+    assert "as-of time" in broken.reason
+    by_position = {link.position: link for link in links}
+    chain_at = {link.position: link.chain_hash for link in links}
+    mine = [r for r in rows if r.originator_id == a]
+    assert verify_aggregate(mine, by_position, chain_at).version == 2
+
+
+def test_an_events_own_timestamp_is_read_by_prefix_or_from_any_json_layout():
+    at = START.astimezone(timezone(timedelta(hours=-3)))
+    later_key = f'{{"n":1,"timestamp":{{"_data_":"{at.isoformat()}","_type_":"x"}}}}'.encode()
+    assert recorded_micros(_state(0)) == micros(START)
+    assert recorded_micros(later_key) == micros(START)
+    assert recorded_micros(b'{"n":1}') is None
+    assert recorded_micros(b"not json") is None
+
+
+def test_a_snapshot_seal_changes_with_the_key_the_state_and_the_event_it_is_bound_to():
+    a = uuid4()
+    event = "ab" * 32
+    seal = snapshot_seal(KEY, a, 100, TOPIC, b'{"priority":"normal"}', event)
+    assert seal == snapshot_seal(KEY, a, 100, TOPIC, b'{"priority":"normal"}', event)
+    for other in (
+        snapshot_seal(b"x" * 32, a, 100, TOPIC, b'{"priority":"normal"}', event),
+        snapshot_seal(KEY, a, 100, TOPIC, b'{"priority":"urgent"}', event),
+        snapshot_seal(KEY, a, 200, TOPIC, b'{"priority":"normal"}', event),
+        snapshot_seal(KEY, uuid4(), 100, TOPIC, b'{"priority":"normal"}', event),
+        snapshot_seal(KEY, a, 100, TOPIC, b'{"priority":"normal"}', "cd" * 32),
+    ):
+        assert other != seal
+
+
+def _sealed_walk(rows, links):
+    walk = ChainWalk(seal_key=KEY)
+    for event, link in merge_by_position(iter(rows), iter(links)):
+        broken = walk.check(event, link)
+        if broken is not None:
+            return broken
+    return None
+
+
+def _sealed_links(rows):
+    tuples = [
+        (r.position, r.originator_id, r.version, r.topic, r.state, recorded_micros(r.state))
+        for r in rows
+    ]
+    return link_rows(tuples, {}, 0, GENESIS, KEY)
+
+
+def test_sealed_hash_records_verify_and_old_unsealed_ones_before_them_are_accepted():
+    a = uuid4()
+    rows = _log(a, a, a, a)
+    old, new = _links(rows[:2]), _sealed_links(rows)[2:]
+    assert [link.seal is None for link in old + new] == [True, True, False, False]
+    assert _sealed_walk(rows, old + new) is None
+
+
+def test_hashes_recomputed_without_the_key_are_named_at_their_own_row():
+    a, b = uuid4(), uuid4()
+    rows = _log(a, b, a, b)
+    rows[1] = dataclasses.replace(rows[1], state=_state(99))
+    recomputed = _links(rows)  # what someone without the key can write: every hash, no seal
+    genuine = _sealed_links(_log(a, b, a, b))
+    forged = [genuine[0], *[dataclasses.replace(link, seal=genuine[i + 1].seal)
+                            for i, link in enumerate(recomputed[1:])]]  # fmt: skip
+    broken = _sealed_walk(rows, forged)
+    assert (broken.position, broken.aggregate_id) == (2, b)
+    assert "seal" in broken.reason
+
+
+def test_a_hash_record_without_a_seal_after_sealed_ones_is_named():
+    a = uuid4()
+    rows = _log(a, a, a)
+    links = _sealed_links(rows)
+    links[2] = dataclasses.replace(links[2], seal=None)
+    broken = _sealed_walk(rows, links)
+    assert broken.position == 3 and "not sealed" in broken.reason

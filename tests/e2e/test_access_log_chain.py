@@ -1,0 +1,53 @@
+"""Through a real server on SQLite and PostgreSQL: reads of personal data chain their
+access-log rows, and ``atende audit verify`` exits 1 naming the row deleted by hand
+(issue 16, item 11)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from infrastructure.access_log import ACCESS_LOG
+from infrastructure.bootstrap import Atende, bootstrap
+from tests.databases import BACKENDS, settings_for
+from tests.e2e.api import Api
+from tests.e2e.server import BIN, Server, running_server
+
+
+@pytest.fixture(autouse=True)
+def agents() -> None:
+    """This module runs its own server, not the shared one."""
+
+
+@pytest.fixture(params=BACKENDS)
+def served(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[Server, Atende]]:
+    with running_server(request.param, tmp_path) as server:
+        atende = bootstrap(settings_for(server.database_url))
+        try:
+            yield server, atende
+        finally:
+            atende.close()
+
+
+def _verify(server: Server) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "atende"), "audit", "verify"],
+        env=server.env, capture_output=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_verify_exits_1_after_an_access_log_row_is_deleted_by_hand(served):
+    server, atende = served
+    agent = Api(server.base_url, server.create_token("agent", "lectora"))
+    ticket_id = agent.open_ticket()["id"]
+    for _ in range(3):
+        assert agent.get(f"/v1/tickets/{ticket_id}").status_code == 200
+    assert _verify(server).returncode == 0
+
+    with atende.db.transaction(commit=True) as cursor:
+        atende.db.execute(cursor, f"DELETE FROM {atende.db.table(ACCESS_LOG)} WHERE seq = 2")
+    done = _verify(server)
+    assert done.returncode == 1, done.stdout
+    assert b"access-log row seq 2 deleted" in done.stderr
