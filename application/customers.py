@@ -1,39 +1,88 @@
 """One customer across channels: every identity a contact carries (email, phone, social
-handle, external id) is claimed by the customer it first arrived with."""
+handle, external id) is claimed by the customer it first arrived with, until that
+customer's erasure releases it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 
-from domain.customer import Contact, CustomerIdentity, identity_id
+from domain.customer import (
+    Contact,
+    CustomerIdentity,
+    NoContactError,
+    derived_customer_id,
+    identity_id,
+)
 
 
 class CustomerDirectory:
+    """Finds the customer behind a contact through the claims on its identities."""
+
     def __init__(self, app: Any):
         self.app = app
 
     def resolve(self, contact: Contact) -> tuple[UUID, list[CustomerIdentity]]:
-        """The contact's customer, and claims for the identities not yet known (to save
-        with the ticket). A known identity wins, strongest first; a contact with none
-        known becomes a new customer whose id derives from its strongest identity (the
-        rule tickets used before identities were claimed, so old tickets keep theirs)."""
+        """The contact's customer, and the claims to save with the ticket (new ones, and
+        released ones claimed again). A claimed identity wins, strongest first; a
+        contact with none becomes a new customer whose id derives from its strongest
+        identity (the rule tickets used before identities were claimed, so old tickets
+        keep theirs), unless one of its identities was released by an erasure: then the
+        id is fresh, so the newcomer is neither linked to the erased history nor given
+        the erased customer's destroyed key."""
         namespace = self.app.customer_namespace
+        claims = {
+            (kind, value): self._claim(identity_id(namespace, kind, value))
+            for kind, value in contact.identities()
+        }
+        found = [claim for claim in claims.values() if claim is not None]
+        owners = [claim.owner for claim in found if claim.owner is not None]
+        if owners:
+            customer_id = owners[0]
+        elif found:
+            customer_id = uuid4()
+        else:
+            customer_id = contact.customer_id(namespace)
+        changed = []
+        for (kind, value), claim in claims.items():
+            if claim is None:
+                changed.append(CustomerIdentity.claim(namespace, kind, value, customer_id))
+            elif claim.released:
+                claim.reclaim(customer_id)
+                changed.append(claim)
+        return customer_id, changed
+
+    def customer_of(self, contact: Contact) -> UUID | None:
+        """The customer the contact's strongest identity leads to, claiming nothing;
+        None when an erasure released it."""
         identities = contact.identities()
-        known: dict[tuple[str, str], UUID] = {}
-        for kind, value in identities:
-            claim = self._claim(identity_id(namespace, kind, value))
-            if claim is not None:
-                known[(kind, value)] = claim.customer_id
-        customer_id = next(iter(known.values()), None) or contact.customer_id(namespace)
-        new = [
-            CustomerIdentity.claim(namespace, kind, value, customer_id)
-            for kind, value in identities
-            if (kind, value) not in known
-        ]
-        return customer_id, new
+        if not identities:
+            raise NoContactError
+        kind, value = identities[0]
+        claim = self._claim(identity_id(self.app.customer_namespace, kind, value))
+        if claim is None:
+            return contact.customer_id(self.app.customer_namespace)
+        return claim.owner
+
+    def release(self, customer_id: UUID, contacts: Iterable[Contact]) -> list[CustomerIdentity]:
+        """The customer's claims on these contacts' identities, released (to save with
+        the erasure). An identity never claimed but from which the customer's id
+        derives (a ticket from before claims) gets a claim, released at once, so it
+        leads nowhere either."""
+        namespace = self.app.customer_namespace
+        released: dict[UUID, CustomerIdentity] = {}
+        for kind, value in {pair for contact in contacts for pair in contact.identities()}:
+            claim_id = identity_id(namespace, kind, value)
+            claim = self._claim(claim_id)
+            if claim is None and derived_customer_id(namespace, kind, value) == customer_id:
+                claim = CustomerIdentity.claim(namespace, kind, value, customer_id)
+            if claim is not None and claim.owner == customer_id:
+                claim.release()
+                released[claim_id] = claim
+        return [released[claim_id] for claim_id in sorted(released)]
 
     def _claim(self, claim_id: UUID) -> CustomerIdentity | None:
         try:

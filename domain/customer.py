@@ -41,18 +41,11 @@ class Contact:
         therefore to the same encryption key. The namespace is secret to the deployment,
         so the id cannot be recomputed from a guessed email after an erasure.
         """
-        email = (self.email or "").strip().lower()
-        digits = "".join(ch for ch in self.phone or "" if ch.isdigit())
-        external_id = (self.external_id or "").strip()
-        if email:
-            return uuid5(namespace, f"email:{email}")
-        if digits:
-            return uuid5(namespace, f"phone:{digits}")
-        if external_id:
-            return uuid5(namespace, f"external:{external_id}")
-        handle = (self.handle or "").strip().lower()
-        if handle:
-            return uuid5(namespace, f"social:{handle}")
+        known = dict(self.identities())
+        # The order ids have always been derived in (an external id before a handle).
+        for kind in ("email", "phone", "external", "social"):
+            if kind in known:
+                return derived_customer_id(namespace, kind, known[kind])
         raise NoContactError
 
     def as_personal(self, owner: UUID) -> dict[str, Personal | None]:
@@ -70,6 +63,11 @@ class Contact:
         }
 
 
+def derived_customer_id(namespace: UUID, kind: str, value: str) -> UUID:
+    """The id a first contact whose strongest identity is (kind, value) gets."""
+    return uuid5(namespace, f"{kind}:{value}")
+
+
 def identity_id(namespace: UUID, kind: str, value: str) -> UUID:
     """The id of the claim on one identity (an email, a phone...). Deterministic, so two
     claims on the same identity collide in the event store; the secret namespace keeps
@@ -80,7 +78,10 @@ def identity_id(namespace: UUID, kind: str, value: str) -> UUID:
 class CustomerIdentity(Aggregate):
     """One way of recognising a customer (an email address, a phone number, a social
     handle, an external id), claimed by the customer it first arrived with. Every later
-    contact that carries it, on any channel, belongs to that same customer."""
+    contact that carries it, on any channel, belongs to that same customer.
+
+    The customer's erasure releases the claim: a released identity leads to nobody, and
+    whoever arrives with it next is a new customer who claims it again."""
 
     @classmethod
     def claim(cls, namespace: UUID, kind: str, value: str, customer_id: UUID) -> CustomerIdentity:
@@ -94,6 +95,21 @@ class CustomerIdentity(Aggregate):
     def __init__(self, kind: str, customer_id: UUID):
         self.kind = kind
         self.customer_id = customer_id
+        self.released = False
+
+    @property
+    def owner(self) -> UUID | None:
+        """The customer this identity leads to; None once released."""
+        return None if self.released else self.customer_id
+
+    @event("Released")
+    def release(self) -> None:
+        self.released = True
+
+    @event("Reclaimed")
+    def reclaim(self, customer_id: UUID) -> None:
+        self.customer_id = customer_id
+        self.released = False
 
 
 class NoContactError(ValueError):

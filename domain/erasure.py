@@ -1,8 +1,9 @@
 """A customer's erasure (crypto-shredding), recorded as an event of its own.
 
 The event names the customer and the tickets whose views must scrub what they copied
-(subjects); destroying the customer's key, in the same transaction, is what erases the
-personal fields in the events themselves.
+(subjects, requester names); destroying the customer's key, in the same transaction, is
+what erases the personal fields in the events themselves, and releasing the customer's
+identity claims, also in it, is what stops a former email or phone from finding them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ def erasure_id(customer_id: UUID) -> UUID:
 
 
 class CustomerErasure(Aggregate):
+    """The erasure of one customer: who asked, why, and which tickets were theirs."""
+
     @classmethod
     def record(
         cls, customer_id: UUID, ticket_ids: list[UUID], actor: Actor, reason: str | None

@@ -82,6 +82,11 @@ class SqlDatabase:
             return cursor.fetchall()
         return [tuple(row) for row in cursor.fetchall()]
 
+    def rowcount(self, cursor: Any) -> int:
+        """How many rows the last statement changed (eventsourcing's SQLite cursor wraps
+        sqlite3's and does not pass the count on)."""
+        return cursor.rowcount if self.is_postgres else cursor.sqlite_cursor.rowcount
+
     def has_column(self, cursor: Any, name: str, column: str) -> bool:
         """Whether table ``name`` (unqualified) has ``column``."""
         params = {"name": name, "column": column}

@@ -70,8 +70,11 @@ class AccessEntryOut(Schema):
     id = fields.String()
     at = fields.Method("_at")
     principal = fields.Method("_principal")
+    route = fields.String(allow_none=True)
     ticket_id = fields.String(allow_none=True)
     what = fields.String()
+    count = fields.Integer(allow_none=True, attribute="item_count")
+    tickets = fields.Method("_tickets")
     detail = fields.String()
 
     def _at(self, row: dict[str, Any]) -> str:
@@ -79,3 +82,7 @@ class AccessEntryOut(Schema):
 
     def _principal(self, row: dict[str, Any]) -> dict[str, str]:
         return {"id": row["principal_id"], "name": row["principal_name"], "role": row["role"]}
+
+    def _tickets(self, row: dict[str, Any]) -> list[str]:
+        """The tickets a list read served (rows from before lists were logged have none)."""
+        return row["ticket_ids"].split() if row["ticket_ids"] else []

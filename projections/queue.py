@@ -166,9 +166,14 @@ def _sla_changed(e: Any, position: int) -> list[Change]:
     return [Change(e.timer["ticket_id"], fields)]
 
 
+# Every column holding a copy of the customer's personal data: the erasure blanks them
+# all, as a rebuild (whose opening events then decode as "[erased]") would show them.
+PERSONAL_COLUMNS = ("subject", "requester_name")
+
+
 def _customer_erased(e: CustomerErasure.Erased, position: int) -> list[Change]:
-    # Rebuilt after the erasure, the opening event already decodes as "[erased]".
-    return [Change(str(ticket_id), {"subject": ERASED}) for ticket_id in e.ticket_ids]
+    scrubbed = dict.fromkeys(PERSONAL_COLUMNS, ERASED)
+    return [Change(str(ticket_id), scrubbed) for ticket_id in e.ticket_ids]
 
 
 CHANGES: dict[type, Callable[[Any, int], list[Change]]] = {

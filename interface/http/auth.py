@@ -19,6 +19,9 @@ AGENT_ADMINS = ("admin", "integrator")  # an HR or workforce system may keep age
 AVAILABILITY_SETTERS = ("admin", "agent", "integrator")
 AGENT_READERS = ("admin", "agent", "integrator", "auditor", "analyst")
 INTAKE_WRITERS = ("admin", "integrator")
+# Who may see customers' personal data (names, subjects, messages...): not the analyst,
+# who reads reports and views without it (issue 16).
+PERSONAL_DATA_READERS = ("admin", "agent", "integrator", "auditor")
 
 
 class Authentication:
@@ -59,6 +62,10 @@ def allow(*roles: str) -> Callable[..., None]:
             )
 
     return check
+
+
+def sees_personal_data(actor: Actor) -> bool:
+    return actor.role in PERSONAL_DATA_READERS
 
 
 def unauthorized(detail: str) -> Problem:

@@ -3,15 +3,20 @@
 The access line is gunicorn's (so it has the true status, size and duration), with
 what only the app knows (request id, route template, principal) passed to it through
 the WSGI environ. It names the route template, never the path or query: paths carry
-survey link tokens and queries personal data. Tokens are never logged.
+survey link tokens and queries personal data. Tokens are never logged. An unhandled
+error is logged by the app (interface.http.errors), not by Falcon's default handler,
+which writes a plain line with the full query string; as a last guard, a query string
+in any message (gunicorn's own "Error handling request /path?...") is cut off.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
+from traceback import TracebackException
 from typing import Any
 
 import falcon
@@ -22,6 +27,12 @@ from interface.http.request_id import current_request_id
 
 ROUTE_KEY = "atende.route"
 PRINCIPAL_KEY = "atende.principal"
+# A query string after a path: what follows "?" up to the next space or quote.
+_QUERY = re.compile(r"(/[^\s?\"']*)\?[^\s\"']*")
+
+
+def without_query(text: str) -> str:
+    return _QUERY.sub(r"\1", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,15 +43,31 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": without_query(record.getMessage()),
         }
         request_id = current_request_id.get()
         if request_id is not None:
             entry["request_id"] = request_id
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = without_query(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
+
+
+def error_fields(error: BaseException) -> dict[str, Any]:
+    """The exception's type and where it was raised (and, for a chain, each cause's),
+    without any exception's message: messages carry values (an email that failed to
+    parse, a row a constraint refused), and a log line must carry no personal data."""
+    stack: list[str] = []
+    chain: TracebackException | None = TracebackException.from_exception(error)
+    while chain is not None:
+        stack[:0] = [*chain.stack.format(), f"{_qualified(chain.exc_type)}\n"]
+        chain = chain.__cause__ or (None if chain.__suppress_context__ else chain.__context__)
+    return {"exception_type": _qualified(type(error)), "traceback": "".join(stack)}
+
+
+def _qualified(kind: type | None) -> str:
+    return "None" if kind is None else f"{kind.__module__}.{kind.__qualname__}"
 
 
 class AccessLogContext:
@@ -89,12 +116,21 @@ class JsonLogger(Logger):
 
 
 def log_app_as_json(formatter: logging.Formatter) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
+    """The app's ``atende.*`` logs at INFO and above, and every library's warnings and
+    errors (psycopg's pool, the scheduler), to stderr as JSON, never as the plain lines
+    of Python's last-resort handler."""
     app_log = logging.getLogger("atende")
-    for old in [h for h in app_log.handlers if getattr(h, "_atende_json", False)]:
-        app_log.removeHandler(old)  # gunicorn runs setup again on a reload
-    handler._atende_json = True  # type: ignore[attr-defined]
-    app_log.addHandler(handler)
+    _json_handler(app_log, formatter, logging.INFO)
     app_log.setLevel(logging.INFO)
     app_log.propagate = False
+    _json_handler(logging.getLogger(), formatter, logging.WARNING)
+
+
+def _json_handler(logger: logging.Logger, formatter: logging.Formatter, level: int) -> None:
+    for old in [h for h in logger.handlers if getattr(h, "_atende_json", False)]:
+        logger.removeHandler(old)  # gunicorn runs setup again on a reload
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    handler.setLevel(level)
+    handler._atende_json = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)

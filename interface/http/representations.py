@@ -35,3 +35,12 @@ def render_ticket(resp: falcon.Response, result: CommandResult, status: int = 20
     resp.etag = str(result.ticket.etag_version)
     if status == 201:
         resp.location = f"/v1/tickets/{result.ticket.id}"
+
+
+# A queue item's personal fields: the analyst's items leave them out (issue 16). Left
+# out rather than null, so no client mistakes "not shown to you" for "empty".
+QUEUE_PERSONAL_FIELDS = frozenset({"subject", "requester_name"})
+
+
+def impersonal_queue_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in QUEUE_PERSONAL_FIELDS}

@@ -190,3 +190,63 @@ def test_a_cursor_from_another_customer_is_refused(api: Api):
     assert page["next_cursor"]
     other = api.get(f"/v1/customers/{uuid.uuid4()}/tickets", params={"cursor": page["next_cursor"]})
     assert_problem(other, 422, "cursor")
+
+
+# Erasure: no former identity leads to the erased customer, and whoever writes in with
+# one again is a new customer, unlinked from the erased history.
+
+
+def erase(api_as, customer_id: str) -> int:
+    erased = api_as("admin").post(f"/v1/customers/{customer_id}/erase", {})
+    assert erased.status_code == 200, erased.text
+    return erased.json()["position"]
+
+
+def tickets_by_email(reader: Api, email: str, after_position: int) -> list[str]:
+    params = {"requester_email": email, "after_position": after_position}
+    response = reader.get("/v1/tickets", params=params)
+    assert response.status_code == 200, response.text
+    return [t["id"] for t in response.json()["items"]]
+
+
+def queue_items(reader: Api, category: str, after_position: int) -> list[dict[str, Any]]:
+    params = {"category": category, "after_position": after_position}
+    response = reader.get("/v1/queue", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def test_an_erased_customers_former_email_finds_no_tickets(api: Api, api_as):
+    email, category = f"{unique('borrada')}@example.com", unique("cat")
+    requester = {"name": "Carla Borrada", "email": email}
+    opened = api.open_ticket(requester=requester, language=LANGUAGE, category=category)
+    assert tickets_by_email(api, email, opened["position"]) == [opened["id"]]
+    [shown] = queue_items(api, category, opened["position"])
+    assert shown["requester_name"] == "Carla Borrada"
+
+    position = erase(api_as, opened["customer_id"])
+
+    for reader in (api, api_as("auditor"), api_as("admin")):
+        assert tickets_by_email(reader, email, position) == []
+        assert tickets_by_email(reader, email.upper(), position) == []
+    # The live queue scrubbed every copy it held, not only the subject.
+    [scrubbed] = queue_items(api, category, position)
+    assert scrubbed["requester_name"] == scrubbed["subject"] == "[erased]"
+
+
+def test_a_customer_writing_again_after_erasure_is_a_new_customer(api: Api, api_as):
+    email, digits = f"{unique('vuelve')}@example.com", phone_digits()
+    phone = f"+55 11 {digits}"
+    erased = open_ticket(api, {"name": "Carla", "email": email, "phone": phone})
+    erase(api_as, erased["customer_id"])
+
+    again = open_ticket(api, {"name": "Carla de nuevo", "email": email.upper()})
+
+    assert again["customer_id"] != erased["customer_id"]
+    assert again["requester"]["name"] == "Carla de nuevo"  # a fresh key, not the erased one
+    assert tickets_by_email(api, email, again["position"]) == [again["id"]]
+    listed = customer_tickets(api, again["customer_id"], after_position=again["position"])
+    assert [t["id"] for t in listed["items"]] == [again["id"]]
+    # The phone given before, on its own, leads to neither of them.
+    call = intake(api, "phone", customer={"phone": phone})
+    assert call["customer_id"] not in (erased["customer_id"], again["customer_id"])

@@ -1,15 +1,17 @@
-"""Property: for any sequence of ticket commands, the live queue view after processing
-equals a fresh rebuild from the log, row for row, on SQLite and PostgreSQL."""
+"""Property: for any sequence of ticket commands, erasures of their customer among them,
+the live queue view after processing equals a fresh rebuild from the log, row for row, on
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from domain.ticket import PRIORITIES, TransitionNotAllowed
+from infrastructure.crypto import ErasedCustomerError
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import rebuild
 from infrastructure.views.registry import VIEWS
@@ -31,17 +33,24 @@ COMMANDS = {
     "close": lambda t, x: t.close(AGENT),
 }
 
+# Erases the customer of the ticket: the live view scrubs what it copied, a rebuild reads
+# "[erased]" from the start. Commands writing personal data afterwards are refused.
+ERASE = "erase"
+
 steps = st.lists(
-    st.tuples(st.integers(0, 1), st.sampled_from(sorted(COMMANDS)), st.integers(0, 11)),
+    st.tuples(st.integers(0, 1), st.sampled_from(sorted([*COMMANDS, ERASE])), st.integers(0, 11)),
     min_size=1,
     max_size=30,
 )
+# Always tried: the live view has shown the customer's name before the erasure.
+ERASURE_MIDWAY = [(0, "customer", 4), (1, "assign", 0), (0, ERASE, 4), (1, "customer", 8)]
 
 
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(steps=steps)
+@example(steps=ERASURE_MIDWAY)
 def test_the_live_queue_equals_a_rebuild_after_any_commands(atende, steps):
     tickets = [open_ticket(atende, priority=PRIORITIES[i]).ticket.id for i in range(4)]
     run_steps_while_following(atende, "queue", tickets, steps)
@@ -56,11 +65,23 @@ def run_steps_while_following(atende, view_name, tickets, steps):
     view = atende.views[view_name]
     live = ViewFollower(atende.tickets, VIEWS[view_name].projection(view=view))
     for which, name, x in steps:
-        with contextlib.suppress(TransitionNotAllowed):
-            atende.tickets.change(tickets[which], functools.partial(COMMANDS[name], x=x))
+        if name == ERASE:
+            erase_customer_of(atende, tickets[which])
+        else:
+            with contextlib.suppress(TransitionNotAllowed, ErasedCustomerError):
+                atende.tickets.change(tickets[which], functools.partial(COMMANDS[name], x=x))
         if x % 4 == 0:
             live.step()
     live.catch_up()
+
+
+def erase_customer_of(atende, ticket_id):
+    """As the HTTP resource does: the ticket list catches up first, since the erasure
+    names the customer's tickets from it."""
+    ticket_list = atende.views["ticket_list"]
+    ViewFollower(atende.tickets, VIEWS["ticket_list"].projection(view=ticket_list)).catch_up()
+    customer_id = atende.tickets.get_ticket(ticket_id).customer_id
+    atende.eraser.erase(customer_id, AGENT, None)
 
 
 def assert_view_agrees_with_the_tickets(atende, rows, ticket_ids):

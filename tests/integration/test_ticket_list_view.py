@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from eventsourcing.persistence import Tracking
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from domain.customer import Contact
 from infrastructure.projector import ViewFollower
@@ -15,7 +15,11 @@ from infrastructure.views.ticket_list import INDEXED
 from projections.queue import timestamp
 from projections.ticket_list import RowChange, TicketListQuery
 from tests.integration.builders import AGENT, open_ticket
-from tests.integration.test_queue_rebuild_property import run_steps_while_following, steps
+from tests.integration.test_queue_rebuild_property import (
+    ERASURE_MIDWAY,
+    run_steps_while_following,
+    steps,
+)
 
 RUI = Contact(name="Rui", phone="+55 11 5555 0000")
 EVA = Contact(name="Eva", external_id="crm-77")
@@ -301,6 +305,7 @@ def test_a_rebuild_killed_half_way_resumes_and_ends_identical(atende):
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(steps=steps)
+@example(steps=ERASURE_MIDWAY)
 def test_the_live_list_equals_a_rebuild_after_any_commands(atende, steps):
     tickets = [open_ticket(atende).ticket.id for _ in range(2)]
     run_steps_while_following(atende, "ticket_list", tickets, steps)

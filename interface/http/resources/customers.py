@@ -10,6 +10,7 @@ from infrastructure.bootstrap import Atende
 from interface.http.auth import TICKET_READERS, allow
 from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
+from interface.http.personal_reads import logs_read, ticket_list
 from interface.http.resources.tickets import LIST_SORT_KEY_TYPES
 from interface.schemas import CustomerTicketsQueryIn, TicketListItemOut
 from projections.ticket_list import TicketListQuery
@@ -23,6 +24,7 @@ class CustomerTickets:
         self.atende = atende
 
     @falcon.before(allow(*TICKET_READERS))
+    @logs_read(ticket_list)
     def on_get(self, req: falcon.Request, resp: falcon.Response, customer_id: UUID) -> None:
         query = _QUERY.load(req.params)
         view = self.atende.views["ticket_list"]

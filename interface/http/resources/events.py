@@ -6,6 +6,7 @@ import falcon
 
 from infrastructure.bootstrap import Atende
 from interface.http.auth import FEED_READERS, allow
+from interface.http.personal_reads import event_feed, logs_read
 from interface.schemas import EventOut, EventsQuery
 
 _QUERY = EventsQuery()
@@ -17,6 +18,7 @@ class EventFeed:
         self.atende = atende
 
     @falcon.before(allow(*FEED_READERS))
+    @logs_read(event_feed)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _QUERY.load(req.params)
         events = self.atende.tickets.events_after(query["after"], query["limit"])

@@ -6,9 +6,11 @@ import falcon
 
 from domain.actor import ROLES
 from infrastructure.bootstrap import Atende
-from interface.http.auth import allow
+from interface.http.auth import allow, sees_personal_data
 from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
+from interface.http.personal_reads import logs_read, queue
+from interface.http.representations import impersonal_queue_item
 from interface.schemas import QueueQueryIn
 from projections.queue import FILTERS, QueueQuery
 
@@ -23,6 +25,7 @@ class Queue:
         self.view = atende.views["queue"]
 
     @falcon.before(allow(*ROLES))
+    @logs_read(queue)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _QUERY.load(req.params)
         wait_if_asked(self.atende, self.view, query)
@@ -31,10 +34,13 @@ class Queue:
         if "cursor" in query:
             after = decode_cursor(query["cursor"], filters, SORT_KEY_TYPES)
         page = self.view.page(QueueQuery(filters=filters, limit=query["limit"], after=after))
+        # The view's items are already what QueueItemOut would dump (same fields, order
+        # and JSON types; tests/integration/test_queue_view.py checks it), so they leave
+        # as they are: dumping them with marshmallow was half a page's CPU.
+        items = page.items
+        if not sees_personal_data(req.context.actor):
+            items = [impersonal_queue_item(item) for item in items]
         resp.media = {
-            # The view's items are already what QueueItemOut would dump (same fields,
-            # order and JSON types; tests/integration/test_queue_view.py checks it), so
-            # they leave as they are: dumping them with marshmallow was half a page's CPU.
-            "items": page.items,
+            "items": items,
             "next_cursor": encode_cursor(page.last_key, filters) if page.last_key else None,
         }
