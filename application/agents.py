@@ -13,7 +13,8 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from application.errors import AgentNotFound, ConcurrentWriteConflict, DuplicateAgent
-from domain.actor import Actor
+from application.idempotency import IdempotencyClaim, outcome_of
+from domain.actor import SYSTEM, Actor
 from domain.agent import Agent, agent_id_for_email
 
 RETRIES = 10
@@ -23,6 +24,9 @@ BACKOFF_SECONDS = 0.005
 class AgentDirectory:
     def __init__(self, app: Any):
         self.app = app
+        # The ids of the active tickets an agent holds: the routing view's answer, wired
+        # by the bootstrap (the view lives in infrastructure).
+        self.held_by: Callable[[str], list[str]] = lambda agent_id: []
 
     def register(
         self,
@@ -34,6 +38,7 @@ class AgentDirectory:
         generalist: bool,
         capacity: int,
         actor: Actor,
+        idempotency: IdempotencyClaim | None = None,
     ) -> tuple[Agent, int]:
         agent = Agent(
             name=name,
@@ -45,7 +50,7 @@ class AgentDirectory:
             actor=actor,
         )
         try:
-            recordings = self.app.save(agent)
+            recordings = self.app.save(agent, idempotency=outcome_of(idempotency, 201, agent))
         except IntegrityError:
             raise DuplicateAgent(agent_id_for_email(email)) from None
         return agent, recordings[-1].notification.id
@@ -62,18 +67,44 @@ class AgentDirectory:
     def position_of(self, agent: Agent) -> int:
         return self.app.recorder.position_of(agent.id, agent.version)
 
-    def change(self, agent_id: UUID, command: Callable[[Agent], None]) -> tuple[Agent, int]:
-        """Apply ``command`` and save; a concurrent change makes it re-read and retry."""
+    def change(
+        self,
+        agent_id: UUID,
+        command: Callable[[Agent], None],
+        idempotency: IdempotencyClaim | None = None,
+    ) -> tuple[Agent, int]:
+        """Apply ``command`` and save; a concurrent change makes it re-read and retry.
+        ``idempotency`` is completed with what was saved (or the agent as it stands)."""
         for attempt in range(RETRIES):
             if attempt:
                 time.sleep(random.uniform(0, BACKOFF_SECONDS * attempt))
             agent = self.get(agent_id)
             command(agent)
+            outcome = outcome_of(idempotency, 200, agent)
             if not agent.pending_events:
+                if outcome is not None:
+                    self.app.idempotency.complete(outcome)
                 return agent, self.position_of(agent)
             try:
-                recordings = self.app.save(agent)
+                recordings = self.app.save(agent, *self._handed_back(agent), idempotency=outcome)
             except IntegrityError:
                 continue
             return agent, recordings[-1].notification.id
         raise ConcurrentWriteConflict(f"agent {agent_id} kept changing; try again")
+
+    def _handed_back(self, agent: Agent) -> list[Any]:
+        """When the change deactivates the agent: the tickets they hold, each unassigned
+        by the system with the reason, to save in the same transaction as the agent (with
+        what that does to the ticket's SLA timers and surveys, as every ticket save)."""
+        if not any(isinstance(e, Agent.Deactivated) for e in agent.pending_events):
+            return []
+        reason = {"why": "agent deactivated", "agent_id": str(agent.id)}
+        handed: list[Any] = []
+        for ticket_id in self.held_by(str(agent.id)):
+            ticket = self.app.get_ticket(UUID(ticket_id))
+            if ticket.assignee != str(agent.id) or not ticket.is_active:
+                continue  # the view was a moment behind: it changed hands meanwhile
+            ticket.unassign(SYSTEM, reason=reason)
+            sla = self.app.sla.follow(ticket, SYSTEM)
+            handed += [ticket, *([sla] if sla else []), *self.app.surveys.follow(ticket)]
+        return handed

@@ -10,7 +10,7 @@ inbound message leaves a thread key, so the same message delivered twice writes 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from eventsourcing.persistence import IntegrityError
 
 from application.errors import ConcurrentWriteConflict, TicketNotFound
 from application.idempotency import IdempotencyClaim, IdempotencyOutcome
+from application.inbound_text import clean_attachment, clean_contact, multi_line, optional_line
 from application.tickets import CommandResult
 from domain.actor import Actor
 from domain.customer import Contact
@@ -26,6 +27,7 @@ from domain.intake import ThreadKey, thread_key_id
 from domain.ticket import Ticket, parse_outbound_message_id
 
 ATTEMPTS = 5
+EMPTY_TEXT = "(empty message)"  # a text made only of control characters
 SUBJECT_FROM_TEXT = 80  # a chat has no subject: its first line stands in, this long at most
 
 
@@ -63,6 +65,7 @@ class Intake:
     ) -> IntakeResult:
         """``idempotency``: the request's Idempotency-Key claim, completed with what this
         contact wrote (or, for a duplicate, with the ticket as it is)."""
+        inbound = without_controls(inbound)
         for _ in range(ATTEMPTS):
             seen = self._ticket_of_message(inbound)
             if seen is not None:
@@ -204,6 +207,23 @@ class Intake:
                 existing.move_to(ticket_id)
                 keys.append(existing)
         return keys
+
+
+def without_controls(inbound: Inbound) -> Inbound:
+    """The contact with control characters dropped (application.inbound_text) from
+    every text an event will hold, whichever channel delivered it."""
+    return replace(
+        inbound,
+        contact=clean_contact(inbound.contact),
+        text=multi_line(inbound.text) or EMPTY_TEXT,
+        subject=optional_line(inbound.subject),
+        message_id=optional_line(inbound.message_id),
+        conversation_id=optional_line(inbound.conversation_id),
+        references=tuple(r for r in map(optional_line, inbound.references) if r),
+        attachments=[clean_attachment(a) for a in inbound.attachments],
+        category=optional_line(inbound.category),
+        tags=[t for t in map(optional_line, inbound.tags) if t],
+    )
 
 
 def _subject_from(text: str) -> str:

@@ -22,6 +22,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from application.errors import ConcurrentWriteConflict, SurveyNotFound
+from application.idempotency import IdempotencyClaim, outcome_of
 from domain.actor import SYSTEM
 from domain.survey import Survey, token_hash
 from domain.ticket import Ticket
@@ -117,17 +118,27 @@ class SurveyDesk:
         return None if ticket.survey_id is None else self.find(ticket.survey_id)
 
     def rate(
-        self, token: str, rating: int, comment: str | None, now: datetime | None = None
+        self,
+        token: str,
+        rating: int,
+        comment: str | None,
+        now: datetime | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> tuple[Survey, int]:
         """Record the customer's answer; returns the survey and the global position of
-        what was written (or of the survey as it stands, when nothing was)."""
+        what was written (or of the survey as it stands, when nothing was).
+        ``idempotency`` is completed with the same."""
         now = now or datetime.now(UTC)
         for _ in range(RATE_RETRIES):
             survey = self.by_token(token)
-            if not survey.rate(rating, comment, now):
+            changed = survey.rate(rating, comment, now)
+            outcome = outcome_of(idempotency, 200, survey)
+            if not changed:
+                if outcome is not None:
+                    self.app.idempotency.complete(outcome)
                 return survey, self.app.recorder.position_of(survey.id, survey.version)
             try:
-                recordings = self.app.save(survey)
+                recordings = self.app.save(survey, idempotency=outcome)
             except IntegrityError:
                 continue  # a concurrent answer (a double click) won: answer after it
             return survey, recordings[-1].notification.id

@@ -199,17 +199,21 @@ class TicketApplication(Application[UUID]):
         idempotency: IdempotencyClaim | None = None,
     ) -> CommandResult:
         """A person's assignment: the agent must exist (404), and be online and active
-        unless the caller forces it (409). Capacity is the router's rule, not a person's."""
+        unless the caller forces it (409). Capacity is the router's rule, not a person's.
+        Assigning the agent the ticket already has changes nothing and is never refused,
+        whatever their availability now."""
         agent = self.agents.get(agent_id)
-        if not force and not agent.active:
-            raise AgentUnavailable(agent.id, "deactivated")
-        if not force and agent.availability == "offline":
-            raise AgentUnavailable(agent.id, "offline")
+
+        def assign(ticket: Ticket) -> None:
+            if ticket.assignee != str(agent.id) and not force:
+                if not agent.active:
+                    raise AgentUnavailable(agent.id, "deactivated")
+                if agent.availability == "offline":
+                    raise AgentUnavailable(agent.id, "offline")
+            ticket.assign(str(agent.id), actor)  # a no-op for the agent it already has
+
         return self.change(
-            ticket_id,
-            lambda ticket: ticket.assign(str(agent.id), actor),
-            expected_version=expected_version,
-            idempotency=idempotency,
+            ticket_id, assign, expected_version=expected_version, idempotency=idempotency
         )
 
     def route(self, ticket_id: UUID, agent_id: str, reason: dict[str, Any]) -> bool:

@@ -180,10 +180,10 @@ class Ticket(Aggregate):
     def is_active(self) -> bool:
         return self.status not in ("resolved", "closed")
 
-    def unassign(self, actor: Actor) -> None:
+    def unassign(self, actor: Actor, reason: dict[str, Any] | None = None) -> None:
         self._refuse_when_closed("unassign")
         if self.assignee is not None:
-            self._unassigned(actor=actor)
+            self._unassigned(actor=actor, reason=reason)
 
     def change_status(self, status: str, actor: Actor) -> None:
         if status not in SETTABLE_STATUSES:
@@ -331,7 +331,9 @@ class Ticket(Aggregate):
         self.language = language
 
     @event("Unassigned")
-    def _unassigned(self, actor: Actor) -> None:
+    def _unassigned(self, actor: Actor, reason: dict[str, Any] | None = None) -> None:
+        # ``reason`` says why the system took the ticket back (its agent was deactivated);
+        # None for a person's unassign, and in events from before it existed.
         self.assignee = None
 
     @event("StatusChanged")

@@ -19,15 +19,17 @@ SQLite cannot notify, so there the follower looks again every 50 ms.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from eventsourcing.persistence import ApplicationRecorder, Tracking
+from eventsourcing.persistence import ApplicationRecorder, DataError, Notification, Tracking
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Connection
 from psycopg.sql import SQL, Identifier
@@ -36,10 +38,14 @@ from application.follow_up import FollowUpPolicy
 from application.router import Router
 from application.tickets import TicketApplication
 from infrastructure.key_rotation import add_key_rotation_job
+from infrastructure.retention import add_retention_job
 from infrastructure.scheduler import FollowUpScheduler, SlaScheduler
 from infrastructure.scheduler_metrics import count_runs
+from infrastructure.view_failures import ViewFailures
 from infrastructure.views.registry import VIEWS
+from infrastructure.views.storable import storable
 
+ANCHOR_CHECK_SECONDS = 1.0
 log = logging.getLogger("atende.projector")
 
 BATCH_SIZE = 500
@@ -47,6 +53,12 @@ POLL_SECONDS = 0.05  # SQLite: how long an idle follower waits before looking ag
 FALLBACK_SECONDS = 5.0  # PostgreSQL: how long it waits for a notification at most
 STOP_CHECK_SECONDS = 0.1  # how soon a waiting follower notices it should stop
 RESTART_WAIT_SECONDS = 1.0
+LOG_FAILURE_EVERY_SECONDS = 60.0
+
+# What a view's write raises for text its database cannot store: PostgreSQL refuses NUL
+# (psycopg's DataError, which the datastore re-raises as eventsourcing's); neither
+# driver encodes a lone surrogate (UnicodeEncodeError).
+UNSTORABLE = (DataError, UnicodeEncodeError)
 
 # Waits, while idle, until there may be new events or ``stop`` is set.
 IdleWait = Callable[[threading.Event], None]
@@ -61,6 +73,8 @@ class ViewFollower:
     batch_size: int = BATCH_SIZE
     fallback_seconds: float = FALLBACK_SECONDS
     after_batch: Callable[[], None] | None = None  # e.g. wake the SLA clock
+    watch: FailureWatch | None = None  # the live projector's; a rebuild has none
+    attempting: int | None = None  # the first position of the batch being applied, if any
 
     @property
     def view(self) -> Any:
@@ -71,17 +85,46 @@ class ViewFollower:
 
     def step(self) -> int:
         """Process the next batch; return how many events it held."""
+        self.attempting = None
         notifications = self.app.recorder.select_notifications(
             start=self.position(), limit=self.batch_size, inclusive_of_start=False
         )
         if not notifications:
             return 0
+        try:
+            self._apply(notifications)
+        except Exception:
+            if len(notifications) == 1:
+                raise
+            # One at a time: the view gets as far as it can, and a failure names the
+            # very event that fails.
+            for notification in notifications:
+                self._apply([notification])
+        self.attempting = None
+        self._passed(notifications[-1].id)
+        return len(notifications)
+
+    def _apply(self, notifications: list[Notification]) -> None:
+        self.attempting = notifications[0].id
         changes = []
         for notification in notifications:
             event = self.app.mapper.to_domain_event(notification)
             changes.extend(self.projection.changes(event, notification.id))
-        self.view.apply(changes, Tracking(self.app.name, notifications[-1].id))
-        return len(notifications)
+        tracking = Tracking(self.app.name, notifications[-1].id)
+        try:
+            self.view.apply(changes, tracking)
+        except UNSTORABLE:
+            # Events stored before the boundaries refused such text may hold some that
+            # the database cannot store: their rows get it replaced (views.storable).
+            # Only then: making every change storable up front costs microseconds a
+            # change, which a rebuild pays for every event in the log.
+            self.view.apply(storable(changes), tracking)
+
+    def _passed(self, position: int | None) -> None:
+        """Events up to ``position`` are applied (None: all of them, and nothing failed
+        since: the follower is idle)."""
+        if self.watch is not None:
+            self.watch.passed(position)
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> None:
         while count := self.step():
@@ -92,6 +135,7 @@ class ViewFollower:
         with idle_wait(self.app.recorder, self.fallback_seconds) as wait:
             while not stop.is_set():
                 if self.step() == 0:
+                    self._passed(None)
                     wait(stop)
                 elif self.after_batch is not None:
                     self.after_batch()
@@ -117,6 +161,7 @@ class RoutingFollower(ViewFollower):
                     self.router.route()
                     changed = False
                 if count == 0:
+                    self._passed(None)  # the log, and the router's round, all done
                     wait(stop)
 
 
@@ -158,16 +203,67 @@ def _wait_for_notification(
             return
 
 
-def supervise(name: str, follower: ViewFollower, stop: threading.Event) -> threading.Thread:
+@dataclass
+class FailureWatch:
+    """A view's failures: recorded in the failures table on every attempt, logged at
+    most once a minute (not once a retry), and cleared once the view gets past them."""
+
+    name: str
+    failures: ViewFailures
+    stuck_at: int | None = None  # the position that failed; 0 when not an event's
+    last_logged: float = -math.inf
+
+    def resume(self) -> None:
+        """Take over a failure a previous projector recorded, so it is cleared too."""
+        failure = self.failures.all().get(self.name)
+        if failure is not None:
+            self.stuck_at = failure.position or 0
+
+    def failed(self, error: Exception, position: int | None) -> None:
+        self.stuck_at = position or 0
+        now = time.monotonic()
+        if now - self.last_logged >= LOG_FAILURE_EVERY_SECONDS:
+            self.last_logged = now
+            where = f"at position {position}" if position is not None else "outside any event"
+            log.error(
+                "view %s failing %s; retrying every %.0f s (logged at most once a minute)",
+                self.name, where, RESTART_WAIT_SECONDS, exc_info=error,
+            )  # fmt: skip
+        try:
+            self.failures.record(self.name, position, error)
+        except Exception:  # the database is what failed: the log line above says so
+            log.debug("could not record the failure of view %s", self.name, exc_info=True)
+
+    def passed(self, position: int | None) -> None:
+        """The view applied events up to ``position`` (None: it is idle at the head)."""
+        if self.stuck_at is None:
+            return
+        # A failure that was not an event's (stuck_at 0: the router's round, reading the
+        # log) is over only once the follower is idle with nothing failing.
+        past = position is None or (self.stuck_at > 0 and position >= self.stuck_at)
+        if not past:
+            return
+        self.failures.clear(self.name)
+        self.stuck_at = None
+        log.info("view %s got past its failure", self.name)
+
+
+def supervise(
+    name: str, follower: ViewFollower, stop: threading.Event, failures: ViewFailures
+) -> threading.Thread:
     """Run a follower in a thread, restarting it after a failure (the database went
-    away, a deploy raced a migration) until ``stop`` is set."""
+    away, a deploy raced a migration, an event the view cannot apply) until ``stop``
+    is set; each failure is recorded where health checks and metrics see it."""
+    watch = follower.watch = FailureWatch(name, failures)
 
     def loop() -> None:
         while not stop.is_set():
             try:
+                if watch.stuck_at is None:
+                    watch.resume()
                 follower.run(stop)
-            except Exception:
-                log.exception("view %s failed; restarting in %.0f s", name, RESTART_WAIT_SECONDS)
+            except Exception as error:  # noqa: BLE001 - watch.failed logs and records it
+                watch.failed(error, follower.attempting)
                 stop.wait(RESTART_WAIT_SECONDS)
 
     thread = threading.Thread(target=loop, name=f"view-{name}", daemon=True)
@@ -188,17 +284,18 @@ def follow_up_scheduler(atende: Any) -> FollowUpScheduler:
 
 
 def add_checkpoint_job(scheduler: Any, atende: Any) -> None:
-    """Sign the audit chain's head every interval (issue 7), on the follow-up scheduler's
-    thread: one more timer is not worth a scheduler of its own."""
+    """Anchor the audit chain's head once 1,000 events or ATENDE_CHECKPOINT_INTERVAL (60 s)
+    passed since the newest anchor: asked every second (one indexed read), on the
+    follow-up scheduler's thread: one more timer is not worth a scheduler of its own."""
 
-    def checkpoint() -> None:
+    def anchor() -> None:
         try:
-            atende.audit.checkpoint()
-        except Exception:  # logged; the next interval tries again
-            log.exception("audit checkpoint failed")
+            atende.audit.anchor_if_due(datetime.now(UTC))
+        except Exception:  # logged; the next second tries again
+            log.exception("audit anchor failed")
 
     scheduler.add_job(
-        checkpoint, "interval", seconds=atende.settings.checkpoint_interval.total_seconds(),
+        anchor, "interval", seconds=ANCHOR_CHECK_SECONDS,
         id="audit-checkpoint", coalesce=True, max_instances=1,
     )  # fmt: skip
 
@@ -219,10 +316,11 @@ def run_projector(atende: Any, stop: threading.Event) -> None:
             follower = ViewFollower(atende.tickets, projection, batch)
         if name == "sla":
             follower.after_batch = lambda view=view: clock.wake_if_earlier(view.next_due())
-        threads.append(supervise(name, follower, stop))
+        threads.append(supervise(name, follower, stop, atende.view_failures))
     follow = follow_up_scheduler(atende)
     add_checkpoint_job(follow.scheduler, atende)
     add_key_rotation_job(follow.scheduler, atende)
+    add_retention_job(follow.scheduler, atende)
     for scheduler in (clock.scheduler, follow.scheduler):
         count_runs(scheduler)
     clock.start()

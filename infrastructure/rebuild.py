@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from infrastructure.bootstrap import Atende
 from infrastructure.projector import ViewFollower
+from infrastructure.view_failures import as_document
 from infrastructure.views.registry import VIEWS
 
 NEXT = "__next"
@@ -82,9 +83,20 @@ def promote(atende: Atende, fresh: Any, live: Any) -> None:
 
 
 def status(atende: Atende) -> list[dict[str, Any]]:
+    """Each view's position and lag, and its failure (None when it is not failing)."""
     head = atende.tickets.head_position()
+    failures = atende.view_failures.all()
     rows = []
     for name, view in atende.views.items():
         position = view.max_tracking_id(atende.tickets.name) or 0
-        rows.append({"view": name, "position": position, "head": head, "lag": head - position})
+        failure = failures.get(name)
+        rows.append(
+            {
+                "view": name,
+                "position": position,
+                "head": head,
+                "lag": head - position,
+                "failing": as_document(failure) if failure else None,
+            }
+        )
     return rows

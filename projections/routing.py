@@ -48,6 +48,10 @@ class RoutingView(TrackingRecorder, ABC):
         to those in the given primary languages or without one (None: all of them)."""
 
     @abstractmethod
+    def held_by(self, agent_id: str) -> list[str]:
+        """The ids of the active tickets assigned to the agent, oldest first."""
+
+    @abstractmethod
     def directory(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
         """Agents as the API lists them (with load), filtered by availability, language,
         skill or active."""

@@ -103,6 +103,14 @@ class SqlRoutingRows(SqlViewRows, RoutingView):
         )
         return [WaitingTicket(r["id"], r["language"], r["category"]) for r in rows]
 
+    def held_by(self, agent_id: str) -> list[str]:
+        rows = self._select(
+            f"SELECT id FROM {self.tickets_table} WHERE assignee = :agent AND active = 1 "
+            "ORDER BY number",
+            {"agent": agent_id},
+        )
+        return [row["id"] for row in rows]
+
     def directory(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
         clauses, params = [], {}
         if "availability" in filters:

@@ -32,6 +32,7 @@ from domain.survey import SurveyClosed
 from domain.ticket import TransitionNotAllowed
 from infrastructure.crypto import ErasedCustomerError
 from infrastructure.mail import InvalidEmail
+from interface.http.json_logs import error_fields
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 2
@@ -71,9 +72,32 @@ def serialize_problem(req: falcon.Request, resp: falcon.Response, error: falcon.
     resp.append_header("Vary", "Accept")
 
 
+# Falcon's own errors (unknown route, wrong method, unparsable body...), most specific
+# first, get Atende problem types like every other error.
+FALCON_SLUGS: tuple[tuple[type, str], ...] = (
+    (falcon.MediaMalformedError, "invalid-json"),
+    (falcon.HTTPNotFound, "not-found"),
+    (falcon.HTTPMethodNotAllowed, "method-not-allowed"),
+    (falcon.HTTPUnsupportedMediaType, "unsupported-media-type"),
+    (falcon.HTTPPayloadTooLarge, "body-too-large"),
+    (falcon.HTTPInvalidHeader, "invalid-header"),
+    (falcon.HTTPMissingHeader, "missing-header"),
+    (falcon.HTTPInvalidParam, "invalid-parameter"),
+    (falcon.HTTPMissingParam, "missing-parameter"),
+    (falcon.HTTPBadRequest, "bad-request"),
+)
+
+
+def problem_slug(error: falcon.HTTPError) -> str:
+    for kind, slug in FALCON_SLUGS:
+        if isinstance(error, kind):
+            return slug
+    return f"http-{error.status_code}"
+
+
 def _generic_problem(error: falcon.HTTPError) -> dict[str, Any]:
     return {
-        "type": "about:blank",
+        "type": f"urn:atende:problem:{problem_slug(error)}",
         "title": error.title,
         "status": error.status_code,
         "detail": error.description or error.title,
@@ -105,6 +129,8 @@ def flatten_errors(errors: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def add_error_handlers(app: falcon.App) -> None:
+    # Falcon picks the most specific handler: this one only sees what no other maps.
+    app.add_error_handler(Exception, _on_unhandled)
     app.add_error_handler(ValidationError, _on_validation)
     app.add_error_handler(TicketNotFound, _on_not_found)
     app.add_error_handler(CalendarNotFound, _on_not_found)
@@ -131,6 +157,25 @@ def add_error_handlers(app: falcon.App) -> None:
         sqlite3.OperationalError,
     ):
         app.add_error_handler(unavailable, _on_unavailable)
+
+
+def _on_unhandled(req: falcon.Request, resp: Any, ex: Exception, params: Any) -> None:
+    """Log a bug as one JSON line and answer 500. Falcon's default handler would write
+    a plain line to wsgi.errors with the full query string (emails in filters, search
+    text); this line names the route template, never the path, query or body."""
+    fields = {
+        "request_id": getattr(req.context, "request_id", None),
+        "method": req.method,
+        "route": req.uri_template or "unmatched",
+        **error_fields(ex),
+    }
+    log.error("unhandled error", extra={"fields": fields})
+    raise Problem(
+        falcon.HTTP_500,
+        "internal-error",
+        "Internal server error",
+        "An unexpected error occurred; it was logged with this request's X-Request-Id.",
+    )
 
 
 def _on_validation(req: Any, resp: Any, ex: ValidationError, params: Any) -> None:

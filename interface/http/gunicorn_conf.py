@@ -71,8 +71,29 @@ def prepare_metrics_directory(server):
 def post_worker_init(worker):
     # The worker has built its app: keep collections off that start-up heap.
     from infrastructure.heap import freeze_startup_heap
+    from interface.http import gunicorn_errors
 
+    gunicorn_errors.install()  # gunicorn's own 400/431... answers as problem+json
     freeze_startup_heap()
+
+
+def pre_request(worker, req):
+    # A body Atende refuses unread (413) is not drained by gunicorn past a few KiB: the
+    # connection then closes, so the answer must say so, or pooled clients reuse it.
+    from interface.http.media import refused_unread
+
+    length = next((v for n, v in req.headers if n == "CONTENT-LENGTH"), None)
+    declared = int(length) if length is not None and length.isdigit() else None
+    if refused_unread(req.path, declared, _settings()):
+        req.must_close = True
+
+
+def _settings():
+    from infrastructure.settings import Settings
+
+    if not hasattr(_settings, "cached"):
+        _settings.cached = Settings.from_env()
+    return _settings.cached
 
 
 def child_exit(server, worker):

@@ -11,6 +11,8 @@ import falcon.media
 
 from interface.http.errors import Problem
 
+EMAIL_PATH = "/v1/intake/email"  # raw messages: a limit of their own
+
 
 class BoundedJSONHandler(falcon.media.JSONHandler):
     """Falcon's JSON handler, reading at most ``limit`` bytes, and answering deeply
@@ -45,6 +47,11 @@ class BodyLimit:
         self.by_path = by_path or {}  # routes that take bigger bodies (raw email)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.content_type:
+            # Media types are case-insensitive (RFC 9110), Falcon's handler lookup is not:
+            # APPLICATION/JSON is JSON.
+            media_type, sep, parameters = req.content_type.partition(";")
+            req.content_type = media_type.strip().lower() + sep + parameters
         limit = self.by_path.get(req.path, self.limit)
         if req.content_length is not None:
             if req.content_length > limit:
@@ -71,6 +78,19 @@ def _has_lone_surrogate(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_lone_surrogate(v) for v in value)
     return False
+
+
+def body_limit(path: str, settings: Any) -> int:
+    """The largest body a route takes (as create_app configures BodyLimit)."""
+    return settings.max_email_bytes if path == EMAIL_PATH else settings.max_body_bytes
+
+
+def refused_unread(path: str, content_length: int | None, settings: Any) -> bool:
+    """Whether the body will be refused (413) without being read. gunicorn drains only a
+    little of an unread body before reusing a connection, and closes it otherwise, after
+    having announced keep-alive; its pre_request hook asks for ``Connection: close``
+    on such requests instead (interface/http/gunicorn_conf.py)."""
+    return content_length is not None and content_length > body_limit(path, settings)
 
 
 def body_too_large(limit: int) -> Problem:

@@ -97,9 +97,15 @@ class DatabaseCollector:
             "Events in the log that a view has not processed yet.",
             labels=["view"],
         )
+        failing = GaugeMetricFamily(
+            "atende_projection_failing",
+            "1 while a view cannot apply an event (it retries; see /v1/health), else 0.",
+            labels=["view"],
+        )
         for row in rows:
             lag.add_metric([row["view"]], row["lag"])
-        yield from (appended, lag)
+            failing.add_metric([row["view"]], 1 if row["failing"] else 0)
+        yield from (appended, lag, failing)
 
     def _sla_breaches(self) -> Metric:
         breaches = CounterMetricFamily(

@@ -34,9 +34,10 @@ def test_status_and_rebuild_report_every_view(env):
     assert "ticket_list: rebuilt to position" in rebuilt.stderr
     status = atende(env, "projections", "status")
     lines = status.stdout.splitlines()
-    assert lines[0].split() == ["view", "position", "head", "lag"]
+    assert lines[0].split() == ["view", "position", "head", "lag", "failing"]
     views = {"follow_up", "queue", "reports", "routing", "sla", "ticket_list"}
     assert {line.split()[0] for line in lines[1:]} == views
+    assert {line.split()[-1] for line in lines[1:]} == {"-"}  # none failing
 
 
 def test_a_token_for_an_unknown_role_is_refused(env):

@@ -24,6 +24,7 @@ from interface.agent_schemas import (
 from interface.http.auth import AGENT_ADMINS, AGENT_READERS, AVAILABILITY_SETTERS, allow
 from interface.http.consistency import wait_for_position
 from interface.http.hooks import validate_body
+from interface.http.idempotency import idempotent
 from interface.schemas import EmptyIn
 
 _AGENT_OUT = AgentOut()
@@ -47,6 +48,13 @@ def render_agent(resp: falcon.Response, agent: Agent, position: int, status: int
         resp.location = f"/v1/agents/{agent.id}"
 
 
+def replay_agent(resource: Any, req: Any, resp: falcon.Response, previous: Any, position: int,
+                 **params: Any) -> None:  # fmt: skip
+    """An agent command's first answer again: the agent at the version it wrote."""
+    agent = resource.atende.tickets.repository.get(previous.resource_id, version=previous.version)
+    render_agent(resp, agent, position, status=previous.status)
+
+
 class AgentCollection:
     schema = AgentIn()
 
@@ -55,9 +63,10 @@ class AgentCollection:
 
     @falcon.before(allow(*AGENT_ADMINS))
     @falcon.before(validate_body)
+    @idempotent(replay=replay_agent)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         agent, position = self.atende.tickets.agents.register(
-            actor=req.context.actor, **req.context.body
+            actor=req.context.actor, idempotency=req.context.claim, **req.context.body
         )
         render_agent(resp, agent, position, status=201)
 
@@ -91,13 +100,20 @@ class AgentChange:
         self.schema = schema()
         self.command = command
         self.allowed = allow(*roles)  # agents set their own availability; admins the rest
+        self.hands_back = False  # deactivate: the agent's tickets go back to the queue
 
     @falcon.before(lambda req, resp, resource, params: resource.allowed(req, resp, None, None))
     @falcon.before(validate_body)
+    @idempotent(replay=replay_agent)
     def on_post(self, req: falcon.Request, resp: falcon.Response, agent_id: UUID) -> None:
         body, actor = req.context.body, req.context.actor
+        if self.hands_back:
+            # The command reads the tickets to hand back from the routing view: let it see
+            # every assignment already made (503 when it cannot, as an erasure does).
+            routing = self.atende.views["routing"]
+            wait_for_position(self.atende, routing, self.atende.tickets.head_position())
         agent, position = self.atende.tickets.agents.change(
-            agent_id, lambda agent: self.command(agent, body, actor)
+            agent_id, lambda agent: self.command(agent, body, actor), req.context.claim
         )
         render_agent(resp, agent, position)
 
@@ -124,6 +140,6 @@ def add_agent_routes(app: falcon.App, atende: Atende) -> None:
     app.add_route("/v1/agents", AgentCollection(atende))
     app.add_route("/v1/agents/{agent_id:uuid}", AgentItem(atende))
     for name, (schema, command, roles) in CHANGES.items():
-        app.add_route(
-            f"/v1/agents/{{agent_id:uuid}}/{name}", AgentChange(atende, schema, command, roles)
-        )
+        change = AgentChange(atende, schema, command, roles)
+        change.hands_back = name == "deactivate"
+        app.add_route(f"/v1/agents/{{agent_id:uuid}}/{name}", change)

@@ -1,9 +1,11 @@
 """Database reachability and the projector's progress, without authentication (for load
 balancers and operators).
 
-A lagging projector makes the answer "degraded" but still 200: the API itself works
-(commands, reads from the log), only views are stale, so a load balancer should keep
-sending traffic. An unreachable database is 503 + Retry-After.
+A lagging projector makes the answer "degraded", and a view that cannot apply an event
+(recorded by the projector, see infrastructure.view_failures) "failing", naming it; both
+are still 200: the API itself works (commands, reads from the log), only views are
+stale, so a load balancer should keep sending traffic. An unreachable database is 503 +
+Retry-After.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from infrastructure.bootstrap import Atende
 from infrastructure.rebuild import status
 
 log = logging.getLogger("atende.health")
+
+# The projector's state -> the answer's: a view that cannot apply an event is "failing"
+# (it will not catch up by itself); one merely behind is "degraded".
+OVERALL = {"ok": "ok", "behind": "degraded", "failing": "failing"}
 
 
 class Health:
@@ -37,17 +43,19 @@ class Health:
             resp.set_header("Retry-After", "2")
             resp.media = {"status": "unavailable", "database": "unreachable"}
             return
-        overall = "ok" if projector["status"] == "ok" else "degraded"
+        overall = OVERALL[projector["status"]]
         resp.media = {"status": overall, "database": "ok", "projector": projector}
 
     def _projector(self) -> dict[str, Any]:
         rows = status(self.atende)
         lag = {row["view"]: row["lag"] for row in rows}
         behind = sorted(view for view, events in lag.items() if events > self.max_lag)
+        failing = {row["view"]: row["failing"] for row in rows if row["failing"]}
         return {
-            "status": "behind" if behind else "ok",
+            "status": "failing" if failing else "behind" if behind else "ok",
             "head": rows[0]["head"] if rows else 0,
             "lag": lag,
             "max_lag": self.max_lag,
             "behind": behind,
+            "failing": failing,
         }

@@ -40,6 +40,7 @@ class EmailIntake:
         self.intake = Intake(atende.tickets)
 
     @falcon.before(allow(*INTAKE_WRITERS))
+    @idempotent
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.content_type is None or req.content_type.split(";")[0].strip().lower() not in (
             EMAIL_TYPES
@@ -60,7 +61,8 @@ class EmailIntake:
                 f"The message must be at most {limit} bytes.",
             )
         inbound = inbound_email(parse_email(raw))  # InvalidEmail -> 422 naming the field
-        render_intake(resp, self.intake.receive(inbound, req.context.actor), inbound)
+        received = self.intake.receive(inbound, req.context.actor, req.context.claim)
+        render_intake(resp, received, inbound)
 
 
 def inbound_email(mail: ParsedEmail) -> Inbound:

@@ -13,6 +13,8 @@ from domain.survey import QUESTIONS, RATINGS, SCALES, Survey, SurveyClosed
 from infrastructure.bootstrap import Atende
 from interface.http.auth import TICKET_READERS, allow
 from interface.http.hooks import validate_body
+from interface.http.idempotency import idempotent
+from interface.http.personal_reads import logs_read, survey_page
 from interface.report_schemas import SurveyAnswerIn
 
 # Who may see a survey's link (and so could answer it): those who send it.
@@ -43,6 +45,14 @@ def customer_view(atende: Atende, survey: Survey, now: datetime) -> dict[str, An
     }
 
 
+def replay_rating(resource: Any, req: Any, resp: falcon.Response, previous: Any, position: int,
+                  **params: Any) -> None:  # fmt: skip
+    """An answer's first response again: the survey at the version it wrote."""
+    survey = resource.atende.tickets.repository.get(previous.resource_id, version=previous.version)
+    resp.media = {**customer_view(resource.atende, survey, _now()), "position": position}
+    _private(resp)
+
+
 class SurveyLinkResource:
     """``GET`` shows the survey and never records anything (mail scanners follow links);
     ``POST {rating, comment?}`` answers it, or replaces the answer inside the window."""
@@ -53,16 +63,19 @@ class SurveyLinkResource:
     def __init__(self, atende: Atende):
         self.atende = atende
 
+    @logs_read(survey_page)
     def on_get(self, req: falcon.Request, resp: falcon.Response, token: str) -> None:
         survey = self.atende.tickets.surveys.by_token(token)
+        req.context.survey_ticket_id = survey.ticket_id
         resp.media = customer_view(self.atende, survey, _now())
         _private(resp)
 
     @falcon.before(validate_body)
+    @idempotent(replay=replay_rating)
     def on_post(self, req: falcon.Request, resp: falcon.Response, token: str) -> None:
         body = req.context.body
         survey, position = self.atende.tickets.surveys.rate(
-            token, body["rating"], body.get("comment"), _now()
+            token, body["rating"], body.get("comment"), _now(), req.context.claim
         )
         resp.media = {**customer_view(self.atende, survey, _now()), "position": position}
         _private(resp)

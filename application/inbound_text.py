@@ -1,0 +1,64 @@
+"""Control characters out of what a channel delivered, before it becomes events.
+
+The JSON boundary refuses control characters (interface.schemas), but an email is taken
+as it comes: its encoded words can decode to NUL or escape sequences in a subject or a
+sender's name, and a mail is never refused for that. So intake drops them here: C0 and
+C1 controls, DEL and lone surrogates (Unicode categories Cc and Cs). One-line values
+(subjects, names, message ids, file names) turn tabs and line breaks into spaces; a
+message's text keeps them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import replace
+from typing import Any
+
+from domain.customer import Contact
+
+LINE_BREAKS = "\t\n\r"
+
+
+def multi_line(text: str) -> str:
+    """``text`` without control characters other than tab, newline and return."""
+    if text.isprintable():  # the common case, checked in C
+        return text
+    return "".join(ch for ch in text if ch in LINE_BREAKS or not _is_control(ch))
+
+
+def one_line(text: str) -> str:
+    """``text`` without control characters, its tabs and line breaks made spaces."""
+    if text.isprintable():
+        return text
+    kept = (" " if ch in LINE_BREAKS else ch for ch in text)
+    return "".join(ch for ch in kept if not _is_control(ch)).strip()
+
+
+def optional_line(text: str | None) -> str | None:
+    """``one_line``, None when nothing is left."""
+    return (one_line(text) or None) if text is not None else None
+
+
+def clean_contact(contact: Contact) -> Contact:
+    """The contact's fields on one line each; a name left empty falls back to the
+    contact's address, as a nameless sender's does."""
+    email, phone = optional_line(contact.email), optional_line(contact.phone)
+    return replace(
+        contact,
+        name=one_line(contact.name) or email or phone or "customer",
+        email=email,
+        phone=phone,
+        external_id=optional_line(contact.external_id),
+        handle=optional_line(contact.handle),
+    )
+
+
+def clean_attachment(attachment: dict[str, Any]) -> dict[str, Any]:
+    filename = attachment.get("filename")
+    if not isinstance(filename, str):
+        return attachment
+    return {**attachment, "filename": one_line(filename) or "attachment"}
+
+
+def _is_control(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cs")
