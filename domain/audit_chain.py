@@ -53,9 +53,27 @@ def recorded_micros(state: bytes) -> int | None:
             text = state[start : state.index(b'"', start)].decode("ascii")
         else:
             text = json.loads(state)["timestamp"]["_data_"]
-        return micros(datetime.fromisoformat(text))
+        return _iso_micros(text)
     except (ValueError, KeyError, TypeError):
         return None
+
+
+_SECONDS: dict[str, int] = {}  # "2026-11-24T09:30:00" -> epoch seconds, for UTC stamps
+
+
+def _iso_micros(text: str) -> int:
+    """``micros(datetime.fromisoformat(text))``, faster for the library's UTC stamps
+    ("...T09:30:00.250001+00:00"): events come in bursts within one second, so the
+    second's epoch value is looked up and only the fraction is parsed."""
+    if len(text) != 32 or text[19] != "." or not text.endswith("+00:00"):
+        return micros(datetime.fromisoformat(text))
+    second = text[:19]
+    epoch = _SECONDS.get(second)
+    if epoch is None:
+        if len(_SECONDS) > 100_000:
+            _SECONDS.clear()
+        epoch = _SECONDS[second] = round(datetime.fromisoformat(second + "+00:00").timestamp())
+    return epoch * 1_000_000 + int(text[20:26])
 
 
 def content_digest(originator_id: UUID, version: int, topic: str, state: bytes) -> bytes:
@@ -116,7 +134,7 @@ class LinkRow:
     prev_position: int
     prev_chain_hash: str
     occurred_at: int  # micros; must equal the timestamp in the hashed state
-    # HMAC of chain_hash with a key derived from the secret: a row rewritten with hashes
+    # MAC of chain_hash with a key derived from the secret: a row rewritten with hashes
     # recomputed by someone without the key fails here, at its own position. None on rows
     # written before links were sealed.
     seal: str | None = None
@@ -172,7 +190,9 @@ def sign_checkpoint(key: bytes, position: int, chain_hash_hex: str, created_at: 
 
 
 def link_seal(key: bytes, chain_hash_hex: str) -> str:
-    return hmac.digest(key, bytes.fromhex(chain_hash_hex), "sha256").hex()
+    # Keyed BLAKE2b is a MAC in one call: verify seals a million rows, and HMAC-SHA256's
+    # two passes and key setup cost twice as much per row.
+    return hashlib.blake2b(chain_hash_hex.encode("ascii"), key=key, digest_size=32).hexdigest()
 
 
 def link_rows(
