@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from infrastructure.bootstrap import bootstrap
-from tests.databases import BACKENDS, settings_for
+from tests.databases import BACKENDS, keystore_for, settings_for
 from tests.e2e.api import Api
 from tests.e2e.problems import assert_problem
 from tests.e2e.server import Server, running_server
@@ -99,9 +99,13 @@ def test_an_unhandled_error_is_one_json_line_without_the_query_string(quiet_serv
     assert "no-es-numero" not in text  # the exception's message carries stored values
 
 
-def test_the_database_files_a_server_creates_are_private_to_its_user(quiet_server):
-    if not quiet_server.database_url.startswith("sqlite:///"):
-        pytest.skip("PostgreSQL keeps its files itself")
-    database = Path(quiet_server.database_url[len("sqlite:///") :])
-    files = [database, *(database.with_name(database.name + s) for s in ("-wal", "-shm"))]
+def test_the_files_a_server_creates_are_private_to_its_user(quiet_server):
+    """On SQLite the database, its -wal and -shm; on either database the epoch keys. (A
+    PostgreSQL server keeps its own data files.)"""
+    url = quiet_server.database_url
+    files = list(Path(keystore_for(url)).glob("epoch-*.key"))
+    if url.startswith("sqlite:///"):
+        database = Path(url[len("sqlite:///") :])
+        files += [database, *(database.with_name(database.name + s) for s in ("-wal", "-shm"))]
+    assert files
     assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: 0o600 for f in files}
