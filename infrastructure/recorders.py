@@ -157,25 +157,15 @@ def _with_link_seals(recorder: Any, env: Environment) -> Any:
     return recorder
 
 
-class SQLiteSnapshotRecorder(SQLiteAggregateRecorder):
-    """Snapshots, each sealed in its own transaction; only sound ones are read back."""
+class SealedSnapshots:
+    """What the SQLite and PostgreSQL snapshot recorders share: the seals table beside
+    theirs, reading back only sound snapshots, and naming (or retaking) the others."""
 
-    def __init__(self, datastore: SQLiteDatastore, events_table_name: str, *, seal_key: bytes):
-        super().__init__(datastore, events_table_name)
-        self.seals = SnapshotSeals(datastore, seal_key, events_table_name)
+    seals: SnapshotSeals
 
     def create_table(self) -> None:
-        super().create_table()
+        super().create_table()  # type: ignore[misc]
         self.seals.create_table()
-
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        seals = self.seals.seals_for(stored_events)
-        with sqlite_write_lock(self.datastore), self.datastore.transaction(commit=True) as c:
-            self._insert_events(c, stored_events, **kwargs)
-            self.seals.write(c, seals)
-        return None
 
     def select_events(
         self,
@@ -194,6 +184,23 @@ class SQLiteSnapshotRecorder(SQLiteAggregateRecorder):
 
     def retake_refused(self, take: Callable[[UUID, int], None]) -> int:
         return self.seals.retake_refused(take)
+
+
+class SQLiteSnapshotRecorder(SealedSnapshots, SQLiteAggregateRecorder):
+    """Snapshots, each sealed in its own transaction; only sound ones are read back."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str, *, seal_key: bytes):
+        super().__init__(datastore, events_table_name)
+        self.seals = SnapshotSeals(datastore, seal_key, events_table_name)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        seals = self.seals.seals_for(stored_events)
+        with sqlite_write_lock(self.datastore), self.datastore.transaction(commit=True) as c:
+            self._insert_events(c, stored_events, **kwargs)
+            self.seals.write(c, seals)
+        return None
 
 
 class AtendeSQLiteFactory(SQLiteFactory):
@@ -210,7 +217,7 @@ class AtendeSQLiteFactory(SQLiteFactory):
         )
 
 
-class PostgresSnapshotRecorder(PostgresAggregateRecorder):
+class PostgresSnapshotRecorder(SealedSnapshots, PostgresAggregateRecorder):
     """Snapshots, each sealed in its own transaction; only sound ones are read back
     (in binary, SnapshotSeals)."""
 
@@ -218,9 +225,7 @@ class PostgresSnapshotRecorder(PostgresAggregateRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         self.seals = SnapshotSeals(datastore, seal_key, events_table_name)
 
-    def create_table(self) -> None:
-        super().create_table()
-        self.seals.create_table()
+    select_events = _retry_once(SealedSnapshots.select_events)
 
     @_retry_once
     def insert_events(
@@ -233,25 +238,6 @@ class PostgresSnapshotRecorder(PostgresAggregateRecorder):
             with conn.cursor() as curs:
                 self.seals.write(curs, seals)
         return None
-
-    @_retry_once
-    def select_events(
-        self,
-        originator_id: UUID | str,
-        *,
-        gt: int | None = None,
-        lte: int | None = None,
-        desc: bool = False,
-        limit: int | None = None,
-    ) -> Sequence[StoredEvent]:
-        return self.seals.select(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
-
-    def first_refused(self, originator_id: UUID | None = None) -> Break | None:
-        """The first stored snapshot that loading refuses (for verify)."""
-        return self.seals.first_refused(originator_id)
-
-    def retake_refused(self, take: Callable[[UUID, int], None]) -> int:
-        return self.seals.retake_refused(take)
 
 
 class AtendePostgresFactory(PostgresFactory):
