@@ -29,13 +29,17 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 from uuid import UUID
 
 GENESIS = "0" * 64
+_GENESIS_BYTES = bytes(32)
 
 # How the library's JSON transcoder begins every stored event: the timestamp is the first
 # field of its state (originator id and version are columns of their own).
 _TIMESTAMP_PREFIX = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'
+_STAMP_START = len(_TIMESTAMP_PREFIX)
+_STAMP_END = _STAMP_START + 32
 
 
 def micros(moment: datetime) -> int:
@@ -49,8 +53,10 @@ def recorded_micros(state: bytes) -> int | None:
     does): verify reads a million of them, and a JSON parse each would dominate."""
     try:
         if state.startswith(_TIMESTAMP_PREFIX):
-            start = len(_TIMESTAMP_PREFIX)
-            text = state[start : state.index(b'"', start)].decode("ascii")
+            # The library's UTC stamps are 32 characters; anything else is found by the quote.
+            end = _STAMP_END if state[_STAMP_END : _STAMP_END + 1] == b'"' else None
+            end = end or state.index(b'"', _STAMP_START)
+            text = state[_STAMP_START:end].decode("ascii")
         else:
             text = json.loads(state)["timestamp"]["_data_"]
         return _iso_micros(text)
@@ -78,13 +84,21 @@ def _iso_micros(text: str) -> int:
 
 def content_digest(originator_id: UUID, version: int, topic: str, state: bytes) -> bytes:
     """The stored event's own content, with lengths so no two fields can trade bytes."""
-    topic_bytes = topic.encode("utf-8")
-    h = hashlib.sha256(originator_id.bytes)
-    h.update(version.to_bytes(8, "big", signed=True))
-    h.update(len(topic_bytes).to_bytes(4, "big"))
-    h.update(topic_bytes)
-    h.update(state)
-    return h.digest()
+    return _content_digest(originator_id.bytes, version, topic, state)
+
+
+def _content_digest(id_bytes: bytes, version: int, topic: str, state: bytes) -> bytes:
+    topic_part = _TOPIC_PARTS.get(topic)
+    if topic_part is None:
+        encoded = topic.encode("utf-8")
+        topic_part = len(encoded).to_bytes(4, "big") + encoded
+        if len(_TOPIC_PARTS) < 1000:  # a log has a few dozen event types
+            _TOPIC_PARTS[topic] = topic_part
+    version_part = version.to_bytes(8, "big", signed=True)
+    return hashlib.sha256(b"".join((id_bytes, version_part, topic_part, state))).digest()
+
+
+_TOPIC_PARTS: dict[str, bytes] = {}
 
 
 def event_hash(prev_event_hash: str, digest: bytes) -> str:
@@ -111,9 +125,19 @@ def chain_hash(prev_chain_hash: str, position: int, event_hash_hex: str) -> str:
     ).hexdigest()
 
 
-@dataclass(frozen=True)
-class StoredRow:
-    """An events-table row, as read back (or as an export line carries it)."""
+def _chain_digest(link: LinkRow) -> bytes:
+    """``chain_hash`` of a link's own fields, as bytes."""
+    return hashlib.sha256(
+        b"C"
+        + bytes.fromhex(link.prev_chain_hash)
+        + link.position.to_bytes(8, "big")
+        + bytes.fromhex(link.event_hash)
+    ).digest()
+
+
+class StoredRow(NamedTuple):
+    """An events-table row, as read back (or as an export line carries it). A named tuple
+    rather than a frozen dataclass: verify makes a million, and a tuple is built in C."""
 
     position: int
     originator_id: UUID
@@ -122,8 +146,7 @@ class StoredRow:
     state: bytes
 
 
-@dataclass(frozen=True)
-class LinkRow:
+class LinkRow(NamedTuple):
     """The hashes the recorder wrote for one position, and its as-of timestamp."""
 
     position: int
@@ -237,50 +260,66 @@ class ChainWalk:
     checked: int = 0
     head_position: int = 0
     head_chain_hash: str = GENESIS
-    _last: dict[UUID, tuple[int, str]] = field(default_factory=dict)
+    # Each aggregate's last version, its event hash and its id's bytes (raw bytes: the
+    # next hash is built from them, and verify walks a million rows).
+    _last: dict[UUID, tuple[int, bytes, bytes]] = field(default_factory=dict)
     _sealing: bool = False  # once a sealed row is seen, every later row must be sealed
 
     def check(self, event: StoredRow | None, link: LinkRow | None) -> Break | None:
-        if link is None:
-            assert event is not None
-            return Break(
-                "event has no hash record (inserted out of band)",
-                event.position,
-                event.originator_id,
-                event.version,
-            )
-        if event is None:
-            return Break(
-                "event recorded in the chain is missing from the log (deleted)",
-                link.position,
-                link.originator_id,
-                link.version,
-            )
-        where = (event.position, event.originator_id, event.version)
-        if (link.originator_id, link.version) != (event.originator_id, event.version):
-            return Break("event's id or version differs from its hash record", *where)
-        if link.prev_position != self.head_position or (
-            link.prev_chain_hash != self.head_chain_hash
+        if event is None or link is None:
+            return _unpaired(event, link)
+        if (
+            link.prev_position != self.head_position
+            or link.prev_chain_hash != self.head_chain_hash
+            or link.originator_id != event.originator_id
+            or link.version != event.version
         ):
-            return Break(
-                f"chain does not link to the previous row (expected position "
-                f"{self.head_position}, found {link.prev_position}): rows removed or moved",
-                *where,
-            )
+            return self._misplaced(event, link)
         broken = self._check_event_hash(event, link) or _check_occurred_at(event, link)
         if broken is not None:
             return broken
-        if chain_hash(link.prev_chain_hash, link.position, link.event_hash) != link.chain_hash:
-            return Break("chain hash does not match", *where)
-        broken = self._check_seal(link)
-        if broken is not None:
-            return Break(broken, *where)
+        if _chain_digest(link).hex() != link.chain_hash:
+            return _break("chain hash does not match", event)
+        unsealed = self._check_seal(link)
+        if unsealed is not None:
+            return _break(unsealed, event)
         checkpoint = self.checkpoints.get(link.position)
         if checkpoint is not None and checkpoint.chain_hash != link.chain_hash:
-            return Break("chain differs from a signed checkpoint (log rewritten)", *where)
+            return _break("chain differs from a signed checkpoint (log rewritten)", event)
         self.head_position, self.head_chain_hash = link.position, link.chain_hash
         self.checked += 1
         return None
+
+    def resume_after(self, link: LinkRow) -> None:
+        """Walk on from ``link`` as the head, checked by whoever walked up to it."""
+        self.head_position, self.head_chain_hash = link.position, link.chain_hash
+        self._sealing = link.seal is not None
+
+    def resume_after_ranges(self, head: tuple[int, str], checked: int) -> None:
+        """Take the head and count that walks of the log's ranges, joined, ended on."""
+        self.head_position, self.head_chain_hash = head
+        self.checked = checked
+
+    def knows(self, originator_id: UUID) -> bool:
+        return originator_id in self._last
+
+    def resume_aggregate(self, link: LinkRow) -> None:
+        """Take ``link`` (checked by whoever walked up to it) as its aggregate's last."""
+        try:
+            last = bytes.fromhex(link.event_hash)
+        except (TypeError, ValueError):
+            return  # not a hash: the walk finds the version missing, and verify names why
+        oid = link.originator_id
+        self._last[oid] = (link.version, last, oid.bytes)
+
+    def _misplaced(self, event: StoredRow, link: LinkRow) -> Break:
+        if (link.originator_id, link.version) != (event.originator_id, event.version):
+            return _break("event's id or version differs from its hash record", event)
+        return _break(
+            f"chain does not link to the previous row (expected position "
+            f"{self.head_position}, found {link.prev_position}): rows removed or moved",
+            event,
+        )
 
     def _check_seal(self, link: LinkRow) -> str | None:
         if self.seal_key is None:
@@ -295,19 +334,20 @@ class ChainWalk:
         return None
 
     def _check_event_hash(self, event: StoredRow, link: LinkRow) -> Break | None:
-        where = (event.position, event.originator_id, event.version)
-        last = self._last.get(event.originator_id)
-        if event.version == 1:
-            prev = GENESIS
-        elif last is None or last[0] != event.version - 1:
-            have = 0 if last is None else last[0]
-            return Break(f"aggregate's version {have + 1} is missing (deleted)", *where)
+        version = event.version
+        if version == 1:
+            prev, id_bytes = _GENESIS_BYTES, event.originator_id.bytes
         else:
-            prev = last[1]
-        digest = content_digest(event.originator_id, event.version, event.topic, event.state)
-        if event_hash(prev, digest) != link.event_hash:
-            return Break("event content does not match its hash (changed)", *where)
-        self._last[event.originator_id] = (event.version, link.event_hash)
+            last = self._last.get(event.originator_id)
+            if last is None or last[0] != version - 1:
+                have = 0 if last is None else last[0]
+                return _break(f"aggregate's version {have + 1} is missing (deleted)", event)
+            _, prev, id_bytes = last
+        digest = _content_digest(id_bytes, version, event.topic, event.state)
+        computed = hashlib.sha256(b"E" + prev + digest).digest()
+        if computed.hex() != link.event_hash:
+            return _break("event content does not match its hash (changed)", event)
+        self._last[event.originator_id] = (version, computed, id_bytes)
         return None
 
     def finish(self) -> Break | None:
@@ -320,6 +360,33 @@ class ChainWalk:
                 max(beyond),
             )
         return None
+
+
+def _break(reason: str, event: StoredRow) -> Break:
+    return Break(reason, event.position, event.originator_id, event.version)
+
+
+def malformed(event: StoredRow | None, link: LinkRow | None) -> Break:
+    row = event if event is not None else link
+    assert row is not None
+    return Break(
+        "row holds a value of a form the recorder never writes (changed out of band)",
+        row.position,
+        row.originator_id,
+        row.version if isinstance(row.version, int) else None,
+    )
+
+
+def _unpaired(event: StoredRow | None, link: LinkRow | None) -> Break:
+    if event is not None:
+        return _break("event has no hash record (inserted out of band)", event)
+    assert link is not None
+    return Break(
+        "event recorded in the chain is missing from the log (deleted)",
+        link.position,
+        link.originator_id,
+        link.version,
+    )
 
 
 def _check_occurred_at(event: StoredRow, link: LinkRow) -> Break | None:
@@ -383,24 +450,33 @@ def verify_aggregate(
     each link's ``prev_position`` to the chain hash actually stored there, so a row's
     link into the global chain is checked too."""
     walk = ChainWalk(seal_key=seal_key)
-    expected_version = 1
-    for event in events:
-        where = (event.position, event.originator_id, event.version)
+    for expected_version, event in enumerate(events, start=1):
         if event.version != expected_version:
-            return Break(f"aggregate's version {expected_version} is missing (deleted)", *where)
+            return _break(f"aggregate's version {expected_version} is missing (deleted)", event)
         link = links.get(event.position)
         if link is None:
             return walk.check(event, None)
-        broken = walk._check_event_hash(event, link) or _check_occurred_at(event, link)
+        try:
+            broken = _check_in_aggregate(walk, event, link, chain_at)
+        except (TypeError, ValueError, AttributeError, OverflowError):
+            broken = malformed(event, link)  # a value the recorder never writes
         if broken is not None:
             return broken
-        if chain_at.get(link.prev_position, GENESIS) != link.prev_chain_hash:
-            return Break("chain does not link to the previous row", *where)
-        if chain_hash(link.prev_chain_hash, link.position, link.event_hash) != link.chain_hash:
-            return Break("chain hash does not match", *where)
-        unsealed = walk._check_seal(link)
-        if unsealed is not None:
-            return Break(unsealed, *where)
-        walk.checked += 1
-        expected_version += 1
+    return None
+
+
+def _check_in_aggregate(
+    walk: ChainWalk, event: StoredRow, link: LinkRow, chain_at: dict[int, str]
+) -> Break | None:
+    broken = walk._check_event_hash(event, link) or _check_occurred_at(event, link)
+    if broken is not None:
+        return broken
+    if chain_at.get(link.prev_position, GENESIS) != link.prev_chain_hash:
+        return _break("chain does not link to the previous row", event)
+    if _chain_digest(link).hex() != link.chain_hash:
+        return _break("chain hash does not match", event)
+    unsealed = walk._check_seal(link)
+    if unsealed is not None:
+        return _break(unsealed, event)
+    walk.checked += 1
     return None

@@ -104,12 +104,7 @@ def _previous_event_hashes(
     wanted = [(o, v - 1) for o, v in firsts.items() if v > 1]
     if not wanted:
         return {}
-    clauses = " OR ".join(
-        f"(originator_id = :i{n} AND originator_version = :v{n})" for n in range(len(wanted))
-    )
-    params: dict[str, Any] = {}
-    for n, (originator, version) in enumerate(wanted):
-        params[f"i{n}"], params[f"v{n}"] = originator.hex, version
+    clauses, params = _versions_clause(wanted)
     with db.pipeline(cursor) as reader:
         db.execute(
             reader,
@@ -128,6 +123,7 @@ class AuditLog:
         self.db = db
         self.links = db.table(LINKS)
         self.checkpoints_table = db.table(CHECKPOINTS)
+        self.events_table = events_table
         self.events = db.table(events_table)
         # SQLite's events table has no position column: its rowid is the position.
         self._position = "notification_id" if db.is_postgres else "rowid"
@@ -194,7 +190,7 @@ class AuditLog:
             )
             ids = _Ids()
             for position, originator, version, topic, state in rows:
-                yield StoredRow(position, ids.of(originator), version, topic, bytes(state))
+                yield StoredRow(position, ids.of(originator), version, topic, _state_bytes(state))
             if len(rows) < PAGE:
                 return
             after = rows[-1][0]
@@ -214,6 +210,67 @@ class AuditLog:
                 return
             after = rows[-1][0]
 
+    def chained_rows(
+        self, after: int = 0, upto: int | None = None
+    ) -> Iterator[list[tuple[StoredRow, LinkRow | None]]]:
+        """The events after ``after`` (to ``upto``) in position order, each with its hash
+        record, a page at a time, read in one joined query a page: verify's usual path.
+        It cannot see a hash record whose event was deleted: verify counts the records
+        (``link_count``) and, on a difference, walks ``stored_rows`` and ``link_rows``
+        merged to name it (application/audit.py)."""
+        p = self._position
+        columns = ", ".join(f"l.{c.strip()}" for c in _LINK_COLUMNS.split(","))
+        while True:
+            rows = self._page(
+                f"SELECT e.{p}, e.originator_id, e.originator_version, e.topic, e.state, "
+                f"{columns} FROM {self.events} e LEFT JOIN {self.links} l "
+                f"ON l.position = e.{p} WHERE e.{p} > :after"
+                f"{'' if upto is None else f' AND e.{p} <= :upto'} ORDER BY e.{p} LIMIT {PAGE}",
+                {"after": after, "upto": upto},
+            )
+            of, page = _Ids().of, []
+            for position, originator, version, topic, state, *link in rows:
+                event = StoredRow(position, of(originator), version, topic, _state_bytes(state))
+                if link[0] is None:
+                    page.append((event, None))
+                else:
+                    link[1] = of(link[1])
+                    page.append((event, LinkRow._make(link)))
+            if page:
+                yield page
+            if len(rows) < PAGE:
+                return
+            after = rows[-1][0]
+
+    def link_count(self, after: int = 0, upto: int | None = None) -> int:
+        row = self.db.fetchone(
+            f"SELECT COUNT(*) AS n FROM {self.links} WHERE position > :after"
+            f"{'' if upto is None else ' AND position <= :upto'}",
+            {"after": after, "upto": upto},
+        )
+        return row["n"]
+
+    def link_at_or_before(self, position: int) -> LinkRow | None:
+        rows = self._page(
+            f"SELECT {_LINK_COLUMNS} FROM {self.links} WHERE position <= :position "
+            "ORDER BY position DESC LIMIT 1",
+            {"position": position},
+        )
+        return _link(rows[0]) if rows else None
+
+    def event_hashes_of(
+        self, wanted: Sequence[tuple[UUID, int]]
+    ) -> dict[tuple[UUID, int], LinkRow]:
+        """The hash records of these (aggregate, version) pairs, where they exist."""
+        found: dict[tuple[UUID, int], LinkRow] = {}
+        for start in range(0, len(wanted), 400):
+            clauses, params = _versions_clause(wanted[start : start + 400])
+            statement = f"SELECT {_LINK_COLUMNS} FROM {self.links} WHERE {clauses}"
+            for row in self._page(statement, params):
+                link = _link(row)
+                found[(link.originator_id, link.version)] = link
+        return found
+
     def aggregate_rows(self, originator_id: UUID) -> tuple[list[StoredRow], dict[int, LinkRow]]:
         """One aggregate's events by version, and their links by position."""
         p = self._position
@@ -228,7 +285,7 @@ class AuditLog:
             {"id": originator_id.hex},
         )
         return (
-            [StoredRow(r[0], _uuid(r[1]), r[2], r[3], bytes(r[4])) for r in events],
+            [StoredRow(r[0], _uuid(r[1]), r[2], r[3], _state_bytes(r[4])) for r in events],
             {row[0]: _link(row) for row in links},
         )
 
@@ -306,14 +363,42 @@ class AuditLog:
             return self.db.fetch_values(cursor)
 
 
+def _versions_clause(wanted: Sequence[tuple[UUID, int]]) -> tuple[str, dict[str, Any]]:
+    """A WHERE clause matching these (aggregate, version) pairs in the links table."""
+    clauses = " OR ".join(
+        f"(originator_id = :i{n} AND originator_version = :v{n})" for n in range(len(wanted))
+    )
+    params: dict[str, Any] = {}
+    for n, (originator, version) in enumerate(wanted):
+        params[f"i{n}"], params[f"v{n}"] = originator.hex, version
+    return clauses, params
+
+
 def _timestamp_of(stored: StoredEvent) -> datetime:
     """For writers that pass no timestamps (the application passes them): the one the
     library's JSON transcoder put in the state."""
     return datetime.fromisoformat(json.loads(stored.state)["timestamp"]["_data_"])
 
 
+def _state_bytes(value: Any) -> bytes:
+    """A stored state as bytes. SQLite keeps whatever type a raw UPDATE wrote (text after
+    ``state || ' '``): verify must say the content changed, not fail to read it."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    return b"" if value is None else bytes(value)
+
+
 def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
+
+
+def _read_uuid(value: Any) -> UUID:
+    """A stored id; one that is not a UUID at all (raw SQL on SQLite can write anything)
+    reads as the nil UUID, which matches no hash record, so verify names the row."""
+    try:
+        return _uuid(value)
+    except (TypeError, ValueError, AttributeError):
+        return UUID(int=0)
 
 
 class _Ids:
@@ -326,13 +411,13 @@ class _Ids:
     def of(self, value: Any) -> UUID:
         found = self._seen.get(value)
         if found is None:
-            found = self._seen[value] = _uuid(value)
+            found = self._seen[value] = _read_uuid(value)
         return found
 
 
 def _link(row: Sequence[Any], ids: _Ids | None = None) -> LinkRow:
     position, originator, version, eh, ch, prev_position, prev_chain, occurred_at, seal = row
-    originator_id = UUID(originator) if ids is None else ids.of(originator)
+    originator_id = _read_uuid(originator) if ids is None else ids.of(originator)
     return LinkRow(
         position, originator_id, version, eh, ch, prev_position, prev_chain, occurred_at, seal
     )

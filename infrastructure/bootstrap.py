@@ -32,6 +32,7 @@ from infrastructure.recorders import LINK_SEAL_KEY, SNAPSHOT_SEAL_KEY
 from infrastructure.settings import Settings, secret_key_for
 from infrastructure.sql import SqlDatabase
 from infrastructure.tokens import TokenStore, token_key
+from infrastructure.verify_workers import ProcessRanges
 from infrastructure.view_failures import ViewFailures
 from infrastructure.views.registry import VIEWS
 
@@ -164,6 +165,11 @@ def bootstrap(settings: Settings | None = None) -> Atende:
             AnchorSigner(secret_key),
             anchor_every=settings.checkpoint_interval.total_seconds(),
             link_seal_key=link_seal_key(secret_key),
+            range_runner=ProcessRanges(
+                settings.eventsourcing_env(), TicketApplication.name, audit_log.events_table
+            ),
+            verify_workers=settings.verify_workers,
+            parallel_from=settings.verify_parallel_from,
             side_tables=lambda: side_table_break(
                 tokens,
                 keyring,

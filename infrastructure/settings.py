@@ -43,6 +43,10 @@ class Settings:
     # outside the database (default: beside a SQLite file; none on PostgreSQL unless set).
     checkpoint_file: str | None = None
     checkpoint_interval: timedelta = timedelta(seconds=60)
+    # Verify walks logs of verify_parallel_from positions or more in ranges, one process
+    # each, up to verify_workers of them (infrastructure/verify_workers.py).
+    verify_workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
+    verify_parallel_from: int = 200_000
     # Erasure (issue 16): epoch keys live in a directory outside the database (default:
     # beside a SQLite file; required on PostgreSQL); after an erasure, the next rotation
     # (at most key_rotation_interval later) destroys the epoch that wrapped the erased key.
@@ -91,6 +95,8 @@ class Settings:
             checkpoint_interval=parse_duration(
                 env.get("ATENDE_CHECKPOINT_INTERVAL", "60s"), "ATENDE_CHECKPOINT_INTERVAL"
             ),
+            verify_workers=int(env.get("ATENDE_VERIFY_WORKERS", min(4, os.cpu_count() or 1))),
+            verify_parallel_from=int(env.get("ATENDE_VERIFY_PARALLEL_FROM", 200_000)),
             keystore_dir=env.get("ATENDE_KEYSTORE_DIR") or None,
             key_rotation_interval=parse_duration(
                 env.get("ATENDE_KEY_ROTATION_INTERVAL", "1h"), "ATENDE_KEY_ROTATION_INTERVAL"

@@ -186,6 +186,49 @@ def test_a_rewrite_that_recomputes_every_hash_still_differs_from_the_checkpoint(
     assert "seal" in report.first_break.reason  # recomputed without the key: caught right here
 
 
+def test_a_hash_record_holding_what_is_no_hash_is_named_not_a_crash(atende):
+    tid = _busy_ticket(atende)
+    row = _row(atende, tid, 3)
+    _sql(
+        atende,
+        f"UPDATE {atende.db.table('event_links')} SET event_hash = 'zz', prev_position = "
+        "prev_position WHERE position = :p",
+        {"p": row["position"]},
+    )
+
+    assert _break(atende.audit.verify())[0] == row["position"]
+    assert _break(atende.audit.verify_ticket(tid))[0] == row["position"]
+
+
+def test_columns_rewritten_with_values_of_another_type_are_named_not_a_crash(atende):
+    """SQLite keeps whatever type a raw UPDATE writes; PostgreSQL refuses other types, so
+    there the hash record's text columns are what can hold nonsense."""
+    tid = _busy_ticket(atende)
+    edited, renamed = _row(atende, tid, 2), _row(atende, tid, 4)
+    if atende.db.is_postgres:
+        _sql(
+            atende,
+            f"UPDATE {atende.db.table('event_links')} SET originator_id = 'not-a-uuid' "
+            "WHERE position = :p",
+            {"p": edited["position"]},
+        )
+    else:
+        _sql(
+            atende,
+            f"UPDATE {_events(atende)} SET state = CAST(state AS TEXT) || ' ' WHERE rowid = :p",
+            {"p": edited["position"]},
+        )
+        _sql(
+            atende,
+            f"UPDATE {_events(atende)} SET originator_id = 'nonsense' WHERE rowid = :p",
+            {"p": renamed["position"]},
+        )
+
+    report = atende.audit.verify()
+    assert _break(report)[0] == edited["position"]
+    assert not atende.audit.verify_ticket(tid).ok
+
+
 def test_a_forged_checkpoint_signature_is_refused(atende):
     _busy_ticket(atende)
     atende.audit.checkpoint()

@@ -69,7 +69,7 @@ def test_changing_one_byte_of_an_event_names_its_position_aggregate_and_version(
     a, b = uuid4(), uuid4()
     rows = _log(a, b, a, b)
     links = _links(rows)
-    rows[2] = dataclasses.replace(rows[2], state=_state(99))
+    rows[2] = rows[2]._replace(state=_state(99))
     broken = _walk(rows, links)
     assert (broken.position, broken.aggregate_id, broken.version) == (3, a, 2)
     assert "changed" in broken.reason
@@ -131,7 +131,7 @@ def test_an_as_of_time_moved_away_from_the_events_own_timestamp_is_named():
     a, b = uuid4(), uuid4()
     rows = _log(a, b, a, a)
     links = _links(rows)
-    links[2] = dataclasses.replace(links[2], occurred_at=links[2].occurred_at - 1)
+    links[2] = links[2]._replace(occurred_at=links[2].occurred_at - 1)
     broken = _walk(rows, links)
     assert (broken.position, broken.aggregate_id, broken.version) == (3, a, 2)
     assert "as-of time" in broken.reason
@@ -193,10 +193,10 @@ def test_sealed_hash_records_verify_and_old_unsealed_ones_before_them_are_accept
 def test_hashes_recomputed_without_the_key_are_named_at_their_own_row():
     a, b = uuid4(), uuid4()
     rows = _log(a, b, a, b)
-    rows[1] = dataclasses.replace(rows[1], state=_state(99))
+    rows[1] = rows[1]._replace(state=_state(99))
     recomputed = _links(rows)  # what someone without the key can write: every hash, no seal
     genuine = _sealed_links(_log(a, b, a, b))
-    forged = [genuine[0], *[dataclasses.replace(link, seal=genuine[i + 1].seal)
+    forged = [genuine[0], *[link._replace(seal=genuine[i + 1].seal)
                             for i, link in enumerate(recomputed[1:])]]  # fmt: skip
     broken = _sealed_walk(rows, forged)
     assert (broken.position, broken.aggregate_id) == (2, b)
@@ -207,6 +207,6 @@ def test_a_hash_record_without_a_seal_after_sealed_ones_is_named():
     a = uuid4()
     rows = _log(a, a, a)
     links = _sealed_links(rows)
-    links[2] = dataclasses.replace(links[2], seal=None)
+    links[2] = links[2]._replace(seal=None)
     broken = _sealed_walk(rows, links)
     assert broken.position == 3 and "not sealed" in broken.reason
