@@ -127,9 +127,7 @@ class AuditTrail:
             raise TicketNotFound(ticket_id)
         return self.tickets.ticket_result(ticket_id, version)
 
-    def history(
-        self, ticket_id: UUID, start: datetime | None, end: datetime | None
-    ) -> list[Any]:
+    def history(self, ticket_id: UUID, start: datetime | None, end: datetime | None) -> list[Any]:
         if start is None and end is None:
             return self.tickets.history(ticket_id)
         versions = self.log.versions_between(ticket_id, start, end)
@@ -194,8 +192,9 @@ class AuditTrail:
         anchored_at = 0 if anchor is None else anchor.position
         after, newest = 0, None
         if broken is None:
-            walks = self._walk_ranges(checkpoints, anchored_at)
-            if one_chain(walks):
+            head = self.log.head()
+            walks = self._walk_ranges(head, checkpoints, anchored_at)
+            if one_chain(walks, head):
                 walk.resume_after_ranges(walks[-1].end, sum(w.checked for w in walks))
                 after = sum(w.unanchored for w in walks)
                 newest = next((w.newest for w in reversed(walks) if w.newest is not None), None)
@@ -211,15 +210,14 @@ class AuditTrail:
             "log", walk.checked, walk.head_position, len(checkpoints), broken, window
         )
 
-    def _walk_ranges(self, checkpoints: dict[int, Checkpoint], anchored_at: int) -> list[Any]:
-        head = self.log.head()
+    def _walk_ranges(
+        self, head: tuple[int, str] | None, checkpoints: dict[int, Checkpoint], anchored_at: int
+    ) -> list[Any]:
         ranges = split_positions(
             0 if head is None else head[0], self.verify_workers, self.parallel_from
         )
         if len(ranges) == 1 or self.range_runner is None:
-            return [
-                walk_range(self.log, checkpoints, self.link_seal_key, anchored_at, (0, None))
-            ]
+            return [walk_range(self.log, checkpoints, self.link_seal_key, anchored_at, (0, None))]
         return self.range_runner(ranges, checkpoints, self.link_seal_key, anchored_at)
 
     def verify_ticket(self, ticket_id: UUID) -> VerifyReport:

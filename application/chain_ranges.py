@@ -94,10 +94,14 @@ def walk_range(
     )
 
 
-def one_chain(walks: Sequence[RangeWalk]) -> bool:
-    """Whether the ranges are each sound and link end to start, from the genesis."""
+def one_chain(walks: Sequence[RangeWalk], head: tuple[int, str] | None) -> bool:
+    """Whether the ranges are each sound, link end to start from the genesis, and reach
+    ``head``, the last hash record seen before they started (a worker that read another,
+    emptier database would otherwise prove nothing and say so soundly)."""
     ends = [(0, GENESIS), *(w.end for w in walks[:-1])]
-    return all(w.sound and w.start == end for w, end in zip(walks, ends, strict=True))
+    joined = all(w.sound and w.start == end for w, end in zip(walks, ends, strict=True))
+    last = walks[-1].end
+    return joined and (head is None or last == head or last[0] > head[0])
 
 
 def walk_rows(

@@ -111,8 +111,11 @@ def bootstrap(settings: Settings | None = None) -> Atende:
     secret_key = secret_key_for(settings)
     # Snapshots keep as-of reads of long tickets fast (TicketApplication.snapshotting_intervals);
     # they are sealed, so one edited in the database is never used (infrastructure/recorders.py).
+    # Computed once: on SQLite it opens and closes the database file, and a close in a
+    # process that has the database open drops that process's locks on it (POSIX).
+    database_env = settings.eventsourcing_env()
     env = {
-        **settings.eventsourcing_env(),
+        **database_env,
         "IS_SNAPSHOTTING_ENABLED": "y",
         SNAPSHOT_SEAL_KEY: snapshot_seal_key(secret_key).hex(),
         LINK_SEAL_KEY: link_seal_key(secret_key).hex(),
@@ -166,7 +169,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
             anchor_every=settings.checkpoint_interval.total_seconds(),
             link_seal_key=link_seal_key(secret_key),
             range_runner=ProcessRanges(
-                settings.eventsourcing_env(), TicketApplication.name, audit_log.events_table
+                database_env, TicketApplication.name, audit_log.events_table
             ),
             verify_workers=settings.verify_workers,
             parallel_from=settings.verify_parallel_from,

@@ -64,7 +64,8 @@ def test_a_log_split_in_ranges_walked_by_worker_processes_joins_into_one_chain(a
     ranges, walks = _walks(atende)
 
     assert len(ranges) == WORKERS and ranges[0][0] == 0 and ranges[-1][1] is None
-    assert one_chain(walks)
+    assert one_chain(walks, atende.audit.log.head())
+    assert not one_chain(walks[:1], atende.audit.log.head())
     assert sum(w.checked for w in walks) == head
     assert walks[-1].end[0] == head
     report = atende.audit.verify()
