@@ -1,6 +1,12 @@
 """One customer across channels: every identity a contact carries (email, phone, social
-handle, external id) is claimed by the customer it first arrived with, until that
-customer's erasure releases it."""
+handle, external id, and on chat and web the conversation) is claimed by the customer it
+first arrived with, until that customer's erasure releases it.
+
+An anonymous chat or web visitor is known by their conversation alone. When a contact
+later carries the conversation with an email or phone, the identities join: the first
+one claimed decides the customer (strongest first) and the rest are claimed for it. An
+identity another customer already holds keeps its owner: two customers are never merged,
+since each one's history is sealed with that customer's own key."""
 
 from __future__ import annotations
 

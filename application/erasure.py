@@ -1,11 +1,11 @@
 """Erasing a customer (crypto-shredding) without losing the audit trail.
 
 One transaction records the ``erased`` event, releases the customer's identity claims
-(so no former email, phone, handle or external id leads to them any more) and destroys the
-customer's key (the recorder does the latter, see infrastructure/recorders.py). The events
-stay byte for byte as they were, so hashes verify and reports keep their counts; every
-personal field now decodes as "[erased]". Views scrub what they copied (subjects, names)
-when they see the event.
+(so no former email, phone, handle, external id or chat/web conversation leads to them
+any more) and destroys the customer's key (the recorder does the latter, see
+infrastructure/recorders.py). The events stay byte for byte as they were, so hashes
+verify and reports keep their counts; every personal field now decodes as "[erased]".
+Views scrub what they copied (subjects, names) when they see the event.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from application.idempotency import IdempotencyClaim, IdempotencyOutcome
 from application.inbound_text import clean_attachment, clean_contact, multi_line, optional_line
 from application.tickets import CommandResult
 from domain.actor import Actor
-from domain.customer import Contact
+from domain.customer import ANONYMOUS_CHANNELS, Contact, conversation_identity
 from domain.intake import ThreadKey, thread_key_id
 from domain.ticket import Ticket, parse_outbound_message_id
 
@@ -65,7 +65,7 @@ class Intake:
     ) -> IntakeResult:
         """``idempotency``: the request's Idempotency-Key claim, completed with what this
         contact wrote (or, for a duplicate, with the ticket as it is)."""
-        inbound = without_controls(inbound)
+        inbound = known_by_conversation(without_controls(inbound))
         for _ in range(ATTEMPTS):
             seen = self._ticket_of_message(inbound)
             if seen is not None:
@@ -224,6 +224,18 @@ def without_controls(inbound: Inbound) -> Inbound:
         category=optional_line(inbound.category),
         tags=[t for t in map(optional_line, inbound.tags) if t],
     )
+
+
+def known_by_conversation(inbound: Inbound) -> Inbound:
+    """On chat and web the conversation is one of the contact's identities: an anonymous
+    visitor's only one, so their next ticket from it (a follow-up) finds the same
+    customer; and a visitor who also gives an email or phone has the conversation claimed
+    alongside it, so the two join. Elsewhere the channel's own identity (the From
+    address, the caller's number, the handle) is what counts."""
+    if inbound.channel not in ANONYMOUS_CHANNELS or not inbound.conversation_id:
+        return inbound
+    conversation = conversation_identity(inbound.channel, inbound.conversation_id)
+    return replace(inbound, contact=replace(inbound.contact, conversation=conversation))
 
 
 def _subject_from(text: str) -> str:

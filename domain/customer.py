@@ -10,7 +10,19 @@ from eventsourcing.domain import Aggregate, event
 from domain.personal import Personal
 
 # Identity kinds, strongest first: the first one given decides a new customer's id.
-IDENTITY_KINDS = ("email", "phone", "social", "external")
+# A conversation is the weakest: it stands for a visitor only until they give another.
+IDENTITY_KINDS = ("email", "phone", "social", "external", "conversation")
+# Channels where a visitor may stay anonymous, known only by their conversation (a chat
+# session, a web form's session). On email the From address is the identity, on a phone
+# call the number, on social media the handle: there anonymity makes no sense.
+ANONYMOUS_CHANNELS = ("chat", "web")
+
+
+def conversation_identity(channel: str, conversation_id: str) -> str:
+    """A conversation as an identity: scoped by its channel, since two channels' ids may
+    coincide without being the same visitor. Opaque, so kept as given (but trimmed, as
+    the thread key trims it)."""
+    return f"{channel}:{conversation_id.strip()}"
 
 
 @dataclass(frozen=True)
@@ -22,6 +34,9 @@ class Contact:
     phone: str | None = None
     external_id: str | None = None
     handle: str | None = None  # a social handle, as "network:@name"
+    # An anonymous chat or web visitor's conversation, as "channel:id"
+    # (conversation_identity): their identity until they give another.
+    conversation: str | None = None
 
     def identities(self) -> list[tuple[str, str]]:
         """(kind, normalized value) for every way this requester can be recognised,
@@ -31,6 +46,7 @@ class Contact:
             ("phone", "".join(ch for ch in self.phone or "" if ch.isdigit())),
             ("social", (self.handle or "").strip().lower()),
             ("external", (self.external_id or "").strip()),
+            ("conversation", (self.conversation or "").strip()),
         ]
         return [(kind, value) for kind, value in found if value]
 
@@ -43,7 +59,7 @@ class Contact:
         """
         known = dict(self.identities())
         # The order ids have always been derived in (an external id before a handle).
-        for kind in ("email", "phone", "external", "social"):
+        for kind in ("email", "phone", "external", "social", "conversation"):
             if kind in known:
                 return derived_customer_id(namespace, kind, known[kind])
         raise NoContactError
@@ -54,13 +70,18 @@ class Contact:
         def wrap(text: str | None) -> Personal | None:
             return None if text is None else Personal(owner, text)
 
-        return {
+        personal = {
             "name": wrap(self.name),
             "email": wrap(self.email),
             "phone": wrap(self.phone),
             "external_id": wrap(self.external_id),
             "handle": wrap(self.handle),
         }
+        # Only when given, so every other requester keeps the shape it always had. Kept
+        # on the ticket because erasure reads requesters to find the claims to release.
+        if self.conversation is not None:
+            personal["conversation"] = wrap(self.conversation)
+        return personal
 
 
 def derived_customer_id(namespace: UUID, kind: str, value: str) -> UUID:
@@ -113,4 +134,5 @@ class CustomerIdentity(Aggregate):
 
 
 class NoContactError(ValueError):
-    """A requester needs at least an email, a phone or an external id."""
+    """A requester needs at least an email, a phone, an external id, a handle or (on chat
+    and web) a conversation."""

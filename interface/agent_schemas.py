@@ -6,10 +6,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from domain.customer import ANONYMOUS_CHANNELS
 from domain.routing import AVAILABILITIES
 from domain.ticket import PRIORITIES
 from interface.schemas import (
     BCP47,
+    CONTACT_FIELDS,
     NAME_MAX,
     PHONE,
     SUBJECT_MAX,
@@ -115,7 +117,8 @@ class IntakeIn(Schema):
 
     conversation_id = _short_text(NAME_MAX)
     message_id = _short_text(NAME_MAX)
-    customer = fields.Nested(CustomerIn, required=True)
+    # Optional on chat and web: an anonymous visitor is known by the conversation alone.
+    customer = fields.Nested(CustomerIn, load_default=dict)
     network = _short_text(50)  # social: whatsapp, instagram, facebook, x...
     subject = _short_text(SUBJECT_MAX)
     text = _long_text(required=True)
@@ -141,10 +144,16 @@ class IntakeIn(Schema):
                 raise ValidationError("Name the social network.", "network")
         if channel == "phone" and not customer.get("phone"):
             raise ValidationError("A phone contact needs the caller's number.", "customer.phone")
-        if not any(customer.get(k) for k in ("email", "phone", "external_id", "handle")):
-            raise ValidationError(
-                "Give at least one of email, phone, external_id or handle.", "customer"
-            )
+        if any(customer.get(k) for k in CONTACT_FIELDS):
+            return
+        if channel in ANONYMOUS_CHANNELS and data.get("conversation_id"):
+            return  # an anonymous visitor: the conversation is their identity
+        # Social and phone contacts were refused above without their handle or number.
+        raise ValidationError(
+            "Give at least one of email, phone, external_id or handle, "
+            "or the conversation_id of an anonymous visitor.",
+            "customer",
+        )
 
     context_channel = "chat"
 

@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from domain.actor import Actor
+from domain.customer import ANONYMOUS_CHANNELS, conversation_identity
 from domain.personal import Personal
 from domain.ticket import (
     AUTHOR_TYPES,
@@ -99,17 +100,18 @@ def _tag_list(**kwargs: Any) -> fields.List:
     return fields.List(tag, validate=validate.Length(max=MAX_TAGS), **kwargs)
 
 
+# The fields that identify a requester on any channel; a conversation does only on some.
+CONTACT_FIELDS = ("email", "phone", "external_id", "handle")
+
+
 class RequesterIn(Schema):
     name = _short_text(NAME_MAX, required=True)
     email = fields.Email(validate=validate.Length(max=254))
     phone = fields.String(validate=FullMatch(PHONE, error="Not a valid phone number."))
     external_id = _short_text(NAME_MAX)
     handle = _short_text(NAME_MAX)
-
-    @validates_schema
-    def has_a_contact(self, data: dict[str, Any], **_: Any) -> None:
-        if not any(data.get(k) for k in ("email", "phone", "external_id", "handle")):
-            raise ValidationError("Give at least one of email, phone, external_id or handle.")
+    # A chat or web visitor's conversation (ANONYMOUS_CHANNELS): enough on its own.
+    conversation_id = _short_text(NAME_MAX)
 
 
 class OpenTicketIn(Schema):
@@ -122,6 +124,33 @@ class OpenTicketIn(Schema):
     category = _short_text(NAME_MAX, allow_none=True)
     tags = _tag_list(load_default=list)
     external_ref = _short_text(NAME_MAX)
+
+    @validates_schema
+    def requester_is_known(self, data: dict[str, Any], **_: Any) -> None:
+        """Anonymity is for chat and web; elsewhere the channel's own identity counts."""
+        requester, channel = data.get("requester") or {}, data.get("channel")
+        if requester.get("conversation_id") and channel not in ANONYMOUS_CHANNELS:
+            raise ValidationError(
+                f"Only {' and '.join(ANONYMOUS_CHANNELS)} requesters are known by their "
+                "conversation.",
+                "requester.conversation_id",
+            )
+        if any(requester.get(k) for k in CONTACT_FIELDS) or requester.get("conversation_id"):
+            return
+        raise ValidationError(
+            "Give at least one of email, phone, external_id or handle"
+            + (", or a conversation_id." if channel in ANONYMOUS_CHANNELS else "."),
+            "requester",
+        )
+
+    @post_load
+    def conversation_as_identity(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        # Scoped by the channel here, as intake scopes it, so the requester is a Contact.
+        conversation_id = data["requester"].pop("conversation_id", None)
+        if conversation_id is not None:
+            conversation = conversation_identity(data["channel"], conversation_id)
+            data["requester"]["conversation"] = conversation
+        return data
 
 
 class MessageIn(Schema):
