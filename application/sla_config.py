@@ -4,16 +4,60 @@ policy list. Both are event-sourced, so every revision stays on record."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from application.errors import CalendarInUse, CalendarNotFound
+from eventsourcing.persistence import IntegrityError
+
+from application.errors import (
+    CalendarInUse,
+    CalendarNotFound,
+    ConcurrentWriteConflict,
+    StaleVersion,
+)
 from domain.actor import Actor
-from domain.calendar import Calendar
+from domain.calendar import Calendar, calendar_id
 from domain.sla import InvalidPolicy, SlaPolicies, SlaPolicy
 
 # Seeded holidays cover this many years from the current one unless the request names years.
 DEFAULT_SEED_YEARS = 3
+# Two admins saving at once: the loser re-reads and tries again (without If-Match, the
+# last write wins, as it did before If-Match existed).
+CONFLICT_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class IfMatch:
+    """A PUT's ``If-Match``: ``version`` is the ETag it names, None for ``*`` (whatever
+    version is current, as long as there is one)."""
+
+    version: int | None = None
+
+
+class PreconditionFailed(StaleVersion):
+    """If-Match named a version that is not the current one (or there is none)."""
+
+    def __init__(self, what: str, expected: int | None, current: int | None):
+        super().__init__(expected, current)  # type: ignore[arg-type]
+        now = f"it is at version {current}" if current is not None else "it does not exist"
+        asked = "any version" if expected is None else f"version {expected}"
+        self.args = (f"If-Match asked for {asked} of {what}; {now}.",)
+
+
+class RevisionNotFound(CalendarNotFound):
+    def __init__(self, name: str, revision: int, newest: int):
+        super().__init__(name)
+        self.args = (f"calendar {name!r} has no revision {revision} (its newest is {newest})",)
+
+
+def check_precondition(if_match: IfMatch | None, what: str, current: int | None) -> None:
+    """Nothing asked (no If-Match) passes; ``*`` needs something current; a version
+    must be the current one."""
+    if if_match is None:
+        return
+    if current is None or (if_match.version is not None and if_match.version != current):
+        raise PreconditionFailed(what, if_match.version, current)
 
 
 class HolidaySource(Protocol):
@@ -46,8 +90,11 @@ class SlaConfiguration:
 
     # Calendars
 
-    def put_calendar(self, name: str, spec: dict[str, Any], actor: Actor) -> Calendar:
-        """Create the calendar or record a new revision of it (a no-op when unchanged)."""
+    def put_calendar(
+        self, name: str, spec: dict[str, Any], actor: Actor, if_match: IfMatch | None = None
+    ) -> Calendar:
+        """Create the calendar or record a new revision of it (a no-op when unchanged).
+        A deleted calendar counts as absent for ``if_match``."""
         seed = spec.get("holidays")
         versions = self.holidays.versions()
         revision = {
@@ -61,15 +108,37 @@ class SlaConfiguration:
             "tzdata_version": versions.get("tzdata"),
             "holidays_version": versions.get("holidays"),
         }
-        existing = self.app.sla.find_calendar(name)
-        if existing is None:
-            calendar = Calendar.create(actor=actor, **revision)
-        else:
-            calendar = existing
-            calendar.revise(actor=actor, **revision)
-        if calendar.pending_events:
-            self.app.save(calendar)
-        return calendar
+        for _ in range(CONFLICT_RETRIES):
+            existing = self.app.sla.find_calendar(name)
+            current = existing.version if existing and not existing.deleted else None
+            check_precondition(if_match, f"calendar {name!r}", current)
+            if existing is None:
+                calendar = Calendar.create(actor=actor, **revision)
+            else:
+                calendar = existing
+                calendar.revise(actor=actor, **revision)
+            if not calendar.pending_events:
+                return calendar
+            try:
+                self.app.save(calendar)
+            except IntegrityError:
+                continue  # another admin saved first: look again (If-Match now fails)
+            return calendar
+        raise ConcurrentWriteConflict(f"calendar {name!r} kept changing; try again")
+
+    def calendar_revision(self, name: str, revision: int) -> Calendar:
+        """The calendar as its ``revision``-th revision (1 is its creation) left it.
+        Deleted calendars' revisions stay readable: timers were counted in them."""
+        versions = [
+            e.originator_version
+            for e in self.app.events.get(calendar_id(name))
+            if isinstance(e, Calendar.Created | Calendar.Revised)
+        ]
+        if not versions:
+            raise CalendarNotFound(name)
+        if revision > len(versions):
+            raise RevisionNotFound(name, revision, len(versions))
+        return self.app.repository.get(calendar_id(name), version=versions[revision - 1])
 
     def delete_calendar(self, name: str, actor: Actor) -> None:
         calendar = self.app.sla.calendar(name)
@@ -89,7 +158,10 @@ class SlaConfiguration:
 
     # Policies
 
-    def replace_policies(self, policies: Sequence[SlaPolicy], actor: Actor) -> SlaPolicies:
+    def replace_policies(
+        self, policies: Sequence[SlaPolicy], actor: Actor, if_match: IfMatch | None = None
+    ) -> SlaPolicies:
+        """The list always exists for ``if_match``: at version 0 before the first save."""
         for i, policy in enumerate(policies):
             try:
                 self.app.sla.calendar(policy.calendar)
@@ -97,11 +169,19 @@ class SlaConfiguration:
                 raise InvalidPolicy(
                     f"policies[{i}].calendar", f"unknown calendar {policy.calendar!r}"
                 ) from None
-        current = self.app.sla.policies() or SlaPolicies(actor=actor)
-        current.replace(policies, actor)
-        if current.pending_events:
-            self.app.save(current)
-        return current
+        for _ in range(CONFLICT_RETRIES):
+            found = self.app.sla.policies()
+            check_precondition(if_match, "the SLA policies", found.version if found else 0)
+            current = found or SlaPolicies(actor=actor)
+            current.replace(policies, actor)
+            if not current.pending_events:
+                return current
+            try:
+                self.app.save(current)
+            except IntegrityError:
+                continue  # another admin saved first: look again (If-Match now fails)
+            return current
+        raise ConcurrentWriteConflict("the SLA policies kept changing; try again")
 
 
 def _seed_record(seed: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""marshmallow schemas for surveys and the satisfaction and performance reports."""
+"""marshmallow schemas for surveys, and the window every report reads (SLA ones too)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
@@ -13,6 +14,9 @@ from projections.reports import GROUPS
 
 DEFAULT_DAYS = 30
 MAX_RANGE_DAYS = 3 * 366  # a day-by-day report over longer is not a report
+DAY = timedelta(days=1)
+WHOLE_DAYS = "This report counts whole UTC days: give a date, or an instant at 00:00 UTC."
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 class SurveyAnswerIn(Schema):
@@ -28,26 +32,77 @@ class SurveyAnswerIn(Schema):
     )
 
 
-class DateRangeIn(Schema):
-    """``from`` and ``to`` are days (YYYY-MM-DD, UTC), both included; by default the
-    last 30 days up to today."""
+class DayOrInstant(fields.String):
+    """A date (YYYY-MM-DD: a whole UTC day) or an instant with an offset."""
 
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    default_error_messages = {
+        "invalid": "Give a date (YYYY-MM-DD, a whole UTC day) or an instant with an "
+        "offset (2026-03-01T09:30:00Z)."
+    }
+    _date = fields.Date()
+    _instant = fields.AwareDateTime()
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> date | datetime:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        parser = self._date if _DAY.fullmatch(text) else self._instant
+        try:
+            return parser.deserialize(text)
+        except ValidationError:
+            raise self.make_error("invalid") from None
+
+
+class ReportWindowIn(Schema):
+    """The window of every report (``/v1/reports/*``, ``/v1/agents/{id}/performance``,
+    ``/v1/sla/breaches``): ``from`` and ``to`` are each a date or an instant with an
+    offset. It runs from ``from`` (a date: its 00:00 UTC) up to ``to`` (a date: the end
+    of that day, so both days count; an instant: excluded). By default ``to`` is the end
+    of today (UTC) and ``from`` 30 days before it; ``from`` must come before ``to`` and
+    the window may span at most MAX_RANGE_DAYS days (both a 422 naming ``from``)."""
+
+    from_ = DayOrInstant(data_key="from")
+    to = DayOrInstant()
     after_position = fields.Integer(validate=validate.Range(min=0))
 
     @post_load
-    def defaults(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        today = datetime.now(UTC).date()
-        end: date = data.get("to") or today
-        data["to"] = end
-        data.setdefault("from_", end - timedelta(days=DEFAULT_DAYS - 1))
-        if data["from_"] > end:
-            raise ValidationError("Must not be after to.", "from")
+    def window(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        end = _end(data.get("to")) if "to" in data else _end(datetime.now(UTC).date())
+        start = _start(data["from_"]) if "from_" in data else end - timedelta(days=DEFAULT_DAYS)
+        if start >= end:
+            raise ValidationError("Must be before to.", "from")
         # Checked after the defaults: a far ``from`` alone spans up to today.
-        if (end - data["from_"]).days >= MAX_RANGE_DAYS:
-            raise ValidationError(f"The range may span at most {MAX_RANGE_DAYS} days.", "from")
-        return data
+        if end - start > timedelta(days=MAX_RANGE_DAYS):
+            raise ValidationError(f"The window may span at most {MAX_RANGE_DAYS} days.", "from")
+        return self.shape(data, start, end)
+
+    def shape(self, data: dict[str, Any], start: datetime, end: datetime) -> dict[str, Any]:
+        """Instants: ``from_`` included, ``to`` excluded."""
+        return {**data, "from_": start, "to": end}
+
+
+class DateRangeIn(ReportWindowIn):
+    """Reports counted in whole UTC days (their rollups keep days): the window must
+    start and end on a UTC midnight, and loads as the first and the last day."""
+
+    def shape(self, data: dict[str, Any], start: datetime, end: datetime) -> dict[str, Any]:
+        # Only a given edge can be off midnight: a default ``from`` follows ``to``.
+        edges = {"from": (start, "from_"), "to": (end, "to")}
+        off = [name for name, (edge, key) in edges.items() if key in data and _off_midnight(edge)]
+        if off:
+            raise ValidationError({name: [WHOLE_DAYS] for name in off})
+        first, last = start.astimezone(UTC).date(), (end.astimezone(UTC) - DAY).date()
+        return {**data, "from_": first, "to": last}
+
+
+def _off_midnight(instant: datetime) -> bool:
+    return instant.astimezone(UTC).time() != time(0)
+
+
+def _start(value: date | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.combine(value, time(0), UTC)
+
+
+def _end(value: date | datetime) -> datetime:
+    return value if isinstance(value, datetime) else _start(value) + DAY
 
 
 class SatisfactionQueryIn(DateRangeIn):

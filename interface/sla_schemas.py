@@ -1,4 +1,5 @@
-"""marshmallow schemas of the SLA routes: calendars, policies, breaches and the report.
+"""marshmallow schemas of the SLA routes: calendars (and revision reads), policies,
+breaches and the report.
 
 Shapes are checked here; the rules of a calendar (overlaps, 24:00, time zones) are the
 domain's (domain.calendar raises InvalidCalendar naming the field)."""
@@ -12,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from domain.calendar import DAYS
 from domain.sla import METRICS
 from domain.ticket import CHANNELS, PRIORITIES
+from interface.report_schemas import ReportWindowIn
 from interface.schemas import BCP47, NAME_MAX, TAG, FullMatch, one_line
 from projections.sla import PERIODS
 
@@ -113,23 +115,18 @@ class PoliciesIn(Schema):
     )
 
 
-class PeriodQueryIn(Schema):
-    from_ = fields.AwareDateTime(data_key="from", required=True)
-    to = fields.AwareDateTime(required=True)
-
-    @validates_schema
-    def in_order(self, data: dict[str, Any], **_: Any) -> None:
-        if "from_" in data and "to" in data and data["from_"] >= data["to"]:
-            raise ValidationError("Must be after from.", "to")
+class CalendarQueryIn(Schema):
+    revision = fields.Integer(strict=False, validate=validate.Range(min=1, max=2**31 - 1))
 
 
-class BreachesQueryIn(PeriodQueryIn):
+# The window (from, to, their defaults and limits) is every report's: report_schemas.
+
+
+class BreachesQueryIn(ReportWindowIn):
     metric = fields.String(validate=validate.OneOf(METRICS))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     cursor = fields.String(validate=validate.Length(min=1, max=1000))
-    after_position = fields.Integer(validate=validate.Range(min=0))
 
 
-class SlaReportQueryIn(PeriodQueryIn):
+class SlaReportQueryIn(ReportWindowIn):
     period = fields.String(load_default="day", validate=validate.OneOf(PERIODS))
-    after_position = fields.Integer(validate=validate.Range(min=0))

@@ -13,6 +13,7 @@ from interface.http.errors import PROBLEM_JSON, add_error_handlers, serialize_pr
 from interface.http.json_logs import AccessLogContext
 from interface.http.media import BodyLimit, BoundedJSONHandler
 from interface.http.metrics import HttpMetrics, add_metrics_route
+from interface.http.query_params import QueryParams
 from interface.http.rate_limit import RateLimit
 from interface.http.request_id import RequestId
 from interface.http.resources.agents import add_agent_routes
@@ -41,6 +42,7 @@ def create_app(atende: Atende) -> falcon.App:
             BodyLimit(limit, bigger),
             Authentication(atende.tokens),
             RateLimit(settings.rate_limit, settings.public_rate_limit),  # needs the principal
+            QueryParams(),  # after the token checks: a stranger learns no parameter names
         ]
     )
     json_handler = BoundedJSONHandler(limit)

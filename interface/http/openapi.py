@@ -33,6 +33,14 @@ from interface.http.resources.tickets import COMMANDS as TICKET_COMMANDS
 
 PUBLIC = None  # roles of a route that needs no token
 ADMIN = ("admin",)
+# Every report's window (interface.report_schemas.ReportWindowIn).
+WINDOW = (
+    "from and to are each a date (YYYY-MM-DD, a whole UTC day) or an instant with an "
+    "offset; the window runs from from up to to (a date's whole day included, an instant "
+    f"excluded). Default: the last {report_schemas.DEFAULT_DAYS} days up to the end of "
+    f"today (UTC); at most {report_schemas.MAX_RANGE_DAYS} days; from must come before to."
+)
+WHOLE_DAYS = "This report counts whole UTC days: an instant must be 00:00 UTC."
 
 
 @dataclass(frozen=True)
@@ -244,12 +252,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         description=f"token and link are shown to {', '.join(LINK_READERS)} only.",
     ),
     ("/v1/calendars/{name}", "get"): Operation(
-        "A business-hours calendar's current revision",
+        "A business-hours calendar's current revision, or a past one (?revision=N)",
         "sla",
         ROLES,
         out.CalendarOut,
+        query=sla_schemas.CalendarQueryIn,
         errors=(404,),
         etag=True,
+        description="revision counts from 1 (the calendar's creation); every PUT that "
+        "changed something is the next. Past revisions of a deleted calendar stay readable; "
+        "404 for a revision it never had.",
     ),
     ("/v1/calendars/{name}", "put"): Operation(
         "Create a calendar (201) or replace it with a new revision (200)",
@@ -259,13 +271,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         statuses=(200, 201),
         body=sla_schemas.CalendarIn,
         errors=(409,),
+        if_match=True,
         etag=True,
+        description="Without If-Match the PUT overwrites whatever revision is current; "
+        "If-Match: * needs the calendar to exist.",
     ),
     ("/v1/calendars/{name}", "delete"): Operation(
         "Delete a calendar no policy uses", "sla", ADMIN, statuses=(204,), errors=(404, 409)
     ),
     ("/v1/sla/policies", "get"): Operation(
-        "The ordered SLA policies (first match wins)", "sla", ROLES, out.PoliciesOut
+        "The ordered SLA policies (first match wins)", "sla", ROLES, out.PoliciesOut, etag=True
     ),
     ("/v1/sla/policies", "put"): Operation(
         "Replace the SLA policies",
@@ -274,6 +289,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         out.PoliciesOut,
         body=sla_schemas.PoliciesIn,
         errors=(404, 409),
+        if_match=True,
+        etag=True,
+        description="Without If-Match the PUT overwrites; before the first PUT the list is "
+        'at version 0 (ETag "0").',
     ),
     ("/v1/sla/breaches", "get"): Operation(
         "Recorded SLA breaches, oldest first",
@@ -281,6 +300,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         REPORT_READERS,
         out.BreachesOut,
         query=sla_schemas.BreachesQueryIn,
+        csv=True,
+        description=f"{WINDOW} As CSV, the next page is a Link header (rel=next).",
     ),
     ("/v1/reports/sla", "get"): Operation(
         "SLA outcomes per metric, policy and period",
@@ -288,6 +309,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         REPORT_READERS,
         out.SlaReportOut,
         query=sla_schemas.SlaReportQueryIn,
+        csv=True,
+        description=WINDOW,
     ),
     ("/v1/agents", "post"): Operation(
         "Register an agent",
@@ -327,6 +350,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         query=report_schemas.DateRangeIn,
         errors=(404,),
         csv=True,
+        description=f"{WINDOW} {WHOLE_DAYS}",
     ),
     ("/v1/intake/email", "post"): Operation(
         "Receive a raw email (201 when it opens a ticket, 200 when it continues one)",
@@ -380,6 +404,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         out.SatisfactionReportOut,
         query=report_schemas.SatisfactionQueryIn,
         csv=True,
+        description=f"{WINDOW} {WHOLE_DAYS}",
     ),
     ("/v1/reports/agents", "get"): Operation(
         "Every agent's performance over days",
@@ -388,5 +413,6 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         out.AgentsReportOut,
         query=report_schemas.DateRangeIn,
         csv=True,
+        description=f"{WINDOW} {WHOLE_DAYS}",
     ),
 }

@@ -116,7 +116,7 @@ def _parameters(template: str, op: Operation) -> list[dict[str, Any]]:
             {
                 "in": "header",
                 "name": "If-Match",
-                "description": 'The ticket\'s ETag (e.g. "3"); 412 when it has moved on.',
+                "description": 'The ETag last answered (e.g. "3"); 412 when it has moved on.',
                 "schema": {"type": "string"},
             }
         )
@@ -163,8 +163,8 @@ def _error_statuses(template: str, op: Operation) -> set[int]:
         statuses |= {401, 403}
     if op.body is not None or op.raw_body is not None:
         statuses |= {400, 413, 415, 422}
-    if op.query is not None or op.idempotent:
-        statuses.add(422)
+    # Every route refuses query parameters it does not take (interface/http/query_params.py).
+    statuses.add(422)
     if op.idempotent:
         statuses.add(409)  # the same key still in flight
     if op.if_match:

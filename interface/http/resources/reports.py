@@ -1,11 +1,9 @@
 """Reports: satisfaction by group, and agents' performance; JSON, or CSV for
-``Accept: text/csv``."""
+``Accept: text/csv``. Their window (``from``, ``to``) is every report's: see
+interface.report_schemas.ReportWindowIn."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -15,6 +13,7 @@ import falcon
 from infrastructure.bootstrap import Atende
 from interface.http.auth import allow
 from interface.http.consistency import wait_if_asked
+from interface.http.csv_answers import flatten, send_csv, send_items_csv, wants_csv
 from interface.report_schemas import DateRangeIn, SatisfactionQueryIn
 from projections.reports import NONE, SATISFACTION_COUNTERS, percentile, rate
 
@@ -22,7 +21,6 @@ from projections.reports import NONE, SATISFACTION_COUNTERS, percentile, rate
 REPORT_READERS = ("analyst", "auditor", "integrator")
 _SATISFACTION_QUERY = SatisfactionQueryIn()
 _RANGE_QUERY = DateRangeIn()
-CSV = "text/csv"
 
 
 SATISFACTION_COLUMNS = ("surveys_sent", "responses", "response_rate", "average_rating", "csat")
@@ -107,9 +105,9 @@ class SatisfactionReport:
             {"group": None if r["value"] == NONE else r["value"], **satisfaction_figures(r)}
             for r in rows
         ]
-        if _wants_csv(req):
+        if wants_csv(req):
             header = [query["group_by"], *SATISFACTION_COLUMNS]
-            _send_csv(
+            send_csv(
                 resp,
                 header,
                 ([g["group"], *(g[c] for c in SATISFACTION_COLUMNS)] for g in groups),
@@ -139,7 +137,7 @@ class AgentsReport:
         query = _RANGE_QUERY.load(req.params)
         wait_if_asked(self.atende, self.view, query)
         agents = _performance_of(self.view, query["from_"], query["to"], None)
-        if _wants_csv(req):
+        if wants_csv(req):
             _send_performance_csv(resp, agents)
             return
         resp.media = {
@@ -162,43 +160,15 @@ class AgentPerformance:
         agent = self.atende.tickets.agents.get(agent_id)  # 404 for an unknown agent
         wait_if_asked(self.atende, self.view, query)
         [found] = _performance_of(self.view, query["from_"], query["to"], str(agent.id))
-        if _wants_csv(req):
+        if wants_csv(req):
             _send_performance_csv(resp, [found])
             return
         resp.media = {"from": query["from_"].isoformat(), "to": query["to"].isoformat(), **found}
 
 
-def _wants_csv(req: falcon.Request) -> bool:
-    return req.client_prefers((falcon.MEDIA_JSON, CSV)) == CSV
-
-
-def flatten(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested members as ``a.b`` columns."""
-    flat: dict[str, Any] = {}
-    for key, value in document.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def _send_performance_csv(resp: falcon.Response, agents: list[dict[str, Any]]) -> None:
-    rows = [flatten(a) for a in agents]
-    header = list(flatten(performance("", None, None, None)))
-    _send_csv(resp, header, ([r[h] for h in header] for r in rows), "agents")
-
-
-def _send_csv(
-    resp: falcon.Response, header: list[str], rows: Iterable[list[Any]], name: str
-) -> None:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
-    resp.content_type = f"{CSV}; charset=utf-8"
-    resp.downloadable_as = f"{name}.csv"
-    resp.text = out.getvalue()
+    header = flatten(performance("", None, None, None))
+    send_items_csv(resp, header, agents, "agents")
 
 
 def add_report_routes(app: falcon.App, atende: Atende) -> None:

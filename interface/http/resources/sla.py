@@ -1,4 +1,8 @@
-"""SLA routes: calendars, the policy list, a ticket's timers, breaches and the report."""
+"""SLA routes: calendars, the policy list, a ticket's timers, breaches and the report.
+
+Calendars and the policy list answer with an ``ETag`` (their version); a ``PUT`` with
+``If-Match`` is refused (412, nothing stored) unless it names the current version, or is
+``*`` and there is one. A ``PUT`` without ``If-Match`` overwrites, as it always did."""
 
 from __future__ import annotations
 
@@ -8,21 +12,30 @@ from uuid import UUID
 
 import falcon
 
+from application.sla_config import IfMatch
 from domain.actor import ROLES
 from domain.sla import SlaPolicy
 from domain.sla_timers import elapsed_at
 from infrastructure.bootstrap import Atende
+from infrastructure.views.sla import OUTCOMES
 from interface import sla_schemas
 from interface.http.auth import TICKET_READERS, allow
 from interface.http.consistency import wait_if_asked
+from interface.http.csv_answers import send_items_csv, wants_csv
 from interface.http.cursor import decode_cursor, encode_cursor
-from interface.http.hooks import validate_body
+from interface.http.hooks import expected_version, validate_body
+from interface.http.resources.reports import REPORT_READERS
 from interface.schemas import plain
 
-REPORT_READERS = ("analyst", "auditor", "integrator")
+_CALENDAR_QUERY = sla_schemas.CalendarQueryIn()
 _BREACHES_QUERY = sla_schemas.BreachesQueryIn()
 _REPORT_QUERY = sla_schemas.SlaReportQueryIn()
 BREACH_KEY_TYPES = (str, str, str, int)
+BREACH_COLUMNS = (
+    "ticket_id", "metric", "cycle", "policy", "target", "state", "started_at", "due_at",
+    "breached_at",
+)  # fmt: skip
+REPORT_COLUMNS = ("metric", "policy", "period", "total", *OUTCOMES)
 
 
 def calendar_document(calendar: Any) -> dict[str, Any]:
@@ -34,8 +47,18 @@ def calendar_document(calendar: Any) -> dict[str, Any]:
     }
 
 
+def if_match(req: falcon.Request) -> IfMatch | None:
+    """The ``If-Match`` of a PUT: None when absent (the PUT overwrites)."""
+    if not req.if_match:
+        return None
+    if "*" in req.if_match:
+        return IfMatch()
+    return IfMatch(expected_version(req))
+
+
 class CalendarItem:
-    """``/v1/calendars/{name}``: PUT a whole revision, GET the current one, DELETE."""
+    """``/v1/calendars/{name}``: PUT a whole revision, GET the current one (or, with
+    ``?revision=N``, the N-th as it was), DELETE."""
 
     schema = sla_schemas.CalendarIn()
 
@@ -44,7 +67,11 @@ class CalendarItem:
 
     @falcon.before(allow(*ROLES))
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        calendar = self.atende.tickets.sla.calendar(name)
+        query = _CALENDAR_QUERY.load(req.params)
+        if "revision" in query:
+            calendar = self.atende.sla_config.calendar_revision(name, query["revision"])
+        else:
+            calendar = self.atende.tickets.sla.calendar(name)
         resp.media = calendar_document(calendar)
         resp.etag = str(calendar.version)
 
@@ -54,7 +81,8 @@ class CalendarItem:
         spec = dict(req.context.body)
         spec["closures"] = [{**c, "date": c["date"].isoformat()} for c in spec["closures"]]
         existed = self.atende.tickets.sla.find_calendar(name) is not None
-        calendar = self.atende.sla_config.put_calendar(name, spec, req.context.actor)
+        actor = req.context.actor
+        calendar = self.atende.sla_config.put_calendar(name, spec, actor, if_match(req))
         resp.status = falcon.HTTP_200 if existed else falcon.HTTP_201
         resp.media = calendar_document(calendar)
         resp.etag = str(calendar.version)
@@ -75,21 +103,23 @@ class Policies:
 
     @falcon.before(allow(*ROLES))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        current = self.atende.tickets.sla.policies()
-        resp.media = _policies_document(current)
+        _send_policies(resp, self.atende.tickets.sla.policies())
 
     @falcon.before(allow())
     @falcon.before(validate_body)
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         policies = [SlaPolicy.from_dict(p) for p in req.context.body["policies"]]
-        current = self.atende.sla_config.replace_policies(policies, req.context.actor)
-        resp.media = _policies_document(current)
+        current = self.atende.sla_config.replace_policies(
+            policies, req.context.actor, if_match(req)
+        )
+        _send_policies(resp, current)
 
 
-def _policies_document(current: Any) -> dict[str, Any]:
-    if current is None:
-        return {"version": 0, "policies": []}
-    return {"version": current.version, "policies": current.policies}
+def _send_policies(resp: falcon.Response, current: Any) -> None:
+    """Before the first PUT the list is empty, at version 0 (its ETag)."""
+    version = current.version if current is not None else 0
+    resp.media = {"version": version, "policies": current.policies if current else []}
+    resp.etag = str(version)
 
 
 class TicketSla:
@@ -120,7 +150,8 @@ def _timer_order(timer: dict[str, Any]) -> tuple:
 
 
 class Breaches:
-    """``GET /v1/sla/breaches?from=&to=&metric=``: recorded breaches, oldest first."""
+    """``GET /v1/sla/breaches?from=&to=&metric=``: recorded breaches, oldest first (CSV
+    too: the next page is then a ``Link: <...>; rel="next"`` header)."""
 
     def __init__(self, atende: Atende):
         self.atende = atende
@@ -144,22 +175,29 @@ class Breaches:
         )
         more, rows = len(rows) > limit, rows[:limit]
         last = rows[-1] if rows else None
-        resp.media = {
-            "items": [_breach_item(row) for row in rows],
-            "next_cursor": encode_cursor(
+        items = [{k: row[k] for k in BREACH_COLUMNS} for row in rows]
+        next_cursor = (
+            encode_cursor(
                 (last["breached_at"], last["ticket_id"], last["metric"], last["cycle"]), scope
             )
             if more and last
-            else None,
-        }
+            else None
+        )
+        if wants_csv(req):
+            # A CSV has no room for the cursor: the next page is a Link (RFC 8288).
+            if next_cursor:
+                resp.append_link(_next_page(req, scope, next_cursor), "next")
+            send_items_csv(resp, BREACH_COLUMNS, items, "breaches")
+            return
+        resp.media = {"items": items, "next_cursor": next_cursor}
 
 
-def _breach_item(row: dict[str, Any]) -> dict[str, Any]:
-    shown = (
-        "ticket_id", "metric", "cycle", "policy", "target", "state", "started_at", "due_at",
-        "breached_at",
-    )  # fmt: skip
-    return {k: row[k] for k in shown}
+def _next_page(req: falcon.Request, scope: dict[str, Any], cursor: str) -> str:
+    """This request again with the cursor, its window pinned (a default one moves at
+    midnight, and the cursor belongs to this one)."""
+    window = {"from": scope["from"], "to": scope["to"]}
+    params = {**req.params, **window, "cursor": cursor}
+    return f"{req.path}?{falcon.to_query_str(params, prefix=False)}"
 
 
 class SlaReport:
@@ -173,11 +211,15 @@ class SlaReport:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _REPORT_QUERY.load(req.params)
         wait_if_asked(self.atende, self.view, query)
+        groups = self.view.report(query["from_"], query["to"], query["period"])
+        if wants_csv(req):
+            send_items_csv(resp, REPORT_COLUMNS, groups, "sla")
+            return
         resp.media = {
             "from": query["from_"].isoformat(),
             "to": query["to"].isoformat(),
             "period": query["period"],
-            "groups": self.view.report(query["from_"], query["to"], query["period"]),
+            "groups": groups,
         }
 
 
