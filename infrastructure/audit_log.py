@@ -221,11 +221,14 @@ class AuditLog:
         p = self._position
         columns = ", ".join(f"l.{c.strip()}" for c in _LINK_COLUMNS.split(","))
         while True:
+            # The page of events first, then its links: joined the other way round,
+            # PostgreSQL hashes the whole links table for every page.
             rows = self._page(
-                f"SELECT e.{p}, e.originator_id, e.originator_version, e.topic, e.state, "
-                f"{columns} FROM {self.events} e LEFT JOIN {self.links} l "
-                f"ON l.position = e.{p} WHERE e.{p} > :after"
-                f"{'' if upto is None else f' AND e.{p} <= :upto'} ORDER BY e.{p} LIMIT {PAGE}",
+                f"SELECT e.position, e.originator_id, e.originator_version, e.topic, e.state, "
+                f"{columns} FROM (SELECT {p} AS position, originator_id, originator_version, "
+                f"topic, state FROM {self.events} WHERE {p} > :after"
+                f"{'' if upto is None else f' AND {p} <= :upto'} ORDER BY {p} LIMIT {PAGE}) e "
+                f"LEFT JOIN {self.links} l ON l.position = e.position ORDER BY e.position",
                 {"after": after, "upto": upto},
             )
             of, page = _Ids().of, []
