@@ -23,6 +23,7 @@ from infrastructure.access_log import AccessLog
 from infrastructure.anchors import AnchorFile, AnchorSigner
 from infrastructure.audit_log import AuditLog
 from infrastructure.crypto import KeyRing, PersonalAsCiphertext, SealedAsCiphertext
+from infrastructure.heartbeat import Heartbeats
 from infrastructure.holiday_source import HolidaysPackage
 from infrastructure.idempotency import SqlIdempotencyStore
 from infrastructure.keystore import Keystore
@@ -52,6 +53,7 @@ class Atende:
     eraser: CustomerEraser
     keys: KeyRing
     view_failures: ViewFailures
+    heartbeats: Heartbeats
     views: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -129,6 +131,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
     tokens = TokenStore(db, token_key(secret_key))
     views = {name: kind.make(factory.datastore) for name, kind in VIEWS.items()}
     view_failures = ViewFailures(db)
+    heartbeats = Heartbeats(db)
     tickets = TicketApplication(
         factory=factory,
         personal_transcodings=personal_transcodings(keyring),
@@ -150,7 +153,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         db.ensure_schema()
         tickets.recorder.create_table()
         tickets.snapshots.recorder.create_table()
-        stores = (keyring, idempotency, tokens, audit_log, access_log, view_failures)
+        stores = (keyring, idempotency, tokens, audit_log, access_log, view_failures, heartbeats)
         for store in (*stores, *views.values()):
             store.create_table()
     return Atende(
@@ -186,6 +189,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         eraser=CustomerEraser(tickets, keyring, views["ticket_list"].ticket_ids_of),
         keys=keyring,
         view_failures=view_failures,
+        heartbeats=heartbeats,
         views=views,
     )
 

@@ -37,6 +37,7 @@ from psycopg.sql import SQL, Identifier
 from application.follow_up import FollowUpPolicy
 from application.router import Router
 from application.tickets import TicketApplication
+from infrastructure.heartbeat import ProjectorHeartbeat
 from infrastructure.key_rotation import add_key_rotation_job
 from infrastructure.retention import add_retention_job
 from infrastructure.scheduler import FollowUpScheduler, SlaScheduler
@@ -321,6 +322,8 @@ def run_projector(atende: Any, stop: threading.Event) -> None:
     add_checkpoint_job(follow.scheduler, atende)
     add_key_rotation_job(follow.scheduler, atende)
     add_retention_job(follow.scheduler, atende)
+    heartbeat = ProjectorHeartbeat(atende.heartbeats)
+    heartbeat.start(follow.scheduler)
     for scheduler in (clock.scheduler, follow.scheduler):
         count_runs(scheduler)
     clock.start()
@@ -334,3 +337,4 @@ def run_projector(atende: Any, stop: threading.Event) -> None:
     clock.shutdown()
     for thread in threads:
         thread.join()
+    heartbeat.stop()

@@ -61,6 +61,8 @@ class Settings:
     # public routes, per client address (None means unlimited).
     metrics_token: str | None = field(default=None, repr=False)
     health_max_lag: int = 1000
+    # Health says "degraded" when no projector beat this recently (infrastructure/heartbeat.py).
+    health_max_heartbeat_age: timedelta = timedelta(seconds=30)
     rate_limit: Rate | None = None
     public_rate_limit: Rate | None = None
     environ: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -109,6 +111,9 @@ class Settings:
             ),
             metrics_token=env.get("ATENDE_METRICS_TOKEN", "").strip() or None,
             health_max_lag=int(env.get("ATENDE_HEALTH_MAX_LAG", 1000)),
+            health_max_heartbeat_age=parse_duration(
+                env.get("ATENDE_HEALTH_MAX_HEARTBEAT_AGE", "30s"), "ATENDE_HEALTH_MAX_HEARTBEAT_AGE"
+            ),
             rate_limit=optional_rate(env, "ATENDE_RATE_LIMIT"),
             public_rate_limit=optional_rate(env, "ATENDE_PUBLIC_RATE_LIMIT"),
             environ=env,

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.e2e.api import Api
 from tests.e2e.server import Server, running_server
@@ -83,3 +84,42 @@ def test_a_projector_stops_when_its_master_is_killed(supervised: Server):
     supervised.process.wait()
 
     _wait_for(lambda: not _alive(projector), "the orphaned projector to stop")
+
+
+@pytest.fixture
+def impatient(server: Server, tmp_path: Path) -> Iterator[Server]:
+    """A server of its own whose health wants a heartbeat at most 2 s old."""
+    backend = "sqlite" if server.database_url.startswith("sqlite") else "postgres"
+    env = {"ATENDE_HEALTH_MAX_HEARTBEAT_AGE": "2s"}
+    with running_server(backend, tmp_path, workers=1, env=env) as running:
+        yield running
+
+
+def _health(server: Server) -> dict:
+    response = requests.get(f"{server.base_url}/v1/health", timeout=5)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_health_names_the_projectors_heartbeat_and_is_degraded_while_it_is_missing(
+    impatient: Server,
+):
+    master = impatient.process.pid
+    projector = _wait_for(lambda: _projectors_of(master), "a projector under the master")[0]
+    beating = _wait_for(
+        lambda: (h := _health(impatient))["status"] == "ok" and h, "health ok with a heartbeat"
+    )
+    heartbeat = beating["projector"]["heartbeat"]
+    assert heartbeat["pid"] == projector and heartbeat["age_seconds"] <= 2
+
+    os.kill(projector, signal.SIGSTOP)  # hung: alive to its master, doing nothing
+    try:
+        stale = _wait_for(
+            lambda: (h := _health(impatient))["status"] == "degraded" and h, "health degraded"
+        )
+        assert stale["projector"]["heartbeat"]["age_seconds"] > 2
+        assert stale["projector"]["lag"] and not stale["projector"]["behind"]
+    finally:
+        os.kill(projector, signal.SIGCONT)
+
+    _wait_for(lambda: _health(impatient)["status"] == "ok", "health ok again")

@@ -1,8 +1,11 @@
 """Database reachability and the projector's progress, without authentication (for load
 balancers and operators).
 
-A lagging projector makes the answer "degraded", and a view that cannot apply an event
-(recorded by the projector, see infrastructure.view_failures) "failing", naming it; both
+A lagging projector, or one whose heartbeat is missing or older than
+ATENDE_HEALTH_MAX_HEARTBEAT_AGE (it died: views, the SLA clock, follow-ups and anchors
+have stopped; infrastructure/heartbeat.py), makes the answer "degraded", and a view that
+cannot apply an event (recorded by the projector, see infrastructure.view_failures)
+"failing", naming it; both
 are still 200: the API itself works (commands, reads from the log), only views are
 stale, so a load balancer should keep sending traffic. An unreachable database is 503 +
 Retry-After.
@@ -11,6 +14,7 @@ Retry-After.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import falcon
@@ -32,6 +36,7 @@ class Health:
     def __init__(self, atende: Atende):
         self.atende = atende
         self.max_lag = atende.settings.health_max_lag
+        self.max_heartbeat_age = atende.settings.health_max_heartbeat_age.total_seconds()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         try:
@@ -51,11 +56,26 @@ class Health:
         lag = {row["view"]: row["lag"] for row in rows}
         behind = sorted(view for view, events in lag.items() if events > self.max_lag)
         failing = {row["view"]: row["failing"] for row in rows if row["failing"]}
+        heartbeat = self._heartbeat()
+        stopped = heartbeat is None or heartbeat["age_seconds"] > self.max_heartbeat_age
         return {
-            "status": "failing" if failing else "behind" if behind else "ok",
+            "status": "failing" if failing else "behind" if behind or stopped else "ok",
+            "heartbeat": heartbeat,
+            "max_heartbeat_age_seconds": self.max_heartbeat_age,
             "head": rows[0]["head"] if rows else 0,
             "lag": lag,
             "max_lag": self.max_lag,
             "behind": behind,
             "failing": failing,
+        }
+
+    def _heartbeat(self) -> dict[str, Any] | None:
+        newest = self.atende.heartbeats.newest()
+        if newest is None:
+            return None
+        return {
+            "age_seconds": round(newest.age(datetime.now(UTC)), 1),
+            "host": newest.host,
+            "pid": newest.pid,
+            "started_at": newest.started_at.isoformat(),
         }
