@@ -23,7 +23,7 @@ from infrastructure.access_log import AccessLog
 from infrastructure.anchors import AnchorFile, AnchorSigner
 from infrastructure.audit_log import AuditLog
 from infrastructure.crypto import KeyRing, PersonalAsCiphertext, SealedAsCiphertext
-from infrastructure.heartbeat import Heartbeats
+from infrastructure.heartbeat import Heartbeats, WriteProbe
 from infrastructure.holiday_source import HolidaysPackage
 from infrastructure.idempotency import SqlIdempotencyStore
 from infrastructure.keystore import Keystore
@@ -54,6 +54,7 @@ class Atende:
     keys: KeyRing
     view_failures: ViewFailures
     heartbeats: Heartbeats
+    write_probe: WriteProbe
     views: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -132,6 +133,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
     views = {name: kind.make(factory.datastore) for name, kind in VIEWS.items()}
     view_failures = ViewFailures(db)
     heartbeats = Heartbeats(db)
+    write_probe = WriteProbe(db)
     tickets = TicketApplication(
         factory=factory,
         personal_transcodings=personal_transcodings(keyring),
@@ -153,7 +155,10 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         db.ensure_schema()
         tickets.recorder.create_table()
         tickets.snapshots.recorder.create_table()
-        stores = (keyring, idempotency, tokens, audit_log, access_log, view_failures, heartbeats)
+        stores = (
+            keyring, idempotency, tokens, audit_log, access_log, view_failures, heartbeats,
+            write_probe,
+        )  # fmt: skip
         for store in (*stores, *views.values()):
             store.create_table()
     return Atende(
@@ -190,6 +195,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         keys=keyring,
         view_failures=view_failures,
         heartbeats=heartbeats,
+        write_probe=write_probe,
         views=views,
     )
 

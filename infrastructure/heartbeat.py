@@ -108,3 +108,39 @@ class ProjectorHeartbeat:
             self.heartbeats.stopped(self.host, self.pid)
         except Exception:
             log.exception("could not remove the projector's heartbeat")
+
+
+PROBE_TABLE = "storage_probe"
+
+
+class WriteProbe:
+    """Whether the database takes a write now: one row rewritten and committed (a full
+    disk or a read-only file system shows only when something is written), at most every
+    ``every`` seconds per process, since load balancers probe health every second."""
+
+    def __init__(self, db: SqlDatabase, every: float = 5.0):
+        self.db = db
+        self.t = db.table(PROBE_TABLE)
+        self.every = every
+        self._checked_at: float | None = None
+        self._error: Exception | None = None
+
+    def create_table(self) -> None:
+        self.db.create_tables(
+            [f"CREATE TABLE IF NOT EXISTS {self.t} (id INTEGER PRIMARY KEY, at TEXT NOT NULL)"]
+        )
+
+    def failure(self, monotonic_now: float) -> Exception | None:
+        """The error of the last write tried (None: it was stored)."""
+        if self._checked_at is None or monotonic_now - self._checked_at >= self.every:
+            self._checked_at = monotonic_now
+            try:
+                self.db.run(
+                    f"INSERT INTO {self.t} (id, at) VALUES (1, :at) "
+                    "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                    {"at": datetime.now(UTC).isoformat()},
+                )
+                self._error = None
+            except Exception as error:  # noqa: BLE001 - health reports any failure to write
+                self._error = error
+        return self._error

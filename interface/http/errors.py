@@ -7,8 +7,9 @@ import sqlite3
 from typing import Any
 
 import falcon
+import psycopg
 import psycopg_pool
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
 from marshmallow import ValidationError
 
 from application.errors import (
@@ -32,6 +33,7 @@ from domain.survey import SurveyClosed
 from domain.ticket import TransitionNotAllowed
 from infrastructure.crypto import ErasedCustomerError
 from infrastructure.mail import InvalidEmail
+from infrastructure.storage_errors import cannot_write
 from interface.http.json_logs import error_fields
 
 PROBLEM_JSON = "application/problem+json"
@@ -150,13 +152,13 @@ def add_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(DuplicateExternalRef, _on_duplicate_ref)
     app.add_error_handler(StaleVersion, _on_stale)
     app.add_error_handler(ConcurrentWriteConflict, _on_conflict)
-    for unavailable in (
-        OperationalError,
-        InterfaceError,
+    for storage_error in (
+        PersistenceError,
         psycopg_pool.PoolTimeout,
-        sqlite3.OperationalError,
+        psycopg.Error,
+        sqlite3.Error,
     ):
-        app.add_error_handler(unavailable, _on_unavailable)
+        app.add_error_handler(storage_error, _on_storage_error)
 
 
 def _on_unhandled(req: falcon.Request, resp: Any, ex: Exception, params: Any) -> None:
@@ -250,6 +252,27 @@ def _on_stale(req: Any, resp: Any, ex: StaleVersion, params: Any) -> None:
 
 def _on_conflict(req: Any, resp: Any, ex: ConcurrentWriteConflict, params: Any) -> None:
     raise Problem(falcon.HTTP_409, "write-conflict", "Concurrent write conflict", str(ex))
+
+
+# What passes by itself (a lock, a restart, a lost connection): retry shortly.
+_TRANSIENT = (OperationalError, InterfaceError, psycopg_pool.PoolTimeout, psycopg.OperationalError,
+              sqlite3.OperationalError)  # fmt: skip
+
+
+def _on_storage_error(req: falcon.Request, resp: Any, ex: Exception, params: Any) -> None:
+    reason = cannot_write(ex)
+    if reason is not None:
+        # For good until an operator acts: logged as an error, and no Retry-After.
+        log.error("storage refuses writes: %s (%s)", reason, type(ex).__name__)
+        raise Problem(
+            falcon.HTTP_503,
+            "storage-cannot-write",
+            "The database cannot accept writes",
+            f"{reason[0].upper()}{reason[1:]}; an operator must act. Retrying will not help.",
+        )
+    if isinstance(ex, _TRANSIENT):
+        _on_unavailable(req, resp, ex, params)
+    _on_unhandled(req, resp, ex, params)
 
 
 def _on_unavailable(req: Any, resp: Any, ex: Exception, params: Any) -> None:

@@ -14,6 +14,7 @@ Retry-After.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ import falcon
 
 from infrastructure.bootstrap import Atende
 from infrastructure.rebuild import status
+from infrastructure.storage_errors import cannot_write
 
 log = logging.getLogger("atende.health")
 
@@ -47,6 +49,18 @@ class Health:
             resp.status = falcon.HTTP_503
             resp.set_header("Retry-After", "2")
             resp.media = {"status": "unavailable", "database": "unreachable"}
+            return
+        refused = self.atende.write_probe.failure(time.monotonic())
+        if refused is not None:
+            reason = cannot_write(refused) or "writes fail"
+            log.error("health check: the database refuses writes: %s", reason)
+            resp.status = falcon.HTTP_503
+            resp.media = {
+                "status": "unavailable", "database": "cannot-write", "reason": reason,
+                "projector": projector,
+            }  # fmt: skip
+            if cannot_write(refused) is None:  # transient: a lock, a restart
+                resp.set_header("Retry-After", "2")
             return
         overall = OVERALL[projector["status"]]
         resp.media = {"status": overall, "database": "ok", "projector": projector}
