@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -37,6 +39,8 @@ from infrastructure.idempotency import write_outcome
 from infrastructure.snapshot_seals import SnapshotSeals
 from infrastructure.sql import SqlDatabase
 from infrastructure.sqlite_lock import sqlite_write_lock
+
+log = logging.getLogger("atende.recorder")
 
 
 class SQLiteTicketRecorder(SQLiteApplicationRecorder):
@@ -260,8 +264,54 @@ class PostgresTicketRecorder(BinaryEventSelect, PostgresApplicationRecorder):
     select_notifications = _retry_once(PostgresApplicationRecorder.select_notifications.__wrapped__)
     max_notification_id = _retry_once(PostgresApplicationRecorder.max_notification_id.__wrapped__)
 
-    @_retry_once
     def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Insert, retrying once after a lost connection (``_retry_once``'s reason) - but
+        first asking whether the first attempt's COMMIT was applied and only its
+        acknowledgement lost: then the write is there, and a retry would hit the unique
+        (originator, version) index and answer an error for a write that happened."""
+        try:
+            return self._insert_or_fail(stored_events, **kwargs)
+        except (InterfaceError, OperationalError):
+            time.sleep(0.2)
+            stored = self._already_stored(stored_events)
+            if stored is not None:
+                log.warning("a commit's acknowledgement was lost; its write is stored")
+                return stored
+            return self._insert_or_fail(stored_events, **kwargs)
+
+    def _already_stored(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
+        """The positions of exactly these events (same topic and state bytes), if every
+        one is stored; None otherwise (a different event at a version is a conflict, which
+        the retry reports as one)."""
+        if not stored_events:
+            return None
+        keys = [(s.originator_id, s.originator_version) for s in stored_events]
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT originator_id, originator_version, topic, state, notification_id "
+                f'FROM "{self.datastore.schema}"."{self.events_table_name}" '
+                "WHERE (originator_id, originator_version) IN "
+                f"({', '.join(['(%s, %s)'] * len(keys))})",
+                [value for key in keys for value in key],
+            )
+            found = {
+                (row["originator_id"], row["originator_version"]): row for row in curs.fetchall()
+            }
+        positions = []
+        for event, key in zip(stored_events, keys, strict=True):
+            row = found.get((UUID(str(key[0])), key[1]))
+            if (
+                row is None
+                or row["topic"] != event.topic
+                or bytes(row["state"]) != bytes(event.state)
+            ):
+                return None
+            positions.append(row["notification_id"])
+        return positions
+
+    def _insert_or_fail(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         # The library syncs the pipeline after the INSERT and commits in a second

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 
 from tests.e2e.server import free_port
 
@@ -23,6 +24,14 @@ class TcpProxy:
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
+        self._drop_next_commit_answer = False
+        self.dropped_commits = 0
+
+    def drop_next_commit_answer(self) -> None:
+        """The next COMMIT of a transaction that inserted events reaches PostgreSQL, which
+        applies it; then the connection is cut before its answer comes back: the client
+        cannot know whether its write happened (a lost acknowledgement)."""
+        self._drop_next_commit_answer = True
 
     def start(self) -> TcpProxy:
         listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
@@ -59,13 +68,27 @@ class TcpProxy:
                     _close(upstream)
                     return
                 self._sockets |= {client, upstream}
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+            outbound = (client, upstream, True)
+            for source, sink, watch in (outbound, (upstream, client, False)):
+                threading.Thread(
+                    target=self._pump, args=(source, sink, watch), daemon=True
+                ).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, watch: bool = False) -> None:
+        inserted = False  # this connection's transaction has inserted events
         try:
             while chunk := source.recv(CHUNK):
                 sink.sendall(chunk)
+                if not watch:
+                    continue
+                inserted = inserted or (b"INSERT INTO" in chunk and b"_events" in chunk)
+                if inserted and b"COMMIT" in chunk and self._drop_next_commit_answer:
+                    self._drop_next_commit_answer = False
+                    self.dropped_commits += 1
+                    time.sleep(0.3)  # PostgreSQL applies the COMMIT meanwhile
+                    break  # closes both sockets: the answer never reaches the client
+                if b"COMMIT" in chunk:
+                    inserted = False
         except OSError:
             pass
         finally:

@@ -245,6 +245,27 @@ def test_postgres_cut_off_under_load_is_503_with_retry_after_then_recovers_losin
     )
 
 
+def test_a_ticket_whose_commit_answer_was_lost_is_answered_201_and_stored_once(behind_proxy):
+    """PostgreSQL applies a COMMIT whose answer the network then loses: the server finds
+    its write stored and answers 201, so the client does not retry into a duplicate."""
+    drill, proxy = behind_proxy
+    integrator = drill.api("integrator")
+    integrator.open_ticket()
+
+    proxy.drop_next_commit_answer()
+    answer = integrator.post("/v1/tickets", json=ticket_body(subject="Respuesta perdida"))
+
+    assert proxy.dropped_commits == 1
+    assert answer.status_code == 201, answer.text
+    auditor = drill.api("auditor")
+    events = auditor.get("/v1/events", params={"limit": 500}).json()["events"]
+    opened = [e for e in events if e["type"] == "opened"]
+    assert [e["ticket_id"] for e in opened].count(answer.json()["id"]) == 1
+    assert len(opened) == 2
+    report("lost-acknowledgement", drill.backend, answered=answer.status_code,
+           tickets_opened=len(opened), dropped_commit_answers=proxy.dropped_commits)  # fmt: skip
+
+
 # d. Hostile clients
 
 SLOW_CLIENTS = 6  # fewer than the server's threads: each one holds a thread while it drips
