@@ -7,11 +7,16 @@ import os
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from domain.actor import ROLES
 from infrastructure.views.registry import VIEWS
 from interface.audit_cli import add_audit_commands
 from interface.keys_cli import add_key_commands
+
+if TYPE_CHECKING:
+    from infrastructure.heartbeat import Heartbeat
 
 GUNICORN_APP = "interface.http.app:get_app()"
 
@@ -120,9 +125,20 @@ def _projections_status(args: argparse.Namespace) -> int:
                 f"{row['view']:<12} {row['position']:>10} {row['head']:>10} {row['lag']:>8}  "
                 + _failing(row["failing"])
             )
+        print(f"\nprojector heartbeat: {_heartbeat(atende.heartbeats.newest())}")
     finally:
         atende.close()
     return 0
+
+
+def _heartbeat(newest: Heartbeat | None) -> str:
+    # A view with lag 0 says nothing about a projector that died; its beat does.
+    if newest is None:
+        return "none (no projector is running)"
+    return (
+        f"{newest.age(datetime.now(UTC)):.1f} s ago (host {newest.host}, pid {newest.pid}, "
+        f"started {newest.started_at.isoformat(timespec='seconds')})"
+    )
 
 
 def _failing(failure: dict | None) -> str:

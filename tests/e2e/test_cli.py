@@ -33,11 +33,14 @@ def test_status_and_rebuild_report_every_view(env):
     assert "queue: rebuilt to position" in rebuilt.stderr
     assert "ticket_list: rebuilt to position" in rebuilt.stderr
     status = atende(env, "projections", "status")
-    lines = status.stdout.splitlines()
+    table, heartbeat = status.stdout.split("\n\n")
+    lines = table.splitlines()
     assert lines[0].split() == ["view", "position", "head", "lag", "failing"]
     views = {"follow_up", "queue", "reports", "routing", "sla", "ticket_list"}
     assert {line.split()[0] for line in lines[1:]} == views
     assert {line.split()[-1] for line in lines[1:]} == {"-"}  # none failing
+    # No projector runs here: the status says so rather than "lag 0, all well".
+    assert heartbeat.strip() == "projector heartbeat: none (no projector is running)"
 
 
 def test_a_token_for_an_unknown_role_is_refused(env):

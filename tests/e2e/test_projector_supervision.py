@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 import requests
 
 from tests.e2e.api import Api
-from tests.e2e.server import Server, running_server
+from tests.e2e.server import BIN, Server, running_server
 
 WAIT_SECONDS = 30
 
@@ -111,6 +112,11 @@ def test_health_names_the_projectors_heartbeat_and_is_degraded_while_it_is_missi
     )
     heartbeat = beating["projector"]["heartbeat"]
     assert heartbeat["pid"] == projector and heartbeat["age_seconds"] <= 2
+    status = subprocess.run(
+        [str(BIN / "atende"), "projections", "status"],
+        env=impatient.env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "projector heartbeat: " in status and f"pid {projector}," in status
 
     os.kill(projector, signal.SIGSTOP)  # hung: alive to its master, doing nothing
     try:
