@@ -1,5 +1,6 @@
 """Reliability drills against real servers: a worker killed mid-stream, PostgreSQL cut off
-under load, sixteen clients on one ticket, and hostile clients. Each drill prints its
+under load, sixteen clients on one ticket, hostile clients, an event one view cannot
+apply and the projector killed, both under load. Each drill prints its
 figures (run with -s to see them) and asserts them; docs/deployment.md says what an
 operator can expect from each."""
 
@@ -25,12 +26,15 @@ from tests.e2e.drills import (
     Stream,
     each_request_once_in_log,
     eventually,
+    feed,
     settle,
     worker_pids,
 )
 from tests.e2e.problems import history
 from tests.e2e.server import Server, running_server, server_env
 from tests.e2e.tcp_proxy import TcpProxy
+from tests.e2e.test_projector_supervision import _alive, _projectors_of
+from tests.e2e.test_view_failures import POISON, cure_ticket_list, poison_ticket_list
 
 ROLES = ("integrator", "agent", "auditor")
 
@@ -365,3 +369,149 @@ def quick_opening(drill: Drill) -> int:
         f"{drill.server.base_url}/v1/tickets", json=ticket_body(), timeout=10
     )
     return response.status_code
+
+
+# e. An event one view cannot apply (a poison event), under load
+
+
+def test_a_poison_event_stops_one_view_only_and_once_cured_it_catches_up_losing_nothing(drill):
+    """The ticket list's table refuses one ticket's row (a trigger, as in
+    tests/e2e/test_view_failures.py) while clients keep opening tickets: writes go on,
+    every other view keeps up, health names the view and the event; once the table is
+    cured the view gets past it and holds every ticket of the log exactly once."""
+    integrator, auditor = drill.api("integrator"), drill.api("auditor")
+    poison_ticket_list(drill.server)
+    try:
+        with Stream(drill.server.base_url, drill.tokens["integrator"]) as stream:
+            stream.wait_for(201, 10)
+            before = log_head(auditor)
+            poisoned = integrator.open_ticket(external_ref=POISON, subject="Veneno")
+            stream.wait_for(201, 10)
+        failing = eventually(
+            lambda: public_health(drill)["projector"]["failing"].get("ticket_list"),
+            "health names the failing ticket list",
+        )
+        head = log_head(auditor)
+        queue = integrator.get("/v1/queue", params={"after_position": head, "limit": 1})
+        stuck = integrator.get("/v1/tickets", params={"after_position": head, "limit": 1})
+        during = public_health(drill)
+    finally:
+        cure_ticket_list(drill.server)
+    recovered = eventually(lambda: public_health(drill)["status"] == "ok", "health ok again")
+    listed = ticket_list_ids(integrator, head)
+    in_log = opened_ids(auditor)
+    sent = stream.attempts
+    statuses = Counter(a.status for a in sent)
+    report(
+        "poison-event",
+        drill.backend,
+        sent=len(sent),
+        statuses=dict(statuses),
+        failing_at=failing["position"],
+        poisoned_position=poisoned["position"],
+        attempts=failing["attempts"],
+        health_during=during["status"],
+        other_views_caught_up=queue.status_code == 200,
+        stuck_view_answered=stuck.status_code,
+        recovered=recovered,
+        listed=len(listed),
+        in_log=len(in_log),
+    )
+    assert set(statuses) == {201}, statuses  # the view's failure never reaches a writer
+    assert before < failing["position"] <= poisoned["position"]  # at the poisoned ticket
+    assert during["status"] == "failing"
+    assert list(during["projector"]["failing"]) == ["ticket_list"]
+    assert queue.status_code == 200, queue.text  # the queue went past the poison
+    assert stuck.status_code == 503 and stuck.json()["type"].endswith("view-behind")
+    assert stuck.headers["Retry-After"]
+    assert public_health(drill)["projector"]["failing"] == {}
+    assert len(listed) == len(set(listed)), "a ticket listed twice"
+    assert set(listed) == in_log  # every ticket of the log, the poisoned one included
+    assert {a.ticket_id for a in sent} | {poisoned["id"]} <= set(listed)
+
+
+# f. The projector killed under load
+
+
+def test_the_projector_killed_under_load_is_restarted_and_its_views_lose_and_repeat_nothing(
+    drill,
+):
+    """SIGKILL the projector mid-batch while clients open tickets: writes never notice,
+    the master starts a new projector, and it resumes every view from the position its
+    last committed batch recorded, so each ticket is in the views exactly once."""
+    master = drill.server.process.pid
+    integrator, auditor = drill.api("integrator"), drill.api("auditor")
+    (victim,) = eventually(lambda: _projectors_of(master), "a projector under the master")
+    with Stream(drill.server.base_url, drill.tokens["integrator"]) as stream:
+        stream.wait_for(201, 20)
+        os.kill(victim, signal.SIGKILL)
+        (successor,) = eventually(
+            lambda: [p for p in _projectors_of(master) if p != victim and _alive(p)],
+            "the master starts a new projector",
+        )
+        stream.wait_for(201, 20)
+    head = log_head(auditor)
+    caught_up = eventually(
+        lambda: integrator.get("/v1/tickets", params={"after_position": head, "limit": 1}).ok,
+        "the ticket list reaches the log's head",
+    )
+    listed, queued = ticket_list_ids(integrator, head), queue_ids(integrator, head)
+    in_log = opened_ids(auditor)
+    sent = stream.attempts
+    statuses = Counter(a.status for a in sent)
+    acknowledged = {a.ticket_id for a in sent if a.acknowledged}
+    report(
+        "projector-killed",
+        drill.backend,
+        sent=len(sent),
+        statuses=dict(statuses),
+        victim=victim,
+        successor=successor,
+        views_caught_up=caught_up,
+        listed=len(listed),
+        queued_from_this_run=len(acknowledged & set(queued)),
+        in_log=len(in_log),
+        health=public_health(drill)["status"],
+    )
+    assert set(statuses) == {201}, statuses  # writes do not go through the projector
+    assert not _alive(victim)
+    assert len(listed) == len(set(listed)) and len(queued) == len(set(queued))
+    assert set(listed) == in_log
+    assert acknowledged <= set(queued)  # new tickets, all active: each one in the queue
+    eventually(lambda: public_health(drill)["status"] == "ok", "health ok (a fresh heartbeat)")
+
+
+def public_health(drill: Drill) -> dict[str, Any]:
+    response = Api(drill.server.base_url, None).get("/v1/health")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def log_head(auditor: Api) -> int:
+    return auditor.get("/v1/events", params={"limit": 1}).json()["head"]
+
+
+def opened_ids(auditor: Api) -> set[str]:
+    return {e["aggregate_id"] for e in feed(auditor) if e["type"] == "opened"}
+
+
+def ticket_list_ids(reader: Api, after_position: int) -> list[str]:
+    return view_ids(reader, "/v1/tickets", after_position)
+
+
+def queue_ids(reader: Api, after_position: int) -> list[str]:
+    return view_ids(reader, "/v1/queue", after_position)
+
+
+def view_ids(reader: Api, path: str, after_position: int) -> list[str]:
+    """Every item of a view's listing, page by page, read once it reached the position."""
+    ids: list[str] = []
+    params: dict[str, Any] = {"after_position": after_position, "limit": 200}
+    while True:
+        response = reader.get(path, params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        ids += [item["id"] for item in page["items"]]
+        if not page["next_cursor"]:
+            return ids
+        params = {"cursor": page["next_cursor"], "limit": 200}
