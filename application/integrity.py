@@ -20,6 +20,7 @@ def side_table_break(
     idempotency: Any = None,  # infrastructure.idempotency.SqlIdempotencyStore
     customers: Callable[[], set[UUID]] = set,  # every customer with a ticket
     access_log: Any = None,  # infrastructure.access_log.AccessLog
+    numbers: Any = None,  # infrastructure.ticket_numbers.TicketNumbers
 ) -> Break | None:
     """The first row of a side table that Atende did not write as it stands."""
     for token_id in tokens.unsealed_rows():
@@ -36,4 +37,8 @@ def side_table_break(
                 "customer key destroyed without an erasure event (silent erasure)",
                 aggregate_id=customer,
             )
+    # Ticket numbers: the n-th ticket opened (by position) is number n, no gaps.
+    broken = None if numbers is None else numbers.first_break()
+    if broken is not None:
+        return broken
     return None if access_log is None else access_log.first_break()

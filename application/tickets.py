@@ -183,9 +183,8 @@ class TicketApplication(Application[UUID]):
                 if not claims:
                     raise
                 continue  # a concurrent first contact claimed an identity: resolve again
-            opened = next(r for r in recordings if r.domain_event.originator_id == ticket.id)
             position = recordings[-1].notification.id
-            return CommandResult(ticket, number=opened.notification.id, position=position)
+            return CommandResult(ticket, number=self.number_of(ticket.id), position=position)
         raise ConcurrentWriteConflict("the requester's identities kept changing; try again")
 
     def assign(
@@ -299,19 +298,16 @@ class TicketApplication(Application[UUID]):
         return bool(self.recorder.select_events(aggregate_id, limit=1))
 
     def ticket_by_number(self, number: int) -> UUID | None:
-        """The ticket whose opening event sits at this global position, if any."""
-        if number < 1:
-            return None
-        found = self.recorder.select_notifications(start=number, limit=1)
-        if not found or found[0].id != number or found[0].originator_version != 1:
-            return None
-        if not found[0].topic.endswith("Ticket.Opened"):
-            return None
-        return found[0].originator_id
+        """The ticket with this human number, if any."""
+        return self.recorder.numbers.ticket_numbered(number)
 
     def number_of(self, ticket_id: UUID) -> int:
-        """The ticket's human number: the global position of its opening event."""
-        return self.recorder.position_of(ticket_id, 1)
+        """The ticket's human number: 1, 2, 3... in the order tickets were opened, given
+        in the opening event's transaction (infrastructure/ticket_numbers.py)."""
+        number = self.recorder.numbers.number_of(ticket_id)
+        if number is None:
+            raise TicketNotFound(ticket_id)
+        return number
 
     def history(
         self, ticket_id: UUID, versions: tuple[int, int] | None = None
@@ -339,8 +335,11 @@ class TicketApplication(Application[UUID]):
         return self.recorder.max_notification_id() or 0
 
     def _result(self, ticket: Ticket) -> CommandResult:
-        positions = self.recorder.positions_of(ticket.id, (1, ticket.version))
-        return CommandResult(ticket, number=positions[1], position=positions[ticket.version])
+        found = self.recorder.numbers.number_and_position(ticket.id, ticket.version)
+        if found is None:
+            raise TicketNotFound(ticket.id)
+        number, position = found
+        return CommandResult(ticket, number=number, position=position)
 
 
 def replay(aggregate: Any, domain_events: Iterable[Any]) -> Any:

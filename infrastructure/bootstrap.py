@@ -154,6 +154,9 @@ def bootstrap(settings: Settings | None = None) -> Atende:
     with db.schema_lock():
         db.ensure_schema()
         tickets.recorder.create_table()
+        # After the events table, before the views: numbering the tickets of a database
+        # made before numbers were dense renumbers these views' rows with them.
+        tickets.recorder.numbers.create_table(renumbered=[views["queue"].t, views["ticket_list"].t])
         tickets.snapshots.recorder.create_table()
         stores = (
             keyring, idempotency, tokens, audit_log, access_log, view_failures, heartbeats,
@@ -188,6 +191,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
                 idempotency,
                 views["ticket_list"].customer_ids,
                 access_log,
+                tickets.recorder.numbers,
             ),
         ),
         access_log=access_log,

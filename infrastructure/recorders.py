@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -39,11 +40,23 @@ from infrastructure.idempotency import write_outcome
 from infrastructure.snapshot_seals import SnapshotSeals
 from infrastructure.sql import SqlDatabase
 from infrastructure.sqlite_lock import sqlite_write_lock
+from infrastructure.ticket_numbers import TicketNumbers, write_numbers
 
 log = logging.getLogger("atende.recorder")
 
 
-class SQLiteTicketRecorder(SQLiteApplicationRecorder):
+class NumberedTickets:
+    """What both ticket recorders share: the numbers table their writes fill in."""
+
+    datastore: SQLiteDatastore | PostgresDatastore
+    events_table_name: str
+
+    @cached_property
+    def numbers(self) -> TicketNumbers:
+        return TicketNumbers(SqlDatabase(self.datastore), self.events_table_name)
+
+
+class SQLiteTicketRecorder(NumberedTickets, SQLiteApplicationRecorder):
     link_seal_key: bytes | None = None  # set by AtendeSQLiteFactory (LINK_SEAL_KEY)
 
     def insert_events(
@@ -69,6 +82,7 @@ class SQLiteTicketRecorder(SQLiteApplicationRecorder):
         db = SqlDatabase(self.datastore)
         if stored_events:
             write_links(db, c, stored_events, positions or [], occurred_at, self.link_seal_key)
+            write_numbers(db, c, stored_events, positions or [])
         if idempotency is not None:
             write_outcome(db, c, idempotency)
         if erase_key_of is not None:
@@ -259,7 +273,7 @@ class AtendePostgresFactory(PostgresFactory):
         )
 
 
-class PostgresTicketRecorder(BinaryEventSelect, PostgresApplicationRecorder):
+class PostgresTicketRecorder(NumberedTickets, BinaryEventSelect, PostgresApplicationRecorder):
     link_seal_key: bytes | None = None  # set by AtendePostgresFactory (LINK_SEAL_KEY)
     select_notifications = _retry_once(PostgresApplicationRecorder.select_notifications.__wrapped__)
     max_notification_id = _retry_once(PostgresApplicationRecorder.max_notification_id.__wrapped__)
@@ -331,11 +345,13 @@ class PostgresTicketRecorder(BinaryEventSelect, PostgresApplicationRecorder):
                 with conn.cursor() as curs:
                     self._insert_stored_events(curs, stored_events, **kwargs)
                     positions = [row["notification_id"] for row in curs.fetchall()]
+                db = SqlDatabase(self.datastore)
                 with conn.cursor() as links:
                     write_links(
-                        SqlDatabase(self.datastore), links, stored_events, positions, occurred_at,
-                        self.link_seal_key,
-                    )  # fmt: skip
+                        db, links, stored_events, positions, occurred_at, self.link_seal_key
+                    )
+                    # Under the table lock, like the links: numbers follow positions.
+                    write_numbers(db, links, stored_events, positions)
             return positions
 
     def _insert_events(

@@ -10,6 +10,8 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from infrastructure.sql import SqlDatabase
+from infrastructure.ticket_numbers import TABLE as NUMBERS
+from infrastructure.ticket_numbers import numbered_insert
 from infrastructure.views.base import (
     PostgresView,
     SQLiteView,
@@ -17,7 +19,7 @@ from infrastructure.views.base import (
     bare_name,
     row_batch,
 )
-from infrastructure.views.batch import Params, grouped
+from infrastructure.views.batch import Params, RowOp, grouped
 from projections.queue import (
     ACTIVE,
     NO_DUE,
@@ -110,6 +112,13 @@ class SqlQueueRows(SqlViewRows, QueueView):
             self.db.table(f"{TABLE}{suffix}_order"),
             self.db.table(f"{TAGS}{suffix}_by_ticket"),
         ]
+
+    def _row_statement(self, row_id: str, op: RowOp) -> tuple[str, Params]:
+        # A new row's number is the ticket's dense number, which the database reads from
+        # the numbers table (the projection's is the opening event's position).
+        if op.insert:
+            return numbered_insert(self.t, self.db.table(NUMBERS), row_id, op.fields)
+        return super()._row_statement(row_id, op)
 
     def create_row_tables(self) -> None:
         self.db.create_tables(

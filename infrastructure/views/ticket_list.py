@@ -9,7 +9,10 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from infrastructure.sql import SqlDatabase
+from infrastructure.ticket_numbers import TABLE as NUMBERS
+from infrastructure.ticket_numbers import numbered_insert
 from infrastructure.views.base import PostgresView, SQLiteView, SqlViewRows
+from infrastructure.views.batch import Params, RowOp
 from projections.ticket_list import (
     TicketListPage,
     TicketListQuery,
@@ -18,7 +21,7 @@ from projections.ticket_list import (
 )
 
 TABLE = "ticket_list"
-# Newest first; ``number`` (unique, in log order) breaks ties between equal timestamps.
+# Newest first; ``number`` (unique, in creation order) breaks ties between equal timestamps.
 SORT_KEY = ("created_at", "number")
 SHOWN = (
     "id", "number", "subject", "status", "priority", "channel", "language", "category",
@@ -62,6 +65,13 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
         self.db = SqlDatabase(datastore)
         self.t = self.db.table(TABLE + suffix)
         self.index_prefix = TABLE + suffix
+
+    def _row_statement(self, row_id: str, op: RowOp) -> tuple[str, Params]:
+        # A new row's number is the ticket's dense number, which the database reads from
+        # the numbers table (the projection's is the opening event's position).
+        if op.insert:
+            return numbered_insert(self.t, self.db.table(NUMBERS), row_id, op.fields)
+        return super()._row_statement(row_id, op)
 
     def create_row_tables(self) -> None:
         self.db.create_tables(_ddl(self.t, self.index_prefix))

@@ -30,6 +30,7 @@ from interface.http.resources.intake import JSON_CHANNELS
 from interface.http.resources.reports import REPORT_READERS
 from interface.http.resources.surveys import LINK_READERS
 from interface.http.resources.tickets import COMMANDS as TICKET_COMMANDS
+from interface.http.resources.tickets import MAX_NUMBER
 
 PUBLIC = None  # roles of a route that needs no token
 ADMIN = ("admin",)
@@ -173,6 +174,19 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         etag=True,
         description="as_of needs an offset; it is rebuilt from the events with timestamp "
         "<= as_of (404 before the ticket existed). An as-of read is recorded in the access log.",
+    ),
+    ("/v1/tickets/by-number/{n}", "get"): Operation(
+        "Read a ticket by its human number (1, 2, 3... in the order tickets were opened)",
+        "tickets",
+        TICKET_READERS,
+        out.TicketReadOut,
+        query=audit_schemas.TicketReadQueryIn,
+        errors=(404,),
+        etag=True,
+        path_schemas={"n": {"type": "integer", "minimum": 1, "maximum": MAX_NUMBER}},
+        description="The same answer as GET /v1/tickets/{ticket_id} (as_of included), with "
+        "Content-Location naming that URL. n must be digits only, 1 to 2^63-1 (422 naming n "
+        "otherwise); 404 when no ticket has the number.",
     ),
     (f"{TICKET}/history", "get"): Operation(
         "Every event of a ticket, in order (or those between from and to)",

@@ -208,6 +208,13 @@ def test_tickets_created_in_the_same_instant_page_by_number(atende):
     view = atende.views["ticket_list"]
     same = "2026-01-01T00:00:00.000000+00:00"
     changes = [RowChange(f"t-{n}", _row(n, same), insert=True) for n in range(1, 8)]
+    with atende.db.transaction(commit=True) as cursor:  # the view reads numbers from here
+        atende.db.executemany(
+            cursor,
+            f"INSERT INTO {atende.db.table('ticket_numbers')} (number, ticket_id, position) "
+            "VALUES (:n, :id, :n)",
+            [{"n": n, "id": f"t-{n}"} for n in range(1, 8)],
+        )
     view.apply(changes, Tracking(atende.tickets.name, 7))
     assert _all_pages(view, limit=3) == [f"t-{n}" for n in range(7, 0, -1)]
 

@@ -8,21 +8,30 @@ from typing import Any
 from uuid import UUID
 
 import falcon
+from marshmallow import Schema, ValidationError, fields
 
 from domain.actor import Actor
 from domain.customer import Contact
 from domain.ticket import Ticket
 from infrastructure.bootstrap import Atende
+from infrastructure.ticket_numbers import MAX_NUMBER
 from interface import agent_schemas, schemas
 from interface.audit_schemas import HistoryQueryIn, TicketReadQueryIn
 from interface.http.auth import TICKET_READERS, TICKET_WRITERS, allow
 from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
+from interface.http.errors import Problem
 from interface.http.hooks import expected_version, validate_body
 from interface.http.idempotency import idempotent
-from interface.http.personal_reads import history, logs_read, ticket_list, ticket_or_as_of
+from interface.http.personal_reads import (
+    Served,
+    history,
+    logs_read,
+    ticket_list,
+    ticket_or_as_of,
+)
 from interface.http.representations import render_ticket
-from interface.schemas import EventOut, TicketListItemOut, TicketListQueryIn
+from interface.schemas import EventOut, FullMatch, TicketListItemOut, TicketListQueryIn
 from projections.ticket_list import TicketListQuery
 
 Command = Callable[[Ticket, dict[str, Any], Actor], None]
@@ -91,12 +100,66 @@ class TicketItem:
     @logs_read(ticket_or_as_of)
     def on_get(self, req: falcon.Request, resp: falcon.Response, ticket_id: UUID) -> None:
         """``?as_of=`` rebuilds the ticket from its events up to that instant."""
+        render_read(self.atende, resp, ticket_id, _READ_QUERY.load(req.params))
+
+
+def render_read(atende: Atende, resp: falcon.Response, ticket_id: UUID, query: dict) -> None:
+    """The ticket as it is, or as it was at ``as_of``."""
+    if "as_of" not in query:
+        render_ticket(resp, atende.tickets.ticket_result(ticket_id))
+        return
+    render_ticket(resp, atende.audit.ticket_as_of(ticket_id, query["as_of"]))
+    resp.media["as_of"] = query["as_of"].isoformat()
+
+
+def _fits_64_bits(value: str) -> None:
+    # Beyond a 64-bit column no ticket has the number; the length is checked first, as
+    # int() refuses thousands of digits.
+    digits = value.isascii() and value.isdigit()
+    if digits and (len(value) > len(str(MAX_NUMBER)) or int(value) > MAX_NUMBER):
+        raise ValidationError(f"Must be at most {MAX_NUMBER}.")
+
+
+class TicketNumberIn(Schema):
+    """``{n}`` of ``/v1/tickets/by-number/{n}``: ASCII digits with no leading zero (int()
+    would also take a sign, spaces, underscores and other scripts' digits)."""
+
+    n = fields.String(
+        required=True,
+        validate=[
+            FullMatch(r"[1-9][0-9]*", error="Must be a positive whole number (digits only)."),
+            _fits_64_bits,
+        ],
+    )
+
+
+_NUMBER_PATH = TicketNumberIn()
+
+
+def _numbered_ticket(req: falcon.Request, resp: falcon.Response, params: dict) -> Served:
+    # The access log names the ticket served, not the number asked for.
+    return ticket_or_as_of(req, resp, {"ticket_id": UUID(resp.media["id"])})
+
+
+class TicketByNumber:
+    """``GET /v1/tickets/by-number/{n}``: the ticket with that human number, answered
+    like ``GET /v1/tickets/{id}`` (same body, ETag, as_of, roles and access log), with
+    ``Content-Location`` naming its canonical URL. Served here rather than redirected:
+    one round trip, and no client has to carry its token across a redirect."""
+
+    def __init__(self, atende: Atende):
+        self.atende = atende
+
+    @falcon.before(allow(*TICKET_READERS))
+    @logs_read(_numbered_ticket)
+    def on_get(self, req: falcon.Request, resp: falcon.Response, n: str) -> None:
+        number = int(_NUMBER_PATH.load({"n": n})["n"])
         query = _READ_QUERY.load(req.params)
-        if "as_of" not in query:
-            render_ticket(resp, self.atende.tickets.ticket_result(ticket_id))
-            return
-        render_ticket(resp, self.atende.audit.ticket_as_of(ticket_id, query["as_of"]))
-        resp.media["as_of"] = query["as_of"].isoformat()
+        ticket_id = self.atende.tickets.ticket_by_number(number)
+        if ticket_id is None:
+            raise Problem(falcon.HTTP_404, "not-found", "Not found", f"no ticket has number {n}")
+        render_read(self.atende, resp, ticket_id, query)
+        resp.content_location = f"/v1/tickets/{ticket_id}"
 
 
 class TicketHistory:
@@ -184,6 +247,7 @@ COMMANDS: dict[str, tuple[type, Command]] = {
 def add_ticket_routes(app: falcon.App, atende: Atende) -> None:
     app.add_route("/v1/tickets", TicketCollection(atende))
     app.add_route("/v1/tickets/{ticket_id:uuid}", TicketItem(atende))
+    app.add_route("/v1/tickets/by-number/{n}", TicketByNumber(atende))
     app.add_route("/v1/tickets/{ticket_id:uuid}/history", TicketHistory(atende))
     app.add_route("/v1/tickets/{ticket_id:uuid}/assign", TicketAssign(atende))
     for name, (schema, command) in COMMANDS.items():
