@@ -108,23 +108,17 @@ class SlaConfiguration:
             "tzdata_version": versions.get("tzdata"),
             "holidays_version": versions.get("holidays"),
         }
-        for _ in range(CONFLICT_RETRIES):
+
+        def revised() -> Calendar:
             existing = self.app.sla.find_calendar(name)
             current = existing.version if existing and not existing.deleted else None
             check_precondition(if_match, f"calendar {name!r}", current)
             if existing is None:
-                calendar = Calendar.create(actor=actor, **revision)
-            else:
-                calendar = existing
-                calendar.revise(actor=actor, **revision)
-            if not calendar.pending_events:
-                return calendar
-            try:
-                self.app.save(calendar)
-            except IntegrityError:
-                continue  # another admin saved first: look again (If-Match now fails)
-            return calendar
-        raise ConcurrentWriteConflict(f"calendar {name!r} kept changing; try again")
+                return Calendar.create(actor=actor, **revision)
+            existing.revise(actor=actor, **revision)
+            return existing
+
+        return self._saved_unless_raced(f"calendar {name!r}", revised)
 
     def calendar_revision(self, name: str, revision: int) -> Calendar:
         """The calendar as its ``revision``-th revision (1 is its creation) left it.
@@ -169,19 +163,30 @@ class SlaConfiguration:
                 raise InvalidPolicy(
                     f"policies[{i}].calendar", f"unknown calendar {policy.calendar!r}"
                 ) from None
-        for _ in range(CONFLICT_RETRIES):
+
+        def revised() -> SlaPolicies:
             found = self.app.sla.policies()
             check_precondition(if_match, "the SLA policies", found.version if found else 0)
             current = found or SlaPolicies(actor=actor)
             current.replace(policies, actor)
-            if not current.pending_events:
-                return current
-            try:
-                self.app.save(current)
-            except IntegrityError:
-                continue  # another admin saved first: look again (If-Match now fails)
             return current
-        raise ConcurrentWriteConflict("the SLA policies kept changing; try again")
+
+        return self._saved_unless_raced("the SLA policies", revised)
+
+    def _saved_unless_raced(self, what: str, revised: Callable[[], Any]) -> Any:
+        """Save what ``revised`` makes of the latest version (nothing when it changed
+        nothing); when another admin saved first, look again: If-Match then fails, and
+        without it the change applies to what they saved."""
+        for _ in range(CONFLICT_RETRIES):
+            aggregate = revised()
+            if not aggregate.pending_events:
+                return aggregate
+            try:
+                self.app.save(aggregate)
+            except IntegrityError:
+                continue
+            return aggregate
+        raise ConcurrentWriteConflict(f"{what} kept changing; try again")
 
 
 def _seed_record(seed: dict[str, Any]) -> dict[str, Any]:
