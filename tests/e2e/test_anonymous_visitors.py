@@ -4,7 +4,9 @@ so the same conversation is the same customer, and an email given later joins it
 Anonymity stays refused where it makes no sense (email, phone, social), and every bad
 conversation id is a 422 that stores nothing.
 
-Tickets here are in Guarani ("gn"), a language no agent here speaks; no test brings an
+Tickets here are in Nahuatl ("nah"), a language no agent of any test speaks: waiting
+tickets here must not take the capacity of agents other tests bring online (routing uses
+"gn", customers "ay", agents "qu", deactivation "yua"); no test brings an
 agent online.
 """
 
@@ -18,7 +20,7 @@ import pytest
 from tests.e2e.api import Api, ticket_body
 from tests.e2e.problems import assert_problem, head, nothing_stored
 
-LANGUAGE = "gn"
+LANGUAGE = "nah"
 
 
 def unique(prefix: str) -> str:
