@@ -91,13 +91,9 @@ def refusing(server: Server, tmp_path: Path) -> Iterator[tuple[Server, Callable,
     )
     with database as (url, refuse, restore):
         env = server_env(url, SECRET_KEY_TEXT)
-        if sqlite:  # keys and anchors stay writable, beside the test
-            env["ATENDE_KEYSTORE_DIR"] = str(tmp_path / "keys")
-            env["ATENDE_CHECKPOINT_FILE"] = str(tmp_path / "checkpoints.jsonl")
-        else:
-            state = tmp_path / "state"
-            env["ATENDE_KEYSTORE_DIR"] = str(state / "keys")
-            env["ATENDE_CHECKPOINT_FILE"] = str(state / "checkpoints.jsonl")
+        # Keys and anchors live beside the test, writable while the database is not.
+        env["ATENDE_KEYSTORE_DIR"] = str(tmp_path / "state" / "keys")
+        env["ATENDE_CHECKPOINT_FILE"] = str(tmp_path / "state" / "checkpoints.jsonl")
         server = Server(url, tmp_path / "server.log", env=env).start(workers=1)
         try:
             yield server, refuse, restore
