@@ -63,7 +63,12 @@ class SQLiteTicketRecorder(NumberedTickets, SQLiteApplicationRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         with sqlite_write_lock(self.datastore):
-            return super().insert_events(stored_events, **kwargs)
+            numbered: list[Callable[[], dict[UUID, int]]] = []
+            with self.datastore.transaction(commit=True) as c:
+                positions = self._insert_events(c, stored_events, numbered=numbered, **kwargs)
+            for given in numbered:  # committed: the numbers are the tickets' for good
+                self.numbers.remember(given())
+            return positions
 
     def _insert_events(
         self,
@@ -73,6 +78,7 @@ class SQLiteTicketRecorder(NumberedTickets, SQLiteApplicationRecorder):
         idempotency: IdempotencyOutcome | None = None,
         occurred_at: Sequence[datetime] = (),
         erase_key_of: UUID | None = None,
+        numbered: list[Callable[[], dict[UUID, int]]] | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
         # Events first: the INSERT takes SQLite's write lock, so the side writes
@@ -82,7 +88,9 @@ class SQLiteTicketRecorder(NumberedTickets, SQLiteApplicationRecorder):
         db = SqlDatabase(self.datastore)
         if stored_events:
             write_links(db, c, stored_events, positions or [], occurred_at, self.link_seal_key)
-            write_numbers(db, c, stored_events, positions or [])
+            given = write_numbers(db, c, stored_events, positions or [])
+            if numbered is not None:
+                numbered.append(given)
         if idempotency is not None:
             write_outcome(db, c, idempotency)
         if erase_key_of is not None:
@@ -336,7 +344,7 @@ class PostgresTicketRecorder(NumberedTickets, BinaryEventSelect, PostgresApplica
         # The hash chain needs the new positions and the chain's head, read after the
         # LOCK (Clarification 14): one extra round trip, taken while holding the lock.
         occurred_at = kwargs.pop("occurred_at", ())
-        with self.datastore.get_connection() as conn:
+        with self.datastore.get_connection() as conn, conn.cursor() as numbering:
             with conn.pipeline(), conn.transaction():
                 with conn.cursor() as side:
                     self._insert_events(side, stored_events, **kwargs)
@@ -350,8 +358,9 @@ class PostgresTicketRecorder(NumberedTickets, BinaryEventSelect, PostgresApplica
                     write_links(
                         db, links, stored_events, positions, occurred_at, self.link_seal_key
                     )
-                    # Under the table lock, like the links: numbers follow positions.
-                    write_numbers(db, links, stored_events, positions)
+                # Under the table lock, like the links: numbers follow positions.
+                given = write_numbers(db, numbering, stored_events, positions)
+            self.numbers.remember(given())  # committed: the numbers are theirs for good
             return positions
 
     def _insert_events(

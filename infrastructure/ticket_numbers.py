@@ -17,7 +17,8 @@ the same numbers, which views read from here rather than compute.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -42,26 +43,52 @@ CREATE = (
 # INSERT sees the rows the previous ones wrote in this transaction.
 _NEXT_NUMBER = (
     "INSERT INTO {t} (number, ticket_id, position) "
-    "SELECT COALESCE(MAX(number), 0) + 1, :ticket_id, :position FROM {t}"
+    "SELECT COALESCE(MAX(number), 0) + 1, :ticket_id, :position FROM {t} "
+    "RETURNING ticket_id, number"
 )
 PAGE = 5000
+# How many tickets' numbers a process keeps at hand (a number never changes once given).
+KNOWN_NUMBERS = 10_000
 
 
 def write_numbers(
     db: SqlDatabase, cursor: Any, stored_events: Sequence[StoredEvent], positions: Sequence[int]
-) -> None:
-    """Number the tickets these events open (same transaction, after their INSERT)."""
+) -> Callable[[], dict[UUID, int]]:
+    """Number the tickets these events open (same transaction, after their INSERT).
+
+    Returns how to read the numbers given, to call once the transaction is over: on
+    PostgreSQL the pipeline hands the INSERTs' answers back with the COMMIT's, so the
+    201 needs no second query for its ``number`` (and ``cursor`` must run nothing else).
+    """
     opened = sorted(
         (position, str(_uuid(s.originator_id)))
         for s, position in zip(stored_events, positions, strict=True)
         if s.originator_version == 1 and s.topic == OPENED_TOPIC
     )
-    if opened:
-        db.executemany(
-            cursor,
-            _NEXT_NUMBER.format(t=db.table(TABLE)),
-            [{"ticket_id": ticket_id, "position": position} for position, ticket_id in opened],
-        )
+    if not opened:
+        return dict
+    statement = _NEXT_NUMBER.format(t=db.table(TABLE))
+    rows = [{"ticket_id": ticket_id, "position": position} for position, ticket_id in opened]
+    if db.is_postgres:
+        db.executemany(cursor, statement, rows, returning=True)
+        return lambda: _returned_numbers(cursor)
+    given: dict[UUID, int] = {}
+    for row in rows:  # SQLite's executemany returns no rows
+        db.execute(cursor, statement, row)
+        ticket_id, number = cursor.fetchone()
+        given[UUID(ticket_id)] = number
+    return lambda: given
+
+
+def _returned_numbers(cursor: Any) -> dict[UUID, int]:
+    given: dict[UUID, int] = {}
+    while True:
+        row = cursor.fetchone()
+        if row is not None:
+            ticket_id, number = row if isinstance(row, tuple) else row.values()
+            given[UUID(ticket_id)] = number
+        if not cursor.nextset():
+            return given
 
 
 def numbered_insert(
@@ -91,6 +118,9 @@ class TicketNumbers:
         self.events = db.table(events_table)
         # SQLite's events table has no position column: its rowid is the position.
         self._position = "notification_id" if db.is_postgres else "rowid"
+        # Numbers this process gave or read: a ticket's number never changes, so a
+        # command's answer reads it from here rather than from the database.
+        self._known: OrderedDict[UUID, int] = OrderedDict()
 
     def create_table(self, renumbered: Iterable[str] = ()) -> int:
         """Create the table; if it is empty while tickets exist (a database made before
@@ -140,11 +170,27 @@ class TicketNumbers:
 
     # Reads.
 
+    def remember(self, given: dict[UUID, int]) -> None:
+        """Keep the numbers a committed write gave (write_numbers)."""
+        for ticket_id, number in given.items():
+            self._keep(ticket_id, number)
+
     def number_of(self, ticket_id: UUID) -> int | None:
+        known = self._known.get(ticket_id)
+        if known is not None:
+            return known
         rows = self._read(
             f"SELECT number FROM {self.t} WHERE ticket_id = :id", {"id": str(ticket_id)}
         )
-        return rows[0][0] if rows else None
+        if not rows:
+            return None
+        self._keep(ticket_id, rows[0][0])
+        return rows[0][0]
+
+    def _keep(self, ticket_id: UUID, number: int) -> None:
+        self._known[ticket_id] = number
+        while len(self._known) > KNOWN_NUMBERS:
+            self._known.popitem(last=False)  # atomic, unlike iterating to find the oldest
 
     def ticket_numbered(self, number: int) -> UUID | None:
         if not 1 <= number <= MAX_NUMBER:

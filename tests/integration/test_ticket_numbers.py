@@ -18,6 +18,7 @@ from infrastructure.rebuild import rebuild
 from infrastructure.ticket_numbers import OPENED_TOPIC, TABLE
 from infrastructure.views.registry import VIEWS
 from tests.integration.builders import AGENT, open_ticket
+from tests.unit.tickets import new_ticket
 
 NUMBERED_VIEWS = ("queue", "ticket_list")
 
@@ -84,6 +85,28 @@ def test_a_ticket_is_found_by_its_number_and_no_other_number_finds_one(atende):
     assert atende.tickets.ticket_by_number(2) == second.ticket.id
     for unknown in (0, -1, 3, 2**63 - 1, 2**63, 10**30):
         assert atende.tickets.ticket_by_number(unknown) is None
+
+
+def test_tickets_saved_in_one_write_are_numbered_in_position_order(atende):
+    open_ticket(atende)
+    together = [new_ticket(), new_ticket(), new_ticket()]
+    atende.tickets.save(*together)
+    opened = opening_positions(atende)
+    by_position = sorted(together, key=lambda t: opened[str(t.id)])
+    assert [atende.tickets.number_of(t.id) for t in by_position] == [2, 3, 4]
+    assert stored_numbers(atende)[1:] == [
+        (n, str(t.id), opened[str(t.id)]) for n, t in enumerate(by_position, start=2)
+    ]
+
+
+def test_the_writer_answers_with_the_number_its_write_gave_without_reading_it_back(atende):
+    # The row deleted by hand after the write: an answer read back would find no number
+    # (and verify names the deletion); the writer's answer is the number it gave.
+    opened = open_ticket(atende)
+    sql(atende, f"DELETE FROM {atende.db.table(TABLE)}")
+    assert opened.number == 1
+    assert atende.tickets.number_of(opened.ticket.id) == 1
+    assert not atende.audit.verify().ok
 
 
 def test_a_refused_ticket_takes_no_number(atende):
