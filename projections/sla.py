@@ -66,6 +66,10 @@ class SlaView(TrackingRecorder, ABC):
         the timers started in [start, end)."""
 
     @abstractmethod
+    def breach_counts(self) -> dict[str, int]:
+        """How many timers ever breached, by metric (for the /metrics counter)."""
+
+    @abstractmethod
     def rows(self) -> list[dict[str, Any]]:
         """Every row, in key order (to compare a live view with a rebuild)."""
 
