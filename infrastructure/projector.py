@@ -46,6 +46,7 @@ from infrastructure.scheduler_metrics import count_runs
 from infrastructure.view_failures import ViewFailures
 from infrastructure.views.registry import VIEWS
 from infrastructure.views.storable import storable
+from projections.base import RowProjection, RowView
 
 ANCHOR_CHECK_SECONDS = 1.0
 log = logging.getLogger("atende.projector")
@@ -74,7 +75,7 @@ class ViewFollower:
     """Brings one view from its position to the head of the log, and keeps it there."""
 
     app: TicketApplication
-    projection: Any  # a Projection whose ``changes(event, position)`` feeds ``view.apply``
+    projection: RowProjection[Any]  # its changes(event, position) feed its view's apply
     batch_size: int = BATCH_SIZE
     fallback_seconds: float = FALLBACK_SECONDS
     after_batch: Callable[[], None] | None = None  # e.g. wake the SLA clock
@@ -82,7 +83,7 @@ class ViewFollower:
     attempting: int | None = None  # the first position of the batch being applied, if any
 
     @property
-    def view(self) -> Any:
+    def view(self) -> RowView[Any]:
         return self.projection.view
 
     def position(self) -> int:
