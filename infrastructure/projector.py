@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -139,36 +139,35 @@ class ViewFollower:
 
     def run(self, stop: threading.Event) -> None:
         with idle_wait(self.app.recorder, self.fallback_seconds) as wait:
+            changed = True  # events applied since the last caught_up (True: once at start)
             while not stop.is_set():
-                if self.step() == 0:
-                    self._passed(None)
+                count = self.step()
+                changed = changed or count > 0
+                # A batch short of full read up to the head of the log.
+                if count < self.batch_size and changed:
+                    self.caught_up()
+                    changed = False
+                if count == 0:
+                    self._passed(None)  # the log, and what caught_up did, all done
                     wait(stop)
                 elif self.after_batch is not None:
                     self.after_batch()
 
+    def caught_up(self) -> None:
+        """Called once the view has caught up with the log after new events (and once
+        at start): for work that needs a view as current as the log. Nothing by default."""
+
 
 @dataclass
 class RoutingFollower(ViewFollower):
-    """Follows the routing view and, whenever it has caught up with the log after new
-    events (and once at start), lets the router make a round. Rounds only run on a
-    caught-up view, so a replay from position 0 routes nothing until it has seen every
-    assignment already on record."""
+    """Follows the routing view and, whenever it has caught up with the log, lets the
+    router make a round. Rounds only run on a caught-up view, so a replay from position
+    0 routes nothing until it has seen every assignment already on record."""
 
-    router: Router | None = None
+    router: Router = field(kw_only=True)
 
-    def run(self, stop: threading.Event) -> None:
-        assert self.router is not None
-        with idle_wait(self.app.recorder, self.fallback_seconds) as wait:
-            changed = True
-            while not stop.is_set():
-                count = self.step()
-                changed = changed or count > 0
-                if count < self.batch_size and changed:
-                    self.router.route()
-                    changed = False
-                if count == 0:
-                    self._passed(None)  # the log, and the router's round, all done
-                    wait(stop)
+    def caught_up(self) -> None:
+        self.router.route()
 
 
 def idle_wait(
