@@ -12,9 +12,9 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
 
-from application.errors import CalendarNotFound
+from application.errors import CalendarNotFound, ConcurrentWriteConflict
+from application.retries import Save, save_with_retries
 from domain.actor import SYSTEM, Actor
 from domain.business_time import BusinessHours
 from domain.calendar import Calendar, calendar_id
@@ -25,6 +25,8 @@ from domain.ticket import Ticket
 
 # Recording a breach races ticket commands writing the same timers; re-read and retry.
 THRESHOLD_RETRIES = 5
+# What record_due answers: the timers it recorded, and the policy they were recorded under.
+Recorded = tuple[list[Timer], dict[str, Any] | None]
 
 
 class SlaTimekeeper:
@@ -87,7 +89,8 @@ class SlaTimekeeper:
         """Record the ticket's due warnings and breaches ((metric, cycle, threshold),
         warnings first) in one save, each once whoever else tries. Returns the timers
         this call recorded and the policy they were recorded under."""
-        for _ in range(THRESHOLD_RETRIES):
+
+        def attempt() -> Recorded | Save[Recorded]:
             sla = self.ticket_sla(ticket_id)
             if sla is None:
                 return [], None
@@ -102,12 +105,21 @@ class SlaTimekeeper:
             ]
             if not recorded:
                 return [], sla.policy
-            try:
+
+            def write() -> Recorded:
                 self.app.save(sla)
-            except IntegrityError:
-                continue  # another writer moved the timers on: look again
-            return recorded, sla.policy
-        return [], None
+                return recorded, sla.policy
+
+            return Save(write)
+
+        try:
+            return save_with_retries(
+                attempt, what=f"the SLA timers of ticket {ticket_id}", retries=THRESHOLD_RETRIES
+            )
+        except ConcurrentWriteConflict:
+            # Other writers kept moving the timers on: nothing recorded here; what is
+            # still due then, the next sweep asks for again.
+            return [], None
 
     def _get(self, aggregate_id: UUID, kind: type[Aggregate]) -> Any:
         try:
