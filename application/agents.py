@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError
 
 from application.errors import AgentNotFound, DuplicateAgent
 from application.idempotency import IdempotencyClaim, outcome_of
+from application.ports import HostsAgents
 from application.retries import Save, save_with_retries
 from domain.actor import SYSTEM, Actor
 from domain.agent import Agent, agent_id_for_email
@@ -21,7 +22,7 @@ BACKOFF_SECONDS = 0.005
 
 
 class AgentDirectory:
-    def __init__(self, app: Any):
+    def __init__(self, app: HostsAgents):
         self.app = app
         # The ids of the active tickets an agent holds: the routing view's answer, wired
         # by the bootstrap (the view lives in infrastructure).

@@ -14,6 +14,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from application.errors import CalendarNotFound, ConcurrentWriteConflict
+from application.ports import SavesAggregates
 from application.retries import Save, save_with_retries
 from domain.actor import SYSTEM, Actor
 from domain.business_time import BusinessHours
@@ -32,7 +33,7 @@ Recorded = tuple[list[Timer], dict[str, Any] | None]
 class SlaTimekeeper:
     """Everything the ticket application needs of the SLA engine."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: SavesAggregates):
         self.app = app
         self._hours_at = lru_cache(maxsize=1024)(self._load_hours)
 

@@ -13,6 +13,7 @@ from application.errors import (
     CalendarNotFound,
     StaleVersion,
 )
+from application.ports import ConfiguresSla
 from application.retries import Save, save_with_retries
 from domain.actor import Actor
 from domain.calendar import Calendar, calendar_id
@@ -80,7 +81,10 @@ class SlaConfiguration:
     """Commands and reads for calendars and policies."""
 
     def __init__(
-        self, app: Any, holidays: HolidaySource, clock: Callable[[], datetime] | None = None
+        self,
+        app: ConfiguresSla,
+        holidays: HolidaySource,
+        clock: Callable[[], datetime] | None = None,
     ):
         self.app = app
         self.holidays = holidays

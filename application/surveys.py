@@ -15,13 +15,13 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
 from application.errors import SurveyNotFound
 from application.idempotency import IdempotencyClaim, outcome_of
+from application.ports import AnswersOnce
 from application.retries import Save, save_with_retries
 from domain.actor import SYSTEM
 from domain.survey import Survey, token_hash
@@ -45,7 +45,7 @@ class SurveyLink:
 class SurveyDesk:
     """What the ticket application needs of surveys."""
 
-    def __init__(self, app: Any, key: bytes, ttl: timedelta = DEFAULT_SURVEY_TTL):
+    def __init__(self, app: AnswersOnce, key: bytes, ttl: timedelta = DEFAULT_SURVEY_TTL):
         self.app, self._key, self.ttl = app, key, ttl
 
     # Following ticket commands
