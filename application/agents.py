@@ -22,11 +22,11 @@ BACKOFF_SECONDS = 0.005
 
 
 class AgentDirectory:
-    def __init__(self, app: HostsAgents):
+    def __init__(self, app: HostsAgents, held_by: Callable[[str], list[str]] = lambda agent_id: []):
         self.app = app
-        # The ids of the active tickets an agent holds: the routing view's answer, wired
-        # by the bootstrap (the view lives in infrastructure).
-        self.held_by: Callable[[str], list[str]] = lambda agent_id: []
+        # The ids of the active tickets an agent holds: the routing view's answer, given
+        # by the wiring point (the view lives in infrastructure).
+        self.held_by = held_by
 
     def register(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -31,7 +31,7 @@ from application.idempotency import IdempotencyClaim, IdempotencyOutcome, Idempo
 from application.language import LanguagePolicy
 from application.retries import Save, save_with_retries
 from application.sla import SlaTimekeeper
-from application.surveys import DEFAULT_SURVEY_TTL, SurveyDesk
+from application.surveys import SurveyDesk
 from application.transcodings import ActorAsDict
 from domain.actor import ROUTER, SYSTEM, Actor
 from domain.customer import Contact
@@ -88,6 +88,12 @@ class TicketApplication(Application[UUID]):
     # As-of reads replay at most this many events on top of the nearest snapshot, so a
     # ticket with thousands of events is rebuilt in milliseconds at any version.
     snapshotting_intervals = {Ticket: 100}
+    # Given by attach().
+    sla: SlaTimekeeper
+    agents: AgentDirectory
+    customers: CustomerDirectory
+    surveys: SurveyDesk
+    language: LanguagePolicy
 
     def __init__(
         self,
@@ -95,9 +101,6 @@ class TicketApplication(Application[UUID]):
         personal_transcodings: list[Transcoding],
         idempotency: IdempotencyStore,
         customer_namespace: UUID,
-        language: LanguagePolicy | None = None,
-        survey_key: bytes = b"",
-        survey_ttl: timedelta = DEFAULT_SURVEY_TTL,
     ):
         # Built by the wiring point, which shares the factory's datastore with the
         # stores that live beside the events (keys, idempotency, tokens).
@@ -106,11 +109,24 @@ class TicketApplication(Application[UUID]):
         self.idempotency = idempotency
         self.customer_namespace = customer_namespace
         super().__init__(factory.env)
-        self.sla = SlaTimekeeper(self)
-        self.agents = AgentDirectory(self)
-        self.customers = CustomerDirectory(self)
-        self.language = language or LanguagePolicy()
-        self.surveys = SurveyDesk(self, survey_key, survey_ttl)
+
+    def attach(
+        self,
+        *,
+        sla: SlaTimekeeper,
+        agents: AgentDirectory,
+        customers: CustomerDirectory,
+        surveys: SurveyDesk,
+        language: LanguagePolicy,
+    ) -> None:
+        """Hand the application the services it delegates to. Each is built around the
+        application it serves, so the wiring point builds the application, then them,
+        then attaches them here; the application builds none of its collaborators."""
+        self.sla = sla
+        self.agents = agents
+        self.customers = customers
+        self.surveys = surveys
+        self.language = language
 
     def _record(self, processing_event: Any) -> Any:
         # The recorder indexes every event by its timestamp (as-of) in the events'

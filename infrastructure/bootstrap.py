@@ -12,12 +12,16 @@ from uuid import UUID
 from eventsourcing.persistence import InfrastructureFactory, Transcoding
 from eventsourcing.utils import Environment
 
+from application.agents import AgentDirectory
 from application.audit import AuditTrail
+from application.customers import CustomerDirectory
 from application.erasure import CustomerEraser
 from application.idempotency import IdempotencyStore
 from application.integrity import side_table_break
 from application.language import LanguagePolicy
+from application.sla import SlaTimekeeper
 from application.sla_config import SlaConfiguration
+from application.surveys import SurveyDesk
 from application.tickets import TicketApplication
 from infrastructure.access_log import AccessLog
 from infrastructure.anchors import AnchorFile, AnchorSigner
@@ -139,16 +143,19 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         personal_transcodings=personal_transcodings(keyring),
         idempotency=idempotency,
         customer_namespace=customer_namespace(secret_key),
+    )
+    tickets.attach(
+        sla=SlaTimekeeper(tickets),
+        agents=AgentDirectory(tickets, held_by=views["routing"].held_by),
+        customers=CustomerDirectory(tickets),
+        surveys=SurveyDesk(tickets, survey_key(secret_key), settings.survey_ttl),
         language=LanguagePolicy(
             detector=detector_for(settings.languages),
             threshold=settings.language_threshold,
             default=settings.default_language,
             known_language=views["ticket_list"].latest_language,
         ),
-        survey_key=survey_key(secret_key),
-        survey_ttl=settings.survey_ttl,
     )
-    tickets.agents.held_by = views["routing"].held_by
     audit_log = AuditLog(db, tickets.recorder.events_table_name)
     access_log = AccessLog(db, access_log_seal_key(secret_key))
     with db.schema_lock():
