@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import InfrastructureFactory, Transcoding
@@ -39,7 +38,7 @@ from infrastructure.sql import SqlDatabase
 from infrastructure.tokens import TokenStore, token_key
 from infrastructure.verify_workers import ProcessRanges
 from infrastructure.view_failures import ViewFailures
-from infrastructure.views.registry import VIEWS
+from infrastructure.views.registry import Views
 
 
 @dataclass
@@ -59,7 +58,7 @@ class Atende:
     view_failures: ViewFailures
     heartbeats: Heartbeats
     write_probe: WriteProbe
-    views: dict[str, Any] = field(default_factory=dict)
+    views: Views
 
     def close(self) -> None:
         self.tickets.close()
@@ -134,7 +133,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         db, idempotency_key(secret_key), settings.idempotency_retention
     )
     tokens = TokenStore(db, token_key(secret_key))
-    views = {name: kind.make(factory.datastore) for name, kind in VIEWS.items()}
+    views = Views.make(factory.datastore)
     view_failures = ViewFailures(db)
     heartbeats = Heartbeats(db)
     write_probe = WriteProbe(db)
@@ -146,14 +145,14 @@ def bootstrap(settings: Settings | None = None) -> Atende:
     )
     tickets.attach(
         sla=SlaTimekeeper(tickets),
-        agents=AgentDirectory(tickets, held_by=views["routing"].held_by),
+        agents=AgentDirectory(tickets, held_by=views.routing.held_by),
         customers=CustomerDirectory(tickets),
         surveys=SurveyDesk(tickets, survey_key(secret_key), settings.survey_ttl),
         language=LanguagePolicy(
             detector=detector_for(settings.languages),
             threshold=settings.language_threshold,
             default=settings.default_language,
-            known_language=views["ticket_list"].latest_language,
+            known_language=views.ticket_list.latest_language,
         ),
     )
     audit_log = AuditLog(db, tickets.recorder.events_table_name)
@@ -163,7 +162,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         tickets.recorder.create_table()
         # After the events table, before the views: numbering the tickets of a database
         # made before numbers were dense renumbers these views' rows with them.
-        tickets.recorder.numbers.create_table(renumbered=[views["queue"].t, views["ticket_list"].t])
+        tickets.recorder.numbers.create_table(renumbered=[views.queue.t, views.ticket_list.t])
         tickets.snapshots.recorder.create_table()
         stores = (
             keyring, idempotency, tokens, audit_log, access_log, view_failures, heartbeats,
@@ -196,13 +195,13 @@ def bootstrap(settings: Settings | None = None) -> Atende:
                 keyring,
                 tickets.exists,
                 idempotency,
-                views["ticket_list"].customer_ids,
+                views.ticket_list.customer_ids,
                 access_log,
                 tickets.recorder.numbers,
             ),
         ),
         access_log=access_log,
-        eraser=CustomerEraser(tickets, keyring, views["ticket_list"].ticket_ids_of),
+        eraser=CustomerEraser(tickets, keyring, views.ticket_list.ticket_ids_of),
         keys=keyring,
         view_failures=view_failures,
         heartbeats=heartbeats,

@@ -293,7 +293,7 @@ def follow_up_scheduler(atende: Any) -> FollowUpScheduler:
         resolve_after=settings.pending_resolve_after,
     )
     return FollowUpScheduler(
-        atende.tickets, atende.views["follow_up"], policy, settings.follow_up_interval
+        atende.tickets, atende.views.follow_up, policy, settings.follow_up_interval
     )
 
 
@@ -317,7 +317,7 @@ def add_checkpoint_job(scheduler: Any, atende: Any) -> None:
 def run_projector(atende: Any, stop: threading.Event) -> None:
     """Follow every view, and run the SLA clock, until ``stop`` is set; each thread
     finishes its current batch."""
-    clock = SlaScheduler(atende.tickets, atende.views["sla"])
+    clock = SlaScheduler(atende.tickets, atende.views.sla)
     batch = atende.settings.projector_batch_size
     threads = []
     for name, view in atende.views.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,17 +14,18 @@ from infrastructure.views.reports import PostgresReportsView, SQLiteReportsView
 from infrastructure.views.routing import PostgresRoutingView, SQLiteRoutingView
 from infrastructure.views.sla import PostgresSlaView, SQLiteSlaView
 from infrastructure.views.ticket_list import PostgresTicketListView, SQLiteTicketListView
-from projections.follow_up import FollowUpProjection
-from projections.queue import QueueProjection
-from projections.reports import ReportsProjection
-from projections.routing import RoutingProjection
-from projections.sla import SlaProjection
-from projections.ticket_list import TicketListProjection
+from projections.base import RowProjection, RowView
+from projections.follow_up import FollowUpProjection, FollowUpView
+from projections.queue import QueueProjection, QueueView
+from projections.reports import ReportsProjection, ReportsView
+from projections.routing import RoutingProjection, RoutingView
+from projections.sla import SlaProjection, SlaView
+from projections.ticket_list import TicketListProjection, TicketListView
 
 
 @dataclass(frozen=True)
 class ViewKind:
-    projection: type
+    projection: type[RowProjection[Any]]
     sqlite: type
     postgres: type
 
@@ -40,3 +42,32 @@ VIEWS: dict[str, ViewKind] = {
     "follow_up": ViewKind(FollowUpProjection, SQLiteFollowUpView, PostgresFollowUpView),
     "reports": ViewKind(ReportsProjection, SQLiteReportsView, PostgresReportsView),
 }
+
+
+@dataclass(frozen=True)
+class Views(Mapping[str, RowView[Any]]):
+    """The live views of one process, each under its own type: code that reads the
+    queue says ``views.queue``. Also a mapping by registry name, for what goes through
+    every view (the projector, rebuilds, health)."""
+
+    queue: QueueView
+    ticket_list: TicketListView
+    sla: SlaView
+    routing: RoutingView
+    follow_up: FollowUpView
+    reports: ReportsView
+
+    @classmethod
+    def make(cls, datastore: Any, suffix: str = "") -> Views:
+        return cls(**{name: kind.make(datastore, suffix) for name, kind in VIEWS.items()})
+
+    def __getitem__(self, name: str) -> RowView[Any]:
+        if name not in VIEWS:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(VIEWS)
+
+    def __len__(self) -> int:
+        return len(VIEWS)

@@ -113,7 +113,7 @@ class DatabaseCollector:
             "SLA timers that breached, by metric (from the SLA view).",
             labels=["metric"],
         )
-        for metric, count in self.atende.views["sla"].breach_counts().items():
+        for metric, count in self.atende.views.sla.breach_counts().items():
             breaches.add_metric([metric], count)
         return breaches
 
