@@ -16,7 +16,7 @@ from eventsourcing.projection import Projection
 
 from domain.erasure import CustomerErasure
 from domain.personal import ERASED
-from domain.sla_timers import TIMER_EVENTS
+from domain.sla.timers import TIMER_EVENTS
 from domain.ticket import ACTIVE_STATUSES, PRIORITIES, Ticket
 from projections.timestamps import timestamp
 

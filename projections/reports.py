@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
-from domain.sla_timers import TicketSla
+from domain.sla.timers import TicketSla
 from domain.survey import SATISFIED, Survey
 from domain.ticket import Ticket
 from projections.timestamps import timestamp

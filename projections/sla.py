@@ -15,7 +15,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
-from domain.sla_timers import TIMER_EVENTS
+from domain.sla.timers import TIMER_EVENTS
 from projections.timestamps import timestamp
 
 INSTANTS = (

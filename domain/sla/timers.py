@@ -16,8 +16,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor
-from domain.business_time import BusinessHours, business_seconds_between, due_at
-from domain.sla import SlaPolicy
+from domain.sla.business_time import BusinessHours, business_seconds_between, due_at
+from domain.sla.policy import SlaPolicy
 
 Timer = dict[str, Any]
 # Business hours by calendar name and revision: a timer counts in its calendar as it

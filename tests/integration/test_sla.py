@@ -11,8 +11,8 @@ from application.errors import CalendarInUse
 from application.sla_sweep import sweep
 from domain.actor import Actor
 from domain.calendar import InvalidCalendar
-from domain.sla import InvalidPolicy, SlaPolicy
-from domain.sla_timers import sla_id_for
+from domain.sla.policy import InvalidPolicy, SlaPolicy
+from domain.sla.timers import sla_id_for
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import NEXT
 from infrastructure.views.registry import VIEWS
