@@ -11,7 +11,8 @@ from typing import Any
 from uuid import UUID
 
 from domain.actor import SYSTEM
-from domain.ticket import PRIORITIES, Ticket, TransitionNotAllowed
+from domain.ticket import Ticket, TransitionNotAllowed
+from domain.ticket_vocabulary import PRIORITIES
 from projections.sla import DueThreshold, SlaView
 
 

@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from domain.calendar import DAYS
 from domain.sla.policy import METRICS
-from domain.ticket import CHANNELS, PRIORITIES
+from domain.ticket_vocabulary import CHANNELS, PRIORITIES
 from interface.report_schemas import ReportWindowIn
 from interface.schemas import BCP47, NAME_MAX, TAG, FullMatch, one_line
 from projections.sla import PERIODS

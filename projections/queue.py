@@ -17,7 +17,8 @@ from eventsourcing.projection import Projection
 from domain.erasure import CustomerErasure
 from domain.personal import ERASED
 from domain.sla.timers import TIMER_EVENTS
-from domain.ticket import ACTIVE_STATUSES, PRIORITIES, Ticket
+from domain.ticket import Ticket
+from domain.ticket_vocabulary import ACTIVE_STATUSES, PRIORITIES
 from projections.timestamps import timestamp
 
 ACTIVE = ("new", *ACTIVE_STATUSES)
