@@ -3,8 +3,6 @@ assignment can check the agent it names and auditors see every change to an agen
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -12,8 +10,10 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from application.errors import AgentNotFound, ConcurrentWriteConflict, DuplicateAgent
+from application.errors import AgentNotFound, DuplicateAgent
 from application.idempotency import IdempotencyClaim, outcome_of
+from application.ports import HostsAgents
+from application.retries import Save, save_with_retries
 from domain.actor import SYSTEM, Actor
 from domain.agent import Agent, agent_id_for_email
 
@@ -22,7 +22,7 @@ BACKOFF_SECONDS = 0.005
 
 
 class AgentDirectory:
-    def __init__(self, app: Any):
+    def __init__(self, app: HostsAgents):
         self.app = app
         # The ids of the active tickets an agent holds: the routing view's answer, wired
         # by the bootstrap (the view lives in infrastructure).
@@ -75,9 +75,8 @@ class AgentDirectory:
     ) -> tuple[Agent, int]:
         """Apply ``command`` and save; a concurrent change makes it re-read and retry.
         ``idempotency`` is completed with what was saved (or the agent as it stands)."""
-        for attempt in range(RETRIES):
-            if attempt:
-                time.sleep(random.uniform(0, BACKOFF_SECONDS * attempt))
+
+        def attempt() -> tuple[Agent, int] | Save[tuple[Agent, int]]:
             agent = self.get(agent_id)
             command(agent)
             outcome = outcome_of(idempotency, 200, agent)
@@ -85,12 +84,16 @@ class AgentDirectory:
                 if outcome is not None:
                     self.app.idempotency.complete(outcome)
                 return agent, self.position_of(agent)
-            try:
+
+            def write() -> tuple[Agent, int]:
                 recordings = self.app.save(agent, *self._handed_back(agent), idempotency=outcome)
-            except IntegrityError:
-                continue
-            return agent, recordings[-1].notification.id
-        raise ConcurrentWriteConflict(f"agent {agent_id} kept changing; try again")
+                return agent, recordings[-1].notification.id
+
+            return Save(write)
+
+        return save_with_retries(
+            attempt, what=f"agent {agent_id}", retries=RETRIES, backoff_seconds=BACKOFF_SECONDS
+        )
 
     def _handed_back(self, agent: Agent) -> list[Any]:
         """When the change deactivates the agent: the tickets they hold, each unassigned

@@ -11,11 +11,11 @@ since each one's history is sealed with that customer's own key."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 
+from application.ports import NamesCustomers
 from domain.customer import (
     Contact,
     CustomerIdentity,
@@ -28,7 +28,7 @@ from domain.customer import (
 class CustomerDirectory:
     """Finds the customer behind a contact through the claims on its identities."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: NamesCustomers):
         self.app = app
 
     def resolve(self, contact: Contact) -> tuple[UUID, list[CustomerIdentity]]:

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from application.errors import TicketNotFound
+from application.ports import ChangesTickets
 from domain.actor import SYSTEM
 from domain.ticket import Ticket, TransitionNotAllowed
 from projections.follow_up import FollowUpView
@@ -43,7 +43,7 @@ class FollowUpResult:
 
 
 def follow_up(
-    app: Any, view: FollowUpView, now: datetime, policy: FollowUpPolicy
+    app: ChangesTickets, view: FollowUpView, now: datetime, policy: FollowUpPolicy
 ) -> FollowUpResult:
     """Everything due at ``now``. Unanswered pending tickets are resolved before any
     reminder, so one long overdue is resolved rather than reminded."""
@@ -68,7 +68,11 @@ def follow_up(
 
 
 def _act(
-    app: Any, ticket_id: UUID, command: Callable[..., bool], after: timedelta, now: datetime
+    app: ChangesTickets,
+    ticket_id: UUID,
+    command: Callable[..., bool],
+    after: timedelta,
+    now: datetime,
 ) -> bool:
     acted: list[bool] = []
 

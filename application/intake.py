@@ -20,6 +20,7 @@ from eventsourcing.persistence import IntegrityError
 from application.errors import ConcurrentWriteConflict, TicketNotFound
 from application.idempotency import IdempotencyClaim, IdempotencyOutcome
 from application.inbound_text import clean_attachment, clean_contact, multi_line, optional_line
+from application.ports import HostsIntake
 from application.tickets import CommandResult
 from domain.actor import Actor
 from domain.customer import ANONYMOUS_CHANNELS, Contact, conversation_identity
@@ -58,7 +59,7 @@ class IntakeResult:
 
 
 class Intake:
-    def __init__(self, app: Any):
+    def __init__(self, app: HostsIntake):
         self.app = app
 
     def receive(

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
+from application.ports import RoutesTickets
 from domain.routing import Assignment, plan_assignments, primary_subtag
 from projections.routing import RoutingView
 
@@ -23,7 +23,7 @@ log = logging.getLogger("atende.router")
 
 @dataclass
 class Router:
-    app: Any  # TicketApplication
+    app: RoutesTickets
     view: RoutingView
 
     def route(self) -> list[Assignment]:

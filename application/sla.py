@@ -12,9 +12,10 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
 
-from application.errors import CalendarNotFound
+from application.errors import CalendarNotFound, ConcurrentWriteConflict
+from application.ports import SavesAggregates
+from application.retries import Save, save_with_retries
 from domain.actor import SYSTEM, Actor
 from domain.calendar import Calendar, calendar_id
 from domain.sla.business_time import BusinessHours
@@ -25,12 +26,14 @@ from domain.ticket import Ticket
 
 # Recording a breach races ticket commands writing the same timers; re-read and retry.
 THRESHOLD_RETRIES = 5
+# What record_due answers: the timers it recorded, and the policy they were recorded under.
+Recorded = tuple[list[Timer], dict[str, Any] | None]
 
 
 class SlaTimekeeper:
     """Everything the ticket application needs of the SLA engine."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: SavesAggregates):
         self.app = app
         self._hours_at = lru_cache(maxsize=1024)(self._load_hours)
 
@@ -87,7 +90,8 @@ class SlaTimekeeper:
         """Record the ticket's due warnings and breaches ((metric, cycle, threshold),
         warnings first) in one save, each once whoever else tries. Returns the timers
         this call recorded and the policy they were recorded under."""
-        for _ in range(THRESHOLD_RETRIES):
+
+        def attempt() -> Recorded | Save[Recorded]:
             sla = self.ticket_sla(ticket_id)
             if sla is None:
                 return [], None
@@ -102,12 +106,21 @@ class SlaTimekeeper:
             ]
             if not recorded:
                 return [], sla.policy
-            try:
+
+            def write() -> Recorded:
                 self.app.save(sla)
-            except IntegrityError:
-                continue  # another writer moved the timers on: look again
-            return recorded, sla.policy
-        return [], None
+                return recorded, sla.policy
+
+            return Save(write)
+
+        try:
+            return save_with_retries(
+                attempt, what=f"the SLA timers of ticket {ticket_id}", retries=THRESHOLD_RETRIES
+            )
+        except ConcurrentWriteConflict:
+            # Other writers kept moving the timers on: nothing recorded here; what is
+            # still due then, the next sweep asks for again.
+            return [], None
 
     def _get(self, aggregate_id: UUID, kind: type[Aggregate]) -> Any:
         try:

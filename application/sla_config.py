@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from eventsourcing.persistence import IntegrityError
-
 from application.errors import (
     CalendarInUse,
     CalendarNotFound,
-    ConcurrentWriteConflict,
     StaleVersion,
 )
+from application.ports import ConfiguresSla
+from application.retries import Save, save_with_retries
 from domain.actor import Actor
 from domain.calendar import Calendar, calendar_id
 from domain.sla.policy import InvalidPolicy, SlaPolicies, SlaPolicy
@@ -82,7 +81,10 @@ class SlaConfiguration:
     """Commands and reads for calendars and policies."""
 
     def __init__(
-        self, app: Any, holidays: HolidaySource, clock: Callable[[], datetime] | None = None
+        self,
+        app: ConfiguresSla,
+        holidays: HolidaySource,
+        clock: Callable[[], datetime] | None = None,
     ):
         self.app = app
         self.holidays = holidays
@@ -177,16 +179,19 @@ class SlaConfiguration:
         """Save what ``revised`` makes of the latest version (nothing when it changed
         nothing); when another admin saved first, look again: If-Match then fails, and
         without it the change applies to what they saved."""
-        for _ in range(CONFLICT_RETRIES):
+
+        def attempt() -> Any:
             aggregate = revised()
             if not aggregate.pending_events:
                 return aggregate
-            try:
+
+            def write() -> Any:
                 self.app.save(aggregate)
-            except IntegrityError:
-                continue
-            return aggregate
-        raise ConcurrentWriteConflict(f"{what} kept changing; try again")
+                return aggregate
+
+            return Save(write)
+
+        return save_with_retries(attempt, what=what, retries=CONFLICT_RETRIES)
 
 
 def _seed_record(seed: dict[str, Any]) -> dict[str, Any]:

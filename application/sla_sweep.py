@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from application.ports import ChangesTickets, SweepsSla
 from domain.actor import SYSTEM
 from domain.ticket import Ticket, TransitionNotAllowed
 from domain.ticket_vocabulary import PRIORITIES
@@ -22,7 +23,7 @@ class SweepResult:
     next_due: datetime | None = None
 
 
-def sweep(app: Any, view: SlaView, now: datetime) -> SweepResult:
+def sweep(app: SweepsSla, view: SlaView, now: datetime) -> SweepResult:
     """Record what is due at ``now``; the view may lag, so each timer's own aggregate
     decides (a timer paused a moment ago is not breached, one recorded by another
     scheduler is not recorded twice)."""
@@ -49,7 +50,9 @@ def _threshold_of(timer: dict[str, Any], now: datetime) -> str:
     return "breach" if timer["breached_at"] == now else "warning"
 
 
-def escalate_per_policy(app: Any, ticket_id: UUID, metric: str, policy: dict[str, Any]) -> None:
+def escalate_per_policy(
+    app: ChangesTickets, ticket_id: UUID, metric: str, policy: dict[str, Any]
+) -> None:
     """A policy may have a breach raise the ticket's priority or escalate it."""
     if not (policy.get("raise_priority_on_breach") or policy.get("escalate_on_breach")):
         return

@@ -15,14 +15,14 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
-from application.errors import ConcurrentWriteConflict, SurveyNotFound
+from application.errors import SurveyNotFound
 from application.idempotency import IdempotencyClaim, outcome_of
+from application.ports import AnswersOnce
+from application.retries import Save, save_with_retries
 from domain.actor import SYSTEM
 from domain.survey import Survey, token_hash
 from domain.ticket import Ticket
@@ -45,7 +45,7 @@ class SurveyLink:
 class SurveyDesk:
     """What the ticket application needs of surveys."""
 
-    def __init__(self, app: Any, key: bytes, ttl: timedelta = DEFAULT_SURVEY_TTL):
+    def __init__(self, app: AnswersOnce, key: bytes, ttl: timedelta = DEFAULT_SURVEY_TTL):
         self.app, self._key, self.ttl = app, key, ttl
 
     # Following ticket commands
@@ -129,7 +129,9 @@ class SurveyDesk:
         what was written (or of the survey as it stands, when nothing was).
         ``idempotency`` is completed with the same."""
         now = now or datetime.now(UTC)
-        for _ in range(RATE_RETRIES):
+
+        # A concurrent answer (a double click) that wins the race is answered after.
+        def attempt() -> tuple[Survey, int] | Save[tuple[Survey, int]]:
             survey = self.by_token(token)
             changed = survey.rate(rating, comment, now)
             outcome = outcome_of(idempotency, 200, survey)
@@ -137,9 +139,11 @@ class SurveyDesk:
                 if outcome is not None:
                     self.app.idempotency.complete(outcome)
                 return survey, self.app.recorder.position_of(survey.id, survey.version)
-            try:
+
+            def write() -> tuple[Survey, int]:
                 recordings = self.app.save(survey, idempotency=outcome)
-            except IntegrityError:
-                continue  # a concurrent answer (a double click) won: answer after it
-            return survey, recordings[-1].notification.id
-        raise ConcurrentWriteConflict("the survey kept changing; try again")
+                return survey, recordings[-1].notification.id
+
+            return Save(write)
+
+        return save_with_retries(attempt, what="the survey", retries=RATE_RETRIES)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import random
 import re
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +29,7 @@ from application.errors import (
 )
 from application.idempotency import IdempotencyClaim, IdempotencyOutcome, IdempotencyStore
 from application.language import LanguagePolicy
+from application.retries import Save, save_with_retries
 from application.sla import SlaTimekeeper
 from application.surveys import DEFAULT_SURVEY_TTL, SurveyDesk
 from application.transcodings import ActorAsDict
@@ -241,9 +240,8 @@ class TicketApplication(Application[UUID]):
         command is simply re-applied to the fresh ticket, with one it is stale. The
         expected version is the ETag's: changes the system made meanwhile do not count.
         """
-        for attempt in range(CONFLICT_RETRIES):
-            if attempt:
-                time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * attempt))
+
+        def attempt() -> CommandResult | Save[CommandResult]:
             ticket = self.get_ticket(ticket_id)
             if expected_version is not None and ticket.etag_version != expected_version:
                 raise StaleVersion(expected_version, ticket.etag_version)
@@ -254,19 +252,30 @@ class TicketApplication(Application[UUID]):
                     self.idempotency.complete(outcome)
                 return self._result(ticket)
             others = companions(ticket) if companions else []
-            try:
+
+            def write() -> CommandResult:
                 recordings = self.save_ticket(
                     ticket, ticket.pending_events[-1].actor, outcome, *others
                 )
-            except IntegrityError:
-                current = self.get_ticket(ticket_id).etag_version
-                if expected_version is not None and current != expected_version:
-                    raise StaleVersion(expected_version, current) from None
-                continue
-            return CommandResult(
-                ticket, number=self.number_of(ticket_id), position=recordings[-1].notification.id
-            )
-        raise ConcurrentWriteConflict(f"ticket {ticket_id} kept changing; try again")
+                position = recordings[-1].notification.id
+                return CommandResult(ticket, number=self.number_of(ticket_id), position=position)
+
+            return Save(write)
+
+        def still_expected() -> None:
+            if expected_version is None:
+                return  # nothing to be stale against: apply the command again
+            current = self.get_ticket(ticket_id).etag_version
+            if current != expected_version:
+                raise StaleVersion(expected_version, current) from None
+
+        return save_with_retries(
+            attempt,
+            what=f"ticket {ticket_id}",
+            retries=CONFLICT_RETRIES,
+            backoff_seconds=CONFLICT_BACKOFF_SECONDS,
+            on_conflict=still_expected,
+        )
 
     def save_ticket(
         self, ticket: Ticket, actor: Actor, outcome: IdempotencyOutcome | None, *others: Any

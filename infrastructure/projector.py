@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -46,6 +46,7 @@ from infrastructure.scheduler_metrics import count_runs
 from infrastructure.view_failures import ViewFailures
 from infrastructure.views.registry import VIEWS
 from infrastructure.views.storable import storable
+from projections.base import RowProjection, RowView
 
 ANCHOR_CHECK_SECONDS = 1.0
 log = logging.getLogger("atende.projector")
@@ -74,7 +75,7 @@ class ViewFollower:
     """Brings one view from its position to the head of the log, and keeps it there."""
 
     app: TicketApplication
-    projection: Any  # a Projection whose ``changes(event, position)`` feeds ``view.apply``
+    projection: RowProjection[Any]  # its changes(event, position) feed its view's apply
     batch_size: int = BATCH_SIZE
     fallback_seconds: float = FALLBACK_SECONDS
     after_batch: Callable[[], None] | None = None  # e.g. wake the SLA clock
@@ -82,7 +83,7 @@ class ViewFollower:
     attempting: int | None = None  # the first position of the batch being applied, if any
 
     @property
-    def view(self) -> Any:
+    def view(self) -> RowView[Any]:
         return self.projection.view
 
     def position(self) -> int:
@@ -138,36 +139,35 @@ class ViewFollower:
 
     def run(self, stop: threading.Event) -> None:
         with idle_wait(self.app.recorder, self.fallback_seconds) as wait:
+            changed = True  # events applied since the last caught_up (True: once at start)
             while not stop.is_set():
-                if self.step() == 0:
-                    self._passed(None)
+                count = self.step()
+                changed = changed or count > 0
+                # A batch short of full read up to the head of the log.
+                if count < self.batch_size and changed:
+                    self.caught_up()
+                    changed = False
+                if count == 0:
+                    self._passed(None)  # the log, and what caught_up did, all done
                     wait(stop)
                 elif self.after_batch is not None:
                     self.after_batch()
 
+    def caught_up(self) -> None:
+        """Called once the view has caught up with the log after new events (and once
+        at start): for work that needs a view as current as the log. Nothing by default."""
+
 
 @dataclass
 class RoutingFollower(ViewFollower):
-    """Follows the routing view and, whenever it has caught up with the log after new
-    events (and once at start), lets the router make a round. Rounds only run on a
-    caught-up view, so a replay from position 0 routes nothing until it has seen every
-    assignment already on record."""
+    """Follows the routing view and, whenever it has caught up with the log, lets the
+    router make a round. Rounds only run on a caught-up view, so a replay from position
+    0 routes nothing until it has seen every assignment already on record."""
 
-    router: Router | None = None
+    router: Router = field(kw_only=True)
 
-    def run(self, stop: threading.Event) -> None:
-        assert self.router is not None
-        with idle_wait(self.app.recorder, self.fallback_seconds) as wait:
-            changed = True
-            while not stop.is_set():
-                count = self.step()
-                changed = changed or count > 0
-                if count < self.batch_size and changed:
-                    self.router.route()
-                    changed = False
-                if count == 0:
-                    self._passed(None)  # the log, and the router's round, all done
-                    wait(stop)
+    def caught_up(self) -> None:
+        self.router.route()
 
 
 def idle_wait(

@@ -4,14 +4,11 @@ has no row, so the sweep's queries stay small however long the log grows."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from abc import abstractmethod
 from typing import Any
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
-from eventsourcing.projection import Projection
-
 from domain.ticket import Ticket
+from projections.base import RowProjection, RowView
 from projections.ticket_list import RowChange
 from projections.timestamps import timestamp
 
@@ -19,11 +16,7 @@ from projections.timestamps import timestamp
 KINDS = ("close", "remind", "resolve")
 
 
-class FollowUpView(TrackingRecorder, ABC):
-    @abstractmethod
-    def apply(self, changes: Sequence[RowChange], tracking: Tracking) -> None:
-        """Apply the changes and record the tracking position, atomically."""
-
+class FollowUpView(RowView[RowChange]):
     @abstractmethod
     def due(
         self, kind: str, since_at_most: str, limit: int, after: tuple[str, str] | None = None
@@ -37,11 +30,8 @@ class FollowUpView(TrackingRecorder, ABC):
         """Every row, in id order."""
 
 
-class FollowUpProjection(Projection[FollowUpView]):
+class FollowUpProjection(RowProjection[RowChange]):
     name = "follow_up"
-
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.apply(self.changes(domain_event, tracking.notification_id), tracking)
 
     def changes(self, domain_event: Any, position: int) -> list[RowChange]:
         ticket_id = str(getattr(domain_event, "originator_id", ""))

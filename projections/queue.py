@@ -6,19 +6,17 @@ infrastructure) applies a batch of changes and its tracking position in one tran
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-
-from eventsourcing.persistence import Tracking, TrackingRecorder
-from eventsourcing.projection import Projection
 
 from domain.erasure import CustomerErasure
 from domain.personal import ERASED
 from domain.sla.timers import TIMER_EVENTS
 from domain.ticket import Ticket
 from domain.ticket_vocabulary import ACTIVE_STATUSES, PRIORITIES
+from projections.base import RowProjection, RowView
 from projections.timestamps import timestamp
 
 ACTIVE = ("new", *ACTIVE_STATUSES)
@@ -53,12 +51,8 @@ class QueuePage:
     last_key: tuple | None  # None when there is no next page
 
 
-class QueueView(TrackingRecorder, ABC):
+class QueueView(RowView[Change]):
     """Rows of the queue, written together with the position they reflect."""
-
-    @abstractmethod
-    def apply(self, changes: Sequence[Change], tracking: Tracking) -> None:
-        """Apply the changes and record the tracking position, atomically."""
 
     @abstractmethod
     def page(self, query: QueueQuery) -> QueuePage:
@@ -69,11 +63,8 @@ class QueueView(TrackingRecorder, ABC):
         """Every row, in id order (to compare a live view with a rebuild)."""
 
 
-class QueueProjection(Projection[QueueView]):
+class QueueProjection(RowProjection[Change]):
     name = "queue"
-
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.apply(self.changes(domain_event, tracking.notification_id), tracking)
 
     def changes(self, domain_event: Any, position: int) -> list[Change]:
         """The event's row changes; events the queue does not show (escalations...) make none."""

@@ -17,19 +17,19 @@ per survey), and ``fold`` computes, purely, the new facts and the counter increm
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
-from eventsourcing.projection import Projection
+from eventsourcing.persistence import Tracking
 
 from domain.sla.timers import TicketSla
 from domain.survey import SATISFIED, Survey
 from domain.ticket import Ticket
+from projections.base import RowProjection, RowView
 from projections.timestamps import timestamp
 
 GROUPS = ("agent", "channel", "language", "category", "day")
@@ -68,7 +68,7 @@ class Folded:
     counters: Counters = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
 
 
-class ReportsView(TrackingRecorder, ABC):
+class ReportsView(RowView[ReportChange]):
     @abstractmethod
     def apply(self, changes: Sequence[ReportChange], tracking: Tracking) -> None:
         """Load the facts the changes touch, fold, write facts and counters and the
@@ -94,11 +94,8 @@ class ReportsView(TrackingRecorder, ABC):
         """Every table's rows in key order (to compare a live view with a rebuild)."""
 
 
-class ReportsProjection(Projection[ReportsView]):
+class ReportsProjection(RowProjection[ReportChange]):
     name = "reports"
-
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.apply(self.changes(domain_event, tracking.notification_id), tracking)
 
     def changes(self, e: Any, position: int) -> list[ReportChange]:
         handler = _CHANGES.get(type(e))

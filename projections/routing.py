@@ -8,16 +8,14 @@ infrastructure) applies a batch of them with its tracking position in one transa
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
-
-from eventsourcing.persistence import Tracking, TrackingRecorder
-from eventsourcing.projection import Projection
 
 from domain.agent import Agent
 from domain.routing import AgentState, WaitingTicket
 from domain.ticket import Ticket
+from projections.base import RowProjection, RowView
 from projections.queue import PRIORITY_RANK, primary_language
 
 AGENTS = "agents"
@@ -33,11 +31,7 @@ class RoutingChange(NamedTuple):
     insert: bool = False
 
 
-class RoutingView(TrackingRecorder, ABC):
-    @abstractmethod
-    def apply(self, changes: Sequence[RoutingChange], tracking: Tracking) -> None:
-        """Apply the changes and record the tracking position, atomically."""
-
+class RoutingView(RowView[RoutingChange]):
     @abstractmethod
     def agents(self) -> list[AgentState]:
         """Every agent, with their current load."""
@@ -61,11 +55,8 @@ class RoutingView(TrackingRecorder, ABC):
         """Every row of both tables, in key order (to compare live and rebuilt views)."""
 
 
-class RoutingProjection(Projection[RoutingView]):
+class RoutingProjection(RowProjection[RoutingChange]):
     name = "routing"
-
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.apply(self.changes(domain_event, tracking.notification_id), tracking)
 
     def changes(self, domain_event: Any, position: int) -> list[RoutingChange]:
         handler = CHANGES.get(type(domain_event))

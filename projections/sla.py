@@ -6,16 +6,16 @@ report. Timer events carry the whole timer, so a row is simply replaced.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
-from eventsourcing.projection import Projection
+from eventsourcing.persistence import Tracking
 
 from domain.sla.timers import TIMER_EVENTS
+from projections.base import RowProjection, RowView
 from projections.timestamps import timestamp
 
 INSTANTS = (
@@ -41,7 +41,7 @@ class DueThreshold:
     threshold: str  # "warning" | "breach"
 
 
-class SlaView(TrackingRecorder, ABC):
+class SlaView(RowView[TimerRow]):
     @abstractmethod
     def apply(self, changes: Sequence[TimerRow], tracking: Tracking) -> None:
         """Replace the timers' rows and record the tracking position, atomically."""
@@ -66,15 +66,16 @@ class SlaView(TrackingRecorder, ABC):
         the timers started in [start, end)."""
 
     @abstractmethod
+    def breach_counts(self) -> dict[str, int]:
+        """How many timers ever breached, by metric (for the /metrics counter)."""
+
+    @abstractmethod
     def rows(self) -> list[dict[str, Any]]:
         """Every row, in key order (to compare a live view with a rebuild)."""
 
 
-class SlaProjection(Projection[SlaView]):
+class SlaProjection(RowProjection[TimerRow]):
     name = "sla"
-
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.apply(self.changes(domain_event, tracking.notification_id), tracking)
 
     def changes(self, domain_event: Any, position: int) -> list[TimerRow]:
         if not isinstance(domain_event, TIMER_EVENTS):

@@ -7,17 +7,15 @@ in infrastructure) applies a batch of changes and its tracking position in one t
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-
-from eventsourcing.persistence import Tracking, TrackingRecorder
-from eventsourcing.projection import Projection
 
 from domain.erasure import CustomerErasure
 from domain.personal import ERASED
 from domain.ticket import Ticket
+from projections.base import RowProjection, RowView
 from projections.timestamps import timestamp
 
 # What a list query may filter on; the HTTP layer turns requester_email into customer_id.
@@ -47,12 +45,8 @@ class TicketListPage:
     last_key: tuple | None  # None when there is no next page
 
 
-class TicketListView(TrackingRecorder, ABC):
+class TicketListView(RowView[RowChange]):
     """Rows of the ticket list, written together with the position they reflect."""
-
-    @abstractmethod
-    def apply(self, changes: Sequence[RowChange], tracking: Tracking) -> None:
-        """Apply the changes and record the tracking position, atomically."""
 
     @abstractmethod
     def page(self, query: TicketListQuery) -> TicketListPage:
@@ -63,11 +57,8 @@ class TicketListView(TrackingRecorder, ABC):
         """Every row, in id order (to compare a live view with a rebuild)."""
 
 
-class TicketListProjection(Projection[TicketListView]):
+class TicketListProjection(RowProjection[RowChange]):
     name = "ticket_list"
-
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.apply(self.changes(domain_event, tracking.notification_id), tracking)
 
     def changes(self, domain_event: Any, position: int) -> list[RowChange]:
         # A plain lookup by class, as the queue's (see projections.queue).

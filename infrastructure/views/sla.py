@@ -123,6 +123,13 @@ class SqlSlaRows(SqlViewRows, SlaView):
             for (m, p, when), c in sorted(counts.items())
         ]  # fmt: skip
 
+    def breach_counts(self) -> dict[str, int]:
+        rows = self._select(
+            f"SELECT metric, COUNT(*) AS n FROM {self.t} "
+            "WHERE breached_at IS NOT NULL GROUP BY metric ORDER BY metric"
+        )
+        return {row["metric"]: row["n"] for row in rows}
+
     def rows(self) -> list[dict[str, Any]]:
         return self._select(f"SELECT * FROM {self.t} ORDER BY {', '.join(KEY)}")
 

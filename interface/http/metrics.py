@@ -113,16 +113,8 @@ class DatabaseCollector:
             "SLA timers that breached, by metric (from the SLA view).",
             labels=["metric"],
         )
-        table = self.atende.views["sla"].t
-        db = self.atende.db
-        with db.reading() as cursor:
-            db.execute(
-                cursor,
-                f"SELECT metric, COUNT(*) FROM {table} "
-                "WHERE breached_at IS NOT NULL GROUP BY metric ORDER BY metric",
-            )
-            for metric, count in db.fetch_values(cursor):
-                breaches.add_metric([metric], count)
+        for metric, count in self.atende.views["sla"].breach_counts().items():
+            breaches.add_metric([metric], count)
         return breaches
 
 

@@ -173,6 +173,7 @@ def test_the_breach_list_and_report_count_what_happened(atende):
     report = view.report(now - timedelta(days=1), now + timedelta(days=1), "day")
     first = next(g for g in report if g["metric"] == "first_response")
     assert (first["met"], first["breached"], first["total"]) == (1, 1, 2)
+    assert view.breach_counts() == {"first_response": 1}  # the /metrics counter
 
 
 def test_the_live_sla_view_equals_a_rebuild(atende):

@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from uuid import UUID
 
 import falcon
 from marshmallow import Schema, ValidationError, fields
 
-from domain.actor import Actor
+from application.ticket_commands import TicketCommands, WriteTerms
+from application.tickets import CommandResult
 from domain.customer import Contact
-from domain.ticket import Ticket
 from infrastructure.bootstrap import Atende
 from infrastructure.ticket_numbers import MAX_NUMBER
 from interface import agent_schemas, schemas
@@ -34,7 +33,7 @@ from interface.http.representations import render_ticket
 from interface.schemas import EventOut, FullMatch, TicketListItemOut, TicketListQueryIn
 from projections.ticket_list import TicketListQuery
 
-Command = Callable[[Ticket, dict[str, Any], Actor], None]
+UseCase = Callable[..., CommandResult]
 _HISTORY_OUT = EventOut(
     exclude=("position", "ticket_id", "aggregate_type", "aggregate_id"), many=True
 )
@@ -178,25 +177,30 @@ class TicketHistory:
 
 
 class TicketCommand:
-    """``POST /v1/tickets/{id}/<name>``: validate, apply one domain command, save."""
+    """``POST /v1/tickets/{id}/<name>``: validate, invoke the route's use case."""
 
-    def __init__(self, atende: Atende, schema: type, command: Command):
-        self.atende = atende
+    def __init__(self, atende: Atende, commands: TicketCommands, schema: type, use_case: UseCase):
+        self.atende = atende  # for @idempotent
+        self.commands = commands
         self.schema = schema()
-        self.command = command
+        self.use_case = use_case
 
     @falcon.before(allow(*TICKET_WRITERS))
     @falcon.before(validate_body)
     @idempotent
     def on_post(self, req: falcon.Request, resp: falcon.Response, ticket_id: UUID) -> None:
-        body, actor = req.context.body, req.context.actor
-        result = self.atende.tickets.change(
+        result = self.use_case(
+            self.commands,
             ticket_id,
-            lambda ticket: self.command(ticket, body, actor),
-            expected_version=expected_version(req),
-            idempotency=req.context.claim,
+            **req.context.body,
+            actor=req.context.actor,
+            terms=write_terms(req),
         )
         render_ticket(resp, result)
+
+
+def write_terms(req: falcon.Request) -> WriteTerms:
+    return WriteTerms(expected_version(req), req.context.claim)
 
 
 class TicketAssign:
@@ -205,42 +209,34 @@ class TicketAssign:
 
     schema = agent_schemas.AssignIn()
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(self, atende: Atende, commands: TicketCommands):
+        self.atende = atende  # for @idempotent
+        self.commands = commands
 
     @falcon.before(allow(*TICKET_WRITERS))
     @falcon.before(validate_body)
     @idempotent
     def on_post(self, req: falcon.Request, resp: falcon.Response, ticket_id: UUID) -> None:
-        body = req.context.body
-        result = self.atende.tickets.assign(
-            ticket_id,
-            body["agent_id"],
-            force=body["force"],
-            actor=req.context.actor,
-            expected_version=expected_version(req),
-            idempotency=req.context.claim,
+        result = self.commands.assign(
+            ticket_id, **req.context.body, actor=req.context.actor, terms=write_terms(req)
         )
         render_ticket(resp, result)
 
 
-COMMANDS: dict[str, tuple[type, Command]] = {
-    "messages": (
-        schemas.MessageIn,
-        lambda t, b, a: t.add_message(
-            b["body"], b["author_type"], b.get("author_id"), b["visibility"], b.get("channel"), a
-        ),
-    ),
-    "unassign": (schemas.EmptyIn, lambda t, b, a: t.unassign(a)),
-    "status": (schemas.StatusIn, lambda t, b, a: t.change_status(b["status"], a)),
-    "language": (agent_schemas.LanguageIn, lambda t, b, a: t.change_language(b["language"], a)),
-    "priority": (schemas.PriorityIn, lambda t, b, a: t.change_priority(b["priority"], a)),
-    "category": (schemas.CategoryIn, lambda t, b, a: t.change_category(b["category"], a)),
-    "tags": (schemas.TagsIn, lambda t, b, a: t.change_tags(b["add"], b["remove"], a)),
-    "escalate": (schemas.EscalateIn, lambda t, b, a: t.escalate(b["reason"], b.get("level"), a)),
-    "resolve": (schemas.ResolveIn, lambda t, b, a: t.resolve(b.get("resolution"), a)),
-    "reopen": (schemas.ReopenIn, lambda t, b, a: t.reopen(b.get("reason"), a)),
-    "close": (schemas.EmptyIn, lambda t, b, a: t.close(a)),
+# Route name -> (request schema, the use case it invokes). The schema's fields are the
+# use case's keyword arguments.
+COMMANDS: dict[str, tuple[type, UseCase]] = {
+    "messages": (schemas.MessageIn, TicketCommands.add_message),
+    "unassign": (schemas.EmptyIn, TicketCommands.unassign),
+    "status": (schemas.StatusIn, TicketCommands.change_status),
+    "language": (agent_schemas.LanguageIn, TicketCommands.change_language),
+    "priority": (schemas.PriorityIn, TicketCommands.change_priority),
+    "category": (schemas.CategoryIn, TicketCommands.change_category),
+    "tags": (schemas.TagsIn, TicketCommands.change_tags),
+    "escalate": (schemas.EscalateIn, TicketCommands.escalate),
+    "resolve": (schemas.ResolveIn, TicketCommands.resolve),
+    "reopen": (schemas.ReopenIn, TicketCommands.reopen),
+    "close": (schemas.EmptyIn, TicketCommands.close),
 }
 
 
@@ -249,8 +245,10 @@ def add_ticket_routes(app: falcon.App, atende: Atende) -> None:
     app.add_route("/v1/tickets/{ticket_id:uuid}", TicketItem(atende))
     app.add_route("/v1/tickets/by-number/{n}", TicketByNumber(atende))
     app.add_route("/v1/tickets/{ticket_id:uuid}/history", TicketHistory(atende))
-    app.add_route("/v1/tickets/{ticket_id:uuid}/assign", TicketAssign(atende))
-    for name, (schema, command) in COMMANDS.items():
+    commands = TicketCommands(atende.tickets)
+    app.add_route("/v1/tickets/{ticket_id:uuid}/assign", TicketAssign(atende, commands))
+    for name, (schema, use_case) in COMMANDS.items():
         app.add_route(
-            f"/v1/tickets/{{ticket_id:uuid}}/{name}", TicketCommand(atende, schema, command)
+            f"/v1/tickets/{{ticket_id:uuid}}/{name}",
+            TicketCommand(atende, commands, schema, use_case),
         )

@@ -1,0 +1,44 @@
+"""What every view's projection is: events in, row changes out.
+
+A projection turns each event of the log into changes to its view's rows; the follower
+(infrastructure/projector.py) gathers a batch's changes and hands them to the view,
+which writes them with the batch's last position in one transaction. So a projection
+only computes: it never writes, and it reads nothing of its view.
+
+Not eventsourcing's ``Projection``: that one's abstract ``process_event`` (one event,
+written at once) is what the library's ProjectionRunner calls, and Atende does not use
+that runner (see infrastructure/projector.py).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+
+ChangeT = TypeVar("ChangeT")  # one change to a view's rows (queue.Change, sla.TimerRow...)
+
+
+class RowView(TrackingRecorder, ABC, Generic[ChangeT]):
+    """A view's rows, written together with the position in the log they reflect."""
+
+    @abstractmethod
+    def apply(self, changes: Sequence[ChangeT], tracking: Tracking) -> None:
+        """Apply the changes and record the tracking position, atomically."""
+
+
+class RowProjection(ABC, Generic[ChangeT]):
+    """Turns events into changes to one view's rows. Every projection follows the whole
+    log: events it shows nothing of make no changes."""
+
+    name: ClassVar[str]  # the view's name (infrastructure/views/registry.py)
+
+    def __init__(self, view: RowView[ChangeT]) -> None:
+        self.view = view  # where the follower applies the changes; changes() never reads it
+
+    @abstractmethod
+    def changes(self, domain_event: Any, position: int) -> list[ChangeT]:
+        """The event's changes to the view's rows (none for an event the view shows
+        nothing of); ``position`` is the event's place in the log."""
