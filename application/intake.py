@@ -25,7 +25,8 @@ from application.tickets import CommandResult
 from domain.actor import Actor
 from domain.customer import ANONYMOUS_CHANNELS, Contact, conversation_identity
 from domain.intake import ThreadKey, thread_key_id
-from domain.ticket import Ticket, parse_outbound_message_id
+from domain.ticket import Ticket
+from domain.ticket_refs import parse_outbound_message_id
 
 ATTEMPTS = 5
 EMPTY_TEXT = "(empty message)"  # a text made only of control characters

@@ -17,11 +17,11 @@ from application.errors import CalendarNotFound, ConcurrentWriteConflict
 from application.ports import SavesAggregates
 from application.retries import Save, save_with_retries
 from domain.actor import SYSTEM, Actor
-from domain.business_time import BusinessHours
 from domain.calendar import Calendar, calendar_id
-from domain.sla import POLICIES_ID, SlaPolicies, TicketTraits, first_match
-from domain.sla_rules import follow_ticket
-from domain.sla_timers import AppliedPolicy, TicketSla, Timer, sla_id_for
+from domain.sla.business_time import BusinessHours
+from domain.sla.policy import POLICIES_ID, SlaPolicies, TicketTraits, first_match
+from domain.sla.rules import follow_ticket
+from domain.sla.timers import AppliedPolicy, TicketSla, Timer, sla_id_for
 from domain.ticket import Ticket
 
 # Recording a breach races ticket commands writing the same timers; re-read and retry.

@@ -17,7 +17,7 @@ from application.ports import ConfiguresSla
 from application.retries import Save, save_with_retries
 from domain.actor import Actor
 from domain.calendar import Calendar, calendar_id
-from domain.sla import InvalidPolicy, SlaPolicies, SlaPolicy
+from domain.sla.policy import InvalidPolicy, SlaPolicies, SlaPolicy
 
 # Seeded holidays cover this many years from the current one unless the request names years.
 DEFAULT_SEED_YEARS = 3

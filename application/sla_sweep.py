@@ -12,7 +12,8 @@ from uuid import UUID
 
 from application.ports import ChangesTickets, SweepsSla
 from domain.actor import SYSTEM
-from domain.ticket import PRIORITIES, Ticket, TransitionNotAllowed
+from domain.ticket import Ticket, TransitionNotAllowed
+from domain.ticket_vocabulary import PRIORITIES
 from projections.sla import DueThreshold, SlaView
 
 

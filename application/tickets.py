@@ -36,7 +36,8 @@ from application.transcodings import ActorAsDict
 from domain.actor import ROUTER, SYSTEM, Actor
 from domain.customer import Contact
 from domain.personal import Personal
-from domain.ticket import Ticket, event_type_name, owned_attachments, ticket_id_for_external_ref
+from domain.ticket import Ticket, event_type_name, owned_attachments
+from domain.ticket_refs import ticket_id_for_external_ref
 
 # Aggregates saved with a ticket's events (thread keys...), made once the ticket exists.
 Companions = Callable[[Ticket], Sequence[Any]]

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor
-from domain.business_time import DAY, BusinessHours
+from domain.sla.business_time import DAY, BusinessHours
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 REVISION_FIELDS = (

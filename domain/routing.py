@@ -180,14 +180,126 @@ def choose_agent(ticket: WaitingTicket, agents: Iterable[AgentState]) -> Assignm
     )
 
 
+class CandidateIndex:
+    """The agents a plan can still give tickets to, indexed by what a ticket needs.
+
+    Holds the plan's working copy of each available agent's load and last assignment (agents
+    are numbered by their place in ``roster``) and indexes them by primary language and by
+    (language, skill), with None standing for "any language", so a ticket only looks at
+    agents who could take it. Each distinct candidate set gets one pool, built the first time
+    a ticket needs it and shared by every (language, category) with the same candidates: with
+    generalists or agents who all speak the same languages many keys share one set, and a
+    shared heap has no stale entries to re-file.
+    """
+
+    def __init__(self, agents: Iterable[AgentState]) -> None:
+        self.roster = [agent for agent in agents if _available(agent)]
+        self.loads = [agent.load for agent in self.roster]
+        self.lasts = [agent.last_assigned for agent in self.roster]
+        self.spare = sum(agent.capacity - agent.load for agent in self.roster)
+        # Parsed once: a plan writes thousands of reasons for the same agents.
+        self.skills_of = [_agent_skills(agent) for agent in self.roster]
+        self.tags_of = [_tags_by_language(agent) for agent in self.roster]
+        self._speakers: defaultdict[str | None, list[int]] = defaultdict(list)
+        self._generalists: defaultdict[str | None, list[int]] = defaultdict(list)
+        self._skilled: defaultdict[tuple[str | None, str], list[int]] = defaultdict(list)
+        for i, agent in enumerate(self.roster):
+            # Language None = a ticket without a language: every agent is indexed under it too.
+            for language in (*self.tags_of[i], None):
+                self._speakers[language].append(i)
+                if agent.generalist:
+                    self._generalists[language].append(i)
+                for skill in self.skills_of[i]:
+                    self._skilled[(language, skill)].append(i)
+        self._pools: dict[tuple[int, ...], _Pool] = {}
+        self._pool_of: dict[tuple[str | None, str | None], _Pool] = {}
+        self._member_of: list[list[_Pool]] = [[] for _ in self.roster]
+
+    def candidates(self, language: str | None, category: str | None) -> tuple[int, ...]:
+        """Who speaks the language and knows the category (both as routing compares them),
+        full or not, by roster number in ascending order."""
+        if category is None:
+            return tuple(self._speakers.get(language, ()))
+        # A generalist who also lists the skill is one candidate, not two.
+        return tuple(
+            sorted(
+                {*self._generalists.get(language, ()), *self._skilled.get((language, category), ())}
+            )
+        )
+
+    def pool_for(self, ticket: WaitingTicket) -> _Pool:
+        key = (_language_key(ticket.language), _category_key(ticket.category))
+        pool = self._pool_of.get(key)
+        if pool is None:
+            members = self.candidates(*key)
+            pool = self._pools.get(members)
+            if pool is None:
+                pool = self._pools[members] = self._new_pool(members)
+            self._pool_of[key] = pool
+        return pool
+
+    def has_room(self, i: int) -> bool:
+        return self.loads[i] < self.roster[i].capacity
+
+    def rank(self, i: int) -> tuple[int, int, str, int]:
+        """Agent i's current heap entry: smaller is better, as in _rank."""
+        return (self.loads[i], self.lasts[i], self.roster[i].agent_id, i)
+
+    def charge(self, i: int, clock: int) -> None:
+        """Agent i takes a ticket: one more in their load, stamped as the latest assigned.
+        Once full they stop counting as a candidate in every pool they are in."""
+        self.loads[i] += 1
+        self.lasts[i] = clock
+        self.spare -= 1
+        if not self.has_room(i):
+            for pool in self._member_of[i]:
+                pool.live -= 1
+
+    def _new_pool(self, members: tuple[int, ...]) -> _Pool:
+        # Built from the working copy: agents filled earlier in this plan stay out.
+        room = [i for i in members if self.has_room(i)]
+        pool = _Pool([self.rank(i) for i in room])
+        for i in room:
+            self._member_of[i].append(pool)
+        return pool
+
+
 class _Pool:
-    """The agents who could take one kind of ticket, as a min-heap of rank entries."""
+    """The agents who could take one kind of ticket, as a min-heap of rank entries.
+
+    An agent can sit in several pools, but an assignment only re-files them in the pool it
+    came from; the other heaps keep an older, smaller rank for them. Ranks only grow (load +1,
+    clock later), so a stale entry surfaces no later than it should and is re-filed with the
+    current rank when it reaches the top.
+    """
 
     __slots__ = ("heap", "live")
 
-    def __init__(self, heap: list[tuple[int, int, str, int]]) -> None:
-        self.heap = heap  # (load, last_assigned, agent_id, roster index); may hold stale entries
-        self.live = len(heap)  # agents in the heap still under capacity: the candidates
+    def __init__(self, entries: list[tuple[int, int, str, int]]) -> None:
+        heapq.heapify(entries)
+        self.heap = entries  # (load, last_assigned, agent_id, roster number); may be stale
+        self.live = len(entries)  # agents in the heap still under capacity: the candidates
+
+    def best(self, index: CandidateIndex) -> int | None:
+        """The roster number of the best agent with room, or None when the pool has none."""
+        heap, loads, lasts = self.heap, index.loads, index.lasts
+        while heap:
+            load, last, agent_id, i = heap[0]
+            if not index.has_room(i):
+                heapq.heappop(heap)  # full since it was filed here; never comes back in a plan
+            elif load != loads[i] or last != lasts[i]:
+                heapq.heapreplace(heap, (loads[i], lasts[i], agent_id, i))  # stale: re-file
+            else:
+                return i
+        return None
+
+    def refile_best(self, index: CandidateIndex) -> None:
+        """After the best agent was charged: drop them when full, else file their new rank."""
+        i = self.heap[0][3]
+        if index.has_room(i):
+            heapq.heapreplace(self.heap, index.rank(i))
+        else:
+            heapq.heappop(self.heap)
 
 
 def plan_assignments(
@@ -197,107 +309,33 @@ def plan_assignments(
 
     Each choice adds 1 to the agent's working load and stamps them with the next clock value,
     so they become the most recently assigned. Assignments come back in the order made.
-
-    Speed: agents are indexed by (primary language, skill), with None standing for "any
-    language", so a ticket only looks at agents who could take it. Each distinct candidate set
-    gets a min-heap, built the first time a ticket needs it and shared by every (language,
-    category) with the same candidates. An agent can sit in several heaps, but an assignment
-    only updates the heap it came from; the other heaps keep an older, smaller rank for them.
-    Ranks only grow (load +1, clock later), so a stale entry surfaces no later than it should
-    and is re-filed with the current rank when it reaches the top. The plan stops as soon as
-    no agent has spare capacity left.
+    Each ticket looks only at its pool in the CandidateIndex; the plan stops as soon as no
+    agent has spare capacity left.
     """
     everyone = list(agents)
     # The plan's clock starts above every stamp already given, so a chosen agent always
     # becomes the most recently assigned, whoever else is in the list.
     clock = max([clock_start, *(agent.last_assigned for agent in everyone)])
-    roster = [agent for agent in everyone if _available(agent)]
-    loads = [agent.load for agent in roster]
-    lasts = [agent.last_assigned for agent in roster]
-    spare = sum(agent.capacity - agent.load for agent in roster)
-
-    # Language None = a ticket without a language: every agent is indexed under it as well.
-    speakers: defaultdict[str | None, list[int]] = defaultdict(list)
-    generalists: defaultdict[str | None, list[int]] = defaultdict(list)
-    skilled: defaultdict[tuple[str | None, str], list[int]] = defaultdict(list)
-    skills_of = [_agent_skills(agent) for agent in roster]
-    tags_of = [_tags_by_language(agent) for agent in roster]
-    for i, agent in enumerate(roster):
-        skills = skills_of[i]
-        for language in (*tags_of[i], None):
-            speakers[language].append(i)
-            if agent.generalist:
-                generalists[language].append(i)
-            for skill in skills:
-                skilled[(language, skill)].append(i)
-
-    # One pool per distinct candidate set, shared by every (language, category) that has it:
-    # with generalists or agents who all speak the same languages, many keys share one set,
-    # and a shared heap has no stale entries to re-file.
-    pools: dict[tuple[int, ...], _Pool] = {}
-    pool_of: dict[tuple[str | None, str | None], _Pool] = {}
-    member_of: list[list[_Pool]] = [[] for _ in roster]
-
-    def pool_for(key: tuple[str | None, str | None]) -> _Pool:
-        pool = pool_of.get(key)
-        if pool is None:
-            language, category = key
-            if category is None:
-                indices = speakers.get(language, [])
-            else:
-                # A generalist who also lists the skill is one candidate, not two.
-                indices = sorted(
-                    {*generalists.get(language, ()), *skilled.get((language, category), ())}
-                )
-            pool = pools.get(members := tuple(indices))
-            if pool is None:
-                # Built from the working copy: agents filled earlier in this plan stay out.
-                heap = [
-                    (loads[i], lasts[i], roster[i].agent_id, i)
-                    for i in members
-                    if loads[i] < roster[i].capacity
-                ]
-                heapq.heapify(heap)
-                pool = pools[members] = _Pool(heap)
-                for i in members:
-                    if loads[i] < roster[i].capacity:
-                        member_of[i].append(pool)
-            pool_of[key] = pool
-        return pool
-
+    index = CandidateIndex(everyone)
     plan: list[Assignment] = []
     for ticket in waiting:
-        if spare <= 0:
+        if index.spare <= 0:
             break  # nobody can take anything more; the rest keep waiting
-        pool = pool_for((_language_key(ticket.language), _category_key(ticket.category)))
-        heap = pool.heap
-        while heap:
-            load, last, agent_id, i = heap[0]
-            if loads[i] >= roster[i].capacity:
-                heapq.heappop(heap)  # full since it was filed here; never comes back in a plan
-            elif load != loads[i] or last != lasts[i]:
-                heapq.heapreplace(heap, (loads[i], lasts[i], agent_id, i))  # stale: re-file
-            else:
-                break
-        if not heap:
+        pool = index.pool_for(ticket)
+        i = pool.best(index)
+        if i is None:
             continue
-        _, _, agent_id, i = heap[0]
-        agent = roster[i]
-        plan.append(
-            Assignment(
-                ticket.ticket_id,
-                agent_id,
-                _reason(ticket, agent, loads[i], pool.live, skills=skills_of[i], tags=tags_of[i]),
-            )
+        agent = index.roster[i]
+        reason = _reason(
+            ticket,
+            agent,
+            index.loads[i],
+            pool.live,
+            skills=index.skills_of[i],
+            tags=index.tags_of[i],
         )
+        plan.append(Assignment(ticket.ticket_id, agent.agent_id, reason))
         clock += 1
-        loads[i] += 1
-        lasts[i] = clock
-        spare -= 1
-        if loads[i] >= agent.capacity:
-            heapq.heappop(heap)
-            for member in member_of[i]:
-                member.live -= 1
-        else:
-            heapq.heapreplace(heap, (loads[i], clock, agent_id, i))
+        index.charge(i, clock)
+        pool.refile_best(index)
     return plan

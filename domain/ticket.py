@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
@@ -13,23 +13,8 @@ from domain.actor import Actor
 from domain.message_log import MessageLog
 from domain.personal import Personal
 from domain.stamped import StampedEvent
-
-CHANNELS = ("email", "chat", "phone", "social", "web", "api")
-PRIORITIES = ("low", "normal", "high", "urgent")
-SETTABLE_STATUSES = ("open", "pending", "on_hold")
-STATUSES = ("new", *SETTABLE_STATUSES, "resolved", "closed")
-AUTHOR_TYPES = ("agent", "customer")
-VISIBILITIES = ("public", "internal")
-ACTIVE_STATUSES = ("open", "pending", "on_hold")
-# How long a subject and a text (description, message) may be, whichever way they arrive.
-SUBJECT_MAX = 200
-TEXT_LIMIT_BYTES = 64 * 1024
-
-
-def ticket_id_for_external_ref(external_ref: str) -> UUID:
-    """Tickets opened with an external_ref get a deterministic id, so a second open
-    with the same ref collides in the event store instead of needing an index."""
-    return uuid5(NAMESPACE_URL, f"/tickets/external_ref/{external_ref}")
+from domain.ticket_refs import outbound_reply, ticket_id_for_external_ref
+from domain.ticket_vocabulary import SETTABLE_STATUSES
 
 
 class Ticket(Aggregate):
@@ -131,7 +116,7 @@ class Ticket(Aggregate):
         channel = channel or self.channel
         outbound = None
         if author_type == "agent" and visibility == "public":
-            outbound = self._outbound(message_id, channel)
+            outbound = outbound_reply(self.id, message_id, channel, self.external_message_ids)
         self._message_added(
             message_id=message_id,
             body=Personal(self.customer_id, body),
@@ -144,16 +129,6 @@ class Ticket(Aggregate):
             external_id=external_id,
             outbound=outbound,
         )
-
-    def _outbound(self, message_id: UUID, channel: str) -> dict[str, Any]:
-        """Where and how to send an agent's reply. Email replies get a Message-ID that
-        names this ticket, so the customer's answer threads back to it."""
-        reply: dict[str, Any] = {"channel": channel, "in_reply_to": None}
-        if self.external_message_ids:
-            reply["in_reply_to"] = self.external_message_ids[-1]
-        if channel == "email":
-            reply["email_message_id"] = outbound_message_id(self.id, message_id)
-        return reply
 
     def has_message(self, message_id: UUID) -> bool:
         return any(m["id"] == message_id for m in self.messages)
@@ -395,25 +370,6 @@ def _duration_text(after: timedelta) -> str:
     if seconds == 0:
         return f"{days} day{'s' if days != 1 else ''}"
     return f"{after.total_seconds():.0f} seconds"
-
-
-def outbound_message_id(ticket_id: UUID, message_id: UUID) -> str:
-    """The Message-ID (without brackets) of an agent's email reply."""
-    return f"ticket-{ticket_id}.{message_id}@atende"
-
-
-_OUTBOUND_ID = re.compile(r"^ticket-([0-9a-f-]{36})\.([0-9a-f-]{36})@atende$")
-
-
-def parse_outbound_message_id(text: str) -> tuple[UUID, UUID] | None:
-    """(ticket id, message id) from one of our reply Message-IDs, else None."""
-    match = _OUTBOUND_ID.match(text.strip().lower())
-    if match is None:
-        return None
-    try:
-        return UUID(match[1]), UUID(match[2])
-    except ValueError:
-        return None
 
 
 def owned_attachments(

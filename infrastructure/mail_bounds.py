@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from itertools import islice
 
-from domain.ticket import SUBJECT_MAX, TEXT_LIMIT_BYTES
+from domain.ticket_vocabulary import SUBJECT_MAX, TEXT_LIMIT_BYTES
 
 MAX_ENCODED_WORDS = 100
 MAX_FIELD_BYTES = 16 * 1024

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from domain.customer import ANONYMOUS_CHANNELS
 from domain.routing import AVAILABILITIES
-from domain.ticket import PRIORITIES
+from domain.ticket_vocabulary import PRIORITIES
 from interface.schemas import (
     BCP47,
     CONTACT_FIELDS,

@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from domain.actor import Actor
 from domain.customer import ANONYMOUS_CHANNELS, conversation_identity
 from domain.personal import Personal
-from domain.ticket import (
+from domain.ticket_vocabulary import (
     AUTHOR_TYPES,
     CHANNELS,
     PRIORITIES,

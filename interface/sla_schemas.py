@@ -11,8 +11,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from domain.calendar import DAYS
-from domain.sla import METRICS
-from domain.ticket import CHANNELS, PRIORITIES
+from domain.sla.policy import METRICS
+from domain.ticket_vocabulary import CHANNELS, PRIORITIES
 from interface.report_schemas import ReportWindowIn
 from interface.schemas import BCP47, NAME_MAX, TAG, FullMatch, one_line
 from projections.sla import PERIODS

@@ -13,8 +13,9 @@ from typing import Any, NamedTuple
 
 from domain.erasure import CustomerErasure
 from domain.personal import ERASED
-from domain.sla_timers import TIMER_EVENTS
-from domain.ticket import ACTIVE_STATUSES, PRIORITIES, Ticket
+from domain.sla.timers import TIMER_EVENTS
+from domain.ticket import Ticket
+from domain.ticket_vocabulary import ACTIVE_STATUSES, PRIORITIES
 from projections.base import RowProjection, RowView
 from projections.timestamps import timestamp
 

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from eventsourcing.persistence import Tracking
 
-from domain.sla_timers import TicketSla
+from domain.sla.timers import TicketSla
 from domain.survey import SATISFIED, Survey
 from domain.ticket import Ticket
 from projections.base import RowProjection, RowView

@@ -14,7 +14,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from domain.sla_timers import TIMER_EVENTS
+from domain.sla.timers import TIMER_EVENTS
 from projections.base import RowProjection, RowView
 from projections.timestamps import timestamp
 

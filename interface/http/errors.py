@@ -28,7 +28,7 @@ from application.errors import (
 )
 from domain.agent import AgentInactive
 from domain.calendar import InvalidCalendar
-from domain.sla import InvalidPolicy
+from domain.sla.policy import InvalidPolicy
 from domain.survey import SurveyClosed
 from domain.ticket import TransitionNotAllowed
 from infrastructure.crypto import ErasedCustomerError

@@ -23,7 +23,8 @@ from typing import TextIO
 from domain.actor import Actor
 from domain.customer import Contact
 from domain.personal import Personal
-from domain.ticket import CHANNELS, Ticket
+from domain.ticket import Ticket
+from domain.ticket_vocabulary import CHANNELS
 from infrastructure.bootstrap import Atende
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import REBUILD_BATCH_SIZE

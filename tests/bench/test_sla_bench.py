@@ -28,12 +28,12 @@ from pathlib import Path
 import pytest
 
 from application.sla_sweep import sweep
-from domain import business_time
 from domain.actor import Actor
-from domain.business_time import BusinessHours, business_seconds_between, due_at
 from domain.calendar import Calendar
 from domain.customer import Contact
-from domain.sla import SlaPolicy
+from domain.sla import business_time
+from domain.sla.business_time import BusinessHours, business_seconds_between, due_at
+from domain.sla.policy import SlaPolicy
 from infrastructure.bootstrap import Atende, bootstrap
 from infrastructure.holidays import library_versions, seed_holidays
 from infrastructure.projector import ViewFollower

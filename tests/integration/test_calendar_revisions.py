@@ -9,7 +9,7 @@ from application.errors import CalendarNotFound
 from application.sla_config import IfMatch, PreconditionFailed, RevisionNotFound
 from domain.actor import Actor
 from domain.calendar import calendar_id
-from domain.sla import POLICIES_ID, SlaPolicy
+from domain.sla.policy import POLICIES_ID, SlaPolicy
 
 ADMIN = Actor(id="admin-token", name="root", role="admin")
 OTHER_ADMIN = Actor(id="admin-2", name="second", role="admin")

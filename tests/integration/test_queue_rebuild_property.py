@@ -10,7 +10,8 @@ import functools
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from domain.ticket import PRIORITIES, TransitionNotAllowed
+from domain.ticket import TransitionNotAllowed
+from domain.ticket_vocabulary import PRIORITIES
 from infrastructure.crypto import ErasedCustomerError
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import rebuild

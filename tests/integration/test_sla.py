@@ -11,8 +11,9 @@ from application.errors import CalendarInUse
 from application.sla_sweep import sweep
 from domain.actor import Actor
 from domain.calendar import InvalidCalendar
-from domain.sla import InvalidPolicy, SlaPolicy
-from domain.sla_timers import sla_id_for
+from domain.sla.policy import InvalidPolicy, SlaPolicy
+from domain.sla.timers import sla_id_for
+from infrastructure.bootstrap import bootstrap
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import NEXT
 from infrastructure.views.registry import VIEWS
@@ -217,3 +218,53 @@ def test_a_ticket_closed_with_running_timers_leaves_the_queue(atende):
     atende.tickets.change(tid, lambda t: t.close(AGENT))
     assert queue_ids(atende) == []
     assert {r["state"] for r in sla_view(atende).rows()} == {"fulfilled"}
+
+
+# Databases written before domain/sla/ was a package name the SLA aggregates by their
+# old modules, in each event's topic and in the creation event's originator_topic.
+OLD_MODULES = {"domain.sla.policy:": "domain.sla:", "domain.sla.timers:": "domain.sla_timers:"}
+
+
+def _store_under_old_topics(atende) -> int:
+    """Rewrite every SLA event as an older Atende stored it; the number rewritten."""
+    events = atende.db.table(atende.tickets.recorder.events_table_name)
+    position = "notification_id" if atende.db.is_postgres else "rowid"
+    rewritten = 0
+    with atende.db.transaction(commit=True) as cursor:
+        atende.db.execute(cursor, f"SELECT {position} AS p, topic, state FROM {events}")
+        for row in [dict(r) for r in cursor.fetchall()]:
+            topic, state = row["topic"], bytes(row["state"])
+            for new, old in OLD_MODULES.items():
+                topic = topic.replace(new, old)
+                state = state.replace(new.encode(), old.encode())
+            if topic != row["topic"]:
+                rewritten += 1
+                atende.db.execute(
+                    cursor,
+                    f"UPDATE {events} SET topic = :topic, state = :state WHERE {position} = :p",
+                    {"topic": topic, "state": state, "p": row["p"]},
+                )
+    return rewritten
+
+
+def test_sla_events_stored_under_the_old_module_paths_still_load(atende, settings):
+    configure(atende)
+    tid = open_ticket(atende).ticket.id
+    atende.tickets.change(tid, lambda t: t.change_status("pending", AGENT))
+    before = atende.tickets.sla.ticket_sla(tid)
+    policies = atende.tickets.sla.policies().ordered()
+    assert _store_under_old_topics(atende) == before.version + 2  # + policies' Created, Replaced
+
+    again = bootstrap(settings)  # nothing cached from the writes above
+    try:
+        loaded = again.tickets.sla.ticket_sla(tid)
+        assert (loaded.version, loaded.timers) == (before.version, before.timers)
+        assert again.tickets.sla.policies().ordered() == policies
+        assert {e.type for e in again.tickets.events_after(0, 100)} >= {"replaced", "timer_paused"}
+        assert {r["state"] for r in sla_view(again).rows()} == {"paused", "running"}
+        # The ticket goes on: its timers take new events, under the new module paths.
+        reply = lambda t: t.add_message("hola", "agent", "a", "public", None, AGENT)  # noqa: E731
+        again.tickets.change(tid, reply)
+        assert again.tickets.sla.ticket_sla(tid).timer("first_response")["state"] == "fulfilled"
+    finally:
+        again.close()

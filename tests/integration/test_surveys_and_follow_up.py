@@ -11,7 +11,7 @@ import pytest
 
 from application.follow_up import FollowUpPolicy, follow_up
 from domain.actor import SYSTEM
-from domain.sla import SlaPolicy
+from domain.sla.policy import SlaPolicy
 from domain.survey import SurveyClosed
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import rebuild

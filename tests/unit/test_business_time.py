@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from domain.business_time import DAY, BusinessHours, business_seconds_between, due_at
+from domain.sla.business_time import DAY, BusinessHours, business_seconds_between, due_at
 from infrastructure.holidays import seed_holidays
 
 HOUR = 3600

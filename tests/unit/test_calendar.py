@@ -11,7 +11,6 @@ from eventsourcing.application import Application
 
 from application.transcodings import ActorAsDict
 from domain.actor import Actor
-from domain.business_time import DAY
 from domain.calendar import (
     REVISION_FIELDS,
     Calendar,
@@ -20,6 +19,7 @@ from domain.calendar import (
     check_revision,
     parse_clock,
 )
+from domain.sla.business_time import DAY
 
 ADMIN = Actor("id1", "admin", "admin")
 HOUR = 3600

@@ -3,7 +3,7 @@ the ticket gets what could be read, and the text says what was left out."""
 
 from __future__ import annotations
 
-from domain.ticket import SUBJECT_MAX, TEXT_LIMIT_BYTES
+from domain.ticket_vocabulary import SUBJECT_MAX, TEXT_LIMIT_BYTES
 from infrastructure.mail import parse_email
 from infrastructure.mail_bounds import MAX_ENCODED_WORDS, MAX_PARTS, bounded
 

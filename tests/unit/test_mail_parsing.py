@@ -8,10 +8,10 @@ from email.message import EmailMessage
 
 import pytest
 
+from infrastructure.html_text import html_to_text
 from infrastructure.mail import (
     Attachment,
     InvalidEmail,
-    html_to_text,
     parse_email,
     ticket_number_in,
 )

@@ -11,9 +11,9 @@ from uuid import uuid4
 import pytest
 
 from domain.actor import SYSTEM, Actor
-from domain.business_time import BusinessHours
-from domain.sla import SlaPolicy
-from domain.sla_timers import AppliedPolicy, TicketSla
+from domain.sla.business_time import BusinessHours
+from domain.sla.policy import SlaPolicy
+from domain.sla.timers import AppliedPolicy, TicketSla
 from domain.survey import Survey, token_hash
 from domain.ticket import Ticket
 from projections.reports import (

@@ -9,10 +9,10 @@ import eventsourcing.domain
 import pytest
 
 from domain.actor import Actor
-from domain.business_time import BusinessHours
-from domain.sla import SlaPolicy
-from domain.sla_rules import follow_ticket
-from domain.sla_timers import AppliedPolicy, TicketSla
+from domain.sla.business_time import BusinessHours
+from domain.sla.policy import SlaPolicy
+from domain.sla.rules import follow_ticket
+from domain.sla.timers import AppliedPolicy, TicketSla
 from domain.ticket import Ticket
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

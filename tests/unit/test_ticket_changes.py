@@ -9,7 +9,8 @@ import pytest
 
 from domain.actor import SYSTEM, Actor
 from domain.personal import Personal
-from domain.ticket import Ticket, TransitionNotAllowed, event_type_name, ticket_id_for_external_ref
+from domain.ticket import Ticket, TransitionNotAllowed, event_type_name
+from domain.ticket_refs import ticket_id_for_external_ref
 from tests.unit.test_ticket_transitions import (
     AGENT,
     OWNER,

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from domain.personal import Personal
-from domain.ticket import STATUSES, Ticket, TransitionNotAllowed, event_type_name
+from domain.ticket import Ticket, TransitionNotAllowed, event_type_name
+from domain.ticket_vocabulary import STATUSES
 from tests.unit.tickets import AGENT, OWNER, new_ticket
 
 # The commands that drive a fresh ticket into each status.

@@ -14,8 +14,8 @@ import falcon
 
 from application.sla_config import IfMatch
 from domain.actor import ROLES
-from domain.sla import SlaPolicy
-from domain.sla_timers import elapsed_at
+from domain.sla.policy import SlaPolicy
+from domain.sla.timers import elapsed_at
 from infrastructure.bootstrap import Atende
 from infrastructure.views.sla import OUTCOMES
 from interface import sla_schemas

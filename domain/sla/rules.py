@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from domain.actor import Actor
-from domain.sla import TicketTraits
-from domain.sla_timers import AppliedPolicy, HoursOf, TicketSla
+from domain.sla.policy import TicketTraits
+from domain.sla.timers import AppliedPolicy, HoursOf, TicketSla
 from domain.ticket import Ticket
 
 ChoosePolicy = Callable[[TicketTraits], AppliedPolicy | None]

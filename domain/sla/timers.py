@@ -14,10 +14,11 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.utils import register_topic
 
 from domain.actor import Actor
-from domain.business_time import BusinessHours, business_seconds_between, due_at
-from domain.sla import SlaPolicy
+from domain.sla.business_time import BusinessHours, business_seconds_between, due_at
+from domain.sla.policy import SlaPolicy
 
 Timer = dict[str, Any]
 # Business hours by calendar name and revision: a timer counts in its calendar as it
@@ -359,6 +360,10 @@ def summarize(timers: Iterable[Timer]) -> dict[str, Any]:
         "breached": any(t["breached_at"] is not None for t in running),
     }
 
+
+# Events stored before this module moved name it by its old path
+# ("domain.sla_timers:TicketSla.TimerStarted"...); databases keep them, so it must still resolve.
+register_topic("domain.sla_timers:TicketSla", TicketSla)
 
 # Every event that carries a timer (and the ticket's summary).
 TIMER_EVENTS = (

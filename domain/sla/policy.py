@@ -9,6 +9,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.utils import register_topic
 
 from domain.actor import Actor
 
@@ -128,6 +129,11 @@ class SlaPolicies(Aggregate):
     @event("Replaced")
     def _replaced(self, policies: list[dict[str, Any]], actor: Actor) -> None:
         self.policies = policies
+
+
+# Events stored before this module moved name it by its old path
+# ("domain.sla:SlaPolicies.Created"...); databases keep them, so that path must still resolve.
+register_topic("domain.sla:SlaPolicies", SlaPolicies)
 
 
 class InvalidPolicy(Exception):
