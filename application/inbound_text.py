@@ -1,6 +1,6 @@
 """Control characters out of what a channel delivered, before it becomes events.
 
-The JSON boundary refuses control characters (interface.schemas), but an email is taken
+The JSON boundary refuses control characters (interface.http.schemas), but an email is taken
 as it comes: its encoded words can decode to NUL or escape sequences in a subject or a
 sender's name, and a mail is never refused for that. So intake drops them here: C0 and
 C1 controls, DEL and lone surrogates (Unicode categories Cc and Cs). One-line values

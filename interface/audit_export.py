@@ -33,7 +33,7 @@ from application.tickets import recorded_event
 from application.transcodings import ActorAsDict
 from domain.audit_chain import StoredRow
 from domain.personal import Personal
-from interface.schemas import plain
+from interface.http.schemas.common import plain
 
 SEALED = "[sealed]"
 

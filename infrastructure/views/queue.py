@@ -35,7 +35,7 @@ TAGS = "queue_ticket_tags"
 # Queue order (Clarification 15): breached first, earliest due, priority, oldest.
 # ``number`` (unique, in creation order) breaks the last ties.
 SORT_KEY = ("breach_rank", "due_epoch", "priority_rank", "created_at", "number")
-# What an item shows, in the order the HTTP items list it (see interface.schemas).
+# What an item shows, in the order the HTTP items list it (see interface.http.schemas.queue).
 SHOWN = (
     "id", "number", "subject", "status", "priority", "channel", "language", "category",
     "assignee", "requester_name", "created_at", "last_customer_message_at", "tags",

@@ -8,14 +8,14 @@ import falcon
 import falcon.media
 
 from infrastructure.bootstrap import Atende, bootstrap
-from interface.http.auth import Authentication
 from interface.http.errors import PROBLEM_JSON, add_error_handlers, serialize_problem
-from interface.http.json_logs import AccessLogContext
-from interface.http.media import BodyLimit, BoundedJSONHandler
-from interface.http.metrics import HttpMetrics, add_metrics_route
-from interface.http.query_params import QueryParams
-from interface.http.rate_limit import RateLimit
-from interface.http.request_id import RequestId
+from interface.http.middleware.auth import Authentication
+from interface.http.middleware.media import BodyLimit, BoundedJSONHandler
+from interface.http.middleware.metrics import HttpMetrics
+from interface.http.middleware.query_params import QueryParams
+from interface.http.middleware.rate_limit import RateLimit
+from interface.http.middleware.request_id import RequestId
+from interface.http.operations import OPERATIONS, build_document
 from interface.http.resources.agents import add_agent_routes
 from interface.http.resources.audit import add_audit_routes
 from interface.http.resources.customers import add_customer_routes
@@ -23,11 +23,13 @@ from interface.http.resources.docs import add_docs_routes
 from interface.http.resources.events import EventFeed
 from interface.http.resources.health import Health
 from interface.http.resources.intake import add_intake_routes
+from interface.http.resources.metrics import add_metrics_route
 from interface.http.resources.queue import Queue
 from interface.http.resources.reports import add_report_routes
 from interface.http.resources.sla import add_sla_routes
 from interface.http.resources.surveys import add_survey_routes
 from interface.http.resources.tickets import add_ticket_routes
+from interface.http.server.json_logs import AccessLogContext
 
 
 def create_app(atende: Atende) -> falcon.App:
@@ -42,7 +44,8 @@ def create_app(atende: Atende) -> falcon.App:
             BodyLimit(limit, bigger),
             Authentication(atende.tokens),
             RateLimit(settings.rate_limit, settings.public_rate_limit),  # needs the principal
-            QueryParams(),  # after the token checks: a stranger learns no parameter names
+            # After the token checks: a stranger learns no parameter names.
+            QueryParams(OPERATIONS),
         ]
     )
     json_handler = BoundedJSONHandler(limit)
@@ -66,7 +69,7 @@ def create_app(atende: Atende) -> falcon.App:
     add_survey_routes(app, atende)
     add_report_routes(app, atende)
     add_audit_routes(app, atende)
-    add_docs_routes(app)
+    add_docs_routes(app, build_document())  # built once: operations never change
     return app
 
 

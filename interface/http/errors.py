@@ -34,7 +34,7 @@ from domain.ticket import TransitionNotAllowed
 from infrastructure.crypto import ErasedCustomerError
 from infrastructure.mail import InvalidEmail
 from infrastructure.storage_errors import cannot_write
-from interface.http.json_logs import error_fields
+from interface.http.server.json_logs import error_fields
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 2

@@ -19,7 +19,7 @@ from uuid import UUID
 import falcon
 
 from domain.actor import Actor
-from interface.http.auth import sees_personal_data
+from interface.http.middleware.auth import sees_personal_data
 
 # The customer's survey page has no bearer token: whoever holds the link reads it.
 LINK_HOLDER = Actor(id="survey-link", name="holder of a survey link", role="public")

@@ -7,7 +7,7 @@ from typing import Any
 import falcon
 
 from application.tickets import CommandResult
-from interface.schemas import TicketOut
+from interface.http.schemas.tickets import TicketOut
 
 _TICKET_OUT = TicketOut()
 

@@ -4,7 +4,7 @@ Same database (ATENDE_DATABASE_URL), same driver stack (an eventsourcing datasto
 ``infrastructure.sql.SqlDatabase``), same gunicorn configuration as Atende; no auth, no
 validation, no events, no encryption. Run it with::
 
-    gunicorn --config python:interface.http.gunicorn_conf 'tests.bench.bare_app:get_app()'
+    gunicorn --config python:interface.http.server.gunicorn_conf 'tests.bench.bare_app:get_app()'
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ One query per request, read outside a transaction as Atende's (``SqlDatabase.rea
 it does not fetch tags (Atende's query also reads each ticket's tags, by a subquery).
 Run it with::
 
-    gunicorn --config python:interface.http.gunicorn_conf 'tests.bench.bare_queue_app:get_app()'
+    gunicorn -c python:interface.http.server.gunicorn_conf 'tests.bench.bare_queue_app:get_app()'
 
 ``?language=pt`` filters on the primary subtag; ``?after=<next_cursor>`` gives the next
 page (the cursor is the last row's sort key, base64 JSON).

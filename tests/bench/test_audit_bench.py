@@ -83,7 +83,8 @@ def test_as_of_on_a_ticket_with_ten_thousand_events(backend: str, tmp_path: Path
         atende = bootstrap(
             settings_for(url)
         )
-        # As a gunicorn worker does once it has built its app (interface/http/gunicorn_conf.py).
+        # As a gunicorn worker does once it has built its app
+        # (interface/http/server/gunicorn_conf.py).
         freeze_startup_heap()
         try:
             app = atende.tickets

@@ -58,7 +58,7 @@ class BareServer(Server):
                 [
                     str(BIN / "gunicorn"),
                     "--config",
-                    "python:interface.http.gunicorn_conf",
+                    "python:interface.http.server.gunicorn_conf",
                     "--bind",
                     f"127.0.0.1:{self.port}",
                     "--workers",

@@ -88,7 +88,7 @@ class BareQueueServer(AtendeServer):
 
     def start(self, workers: int = WORKERS) -> BareQueueServer:
         self.port = self.port or free_port()
-        gunicorn = [str(BIN / "gunicorn"), "--config", "python:interface.http.gunicorn_conf"]
+        gunicorn = [str(BIN / "gunicorn"), "--config", "python:interface.http.server.gunicorn_conf"]
         self._spawn(
             [*gunicorn, "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), BARE_APP],
             # No projector beside the bare app (gunicorn_conf starts one unless told).

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from interface.http.openapi_document import build_document
+from interface.http.operations import build_document
 from tests.databases import BACKENDS
 from tests.e2e.server import Server, running_server
 

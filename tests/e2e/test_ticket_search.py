@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from domain.actor import ROLES
-from interface.http.auth import TICKET_READERS
+from interface.http.middleware.auth import TICKET_READERS
 from tests.e2e.api import Api, agent_id
 from tests.e2e.problems import assert_problem
 

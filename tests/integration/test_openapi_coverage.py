@@ -12,8 +12,8 @@ from falcon.routing.compiled import CompiledRouterNode
 
 from infrastructure.bootstrap import Atende, bootstrap
 from interface.http.app import create_app
-from interface.http.openapi import OPERATIONS
-from interface.http.openapi_document import build_document, openapi_path
+from interface.http.openapi.document import openapi_path
+from interface.http.operations import OPERATIONS, build_document
 from tests.databases import settings_for
 
 
@@ -53,8 +53,8 @@ def test_every_routed_operation_is_in_the_document(app: falcon.App) -> None:
         if method not in paths.get(openapi_path(template), {})
     )
     assert not missing, (
-        "Routes without an OpenAPI description; add them to OPERATIONS in "
-        f"interface/http/openapi.py: {missing}"
+        "Routes without an OpenAPI description; add them to OPERATIONS in their "
+        f"resource module (interface/http/resources/): {missing}"
     )
 
 

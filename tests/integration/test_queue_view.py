@@ -11,7 +11,7 @@ from domain.customer import Contact
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import NEXT, rebuild
 from infrastructure.views.registry import VIEWS
-from interface.schemas import QueueItemOut
+from interface.http.schemas.queue import QueueItemOut
 from projections.queue import Change, QueueQuery
 from tests.integration.builders import AGENT, open_ticket
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from interface.http.json_logs import JsonFormatter, error_fields
+from interface.http.server.json_logs import JsonFormatter, error_fields
 
 EMAIL = "ana.secreta@example.com"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from marshmallow import ValidationError
 
-from interface.report_schemas import DateRangeIn
-from interface.schemas import EventsQuery
+from interface.http.schemas.events import EventsQuery
+from interface.http.schemas.reports import DateRangeIn
 
 
 def test_a_report_from_alone_decades_ago_is_refused_as_too_long_a_range() -> None:

@@ -7,9 +7,9 @@ import falcon
 import falcon.testing
 import pytest
 
-from interface.http.openapi import Operation
-from interface.http.query_params import QueryParams, accepted_names
-from interface.report_schemas import DateRangeIn
+from interface.http.middleware.query_params import QueryParams, accepted_names
+from interface.http.openapi.operation import Operation
+from interface.http.schemas.reports import DateRangeIn
 
 
 class Plain:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from infrastructure.settings import Rate, optional_rate
-from interface.http.rate_limit import RateLimiter, TokenBucket
+from interface.http.middleware.rate_limit import RateLimiter, TokenBucket
 
 
 class Clock:

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from interface.http.json_logs import JsonFormatter
-from interface.http.request_id import current_request_id, request_id_from
+from interface.http.middleware.request_id import current_request_id, request_id_from
+from interface.http.server.json_logs import JsonFormatter
 
 
 @pytest.mark.parametrize("given", ["abc", "0f3c-77.a:b_c", "x" * 128])

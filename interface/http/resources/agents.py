@@ -12,8 +12,14 @@ import falcon
 from domain.actor import Actor
 from domain.agent import Agent
 from infrastructure.bootstrap import Atende
-from interface.agent_schemas import (
+from interface.http.consistency import wait_for_position
+from interface.http.hooks import validate_body
+from interface.http.idempotency import idempotent
+from interface.http.middleware.auth import AGENT_ADMINS, AGENT_READERS, AVAILABILITY_SETTERS, allow
+from interface.http.openapi.operation import Operation, Operations
+from interface.http.schemas.agents import (
     AgentIn,
+    AgentListOut,
     AgentOut,
     AgentsQueryIn,
     AvailabilityIn,
@@ -21,11 +27,7 @@ from interface.agent_schemas import (
     LanguagesIn,
     SkillsIn,
 )
-from interface.http.auth import AGENT_ADMINS, AGENT_READERS, AVAILABILITY_SETTERS, allow
-from interface.http.consistency import wait_for_position
-from interface.http.hooks import validate_body
-from interface.http.idempotency import idempotent
-from interface.schemas import EmptyIn
+from interface.http.schemas.common import EmptyIn
 
 _AGENT_OUT = AgentOut()
 _AGENTS_OUT = AgentOut(many=True, exclude=("version", "position"))
@@ -133,6 +135,56 @@ CHANGES: dict[str, tuple[type, AgentCommand, tuple]] = {
     "capacity": (CapacityIn, lambda g, b, a: g.set_capacity(b["capacity"], a), AGENT_ADMINS),
     "deactivate": (EmptyIn, lambda g, b, a: g.deactivate(a), AGENT_ADMINS),
     "reactivate": (EmptyIn, lambda g, b, a: g.reactivate(a), AGENT_ADMINS),
+}
+
+
+AGENT = "/v1/agents/{agent_id:uuid}"
+
+
+def _change_operation(name: str, schema: type, roles: tuple[str, ...]) -> Operation:
+    return Operation(
+        f"Agent change: {name}",
+        "agents",
+        roles,
+        AgentOut,
+        body=schema,
+        errors=(404, 409),
+        idempotent=True,
+        etag=True,
+    )
+
+
+OPERATIONS: Operations = {
+    ("/v1/agents", "post"): Operation(
+        "Register an agent",
+        "agents",
+        AGENT_ADMINS,
+        AgentOut,
+        statuses=(201,),
+        body=AgentIn,
+        errors=(409,),
+        idempotent=True,
+        etag=True,
+    ),
+    ("/v1/agents", "get"): Operation(
+        "Every agent with their current load (from the routing view)",
+        "agents",
+        AGENT_READERS,
+        AgentListOut,
+        query=AgentsQueryIn,
+    ),
+    (AGENT, "get"): Operation(
+        "Read an agent",
+        "agents",
+        AGENT_READERS,
+        AgentOut,
+        errors=(404,),
+        etag=True,
+    ),
+    **{
+        (f"{AGENT}/{name}", "post"): _change_operation(name, schema, roles)
+        for name, (schema, _, roles) in CHANGES.items()
+    },
 }
 
 

@@ -10,19 +10,23 @@ import falcon
 
 from infrastructure.bootstrap import Atende
 from interface.audit_export import export_lines
-from interface.audit_schemas import (
-    AccessEntryOut,
-    AccessLogQueryIn,
-    EraseIn,
-    ExportQueryIn,
-    VerifyQueryIn,
-)
-from interface.http.auth import allow
 from interface.http.consistency import wait_for_position
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.hooks import validate_body
 from interface.http.idempotency import idempotent
+from interface.http.middleware.auth import allow
+from interface.http.openapi.operation import Operation, Operations
 from interface.http.personal_reads import export, logs_read
+from interface.http.schemas.audit import (
+    AccessEntryOut,
+    AccessLogOut,
+    AccessLogQueryIn,
+    EraseIn,
+    ErasureOut,
+    ExportQueryIn,
+    VerifyOut,
+    VerifyQueryIn,
+)
 
 AUDIT_READERS = ("admin", "auditor")
 ERASERS = ("admin",)  # Clarification 6: erasure is admin only
@@ -140,6 +144,48 @@ def _erasure_document(result: Any) -> dict[str, Any]:
         "already_erased": not result.created,
         "position": result.position,
     }
+
+
+OPERATIONS: Operations = {
+    ("/v1/audit/verify", "get"): Operation(
+        "Verify the hash chain of the whole log (and its signed checkpoints), or of one ticket",
+        "audit",
+        AUDIT_READERS,
+        VerifyOut,
+        query=VerifyQueryIn,
+        errors=(404,),
+        description="200 either way: ok says whether the chain holds, first_break names the "
+        "first broken ticket, version and position.",
+    ),
+    ("/v1/audit/export", "get"): Operation(
+        "Export events as JSON Lines (streamed; byte-identical on every run)",
+        "audit",
+        AUDIT_READERS,
+        query=ExportQueryIn,
+        errors=(404,),
+        raw_response={NDJSON: {"type": "string"}},
+        description="Give ticket, or from and to. A header line, then one line per event "
+        "with position, hashes, actor, data and the stored state. Recorded in the access log.",
+    ),
+    ("/v1/audit/access-log", "get"): Operation(
+        "Who read whose personal data (tickets, lists, history, feed, exports), newest first",
+        "audit",
+        AUDIT_READERS,
+        AccessLogOut,
+        query=AccessLogQueryIn,
+    ),
+    ("/v1/customers/{customer_id:uuid}/erase", "post"): Operation(
+        "Erase a customer: destroy their key (crypto-shredding) and record an erased event",
+        "customers",
+        ERASERS,
+        ErasureOut,
+        body=EraseIn,
+        errors=(404,),
+        idempotent=True,
+        description='Personal fields then read "[erased]"; history, hashes and report counts '
+        "stay. A second call answers the same with already_erased true and writes nothing.",
+    ),
+}
 
 
 def add_audit_routes(app: falcon.App, atende: Atende) -> None:

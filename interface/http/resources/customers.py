@@ -7,12 +7,14 @@ from uuid import UUID
 import falcon
 
 from infrastructure.bootstrap import Atende
-from interface.http.auth import TICKET_READERS, allow
 from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
+from interface.http.middleware.auth import TICKET_READERS, allow
+from interface.http.openapi.operation import Operation, Operations
 from interface.http.personal_reads import logs_read, ticket_list
 from interface.http.resources.tickets import LIST_SORT_KEY_TYPES
-from interface.schemas import CustomerTicketsQueryIn, TicketListItemOut
+from interface.http.schemas.customers import CustomerTicketsOut, CustomerTicketsQueryIn
+from interface.http.schemas.tickets import TicketListItemOut
 from projections.ticket_list import TicketListQuery
 
 _QUERY = CustomerTicketsQueryIn()
@@ -41,6 +43,17 @@ class CustomerTickets:
             "items": _ITEMS_OUT.dump(page.items),
             "next_cursor": encode_cursor(page.last_key, filters) if page.last_key else None,
         }
+
+
+OPERATIONS: Operations = {
+    ("/v1/customers/{customer_id:uuid}/tickets", "get"): Operation(
+        "Every ticket of one customer, on any channel",
+        "customers",
+        TICKET_READERS,
+        CustomerTicketsOut,
+        query=CustomerTicketsQueryIn,
+    ),
+}
 
 
 def add_customer_routes(app: falcon.App, atende: Atende) -> None:

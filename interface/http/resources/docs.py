@@ -1,5 +1,9 @@
 """The API's own documentation, public: ``GET /v1/openapi.json`` and ``GET /docs``, a
-Swagger UI page whose assets come from the swagger-ui-py package (no CDN: it works offline)."""
+Swagger UI page whose assets come from the swagger-ui-py package (no CDN: it works offline).
+
+The document is built by create_app from every resource module's operations
+(interface/http/operations.py) and handed in: this module cannot collect them itself, as
+it is one of those modules."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 import falcon
 import swagger_ui
 
-from interface.http.openapi_document import build_document
+from interface.http.openapi.operation import PUBLIC, Operation, Operations
 
 ASSETS_ROUTE = "/docs/assets"
 ASSETS_DIRECTORY = Path(swagger_ui.__file__).parent / "static"
@@ -36,9 +40,8 @@ PAGE = f"""<!DOCTYPE html>
 class OpenApiDocument:
     public = True
 
-    def __init__(self) -> None:
-        # Built once: the table does not change while the process runs.
-        self.document: dict[str, Any] = build_document()
+    def __init__(self, document: dict[str, Any]):
+        self.document = document
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self.document
@@ -52,8 +55,24 @@ class DocsPage:
         resp.text = PAGE
 
 
-def add_docs_routes(app: falcon.App) -> None:
-    app.add_route("/v1/openapi.json", OpenApiDocument())
+OPERATIONS: Operations = {
+    ("/docs", "get"): Operation(
+        "This documentation, as a browsable page",
+        "documentation",
+        PUBLIC,
+        raw_response={"text/html": {"type": "string"}},
+    ),
+    ("/v1/openapi.json", "get"): Operation(
+        "This OpenAPI document",
+        "documentation",
+        PUBLIC,
+        raw_response={"application/json": {"type": "object"}},
+    ),
+}
+
+
+def add_docs_routes(app: falcon.App, document: dict[str, Any]) -> None:
+    app.add_route("/v1/openapi.json", OpenApiDocument(document))
     app.add_route("/docs", DocsPage())
     # Static routes skip resource middleware, so the assets need no token either.
     app.add_static_route(ASSETS_ROUTE, str(ASSETS_DIRECTORY))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import falcon
 
 from infrastructure.bootstrap import Atende
-from interface.http.auth import FEED_READERS, allow
+from interface.http.middleware.auth import FEED_READERS, allow
+from interface.http.openapi.operation import Operation, Operations
 from interface.http.personal_reads import event_feed, logs_read
-from interface.schemas import EventOut, EventsQuery
+from interface.http.schemas.events import EventFeedOut, EventOut, EventsQuery
 
 _QUERY = EventsQuery()
 _EVENTS_OUT = EventOut(many=True)
@@ -28,3 +29,14 @@ class EventFeed:
             "next_after": last,
             "head": self.atende.tickets.head_position(),
         }
+
+
+OPERATIONS: Operations = {
+    ("/v1/events", "get"): Operation(
+        "The global event feed: every event after a position",
+        "events",
+        FEED_READERS,
+        EventFeedOut,
+        query=EventsQuery,
+    ),
+}

@@ -23,6 +23,8 @@ import falcon
 from infrastructure.bootstrap import Atende
 from infrastructure.rebuild import status
 from infrastructure.storage_errors import cannot_write
+from interface.http.openapi.operation import PUBLIC, Operation, Operations
+from interface.http.schemas.health import HealthOut
 
 log = logging.getLogger("atende.health")
 
@@ -93,3 +95,14 @@ class Health:
             "pid": newest.pid,
             "started_at": newest.started_at.isoformat(),
         }
+
+
+OPERATIONS: Operations = {
+    ("/v1/health", "get"): Operation(
+        "Database reachability and projector lag (503 when the database is unreachable)",
+        "operations",
+        PUBLIC,
+        HealthOut,
+        rate_limited=False,
+    ),
+}

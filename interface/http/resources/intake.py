@@ -13,11 +13,12 @@ from domain.customer import Contact
 from domain.intake import INTAKE_CHANNELS
 from infrastructure.bootstrap import Atende
 from infrastructure.mail import ParsedEmail, parse_email
-from interface.agent_schemas import intake_schema
-from interface.http.auth import INTAKE_WRITERS, allow
 from interface.http.errors import Problem
 from interface.http.idempotency import idempotent
+from interface.http.middleware.auth import INTAKE_WRITERS, allow
+from interface.http.openapi.operation import Operation, Operations
 from interface.http.representations import render_ticket
+from interface.http.schemas.intake import IntakeIn, IntakeTicketOut, intake_schema
 
 EMAIL_TYPES = ("message/rfc822",)
 JSON_CHANNELS = tuple(c for c in INTAKE_CHANNELS if c != "email")
@@ -131,6 +132,32 @@ def inbound_contact(channel: str, body: dict[str, Any]) -> Inbound:
         priority=body["priority"],
         tags=body["tags"],
     )
+
+
+OPERATIONS: Operations = {
+    ("/v1/intake/email", "post"): Operation(
+        "Receive a raw email (201 when it opens a ticket, 200 when it continues one)",
+        "intake",
+        INTAKE_WRITERS,
+        IntakeTicketOut,
+        statuses=(200, 201),
+        raw_body={"message/rfc822": {"type": "string"}},
+        idempotent=True,
+        etag=True,
+    ),
+    ("/v1/intake/{channel}", "post"): Operation(
+        "Receive a contact on chat, social, phone or web (201 opened, 200 continued)",
+        "intake",
+        INTAKE_WRITERS,
+        IntakeTicketOut,
+        statuses=(200, 201),
+        body=IntakeIn,
+        errors=(404, 409),
+        idempotent=True,
+        etag=True,
+        path_schemas={"channel": {"type": "string", "enum": list(JSON_CHANNELS)}},
+    ),
+}
 
 
 def add_intake_routes(app: falcon.App, atende: Atende) -> None:

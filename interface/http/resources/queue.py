@@ -6,12 +6,13 @@ import falcon
 
 from domain.actor import ROLES
 from infrastructure.bootstrap import Atende
-from interface.http.auth import allow, sees_personal_data
 from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
+from interface.http.middleware.auth import allow, sees_personal_data
+from interface.http.openapi.operation import Operation, Operations
 from interface.http.personal_reads import logs_read, queue
 from interface.http.representations import impersonal_queue_item
-from interface.schemas import QueueQueryIn
+from interface.http.schemas.queue import QueuePageOut, QueueQueryIn
 from projections.queue import FILTERS, QueueQuery
 
 _QUERY = QueueQueryIn()
@@ -44,3 +45,15 @@ class Queue:
             "items": items,
             "next_cursor": encode_cursor(page.last_key, filters) if page.last_key else None,
         }
+
+
+OPERATIONS: Operations = {
+    ("/v1/queue", "get"): Operation(
+        "Active tickets, most urgent first (a projection; after_position waits for it)",
+        "queue",
+        ROLES,
+        QueuePageOut,
+        query=QueueQueryIn,
+        description="An analyst's items leave out subject and requester_name.",
+    ),
+}

@@ -1,6 +1,6 @@
 """Reports: satisfaction by group, and agents' performance; JSON, or CSV for
 ``Accept: text/csv``. Their window (``from``, ``to``) is every report's: see
-interface.report_schemas.ReportWindowIn."""
+interface.http.schemas.reports.ReportWindowIn."""
 
 from __future__ import annotations
 
@@ -11,10 +11,19 @@ from uuid import UUID
 import falcon
 
 from infrastructure.bootstrap import Atende
-from interface.http.auth import allow
 from interface.http.consistency import wait_if_asked
 from interface.http.csv_answers import flatten, send_csv, send_items_csv, wants_csv
-from interface.report_schemas import DateRangeIn, SatisfactionQueryIn
+from interface.http.middleware.auth import allow
+from interface.http.openapi.operation import Operation, Operations
+from interface.http.schemas.reports import (
+    WHOLE_DAYS_DESCRIPTION,
+    WINDOW_DESCRIPTION,
+    AgentPerformanceOut,
+    AgentsReportOut,
+    DateRangeIn,
+    SatisfactionQueryIn,
+    SatisfactionReportOut,
+)
 from projections.reports import NONE, SATISFACTION_COUNTERS, percentile, rate
 
 # Who reads reports (DESIGN.md Roles: analysts; auditors read everything readable).
@@ -169,6 +178,38 @@ class AgentPerformance:
 def _send_performance_csv(resp: falcon.Response, agents: list[dict[str, Any]]) -> None:
     header = flatten(performance("", None, None, None))
     send_items_csv(resp, header, agents, "agents")
+
+
+OPERATIONS: Operations = {
+    ("/v1/agents/{agent_id:uuid}/performance", "get"): Operation(
+        "One agent's performance over days",
+        "reports",
+        REPORT_READERS,
+        AgentPerformanceOut,
+        query=DateRangeIn,
+        errors=(404,),
+        csv=True,
+        description=f"{WINDOW_DESCRIPTION} {WHOLE_DAYS_DESCRIPTION}",
+    ),
+    ("/v1/reports/satisfaction", "get"): Operation(
+        "Satisfaction by day, agent, channel...",
+        "reports",
+        REPORT_READERS,
+        SatisfactionReportOut,
+        query=SatisfactionQueryIn,
+        csv=True,
+        description=f"{WINDOW_DESCRIPTION} {WHOLE_DAYS_DESCRIPTION}",
+    ),
+    ("/v1/reports/agents", "get"): Operation(
+        "Every agent's performance over days",
+        "reports",
+        REPORT_READERS,
+        AgentsReportOut,
+        query=DateRangeIn,
+        csv=True,
+        description=f"{WINDOW_DESCRIPTION} {WHOLE_DAYS_DESCRIPTION}",
+    ),
+}
 
 
 def add_report_routes(app: falcon.App, atende: Atende) -> None:

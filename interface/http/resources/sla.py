@@ -18,14 +18,16 @@ from domain.sla.policy import SlaPolicy
 from domain.sla.timers import elapsed_at
 from infrastructure.bootstrap import Atende
 from infrastructure.views.sla import OUTCOMES
-from interface import sla_schemas
-from interface.http.auth import TICKET_READERS, allow
 from interface.http.consistency import wait_if_asked
 from interface.http.csv_answers import send_items_csv, wants_csv
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.hooks import expected_version, validate_body
+from interface.http.middleware.auth import TICKET_READERS, allow
+from interface.http.openapi.operation import ADMIN, Operation, Operations
 from interface.http.resources.reports import REPORT_READERS
-from interface.schemas import plain
+from interface.http.schemas import sla as sla_schemas
+from interface.http.schemas.common import plain
+from interface.http.schemas.reports import WINDOW_DESCRIPTION
 
 _CALENDAR_QUERY = sla_schemas.CalendarQueryIn()
 _BREACHES_QUERY = sla_schemas.BreachesQueryIn()
@@ -221,6 +223,84 @@ class SlaReport:
             "period": query["period"],
             "groups": groups,
         }
+
+
+CALENDAR = "/v1/calendars/{name}"
+
+OPERATIONS: Operations = {
+    ("/v1/tickets/{ticket_id:uuid}/sla", "get"): Operation(
+        "A ticket's SLA timers",
+        "sla",
+        (*TICKET_READERS, "analyst"),
+        sla_schemas.TicketSlaOut,
+        errors=(404,),
+    ),
+    (CALENDAR, "get"): Operation(
+        "A business-hours calendar's current revision, or a past one (?revision=N)",
+        "sla",
+        ROLES,
+        sla_schemas.CalendarOut,
+        query=sla_schemas.CalendarQueryIn,
+        errors=(404,),
+        etag=True,
+        description="revision counts from 1 (the calendar's creation); every PUT that "
+        "changed something is the next. Past revisions of a deleted calendar stay readable; "
+        "404 for a revision it never had.",
+    ),
+    (CALENDAR, "put"): Operation(
+        "Create a calendar (201) or replace it with a new revision (200)",
+        "sla",
+        ADMIN,
+        sla_schemas.CalendarOut,
+        statuses=(200, 201),
+        body=sla_schemas.CalendarIn,
+        errors=(409,),
+        if_match=True,
+        etag=True,
+        description="Without If-Match the PUT overwrites whatever revision is current; "
+        "If-Match: * needs the calendar to exist.",
+    ),
+    (CALENDAR, "delete"): Operation(
+        "Delete a calendar no policy uses", "sla", ADMIN, statuses=(204,), errors=(404, 409)
+    ),
+    ("/v1/sla/policies", "get"): Operation(
+        "The ordered SLA policies (first match wins)",
+        "sla",
+        ROLES,
+        sla_schemas.PoliciesOut,
+        etag=True,
+    ),
+    ("/v1/sla/policies", "put"): Operation(
+        "Replace the SLA policies",
+        "sla",
+        ADMIN,
+        sla_schemas.PoliciesOut,
+        body=sla_schemas.PoliciesIn,
+        errors=(404, 409),
+        if_match=True,
+        etag=True,
+        description="Without If-Match the PUT overwrites; before the first PUT the list is "
+        'at version 0 (ETag "0").',
+    ),
+    ("/v1/sla/breaches", "get"): Operation(
+        "Recorded SLA breaches, oldest first",
+        "sla",
+        REPORT_READERS,
+        sla_schemas.BreachesOut,
+        query=sla_schemas.BreachesQueryIn,
+        csv=True,
+        description=f"{WINDOW_DESCRIPTION} As CSV, the next page is a Link header (rel=next).",
+    ),
+    ("/v1/reports/sla", "get"): Operation(
+        "SLA outcomes per metric, policy and period",
+        "reports",
+        REPORT_READERS,
+        sla_schemas.SlaReportOut,
+        query=sla_schemas.SlaReportQueryIn,
+        csv=True,
+        description=WINDOW_DESCRIPTION,
+    ),
+}
 
 
 def add_sla_routes(app: falcon.App, atende: Atende) -> None:

@@ -11,11 +11,12 @@ import falcon
 
 from domain.survey import QUESTIONS, RATINGS, SCALES, Survey, SurveyClosed
 from infrastructure.bootstrap import Atende
-from interface.http.auth import TICKET_READERS, allow
 from interface.http.hooks import validate_body
 from interface.http.idempotency import idempotent
+from interface.http.middleware.auth import TICKET_READERS, allow
+from interface.http.openapi.operation import PUBLIC, Operation, Operations
 from interface.http.personal_reads import logs_read, survey_page
-from interface.report_schemas import SurveyAnswerIn
+from interface.http.schemas.surveys import SurveyAnswerIn, SurveyPageOut, TicketSurveyOut
 
 # Who may see a survey's link (and so could answer it): those who send it.
 LINK_READERS = ("admin", "integrator")
@@ -117,6 +118,34 @@ class TicketSurveyResource:
             link = tickets.surveys.link_for(survey.id)
             document |= {"token": link.token, "link": link.path}
         resp.media = document
+
+
+OPERATIONS: Operations = {
+    ("/v1/tickets/{ticket_id:uuid}/survey", "get"): Operation(
+        "The latest resolution's survey (with its link for those who send it)",
+        "surveys",
+        (*TICKET_READERS, "analyst"),
+        TicketSurveyOut,
+        errors=(404,),
+        description=f"token and link are shown to {', '.join(LINK_READERS)} only.",
+    ),
+    ("/v1/surveys/{token}", "get"): Operation(
+        "The customer's survey page (the token in the link is the credential)",
+        "surveys",
+        PUBLIC,
+        SurveyPageOut,
+        errors=(404, 410),
+    ),
+    ("/v1/surveys/{token}", "post"): Operation(
+        "Answer a survey, or change the answer inside its window",
+        "surveys",
+        PUBLIC,
+        SurveyPageOut,
+        body=SurveyAnswerIn,
+        errors=(404, 409, 410),
+        idempotent=True,
+    ),
+}
 
 
 def add_survey_routes(app: falcon.App, atende: Atende) -> None:

@@ -7,21 +7,19 @@ from collections.abc import Callable
 from uuid import UUID
 
 import falcon
-from marshmallow import Schema, ValidationError, fields
 
 from application.ticket_commands import TicketCommands, WriteTerms
 from application.tickets import CommandResult
 from domain.customer import Contact
 from infrastructure.bootstrap import Atende
 from infrastructure.ticket_numbers import MAX_NUMBER
-from interface import agent_schemas, schemas
-from interface.audit_schemas import HistoryQueryIn, TicketReadQueryIn
-from interface.http.auth import TICKET_READERS, TICKET_WRITERS, allow
 from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.errors import Problem
 from interface.http.hooks import expected_version, validate_body
 from interface.http.idempotency import idempotent
+from interface.http.middleware.auth import TICKET_READERS, TICKET_WRITERS, allow
+from interface.http.openapi.operation import Operation, Operations
 from interface.http.personal_reads import (
     Served,
     history,
@@ -30,7 +28,16 @@ from interface.http.personal_reads import (
     ticket_or_as_of,
 )
 from interface.http.representations import render_ticket
-from interface.schemas import EventOut, FullMatch, TicketListItemOut, TicketListQueryIn
+from interface.http.schemas import tickets as schemas
+from interface.http.schemas.common import EmptyIn
+from interface.http.schemas.events import EventOut
+from interface.http.schemas.tickets import (
+    HistoryQueryIn,
+    TicketListItemOut,
+    TicketListQueryIn,
+    TicketNumberIn,
+    TicketReadQueryIn,
+)
 from projections.ticket_list import TicketListQuery
 
 UseCase = Callable[..., CommandResult]
@@ -111,27 +118,6 @@ def render_read(atende: Atende, resp: falcon.Response, ticket_id: UUID, query: d
     resp.media["as_of"] = query["as_of"].isoformat()
 
 
-def _fits_64_bits(value: str) -> None:
-    # Beyond a 64-bit column no ticket has the number; the length is checked first, as
-    # int() refuses thousands of digits.
-    digits = value.isascii() and value.isdigit()
-    if digits and (len(value) > len(str(MAX_NUMBER)) or int(value) > MAX_NUMBER):
-        raise ValidationError(f"Must be at most {MAX_NUMBER}.")
-
-
-class TicketNumberIn(Schema):
-    """``{n}`` of ``/v1/tickets/by-number/{n}``: ASCII digits with no leading zero (int()
-    would also take a sign, spaces, underscores and other scripts' digits)."""
-
-    n = fields.String(
-        required=True,
-        validate=[
-            FullMatch(r"[1-9][0-9]*", error="Must be a positive whole number (digits only)."),
-            _fits_64_bits,
-        ],
-    )
-
-
 _NUMBER_PATH = TicketNumberIn()
 
 
@@ -207,7 +193,7 @@ class TicketAssign:
     """``POST /v1/tickets/{id}/assign``: to a known agent (404), online and active unless
     ``force`` (409)."""
 
-    schema = agent_schemas.AssignIn()
+    schema = schemas.AssignIn()
 
     def __init__(self, atende: Atende, commands: TicketCommands):
         self.atende = atende  # for @idempotent
@@ -227,16 +213,103 @@ class TicketAssign:
 # use case's keyword arguments.
 COMMANDS: dict[str, tuple[type, UseCase]] = {
     "messages": (schemas.MessageIn, TicketCommands.add_message),
-    "unassign": (schemas.EmptyIn, TicketCommands.unassign),
+    "unassign": (EmptyIn, TicketCommands.unassign),
     "status": (schemas.StatusIn, TicketCommands.change_status),
-    "language": (agent_schemas.LanguageIn, TicketCommands.change_language),
+    "language": (schemas.LanguageIn, TicketCommands.change_language),
     "priority": (schemas.PriorityIn, TicketCommands.change_priority),
     "category": (schemas.CategoryIn, TicketCommands.change_category),
     "tags": (schemas.TagsIn, TicketCommands.change_tags),
     "escalate": (schemas.EscalateIn, TicketCommands.escalate),
     "resolve": (schemas.ResolveIn, TicketCommands.resolve),
     "reopen": (schemas.ReopenIn, TicketCommands.reopen),
-    "close": (schemas.EmptyIn, TicketCommands.close),
+    "close": (EmptyIn, TicketCommands.close),
+}
+
+
+TICKET = "/v1/tickets/{ticket_id:uuid}"
+
+
+def _command_operation(name: str, schema: type) -> Operation:
+    return Operation(
+        f"Ticket command: {name}",
+        "tickets",
+        TICKET_WRITERS,
+        schemas.TicketOut,
+        body=schema,
+        errors=(404, 409, 412),
+        idempotent=True,
+        if_match=True,
+        etag=True,
+    )
+
+
+OPERATIONS: Operations = {
+    ("/v1/tickets", "post"): Operation(
+        "Open a ticket",
+        "tickets",
+        TICKET_WRITERS,
+        schemas.TicketOut,
+        statuses=(201,),
+        body=schemas.OpenTicketIn,
+        errors=(409,),
+        idempotent=True,
+        etag=True,
+    ),
+    ("/v1/tickets", "get"): Operation(
+        "List and search tickets, newest first",
+        "tickets",
+        TICKET_READERS,
+        schemas.TicketListPageOut,
+        query=schemas.TicketListQueryIn,
+    ),
+    (TICKET, "get"): Operation(
+        "Read a ticket (from the event store), or as it was at an instant (?as_of=)",
+        "tickets",
+        TICKET_READERS,
+        schemas.TicketReadOut,
+        query=schemas.TicketReadQueryIn,
+        errors=(404,),
+        etag=True,
+        description="as_of needs an offset; it is rebuilt from the events with timestamp "
+        "<= as_of (404 before the ticket existed). An as-of read is recorded in the access log.",
+    ),
+    ("/v1/tickets/by-number/{n}", "get"): Operation(
+        "Read a ticket by its human number (1, 2, 3... in the order tickets were opened)",
+        "tickets",
+        TICKET_READERS,
+        schemas.TicketReadOut,
+        query=schemas.TicketReadQueryIn,
+        errors=(404,),
+        etag=True,
+        path_schemas={"n": {"type": "integer", "minimum": 1, "maximum": MAX_NUMBER}},
+        description="The same answer as GET /v1/tickets/{ticket_id} (as_of included), with "
+        "Content-Location naming that URL. n must be digits only, 1 to 2^63-1 (422 naming n "
+        "otherwise); 404 when no ticket has the number.",
+    ),
+    (f"{TICKET}/history", "get"): Operation(
+        "Every event of a ticket, in order (or those between from and to)",
+        "tickets",
+        TICKET_READERS,
+        schemas.HistoryOut,
+        query=schemas.HistoryQueryIn,
+        errors=(404,),
+        description="Every read is recorded in the access log (GET /v1/audit/access-log).",
+    ),
+    (f"{TICKET}/assign", "post"): Operation(
+        "Assign a ticket to a known agent (409 if offline or inactive, unless force)",
+        "tickets",
+        TICKET_WRITERS,
+        schemas.TicketOut,
+        body=schemas.AssignIn,
+        errors=(404, 409, 412),
+        idempotent=True,
+        if_match=True,
+        etag=True,
+    ),
+    **{
+        (f"{TICKET}/{name}", "post"): _command_operation(name, schema)
+        for name, (schema, _) in COMMANDS.items()
+    },
 }
 
 

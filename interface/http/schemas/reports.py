@@ -1,4 +1,5 @@
-"""marshmallow schemas for surveys, and the window every report reads (SLA ones too)."""
+"""marshmallow schemas of the report routes (resources/reports.py), and the window every
+report reads (the SLA ones too: schemas/sla.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
-from domain.survey import MAX_COMMENT_CHARS, RATINGS
-from interface.schemas import no_control_characters
 from projections.reports import GROUPS
 
 DEFAULT_DAYS = 30
@@ -19,17 +18,14 @@ WHOLE_DAYS = "This report counts whole UTC days: give a date, or an instant at 0
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
-class SurveyAnswerIn(Schema):
-    # strict: "4" and 4.0 are not ratings; the customer's form sends a number.
-    rating = fields.Integer(
-        strict=True,
-        required=True,
-        validate=validate.Range(min=RATINGS.start, max=RATINGS.stop - 1),
-    )
-    comment = fields.String(
-        allow_none=True,
-        validate=[validate.Length(max=MAX_COMMENT_CHARS), no_control_characters],
-    )
+# The window and whole days as the OpenAPI document describes them to integrators.
+WINDOW_DESCRIPTION = (
+    "from and to are each a date (YYYY-MM-DD, a whole UTC day) or an instant with an "
+    "offset; the window runs from from up to to (a date's whole day included, an instant "
+    f"excluded). Default: the last {DEFAULT_DAYS} days up to the end of "
+    f"today (UTC); at most {MAX_RANGE_DAYS} days; from must come before to."
+)
+WHOLE_DAYS_DESCRIPTION = "This report counts whole UTC days: an instant must be 00:00 UTC."
 
 
 class DayOrInstant(fields.String):
@@ -107,3 +103,52 @@ def _end(value: date | datetime) -> datetime:
 
 class SatisfactionQueryIn(DateRangeIn):
     group_by = fields.String(load_default="day", validate=validate.OneOf(GROUPS))
+
+
+# Shapes the resources build by hand, written down for the OpenAPI document.
+
+
+class SatisfactionOut(Schema):
+    surveys_sent = fields.Integer(required=True)
+    responses = fields.Integer(required=True)
+    response_rate = fields.Float(required=True, allow_none=True)
+    average_rating = fields.Float(required=True, allow_none=True)
+    csat = fields.Float(required=True, allow_none=True)
+
+
+class SatisfactionGroupOut(SatisfactionOut):
+    group = fields.String(required=True, allow_none=True)
+
+
+class SatisfactionReportOut(Schema):
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date(required=True)
+    group_by = fields.String(required=True)
+    groups = fields.List(fields.Nested(SatisfactionGroupOut), required=True)
+    total = fields.Nested(SatisfactionOut, required=True)
+
+
+class PerformanceOut(Schema):
+    """One agent's figures; the times and SLA members are nested objects."""
+
+    agent_id = fields.String(required=True)
+    assigned = fields.Integer(required=True)
+    resolved = fields.Integer(required=True)
+    resolution_rate = fields.Float(required=True, allow_none=True)
+    reopened = fields.Integer(required=True)
+    reopen_rate = fields.Float(required=True, allow_none=True)
+    first_response = fields.Dict(required=True)
+    resolution = fields.Dict(required=True)
+    sla = fields.Dict(required=True)
+    csat = fields.Nested(SatisfactionOut, required=True)
+
+
+class AgentsReportOut(Schema):
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date(required=True)
+    agents = fields.List(fields.Nested(PerformanceOut), required=True)
+
+
+class AgentPerformanceOut(PerformanceOut):
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date(required=True)

@@ -1,10 +1,10 @@
 """``GET /metrics`` in the Prometheus text format.
 
-Request counts and latencies are counted in each gunicorn worker and summed across
-them by prometheus_client's multiprocess mode (gunicorn_conf sets the directory up);
-the scheduler's runs are counted the same way by the projector process that gunicorn
-starts. What the database already knows (the log's head, each view's lag, SLA
-breaches) is read from it at scrape time, so every worker answers the same and
+Request counts and latencies are counted in each gunicorn worker (middleware/metrics.py)
+and summed across them by prometheus_client's multiprocess mode (gunicorn_conf sets the
+directory up); the scheduler's runs are counted the same way by the projector process
+that gunicorn starts. What the database already knows (the log's head, each view's lag,
+SLA breaches) is read from it at scrape time, so every worker answers the same and
 nothing is lost when a process restarts.
 """
 
@@ -13,55 +13,21 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-import time
 from collections.abc import Iterator
 
 import falcon
-from prometheus_client import (
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from infrastructure.bootstrap import Atende
 from infrastructure.rebuild import status
-from interface.http.auth import unauthorized
 from interface.http.errors import Problem
+from interface.http.middleware.auth import unauthorized
+from interface.http.openapi.operation import ADMIN, Operation, Operations
 
 log = logging.getLogger("atende.metrics")
-
-HTTP_REQUESTS = Counter(
-    "atende_http_requests",
-    "HTTP requests answered, by route template, method and status.",
-    ["route", "method", "status"],
-)
-HTTP_LATENCY = Histogram(
-    "atende_http_request_duration_seconds",
-    "Time from the first middleware to the response, by route template and method.",
-    ["route", "method"],
-)
-UNMATCHED = "unmatched"  # one label for every path no route matches, so they cannot bloat it
-
-
-class HttpMetrics:
-    """Middleware that counts and times every request, by route template (not path)."""
-
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context.metrics_started = time.perf_counter()
-
-    def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, succeeded: bool
-    ) -> None:
-        route = req.uri_template or UNMATCHED
-        HTTP_REQUESTS.labels(route, req.method, str(resp.status_code)).inc()
-        started = getattr(req.context, "metrics_started", None)
-        if started is not None:
-            HTTP_LATENCY.labels(route, req.method).observe(time.perf_counter() - started)
 
 
 class DatabaseCollector:
@@ -166,6 +132,18 @@ class Metrics:
                 "Forbidden",
                 f"The {actor.role} role may not read metrics; use an admin or scrape token.",
             )
+
+
+OPERATIONS: Operations = {
+    ("/metrics", "get"): Operation(
+        "Prometheus metrics",
+        "operations",
+        ADMIN,
+        raw_response={"text/plain": {"type": "string"}},
+        description="The configured scrape token (ATENDE_METRICS_TOKEN) is accepted too.",
+        rate_limited=False,
+    ),
+}
 
 
 def add_metrics_route(app: falcon.App, atende: Atende) -> None:

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from domain.calendar import DAYS
 from domain.sla.policy import METRICS
 from domain.ticket_vocabulary import CHANNELS, PRIORITIES
-from interface.report_schemas import ReportWindowIn
-from interface.schemas import BCP47, NAME_MAX, TAG, FullMatch, one_line
+from interface.http.schemas.common import (
+    BCP47,
+    NAME_MAX,
+    TAG,
+    FullMatch,
+    next_cursor_field,
+    one_line,
+)
+from interface.http.schemas.reports import ReportWindowIn
 from projections.sla import PERIODS
 
 CLOCK = r"^([01][0-9]|2[0-4]):[0-5][0-9]$"
@@ -119,7 +126,7 @@ class CalendarQueryIn(Schema):
     revision = fields.Integer(strict=False, validate=validate.Range(min=1, max=2**31 - 1))
 
 
-# The window (from, to, their defaults and limits) is every report's: report_schemas.
+# The window (from, to, their defaults and limits) is every report's: schemas/reports.py.
 
 
 class BreachesQueryIn(ReportWindowIn):
@@ -130,3 +137,52 @@ class BreachesQueryIn(ReportWindowIn):
 
 class SlaReportQueryIn(ReportWindowIn):
     period = fields.String(load_default="day", validate=validate.OneOf(PERIODS))
+
+
+# Shapes the resource builds by hand, written down for the OpenAPI document.
+
+
+class CalendarOut(Schema):
+    class Meta:
+        unknown = INCLUDE  # the revision's fields, as PUT took them
+
+    name = fields.String(required=True)
+    timezone = fields.String(required=True)
+    version = fields.Integer(required=True)
+    revision = fields.Integer(required=True)
+    updated_at = fields.AwareDateTime(required=True)
+
+
+class PoliciesOut(Schema):
+    version = fields.Integer(required=True)
+    policies = fields.List(fields.Dict(), required=True)
+
+
+class TicketSlaOut(Schema):
+    ticket_id = fields.UUID(required=True)
+    policy = fields.String(required=True, allow_none=True)
+    timers = fields.List(fields.Dict(), required=True)
+
+
+class BreachOut(Schema):
+    ticket_id = fields.String()
+    metric = fields.String()
+    cycle = fields.Integer()
+    policy = fields.String(allow_none=True)
+    target = fields.Integer()
+    state = fields.String()
+    started_at = fields.String()
+    due_at = fields.String(allow_none=True)
+    breached_at = fields.String()
+
+
+class BreachesOut(Schema):
+    items = fields.List(fields.Nested(BreachOut), required=True)
+    next_cursor = next_cursor_field()
+
+
+class SlaReportOut(Schema):
+    from_ = fields.String(data_key="from", required=True)
+    to = fields.String(required=True)
+    period = fields.String(required=True)
+    groups = fields.List(fields.Dict(), required=True)

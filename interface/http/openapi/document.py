@@ -1,5 +1,6 @@
-"""Build the OpenAPI 3.1 document from the table in interface/http/openapi.py, with
-apispec and its marshmallow plugin (the same schemas that load and dump the bodies)."""
+"""Build the OpenAPI 3.1 document from the routes' operations (interface/http/operations.py
+collects them), with apispec and its marshmallow plugin (the same schemas that load and
+dump the bodies)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
 from interface.http.idempotency import MAX_KEY_LENGTH
-from interface.http.openapi import OPERATIONS, Operation
-from interface.http.openapi_schemas import ProblemOut
+from interface.http.openapi.operation import Operation, Operations
+from interface.http.schemas.common import ProblemOut
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"
@@ -35,7 +36,7 @@ def openapi_path(template: str) -> str:
     return _FIELD.sub(lambda m: "{" + m.group(1) + "}", template)
 
 
-def build_document(operations: dict[tuple[str, str], Operation] = OPERATIONS) -> dict[str, Any]:
+def build(operations: Operations) -> dict[str, Any]:
     spec = APISpec(
         title="Atende",
         version=API_VERSION,
@@ -163,7 +164,7 @@ def _error_statuses(template: str, op: Operation) -> set[int]:
         statuses |= {401, 403}
     if op.body is not None or op.raw_body is not None:
         statuses |= {400, 413, 415, 422}
-    # Every route refuses query parameters it does not take (interface/http/query_params.py).
+    # Every route refuses query parameters it does not take (middleware/query_params.py).
     statuses.add(422)
     if op.idempotent:
         statuses.add(409)  # the same key still in flight

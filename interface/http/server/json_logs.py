@@ -22,8 +22,8 @@ from typing import Any
 import falcon
 from gunicorn.glogging import Logger
 
-from interface.http.request_id import ENVIRON_KEY as REQUEST_ID_KEY
-from interface.http.request_id import current_request_id
+from interface.http.middleware.request_id import ENVIRON_KEY as REQUEST_ID_KEY
+from interface.http.middleware.request_id import current_request_id
 
 ROUTE_KEY = "atende.route"
 PRINCIPAL_KEY = "atende.principal"

@@ -19,9 +19,9 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 accesslog = os.environ.get("ATENDE_ACCESS_LOG", "-") or None
 errorlog = "-"
-# Every log line is a JSON object (interface/http/json_logs.py), access lines with the
+# Every log line is a JSON object (interface/http/server/json_logs.py), access lines with the
 # request id, route template, status, duration and principal.
-logger_class = "interface.http.json_logs.JsonLogger"
+logger_class = "interface.http.server.json_logs.JsonLogger"
 # No preload: each worker builds its own Application after the fork, so database
 # pools are never shared between processes.
 preload_app = False
@@ -32,12 +32,12 @@ control_socket_disable = True
 
 # The projector (views, the SLA clock, follow-ups, checkpoints, key rotation) runs beside
 # the API as one process per deployment, started, restarted when it dies, and stopped with
-# gunicorn's master (interface/projector_process.py) unless ATENDE_PROJECTOR=off (then run
+# gunicorn's master (interface/cli/projector_process.py) unless ATENDE_PROJECTOR=off (then run
 # `atende project` once per deployment, under a supervisor of your own).
 def on_starting(server):
     prepare_metrics_directory(server)
     if os.environ.get("ATENDE_PROJECTOR", "on") != "off":
-        from interface.projector_process import SupervisedProjector
+        from interface.cli.projector_process import SupervisedProjector
 
         server.atende_projector = SupervisedProjector()
         server.atende_projector.start()
@@ -71,7 +71,7 @@ def prepare_metrics_directory(server):
 def post_worker_init(worker):
     # The worker has built its app: keep collections off that start-up heap.
     from infrastructure.heap import freeze_startup_heap
-    from interface.http import gunicorn_errors
+    from interface.http.server import gunicorn_errors
 
     gunicorn_errors.install()  # gunicorn's own 400/431... answers as problem+json
     freeze_startup_heap()
@@ -80,7 +80,7 @@ def post_worker_init(worker):
 def pre_request(worker, req):
     # A body Atende refuses unread (413) is not drained by gunicorn past a few KiB: the
     # connection then closes, so the answer must say so, or pooled clients reuse it.
-    from interface.http.media import refused_unread
+    from interface.http.middleware.media import refused_unread
 
     length = next((v for n, v in req.headers if n == "CONTENT-LENGTH"), None)
     declared = int(length) if length is not None and length.isdigit() else None

@@ -20,9 +20,7 @@ def add_audit_commands(commands: Any) -> None:
     audit = commands.add_parser("audit", help="verify, export and checkpoint the event log")
     actions = audit.add_subparsers(required=True, metavar="ACTION")
 
-    verify = actions.add_parser(
-        "verify", help="check every hash; exit 1 naming the first break"
-    )
+    verify = actions.add_parser("verify", help="check every hash; exit 1 naming the first break")
     source = verify.add_mutually_exclusive_group()
     source.add_argument("--ticket", type=UUID, help="only this ticket's chain")
     source.add_argument("--file", type=Path, help="an export file, offline (no database)")

@@ -2,11 +2,12 @@
 responder runs. A misspelt or unsupported parameter (``/v1/tickets/{id}/sla?as_of=``)
 would otherwise be ignored silently, and the answer would not be what was asked for.
 
-What a route takes is what its OpenAPI entry declares (``Operation.query`` in
-interface/http/openapi.py), so the document and the behaviour cannot drift apart. A
-route without a declared query, or without an entry at all, takes no parameters: a new
-route cannot forget (tests/integration/test_openapi_coverage.py also fails until it has
-its entry). Blank values count too (``?as_of=``): Falcon keeps them in ``req.params``
+What a route takes is what its OpenAPI operation declares (``Operation.query``, next to
+the route in its resource module; create_app hands them all in from
+interface/http/operations.py), so the document and the behaviour cannot drift apart. A
+route without a declared query, or without an operation at all, takes no parameters: a
+new route cannot forget (tests/integration/test_openapi_coverage.py also fails until it
+has its operation). Blank values count too (``?as_of=``): Falcon keeps them in ``req.params``
 (``keep_blank_qs_values``, on by default since Falcon 4).
 """
 
@@ -19,7 +20,7 @@ import falcon
 from marshmallow import Schema
 
 from interface.http.errors import validation_problem
-from interface.http.openapi import OPERATIONS, Operation
+from interface.http.openapi.operation import Operation
 
 
 def accepted_names(schema: type[Schema] | Schema | None) -> frozenset[str]:
@@ -33,7 +34,7 @@ def accepted_names(schema: type[Schema] | Schema | None) -> frozenset[str]:
 class QueryParams:
     """Middleware: refuses parameters the matched (route, method) does not declare."""
 
-    def __init__(self, operations: Mapping[tuple[str, str], Operation] = OPERATIONS):
+    def __init__(self, operations: Mapping[tuple[str, str], Operation]):
         self.accepted = {
             (template, method.upper()): accepted_names(op.query)
             for (template, method), op in operations.items()

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from domain.actor import ROLES
 from infrastructure.views.registry import VIEWS
-from interface.audit_cli import add_audit_commands
-from interface.keys_cli import add_key_commands
+from interface.cli.audit import add_audit_commands
+from interface.cli.keys import add_key_commands
 
 if TYPE_CHECKING:
     from infrastructure.heartbeat import Heartbeat
@@ -80,7 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
     argv = [
         gunicorn,
         "--config",
-        "python:interface.http.gunicorn_conf",
+        "python:interface.http.server.gunicorn_conf",
         "--bind",
         args.bind,
         "--workers",
@@ -95,8 +95,8 @@ def _project(args: argparse.Namespace) -> int:
     from infrastructure.bootstrap import bootstrap
     from infrastructure.heap import freeze_startup_heap
     from infrastructure.projector import run_projector
-    from interface.http.json_logs import JsonFormatter, log_app_as_json
-    from interface.projector_process import stop_when_orphaned
+    from interface.cli.projector_process import stop_when_orphaned
+    from interface.http.server.json_logs import JsonFormatter, log_app_as_json
 
     # Its lines share the server's log, where every line is JSON.
     log_app_as_json(JsonFormatter())

@@ -1,42 +1,20 @@
-"""marshmallow schemas for as-of reads, history ranges, the audit routes and erasure."""
+"""marshmallow schemas of the audit routes (resources/audit.py): verifying the chain,
+exporting the log, reading the access log, and erasing a customer. (A ticket's as-of read
+and history range are ticket routes: schemas/tickets.py.)"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from interface.schemas import no_control_characters, one_line
-
-# A little slack for clocks: "now" on the client may be a moment ahead of the server.
-FUTURE_SLACK_SECONDS = 5
-
-
-class TicketReadQueryIn(Schema):
-    """``as_of`` must carry an offset (Clarification 16) and not lie in the future."""
-
-    as_of = fields.AwareDateTime()
-
-    @validates("as_of")
-    def not_in_the_future(self, value: datetime, **_: Any) -> None:
-        if (value - datetime.now(UTC)).total_seconds() > FUTURE_SLACK_SECONDS:
-            raise ValidationError("Must not be in the future.")
-
-
-class InstantRangeIn(Schema):
-    from_ = fields.AwareDateTime(data_key="from")
-    to = fields.AwareDateTime()
-
-    @validates_schema
-    def in_order(self, data: dict[str, Any], **_: Any) -> None:
-        start, end = data.get("from_"), data.get("to")
-        if start is not None and end is not None and start > end:
-            raise ValidationError("Must not be after to.", "from")
-
-
-class HistoryQueryIn(InstantRangeIn):
-    pass
+from interface.http.schemas.common import (
+    InstantRangeIn,
+    next_cursor_field,
+    no_control_characters,
+    one_line,
+)
 
 
 class VerifyQueryIn(Schema):
@@ -66,6 +44,9 @@ class EraseIn(Schema):
     reason = fields.String(validate=[validate.Length(max=1000), no_control_characters])
 
 
+# Dump side.
+
+
 class AccessEntryOut(Schema):
     id = fields.String()
     at = fields.Method("_at")
@@ -86,3 +67,45 @@ class AccessEntryOut(Schema):
     def _tickets(self, row: dict[str, Any]) -> list[str]:
         """The tickets a list read served (rows from before lists were logged have none)."""
         return row["ticket_ids"].split() if row["ticket_ids"] else []
+
+
+# Shapes the resource builds by hand, written down for the OpenAPI document.
+
+
+class BreakOut(Schema):
+    reason = fields.String(required=True)
+    position = fields.Integer(allow_none=True)
+    aggregate_id = fields.UUID(allow_none=True)
+    version = fields.Integer(allow_none=True)
+
+
+class UnanchoredOut(Schema):
+    """The log's tail no anchor outside the database covers yet (null for one ticket)."""
+
+    anchored_position = fields.Integer(required=True, allow_none=True)
+    events = fields.Integer(required=True)
+    seconds = fields.Float(required=True, allow_none=True)
+
+
+class VerifyOut(Schema):
+    ok = fields.Boolean(required=True)
+    scope = fields.String(required=True)
+    checked_events = fields.Integer(required=True)
+    head_position = fields.Integer(required=True)
+    checkpoints_checked = fields.Integer(required=True)
+    first_break = fields.Nested(BreakOut, required=True, allow_none=True)
+    unanchored = fields.Nested(UnanchoredOut, required=True, allow_none=True)
+
+
+class AccessLogOut(Schema):
+    items = fields.List(fields.Nested(AccessEntryOut), required=True)
+    next_cursor = next_cursor_field()
+
+
+class ErasureOut(Schema):
+    customer_id = fields.UUID(required=True)
+    erased_at = fields.AwareDateTime(required=True)
+    erased_by = fields.Dict(required=True)
+    tickets = fields.List(fields.UUID(), required=True)
+    already_erased = fields.Boolean(required=True)
+    position = fields.Integer(required=True)

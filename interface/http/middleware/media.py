@@ -89,7 +89,7 @@ def refused_unread(path: str, content_length: int | None, settings: Any) -> bool
     """Whether the body will be refused (413) without being read. gunicorn drains only a
     little of an unread body before reusing a connection, and closes it otherwise, after
     having announced keep-alive; its pre_request hook asks for ``Connection: close``
-    on such requests instead (interface/http/gunicorn_conf.py)."""
+    on such requests instead (interface/http/server/gunicorn_conf.py)."""
     return content_length is not None and content_length > body_limit(path, settings)
 
 

@@ -1,0 +1,68 @@
+"""Every route's OpenAPI operation, collected from the resource modules, each of which
+declares the operations of its own routes next to them (a module-level ``OPERATIONS``).
+
+The document (``build_document``) and the query-parameter guard (middleware/
+query_params.py, given ``OPERATIONS`` by create_app) both read this, so what a route is
+documented to take is what it takes. A new resource module goes in ``DECLARING``:
+tests/integration/test_openapi_coverage.py fails while any routed operation is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import ModuleType
+from typing import Any
+
+from interface.http.openapi import document
+from interface.http.openapi.operation import Operations
+from interface.http.resources import (
+    agents,
+    audit,
+    customers,
+    docs,
+    events,
+    health,
+    intake,
+    metrics,
+    queue,
+    reports,
+    sla,
+    surveys,
+    tickets,
+)
+
+# In the order create_app adds their routes.
+DECLARING = (
+    health,
+    metrics,
+    events,
+    queue,
+    tickets,
+    sla,
+    agents,
+    intake,
+    customers,
+    surveys,
+    reports,
+    audit,
+    docs,
+)
+
+
+def collect(modules: Iterable[ModuleType]) -> Operations:
+    """The modules' operations as one mapping; a route two modules declare is an error."""
+    operations: Operations = {}
+    for module in modules:
+        for route, operation in module.OPERATIONS.items():
+            if route in operations:
+                raise ValueError(f"{route} is declared twice (again in {module.__name__})")
+            operations[route] = operation
+    return operations
+
+
+OPERATIONS = collect(DECLARING)
+
+
+def build_document() -> dict[str, Any]:
+    """The OpenAPI document of every route."""
+    return document.build(OPERATIONS)

@@ -1,0 +1,152 @@
+"""What several resources' schemas share: the text, tag and language rules of fields,
+event data as JSON (``plain``), the problem body every error answers with, and a time range.
+
+Unknown fields are rejected (marshmallow's default, RAISE) so typos never pass silently.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from domain.actor import Actor
+from domain.personal import Personal
+from domain.ticket_vocabulary import TEXT_LIMIT_BYTES
+
+NAME_MAX = 200
+MAX_TAGS = 20
+
+# BCP 47 in the common shape: a 2-3 letter language, then optional script/region/variants.
+BCP47 = (
+    r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
+    r"(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
+)
+TAG = r"^[\w][\w:.-]*$"
+PHONE = r"^\+?[0-9][0-9 ().-]{3,30}$"
+
+
+class FullMatch(validate.Regexp):
+    """A pattern the whole value must match: with re.match, ``$`` also matches before a
+    trailing newline, so ``"vip\n"`` passed as a tag. Still a Regexp, so the OpenAPI
+    document keeps the pattern."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+def not_blank(value: str) -> None:
+    # Invisible format characters (zero-width spaces, bidi controls: category Cf) do not
+    # make a subject any less blank.
+    if not any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in value):
+        raise ValidationError("Must not be blank.")
+
+
+# Unicode's Cc (C0, DEL, C1) and Cs (lone surrogates) categories, as one regex: searched in C,
+# not character by character in Python (a 64 KiB description is on every ticket's path).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_BUT_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def one_line(value: str) -> None:
+    _refuse(_CONTROL.search(value))
+
+
+def no_control_characters(value: str) -> None:
+    """C0 controls (NUL above all: PostgreSQL text cannot hold it), DEL, C1 controls and
+    lone surrogates are refused; multi-line text keeps tab, newline and return."""
+    _refuse(_CONTROL_BUT_LINES.search(value))
+
+
+def _refuse(found: re.Match[str] | None) -> None:
+    if found is not None:
+        raise ValidationError(f"Must not contain the control character U+{ord(found[0]):04X}.")
+
+
+def _text_up_to_64k(value: str) -> None:
+    not_blank(value)
+    no_control_characters(value)
+    if len(value.encode("utf-8")) > TEXT_LIMIT_BYTES:
+        raise ValidationError(f"Must be at most {TEXT_LIMIT_BYTES} bytes of UTF-8.")
+
+
+def short_text(maximum: int, **kwargs: Any) -> fields.String:
+    checks = [validate.Length(min=1, max=maximum), not_blank, one_line]
+    return fields.String(validate=checks, **kwargs)
+
+
+def long_text(**kwargs: Any) -> fields.String:
+    return fields.String(validate=_text_up_to_64k, **kwargs)
+
+
+def tag_list(**kwargs: Any) -> fields.List:
+    tag = fields.String(validate=[validate.Length(min=1, max=50), FullMatch(TAG)])
+    return fields.List(tag, validate=validate.Length(max=MAX_TAGS), **kwargs)
+
+
+# The fields that identify a requester on any channel; a conversation does only on some.
+CONTACT_FIELDS = ("email", "phone", "external_id", "handle")
+
+
+class EmptyIn(Schema):
+    """For commands that take no fields (a ticket's unassign and close, an agent's
+    deactivate and reactivate): anything given is unknown."""
+
+
+def plain(value: Any) -> Any:
+    """Event data as JSON: personal values as their (decrypted or erased) text."""
+    if isinstance(value, Personal):
+        return value.text
+    if isinstance(value, Actor):
+        return value.as_dict()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+class Plain(fields.Field):
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return plain(value)
+
+
+class ProblemOut(Schema):
+    """RFC 9457 problem details; some problems add members (ticket_id, policies...)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+def next_cursor_field() -> fields.String:
+    """A page's ``next_cursor``: null on the last page."""
+    return fields.String(required=True, allow_none=True)
+
+
+class InstantRangeIn(Schema):
+    """Instants with offsets, each end optional (a ticket's history, an audit export)."""
+
+    from_ = fields.AwareDateTime(data_key="from")
+    to = fields.AwareDateTime()
+
+    @validates_schema
+    def in_order(self, data: dict[str, Any], **_: Any) -> None:
+        start, end = data.get("from_"), data.get("to")
+        if start is not None and end is not None and start > end:
+            raise ValidationError("Must not be after to.", "from")
