@@ -34,17 +34,13 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Connection
 from psycopg.sql import SQL, Identifier
 
-from application.follow_up import FollowUpPolicy
 from application.router import Router
 from application.tickets import TicketApplication
 from infrastructure.file_watch import FileWatch
 from infrastructure.heartbeat import ProjectorHeartbeat
-from infrastructure.key_rotation import add_key_rotation_job
-from infrastructure.retention import add_retention_job
 from infrastructure.scheduler import FollowUpScheduler, SlaScheduler
 from infrastructure.scheduler_metrics import count_runs
 from infrastructure.view_failures import ViewFailures
-from infrastructure.views.registry import VIEWS
 from infrastructure.views.storable import storable
 from projections.base import RowProjection, RowView
 
@@ -285,26 +281,50 @@ def supervise(
     return thread
 
 
-def follow_up_scheduler(atende: Any) -> FollowUpScheduler:
-    settings = atende.settings
-    policy = FollowUpPolicy(
-        close_after=settings.auto_close_after,
-        remind_after=settings.pending_reminder_after,
-        resolve_after=settings.pending_resolve_after,
-    )
-    return FollowUpScheduler(
-        atende.tickets, atende.views.follow_up, policy, settings.follow_up_interval
-    )
+@dataclass
+class Projector:
+    """The projector process's work, built by the wiring point (interface/wiring.py): a
+    follower per view, each in a supervised thread, the SLA clock, and the scheduler
+    of the follow-up sweep and the periodic jobs, with the heartbeat that says all of
+    it is alive."""
+
+    followers: dict[str, ViewFollower]
+    clock: SlaScheduler
+    scheduler: FollowUpScheduler
+    heartbeat: ProjectorHeartbeat
+    view_failures: ViewFailures
+
+    def run(self, stop: threading.Event) -> None:
+        """Until ``stop`` is set; each follower finishes its current batch."""
+        threads = [
+            supervise(name, follower, stop, self.view_failures)
+            for name, follower in self.followers.items()
+        ]
+        self.heartbeat.start(self.scheduler.scheduler)
+        for scheduler in (self.clock.scheduler, self.scheduler.scheduler):
+            count_runs(scheduler)
+        self.clock.start()
+        self.scheduler.start()
+        log.info(
+            "projector following %s; SLA clock, follow-up and router running",
+            ", ".join(self.followers),
+        )
+        stop.wait()
+        self.scheduler.shutdown()
+        self.clock.shutdown()
+        for thread in threads:
+            thread.join()
+        self.heartbeat.stop()
 
 
-def add_checkpoint_job(scheduler: Any, atende: Any) -> None:
+def add_checkpoint_job(scheduler: Any, anchor_if_due: Callable[[datetime], Any]) -> None:
     """Anchor the audit chain's head once 1,000 events or ATENDE_CHECKPOINT_INTERVAL (60 s)
     passed since the newest anchor: asked every second (one indexed read), on the
     follow-up scheduler's thread: one more timer is not worth a scheduler of its own."""
 
     def anchor() -> None:
         try:
-            atende.audit.anchor_if_due(datetime.now(UTC))
+            anchor_if_due(datetime.now(UTC))
         except Exception:  # logged; the next second tries again
             log.exception("audit anchor failed")
 
@@ -312,42 +332,3 @@ def add_checkpoint_job(scheduler: Any, atende: Any) -> None:
         anchor, "interval", seconds=ANCHOR_CHECK_SECONDS,
         id="audit-checkpoint", coalesce=True, max_instances=1,
     )  # fmt: skip
-
-
-def run_projector(atende: Any, stop: threading.Event) -> None:
-    """Follow every view, and run the SLA clock, until ``stop`` is set; each thread
-    finishes its current batch."""
-    clock = SlaScheduler(atende.tickets, atende.views.sla)
-    batch = atende.settings.projector_batch_size
-    threads = []
-    for name, view in atende.views.items():
-        projection = VIEWS[name].projection(view=view)
-        if name == "routing":
-            follower: ViewFollower = RoutingFollower(
-                atende.tickets, projection, batch, router=Router(atende.tickets, view)
-            )
-        else:
-            follower = ViewFollower(atende.tickets, projection, batch)
-        if name == "sla":
-            follower.after_batch = lambda view=view: clock.wake_if_earlier(view.next_due())
-        threads.append(supervise(name, follower, stop, atende.view_failures))
-    follow = follow_up_scheduler(atende)
-    add_checkpoint_job(follow.scheduler, atende)
-    add_key_rotation_job(follow.scheduler, atende)
-    add_retention_job(follow.scheduler, atende)
-    heartbeat = ProjectorHeartbeat(atende.heartbeats)
-    heartbeat.start(follow.scheduler)
-    for scheduler in (clock.scheduler, follow.scheduler):
-        count_runs(scheduler)
-    clock.start()
-    follow.start()
-    log.info(
-        "projector following %s; SLA clock, follow-up and router running",
-        ", ".join(atende.views),
-    )
-    stop.wait()
-    follow.shutdown()
-    clock.shutdown()
-    for thread in threads:
-        thread.join()
-    heartbeat.stop()

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
-from infrastructure.bootstrap import Atende
+from application.tickets import TicketApplication
 from infrastructure.projector import ViewFollower
-from infrastructure.view_failures import as_document
-from infrastructure.views.registry import VIEWS
+from infrastructure.sql import SqlDatabase
+from infrastructure.view_failures import ViewFailures, as_document
+from infrastructure.views.registry import VIEWS, Views
 
 NEXT = "__next"
 # Large batches: fewer, bigger transactions (on SQLite each commit checkpoints the WAL).
@@ -54,7 +55,16 @@ class Progress:
             self.stream.write("\n")
 
 
-def rebuild(atende: Atende, name: str, stream: TextIO | None = None) -> None:
+class Wired(Protocol):
+    """What a rebuild and the views' status need of a wired Atende."""
+
+    db: SqlDatabase
+    tickets: TicketApplication
+    views: Views
+    view_failures: ViewFailures
+
+
+def rebuild(atende: Wired, name: str, stream: TextIO | None = None) -> None:
     stream = stream or sys.stderr
     kind = VIEWS[name]
     fresh = kind.make(atende.db.datastore, suffix=NEXT)
@@ -76,13 +86,13 @@ def rebuild(atende: Atende, name: str, stream: TextIO | None = None) -> None:
     stream.write(f"{name}: rebuilt to position {position} and swapped in\n")
 
 
-def promote(atende: Atende, fresh: Any, live: Any) -> None:
+def promote(atende: Wired, fresh: Any, live: Any) -> None:
     with atende.db.schema_lock(), atende.db.transaction(commit=True) as cursor:
         for statement in fresh.promote_statements(live):
             cursor.execute(statement)
 
 
-def status(atende: Atende) -> list[dict[str, Any]]:
+def status(atende: Wired) -> list[dict[str, Any]]:
     """Each view's position and lag, and its failure (None when it is not failing)."""
     head = atende.tickets.head_position()
     failures = atende.view_failures.all()

@@ -173,7 +173,7 @@ def _seal_key(env: Environment, name: str = SNAPSHOT_SEAL_KEY) -> bytes:
     if not text:
         raise OSError(
             f"{name} is not set: snapshots and hash records are sealed with keys derived "
-            "from ATENDE_SECRET_KEY (infrastructure/bootstrap.py)"
+            "from ATENDE_SECRET_KEY (infrastructure/derived_keys.py)"
         )
     return bytes.fromhex(text)
 

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from infrastructure.bootstrap import Atende, bootstrap
 from infrastructure.settings import Settings
+from interface.container import Atende
+from interface.wiring import bootstrap
 from tests.databases import BACKENDS, fresh_database_url, settings_for
 
 

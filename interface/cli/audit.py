@@ -65,7 +65,7 @@ def _instant(text: str) -> datetime:
 def _verify(args: argparse.Namespace) -> int:
     if args.file is not None:
         return _verify_file(args.file, args.public_key)
-    from infrastructure.bootstrap import bootstrap
+    from interface.wiring import bootstrap
 
     atende = bootstrap()
     try:
@@ -123,8 +123,8 @@ def _print_window(window: Any) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from infrastructure.bootstrap import bootstrap
     from interface.audit_export import export_lines
+    from interface.wiring import bootstrap
 
     if args.ticket is None and (args.end is None or args.end < args.start):
         print("audit export: --to is required and must not be before --from", file=sys.stderr)
@@ -148,7 +148,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _checkpoint(args: argparse.Namespace) -> int:
-    from infrastructure.bootstrap import bootstrap
+    from interface.wiring import bootstrap
 
     atende = bootstrap()
     try:
@@ -171,7 +171,7 @@ def _public_key(args: argparse.Namespace) -> int:
 
 
 def _retake_snapshots(args: argparse.Namespace) -> int:
-    from infrastructure.bootstrap import bootstrap
+    from interface.wiring import bootstrap
 
     atende = bootstrap()
     try:

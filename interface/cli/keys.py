@@ -20,8 +20,8 @@ def add_key_commands(commands: Any) -> None:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    from infrastructure.bootstrap import bootstrap
     from infrastructure.key_rotation import rotate_keys
+    from interface.wiring import bootstrap
 
     atende = bootstrap()
     try:
@@ -37,8 +37,8 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from infrastructure.bootstrap import bootstrap
     from infrastructure.key_rotation import rotation_due
+    from interface.wiring import bootstrap
 
     atende = bootstrap()
     try:

@@ -18,7 +18,7 @@ from interface.cli.keys import add_key_commands
 if TYPE_CHECKING:
     from infrastructure.heartbeat import Heartbeat
 
-GUNICORN_APP = "interface.http.app:get_app()"
+GUNICORN_APP = "interface.wiring:get_app()"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from infrastructure.bootstrap import bootstrap
+    from interface.wiring import bootstrap
 
     # Create the schema once here, so workers starting together find it ready.
     bootstrap().close()
@@ -92,11 +92,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _project(args: argparse.Namespace) -> int:
-    from infrastructure.bootstrap import bootstrap
     from infrastructure.heap import freeze_startup_heap
-    from infrastructure.projector import run_projector
     from interface.cli.projector_process import stop_when_orphaned
     from interface.http.server.json_logs import JsonFormatter, log_app_as_json
+    from interface.wiring import bootstrap, run_projector
 
     # Its lines share the server's log, where every line is JSON.
     log_app_as_json(JsonFormatter())
@@ -114,8 +113,8 @@ def _project(args: argparse.Namespace) -> int:
 
 
 def _projections_status(args: argparse.Namespace) -> int:
-    from infrastructure.bootstrap import bootstrap
     from infrastructure.rebuild import status
+    from interface.wiring import bootstrap
 
     atende = bootstrap()
     try:
@@ -151,8 +150,8 @@ def _failing(failure: dict | None) -> str:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    from infrastructure.bootstrap import bootstrap
     from infrastructure.rebuild import rebuild
+    from interface.wiring import bootstrap
 
     atende = bootstrap()
     try:
@@ -164,7 +163,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def _create_token(args: argparse.Namespace) -> int:
-    from infrastructure.bootstrap import bootstrap
+    from interface.wiring import bootstrap
 
     atende = bootstrap()
     try:

@@ -1,13 +1,12 @@
-"""The Falcon application: ``create_app(atende)`` for tests, ``get_app()`` for gunicorn."""
+"""The Falcon application of a wired Atende: its middleware, media handling, error
+handlers and routes (interface/wiring.py gives gunicorn ``get_app``)."""
 
 from __future__ import annotations
-
-import threading
 
 import falcon
 import falcon.media
 
-from infrastructure.bootstrap import Atende, bootstrap
+from interface.container import Atende
 from interface.http.errors import PROBLEM_JSON, add_error_handlers, serialize_problem
 from interface.http.middleware.auth import Authentication
 from interface.http.middleware.media import BodyLimit, BoundedJSONHandler
@@ -71,13 +70,3 @@ def create_app(atende: Atende) -> falcon.App:
     add_audit_routes(app, atende)
     add_docs_routes(app, build_document())  # built once: operations never change
     return app
-
-
-def get_app() -> falcon.App:
-    """Called by gunicorn in each worker, after the fork, so every worker opens its
-    own database connections."""
-    atende = bootstrap()
-    # Load the language models now, in the background, rather than in the first request
-    # that needs a detection (about half a second).
-    threading.Thread(target=atende.warm_up, name="warm-up", daemon=True).start()
-    return create_app(atende)

@@ -8,7 +8,7 @@ from typing import Any
 
 import falcon
 
-from infrastructure.bootstrap import Atende
+from interface.container import Atende
 from interface.http.errors import Problem, validation_problem
 
 WAIT_SECONDS = 5.0

@@ -25,10 +25,10 @@ from domain.customer import Contact
 from domain.personal import Personal
 from domain.ticket import Ticket
 from domain.ticket_vocabulary import CHANNELS
-from infrastructure.bootstrap import Atende
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import REBUILD_BATCH_SIZE
 from infrastructure.views.registry import VIEWS
+from interface.container import Atende
 
 INTEGRATOR = Actor(id="bench-integrator", name="crm", role="integrator")
 AGENTS = [Actor(id=f"agent-{n}", name=f"agente {n}", role="agent") for n in range(40)]

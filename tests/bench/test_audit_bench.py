@@ -29,8 +29,8 @@ import pytest
 
 from domain.actor import Actor
 from domain.customer import Contact
-from infrastructure.bootstrap import bootstrap
 from infrastructure.heap import freeze_startup_heap
+from interface.wiring import bootstrap
 from tests.bench.seed import seed_history
 from tests.databases import BACKENDS, fresh_database_url, settings_for
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.bootstrap import bootstrap
+from interface.wiring import bootstrap
 from tests.bench.load import LoadResult
 from tests.bench.process_cpu import CpuShare, idle_cpu
 from tests.bench.test_open_ticket_throughput import BareServer

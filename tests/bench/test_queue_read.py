@@ -36,7 +36,7 @@ import psycopg
 import pytest
 import requests
 
-from infrastructure.bootstrap import bootstrap
+from interface.wiring import bootstrap
 from tests.bench import load
 from tests.bench.load import LoadResult, run_load
 from tests.bench.seed import catch_up_queue, seed_open_tickets

@@ -26,8 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.bootstrap import Atende, bootstrap
 from infrastructure.rebuild import REBUILD_BATCH_SIZE, rebuild
+from interface.container import Atende
+from interface.wiring import bootstrap
 from tests.bench.seed import Seeded, seed_history
 from tests.databases import fresh_database_url, settings_for
 

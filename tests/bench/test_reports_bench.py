@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import Tracking
 
-from infrastructure.bootstrap import bootstrap
+from interface.wiring import bootstrap
 from projections.reports import GROUPS, ReportChange, percentile
 from projections.timestamps import timestamp
 from tests.databases import BACKENDS, fresh_database_url, settings_for

@@ -29,9 +29,9 @@ from application.intake import Intake
 from domain.actor import Actor
 from domain.customer import Contact
 from domain.routing import AgentState, WaitingTicket, choose_agent, plan_assignments
-from infrastructure.bootstrap import bootstrap
 from infrastructure.mail import parse_email
 from interface.http.resources.intake import inbound_email
+from interface.wiring import bootstrap
 from projections.routing import AGENTS, TICKETS, RoutingChange
 from tests.databases import BACKENDS, fresh_database_url, settings_for
 

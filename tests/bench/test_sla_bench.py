@@ -34,10 +34,11 @@ from domain.customer import Contact
 from domain.sla import business_time
 from domain.sla.business_time import BusinessHours, business_seconds_between, due_at
 from domain.sla.policy import SlaPolicy
-from infrastructure.bootstrap import Atende, bootstrap
 from infrastructure.holidays import library_versions, seed_holidays
 from infrastructure.projector import ViewFollower
 from infrastructure.views.registry import VIEWS
+from interface.container import Atende
+from interface.wiring import bootstrap
 from tests.databases import fresh_database_url, settings_for
 from tests.integration.builders import AGENT, open_ticket
 

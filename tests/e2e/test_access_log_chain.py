@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from infrastructure.access_log import ACCESS_LOG
-from infrastructure.bootstrap import Atende, bootstrap
+from interface.container import Atende
+from interface.wiring import bootstrap
 from tests.databases import BACKENDS, settings_for
 from tests.e2e.api import Api
 from tests.e2e.server import BIN, Server, running_server

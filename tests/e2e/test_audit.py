@@ -17,9 +17,10 @@ import falcon
 import psycopg
 import pytest
 
-from infrastructure.bootstrap import Atende, bootstrap
 from infrastructure.crypto import ERASURE_CHECK_SECONDS
+from interface.container import Atende
 from interface.http.app import create_app
+from interface.wiring import bootstrap
 from tests.databases import POSTGRES_URL, settings_for
 from tests.e2e.api import Api, ticket_body
 from tests.e2e.problems import assert_problem, head, history, nothing_stored

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from infrastructure.bootstrap import Atende, bootstrap
+from interface.container import Atende
+from interface.wiring import bootstrap
 from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url, settings_for
 from tests.e2e.server import BIN, server_env
 from tests.integration.builders import AGENT, open_ticket

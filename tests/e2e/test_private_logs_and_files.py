@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from infrastructure.bootstrap import bootstrap
+from interface.wiring import bootstrap
 from tests.databases import BACKENDS, keystore_for, settings_for
 from tests.e2e.api import Api
 from tests.e2e.problems import assert_problem

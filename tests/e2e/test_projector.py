@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from infrastructure.bootstrap import bootstrap
 from infrastructure.rebuild import rebuild
+from interface.wiring import bootstrap
 from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url, settings_for
 from tests.e2e.server import BIN, server_env
 from tests.integration.builders import AGENT, open_ticket

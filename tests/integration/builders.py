@@ -7,7 +7,7 @@ from typing import Any
 from application.tickets import CommandResult
 from domain.actor import Actor
 from domain.customer import Contact
-from infrastructure.bootstrap import Atende
+from interface.container import Atende
 
 AGENT = Actor(id="agent-token", name="maria", role="agent")
 INTEGRATOR = Actor(id="crm-token", name="crm", role="integrator")

@@ -15,9 +15,10 @@ import falcon.testing
 import pytest
 
 from infrastructure.access_log import ACCESS_LOG, ENDS, ChainTampered
-from infrastructure.bootstrap import Atende, bootstrap
 from infrastructure.retention import purge_access_log
+from interface.container import Atende
 from interface.http.app import create_app
+from interface.wiring import bootstrap
 from tests.integration.builders import AGENT, open_ticket
 
 ROUTE = "/v1/tickets/{ticket_id:uuid}"

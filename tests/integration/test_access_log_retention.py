@@ -9,13 +9,13 @@ import falcon.testing
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from infrastructure.access_log import ACCESS_LOG
-from infrastructure.bootstrap import Atende
 from infrastructure.retention import (
     RETENTION_INTERVAL,
     add_retention_job,
     purge_access_log,
     purge_expired,
 )
+from interface.container import Atende
 from interface.http.app import create_app
 from tests.integration.builders import open_ticket
 

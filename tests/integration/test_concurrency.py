@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from application.errors import StaleVersion
-from infrastructure.bootstrap import bootstrap
+from interface.wiring import bootstrap
 from tests.integration.builders import AGENT, open_ticket
 
 

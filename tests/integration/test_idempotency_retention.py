@@ -15,10 +15,11 @@ import falcon.testing
 import pytest
 
 from application.idempotency import IdempotencyClaim
-from infrastructure.bootstrap import Atende, bootstrap
 from infrastructure.idempotency import TABLE
 from infrastructure.retention import purge_expired, purge_idempotency_keys
+from interface.container import Atende
 from interface.http.app import create_app
+from interface.wiring import bootstrap
 from tests.databases import fresh_database_url, settings_for
 
 RETENTION = timedelta(hours=24)

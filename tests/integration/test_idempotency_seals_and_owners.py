@@ -18,9 +18,9 @@ import falcon.testing
 import pytest
 
 from application.idempotency import IdempotencyOutcome
-from infrastructure.bootstrap import Atende
 from infrastructure.idempotency import TABLE
 from infrastructure.process_owner import host_identity
+from interface.container import Atende
 from interface.http.app import create_app
 from tests.integration.test_surveys_and_follow_up import caught_up, work
 
@@ -134,7 +134,7 @@ def test_a_sealed_row_naming_an_event_that_is_not_in_the_log_is_refused(atende, 
 HOLDER = textwrap.dedent(
     """
     import sys, time
-    from infrastructure.bootstrap import bootstrap
+    from interface.wiring import bootstrap
     from tests.databases import settings_for
     atende = bootstrap(settings_for(sys.argv[1]))
     claim = atende.idempotency.claim("crm", "k-held", b"POST /v1/tickets\\n{}")

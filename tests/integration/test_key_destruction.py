@@ -17,11 +17,11 @@ import pytest
 
 from domain.customer import Contact
 from domain.personal import ERASED
-from infrastructure.bootstrap import bootstrap
 from infrastructure.crypto import KeystoreMismatchError, unwrap_key, wrap_key
 from infrastructure.key_rotation import rotate_keys, rotation_due
 from infrastructure.keystore import EpochDestroyedError, Keystore
 from infrastructure.settings import Settings
+from interface.wiring import bootstrap
 from tests.integration.builders import AGENT, open_ticket
 
 

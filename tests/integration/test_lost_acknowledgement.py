@@ -11,7 +11,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from infrastructure.bootstrap import Atende, bootstrap
+from interface.container import Atende
+from interface.wiring import bootstrap
 from tests.databases import POSTGRES_URL, fresh_database_url, settings_for
 from tests.e2e.tcp_proxy import TcpProxy
 from tests.integration.builders import AGENT, open_ticket

@@ -10,10 +10,11 @@ import falcon.testing
 import pytest
 from falcon.routing.compiled import CompiledRouterNode
 
-from infrastructure.bootstrap import Atende, bootstrap
+from interface.container import Atende
 from interface.http.app import create_app
 from interface.http.openapi.document import openapi_path
 from interface.http.operations import OPERATIONS, build_document
+from interface.wiring import bootstrap
 from tests.databases import settings_for
 
 

@@ -10,9 +10,9 @@ import falcon.testing
 import pytest
 
 from infrastructure.access_log import ACCESS_LOG, AccessLog
-from infrastructure.bootstrap import Atende
 from infrastructure.projector import ViewFollower
 from infrastructure.views.registry import VIEWS
+from interface.container import Atende
 from interface.http.app import create_app
 from tests.integration.builders import open_ticket
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.bootstrap import Atende, bootstrap
 from infrastructure.settings import Settings
+from interface.container import Atende
+from interface.wiring import bootstrap
 from tests.integration.builders import open_ticket
 
 

@@ -15,9 +15,10 @@ import pytest
 
 from application.router import Router
 from domain.actor import ROUTER, Actor
-from infrastructure.bootstrap import Atende
-from infrastructure.projector import RoutingFollower, run_projector
+from infrastructure.projector import RoutingFollower
 from infrastructure.views.registry import VIEWS
+from interface.container import Atende
+from interface.wiring import run_projector
 from tests.integration.builders import open_ticket
 
 ADMIN = Actor(id="admin-token", name="ops", role="admin")

@@ -13,10 +13,10 @@ from domain.actor import Actor
 from domain.calendar import InvalidCalendar
 from domain.sla.policy import InvalidPolicy, SlaPolicy
 from domain.sla.timers import sla_id_for
-from infrastructure.bootstrap import bootstrap
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import NEXT
 from infrastructure.views.registry import VIEWS
+from interface.wiring import bootstrap
 from projections.queue import QueueQuery
 from tests.integration.builders import AGENT, open_ticket
 

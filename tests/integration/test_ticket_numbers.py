@@ -12,11 +12,11 @@ import pytest
 
 from application.errors import DuplicateExternalRef
 from domain.customer import Contact
-from infrastructure.bootstrap import bootstrap
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import rebuild
 from infrastructure.ticket_numbers import OPENED_TOPIC, TABLE
 from infrastructure.views.registry import VIEWS
+from interface.wiring import bootstrap
 from tests.integration.builders import AGENT, open_ticket
 from tests.unit.tickets import new_ticket
 

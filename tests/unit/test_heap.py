@@ -11,8 +11,9 @@ def test_freezing_the_start_up_heap_moves_what_exists_out_of_the_collectors_way(
     kept = [[n] for n in range(1000)]  # lists are always tracked; small dicts may not be
     try:
         frozen = freeze_startup_heap()
-        # >=: a thread left running by an earlier test may freeze a few objects more.
-        assert gc.get_freeze_count() >= frozen >= len(kept)
+        # Not compared with gc.get_freeze_count() again: a thread left running by an
+        # earlier test frees or freezes objects meanwhile, and the count moves.
+        assert frozen >= len(kept)
         assert not any(obj is kept[0] for obj in gc.get_objects())
     finally:
         gc.unfreeze()

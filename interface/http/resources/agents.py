@@ -11,7 +11,7 @@ import falcon
 
 from domain.actor import Actor
 from domain.agent import Agent
-from infrastructure.bootstrap import Atende
+from interface.container import Atende
 from interface.http.consistency import wait_for_position
 from interface.http.hooks import validate_body
 from interface.http.idempotency import idempotent

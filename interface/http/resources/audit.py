@@ -8,8 +8,8 @@ from uuid import UUID
 
 import falcon
 
-from infrastructure.bootstrap import Atende
 from interface.audit_export import export_lines
+from interface.container import Atende
 from interface.http.consistency import wait_for_position
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.hooks import validate_body

@@ -6,7 +6,7 @@ from uuid import UUID
 
 import falcon
 
-from infrastructure.bootstrap import Atende
+from interface.container import Atende
 from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.middleware.auth import TICKET_READERS, allow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import falcon
 
-from infrastructure.bootstrap import Atende
+from interface.container import Atende
 from interface.http.middleware.auth import FEED_READERS, allow
 from interface.http.openapi.operation import Operation, Operations
 from interface.http.personal_reads import event_feed, logs_read

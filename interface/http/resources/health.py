@@ -20,9 +20,9 @@ from typing import Any
 
 import falcon
 
-from infrastructure.bootstrap import Atende
 from infrastructure.rebuild import status
 from infrastructure.storage_errors import cannot_write
+from interface.container import Atende
 from interface.http.openapi.operation import PUBLIC, Operation, Operations
 from interface.http.schemas.health import HealthOut
 

@@ -11,8 +11,8 @@ import falcon
 from application.intake import Inbound, Intake, IntakeResult
 from domain.customer import Contact
 from domain.intake import INTAKE_CHANNELS
-from infrastructure.bootstrap import Atende
 from infrastructure.mail import ParsedEmail, parse_email
+from interface.container import Atende
 from interface.http.errors import Problem
 from interface.http.idempotency import idempotent
 from interface.http.middleware.auth import INTAKE_WRITERS, allow

@@ -21,8 +21,8 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from infrastructure.bootstrap import Atende
 from infrastructure.rebuild import status
+from interface.container import Atende
 from interface.http.errors import Problem
 from interface.http.middleware.auth import unauthorized
 from interface.http.openapi.operation import ADMIN, Operation, Operations

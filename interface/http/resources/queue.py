@@ -5,7 +5,7 @@ from __future__ import annotations
 import falcon
 
 from domain.actor import ROLES
-from infrastructure.bootstrap import Atende
+from interface.container import Atende
 from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.middleware.auth import allow, sees_personal_data

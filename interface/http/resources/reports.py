@@ -10,7 +10,7 @@ from uuid import UUID
 
 import falcon
 
-from infrastructure.bootstrap import Atende
+from interface.container import Atende
 from interface.http.consistency import wait_if_asked
 from interface.http.csv_answers import flatten, send_csv, send_items_csv, wants_csv
 from interface.http.middleware.auth import allow

@@ -16,8 +16,8 @@ from application.sla_config import IfMatch
 from domain.actor import ROLES
 from domain.sla.policy import SlaPolicy
 from domain.sla.timers import elapsed_at
-from infrastructure.bootstrap import Atende
 from infrastructure.views.sla import OUTCOMES
+from interface.container import Atende
 from interface.http.consistency import wait_if_asked
 from interface.http.csv_answers import send_items_csv, wants_csv
 from interface.http.cursor import decode_cursor, encode_cursor

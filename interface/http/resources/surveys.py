@@ -10,7 +10,7 @@ from uuid import UUID
 import falcon
 
 from domain.survey import QUESTIONS, RATINGS, SCALES, Survey, SurveyClosed
-from infrastructure.bootstrap import Atende
+from interface.container import Atende
 from interface.http.hooks import validate_body
 from interface.http.idempotency import idempotent
 from interface.http.middleware.auth import TICKET_READERS, allow

@@ -11,8 +11,8 @@ import falcon
 from application.ticket_commands import TicketCommands, WriteTerms
 from application.tickets import CommandResult
 from domain.customer import Contact
-from infrastructure.bootstrap import Atende
 from infrastructure.ticket_numbers import MAX_NUMBER
+from interface.container import Atende
 from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.errors import Problem

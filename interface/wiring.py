@@ -1,13 +1,13 @@
-"""The one wiring point: settings in, a ready Atende (application, stores) out."""
+"""The one composition root: settings in, a wired Atende out, and from it the HTTP app
+(gunicorn's ``get_app``) and the projector's work. Everything else only implements;
+this is where parts are chosen and connected."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from dataclasses import dataclass
+import threading
 from functools import lru_cache
-from uuid import UUID
 
+import falcon
 from eventsourcing.persistence import InfrastructureFactory, Transcoding
 from eventsourcing.utils import Environment
 
@@ -15,9 +15,10 @@ from application.agents import AgentDirectory
 from application.audit import AuditTrail
 from application.customers import CustomerDirectory
 from application.erasure import CustomerEraser
-from application.idempotency import IdempotencyStore
+from application.follow_up import FollowUpPolicy
 from application.integrity import side_table_break
 from application.language import LanguagePolicy
+from application.router import Router
 from application.sla import SlaTimekeeper
 from application.sla_config import SlaConfiguration
 from application.surveys import SurveyDesk
@@ -26,83 +27,34 @@ from infrastructure.access_log import AccessLog
 from infrastructure.anchors import AnchorFile, AnchorSigner
 from infrastructure.audit_log import AuditLog
 from infrastructure.crypto import KeyRing, PersonalAsCiphertext, SealedAsCiphertext
-from infrastructure.heartbeat import Heartbeats, WriteProbe
+from infrastructure.derived_keys import (
+    access_log_seal_key,
+    checkpoint_key,
+    customer_namespace,
+    idempotency_key,
+    link_seal_key,
+    snapshot_seal_key,
+    survey_key,
+)
+from infrastructure.heartbeat import Heartbeats, ProjectorHeartbeat, WriteProbe
 from infrastructure.holiday_source import HolidaysPackage
 from infrastructure.idempotency import SqlIdempotencyStore
+from infrastructure.key_rotation import add_key_rotation_job
 from infrastructure.keystore import Keystore
 from infrastructure.language import LinguaDetector
 from infrastructure.message_rows import MessageLogAsRows
+from infrastructure.projector import Projector, RoutingFollower, ViewFollower, add_checkpoint_job
 from infrastructure.recorders import LINK_SEAL_KEY, SNAPSHOT_SEAL_KEY
+from infrastructure.retention import add_retention_job
+from infrastructure.scheduler import FollowUpScheduler, SlaScheduler
 from infrastructure.settings import Settings, secret_key_for
 from infrastructure.sql import SqlDatabase
 from infrastructure.tokens import TokenStore, token_key
 from infrastructure.verify_workers import ProcessRanges
 from infrastructure.view_failures import ViewFailures
-from infrastructure.views.registry import Views
-
-
-@dataclass
-class Atende:
-    """Everything a process needs, built once per process (after gunicorn forks)."""
-
-    settings: Settings
-    tickets: TicketApplication
-    tokens: TokenStore
-    idempotency: IdempotencyStore
-    db: SqlDatabase
-    sla_config: SlaConfiguration
-    audit: AuditTrail
-    access_log: AccessLog
-    eraser: CustomerEraser
-    keys: KeyRing
-    view_failures: ViewFailures
-    heartbeats: Heartbeats
-    write_probe: WriteProbe
-    views: Views
-
-    def close(self) -> None:
-        self.tickets.close()
-
-    def warm_up(self) -> None:
-        detector = self.tickets.language.detector
-        if detector is not None:
-            detector.warm_up()
-
-
-def customer_namespace(secret_key: bytes) -> UUID:
-    """A namespace for customer ids that only this deployment can compute."""
-    digest = hmac.new(secret_key, b"atende/customer-namespace", hashlib.sha256).digest()
-    return UUID(bytes=digest[:16])
-
-
-def survey_key(secret_key: bytes) -> bytes:
-    """The key that authenticates survey links (application.surveys)."""
-    return hmac.new(secret_key, b"atende/survey-links", hashlib.sha256).digest()
-
-
-def checkpoint_key(secret_key: bytes) -> bytes:
-    """The key that signs checkpoints of the audit chain (application.audit)."""
-    return hmac.new(secret_key, b"atende/audit-checkpoints", hashlib.sha256).digest()
-
-
-def snapshot_seal_key(secret_key: bytes) -> bytes:
-    """The key that seals snapshots (infrastructure.snapshot_seals)."""
-    return hmac.new(secret_key, b"atende/snapshot-seals", hashlib.sha256).digest()
-
-
-def link_seal_key(secret_key: bytes) -> bytes:
-    """The key that seals each event's hash record (domain.audit_chain.link_seal)."""
-    return hmac.new(secret_key, b"atende/link-seals", hashlib.sha256).digest()
-
-
-def access_log_seal_key(secret_key: bytes) -> bytes:
-    """The key that seals the access log's hash chain (infrastructure.access_log_chain)."""
-    return hmac.new(secret_key, b"atende/access-log-seals", hashlib.sha256).digest()
-
-
-def idempotency_key(secret_key: bytes) -> bytes:
-    """The key of request fingerprints in the idempotency table (infrastructure.idempotency)."""
-    return hmac.new(secret_key, b"atende/idempotency-fingerprints", hashlib.sha256).digest()
+from infrastructure.views.registry import VIEWS, Views
+from interface.container import Atende
+from interface.http.app import create_app
 
 
 def personal_transcodings(keyring: KeyRing) -> list[Transcoding]:
@@ -215,3 +167,54 @@ def detector_for(languages: tuple[str, ...]) -> LinguaDetector:
     """One detector per process and language set: its models take memory and a moment
     to load, and it is safe to share between threads."""
     return LinguaDetector(languages)
+
+
+def get_app() -> falcon.App:
+    """Called by gunicorn in each worker, after the fork, so every worker opens its
+    own database connections."""
+    atende = bootstrap()
+    # Load the language models now, in the background, rather than in the first request
+    # that needs a detection (about half a second).
+    threading.Thread(target=atende.warm_up, name="warm-up", daemon=True).start()
+    return create_app(atende)
+
+
+def build_projector(atende: Atende) -> Projector:
+    """A follower per view; the routing view's also routes once caught up, and the SLA
+    view's wakes the SLA clock when a batch brings a due time nearer. The follow-up
+    scheduler also runs the audit checkpoints, key rotation and retention purges."""
+    settings, tickets, views = atende.settings, atende.tickets, atende.views
+    batch = settings.projector_batch_size
+    clock = SlaScheduler(tickets, views.sla)
+    followers: dict[str, ViewFollower] = {
+        name: ViewFollower(tickets, VIEWS[name].projection(view=view), batch)
+        for name, view in views.items()
+    }
+    followers["routing"] = RoutingFollower(
+        tickets,
+        VIEWS["routing"].projection(view=views.routing),
+        batch,
+        router=Router(tickets, views.routing),
+    )
+    followers["sla"].after_batch = lambda: clock.wake_if_earlier(views.sla.next_due())
+    follow_up = FollowUpScheduler(
+        tickets,
+        views.follow_up,
+        FollowUpPolicy(
+            close_after=settings.auto_close_after,
+            remind_after=settings.pending_reminder_after,
+            resolve_after=settings.pending_resolve_after,
+        ),
+        settings.follow_up_interval,
+    )
+    add_checkpoint_job(follow_up.scheduler, atende.audit.anchor_if_due)
+    add_key_rotation_job(follow_up.scheduler, atende)
+    add_retention_job(follow_up.scheduler, atende)
+    return Projector(
+        followers, clock, follow_up, ProjectorHeartbeat(atende.heartbeats), atende.view_failures
+    )
+
+
+def run_projector(atende: Atende, stop: threading.Event) -> None:
+    """Follow every view, and run the SLA clock and the scheduled jobs, until ``stop``."""
+    build_projector(atende).run(stop)

@@ -1,0 +1,48 @@
+"""What a process of Atende holds once wired (interface/wiring.py builds it): the
+ticket application, its stores and its views, one per process (after gunicorn forks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.audit import AuditTrail
+from application.erasure import CustomerEraser
+from application.idempotency import IdempotencyStore
+from application.sla_config import SlaConfiguration
+from application.tickets import TicketApplication
+from infrastructure.access_log import AccessLog
+from infrastructure.crypto import KeyRing
+from infrastructure.heartbeat import Heartbeats, WriteProbe
+from infrastructure.settings import Settings
+from infrastructure.sql import SqlDatabase
+from infrastructure.tokens import TokenStore
+from infrastructure.view_failures import ViewFailures
+from infrastructure.views.registry import Views
+
+
+@dataclass
+class Atende:
+    """Everything a process needs, built once per process (after gunicorn forks)."""
+
+    settings: Settings
+    tickets: TicketApplication
+    tokens: TokenStore
+    idempotency: IdempotencyStore
+    db: SqlDatabase
+    sla_config: SlaConfiguration
+    audit: AuditTrail
+    access_log: AccessLog
+    eraser: CustomerEraser
+    keys: KeyRing
+    view_failures: ViewFailures
+    heartbeats: Heartbeats
+    write_probe: WriteProbe
+    views: Views
+
+    def close(self) -> None:
+        self.tickets.close()
+
+    def warm_up(self) -> None:
+        detector = self.tickets.language.detector
+        if detector is not None:
+            detector.warm_up()
