@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from application.audit import AuditTrail
 from application.erasure import CustomerEraser
 from application.idempotency import IdempotencyStore
+from application.intake import Intake
 from application.sla_config import SlaConfiguration
+from application.ticket_commands import TicketCommands
 from application.tickets import TicketApplication
 from infrastructure.access_log import AccessLog
 from infrastructure.crypto import KeyRing
@@ -38,6 +40,8 @@ class Atende:
     heartbeats: Heartbeats
     write_probe: WriteProbe
     views: Views
+    ticket_commands: TicketCommands
+    intake: Intake
 
     def close(self) -> None:
         self.tickets.close()

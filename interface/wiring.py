@@ -16,12 +16,14 @@ from application.audit import AuditTrail
 from application.customers import CustomerDirectory
 from application.erasure import CustomerEraser
 from application.follow_up import FollowUpPolicy
+from application.intake import Intake
 from application.integrity import side_table_break
 from application.language import LanguagePolicy
 from application.router import Router
 from application.sla import SlaTimekeeper
 from application.sla_config import SlaConfiguration
 from application.surveys import SurveyDesk
+from application.ticket_commands import TicketCommands
 from application.tickets import TicketApplication
 from infrastructure.access_log import AccessLog
 from infrastructure.anchors import AnchorFile, AnchorSigner
@@ -159,6 +161,8 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         heartbeats=heartbeats,
         write_probe=write_probe,
         views=views,
+        ticket_commands=TicketCommands(tickets),
+        intake=Intake(tickets),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import falcon
 
-from application.intake import Inbound, Intake, IntakeResult
+from application.intake import Inbound, IntakeResult
 from domain.customer import Contact
 from domain.intake import INTAKE_CHANNELS
 from infrastructure.mail import ParsedEmail, parse_email
@@ -38,7 +38,7 @@ def render_intake(resp: falcon.Response, received: IntakeResult, inbound: Inboun
 class EmailIntake:
     def __init__(self, atende: Atende):
         self.atende = atende
-        self.intake = Intake(atende.tickets)
+        self.intake = atende.intake
 
     @falcon.before(allow(*INTAKE_WRITERS))
     @idempotent
@@ -87,7 +87,7 @@ class ChannelIntake:
 
     def __init__(self, atende: Atende):
         self.atende = atende
-        self.intake = Intake(atende.tickets)
+        self.intake = atende.intake
         self.schemas = {channel: intake_schema(channel) for channel in JSON_CHANNELS}
 
     @falcon.before(allow(*INTAKE_WRITERS))

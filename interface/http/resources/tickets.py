@@ -318,7 +318,7 @@ def add_ticket_routes(app: falcon.App, atende: Atende) -> None:
     app.add_route("/v1/tickets/{ticket_id:uuid}", TicketItem(atende))
     app.add_route("/v1/tickets/by-number/{n}", TicketByNumber(atende))
     app.add_route("/v1/tickets/{ticket_id:uuid}/history", TicketHistory(atende))
-    commands = TicketCommands(atende.tickets)
+    commands = atende.ticket_commands
     app.add_route("/v1/tickets/{ticket_id:uuid}/assign", TicketAssign(atende, commands))
     for name, (schema, use_case) in COMMANDS.items():
         app.add_route(
