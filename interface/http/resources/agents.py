@@ -77,7 +77,7 @@ class AgentCollection:
         """Every agent with their current load, from the routing view (eventually
         consistent: pass ``after_position`` to wait for a change you made)."""
         query = _QUERY.load(req.params)
-        view = self.atende.views["routing"]
+        view = self.atende.views.routing
         if "after_position" in query:
             wait_for_position(self.atende, view, query.pop("after_position"))
         resp.media = {"items": _AGENTS_OUT.dump(view.directory(query))}
@@ -112,7 +112,7 @@ class AgentChange:
         if self.hands_back:
             # The command reads the tickets to hand back from the routing view: let it see
             # every assignment already made (503 when it cannot, as an erasure does).
-            routing = self.atende.views["routing"]
+            routing = self.atende.views.routing
             wait_for_position(self.atende, routing, self.atende.tickets.head_position())
         agent, position = self.atende.tickets.agents.change(
             agent_id, lambda agent: self.command(agent, body, actor), req.context.claim

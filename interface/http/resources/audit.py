@@ -127,7 +127,7 @@ class CustomerErase:
             eraser.require_known(customer_id)  # 404 before any wait
             # The erasure names the customer's tickets for views to scrub; wait until the
             # ticket list has seen every ticket written so far.
-            view = self.atende.views["ticket_list"]
+            view = self.atende.views.ticket_list
             wait_for_position(self.atende, view, self.atende.tickets.head_position())
         body, claim = req.context.body, req.context.claim
         result = eraser.erase(customer_id, req.context.actor, body.get("reason"), claim)

@@ -29,7 +29,7 @@ class CustomerTickets:
     @logs_read(ticket_list)
     def on_get(self, req: falcon.Request, resp: falcon.Response, customer_id: UUID) -> None:
         query = _QUERY.load(req.params)
-        view = self.atende.views["ticket_list"]
+        view = self.atende.views.ticket_list
         wait_if_asked(self.atende, view, query)
         filters = {"customer_id": str(customer_id)}
         if "status" in query:

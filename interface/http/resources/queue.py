@@ -23,7 +23,7 @@ SORT_KEY_TYPES = (int, float, int, str, int)
 class Queue:
     def __init__(self, atende: Atende):
         self.atende = atende
-        self.view = atende.views["queue"]
+        self.view = atende.views.queue
 
     @falcon.before(allow(*ROLES))
     @logs_read(queue)

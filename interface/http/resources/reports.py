@@ -103,7 +103,7 @@ class SatisfactionReport:
 
     def __init__(self, atende: Atende):
         self.atende = atende
-        self.view = atende.views["reports"]
+        self.view = atende.views.reports
 
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -139,7 +139,7 @@ class AgentsReport:
 
     def __init__(self, atende: Atende):
         self.atende = atende
-        self.view = atende.views["reports"]
+        self.view = atende.views.reports
 
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -161,7 +161,7 @@ class AgentPerformance:
 
     def __init__(self, atende: Atende):
         self.atende = atende
-        self.view = atende.views["reports"]
+        self.view = atende.views.reports
 
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response, agent_id: UUID) -> None:

@@ -157,7 +157,7 @@ class Breaches:
 
     def __init__(self, atende: Atende):
         self.atende = atende
-        self.view = atende.views["sla"]
+        self.view = atende.views.sla
 
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -207,7 +207,7 @@ class SlaReport:
 
     def __init__(self, atende: Atende):
         self.atende = atende
-        self.view = atende.views["sla"]
+        self.view = atende.views.sla
 
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:

@@ -76,7 +76,7 @@ class TicketCollection:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """``GET /v1/tickets``: every ticket, newest first, filtered and paginated."""
         query = _LIST_QUERY.load(req.params)
-        view = self.atende.views["ticket_list"]
+        view = self.atende.views.ticket_list
         wait_if_asked(self.atende, view, query)
         filters = {k: query[k] for k in ("external_ref", "status", "q") if k in query}
         if "requester_email" in query:
