@@ -150,3 +150,17 @@ class InstantRangeIn(Schema):
         start, end = data.get("from_"), data.get("to")
         if start is not None and end is not None and start > end:
             raise ValidationError("Must not be after to.", "from")
+
+
+class TicketSummaryOut(Schema):
+    """What every list of tickets shows of each (the queue, the ticket list)."""
+
+    id = fields.String()
+    number = fields.Integer()
+    subject = fields.String()
+    status = fields.String()
+    priority = fields.String()
+    channel = fields.String()
+    language = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    assignee = fields.String(allow_none=True)

@@ -10,6 +10,7 @@ from interface.http.schemas.common import (
     NAME_MAX,
     TAG,
     FullMatch,
+    TicketSummaryOut,
     next_cursor_field,
     short_text,
 )
@@ -33,16 +34,7 @@ class QueueQueryIn(Schema):
 # Dump side.
 
 
-class QueueItemOut(Schema):
-    id = fields.String()
-    number = fields.Integer()
-    subject = fields.String()
-    status = fields.String()
-    priority = fields.String()
-    channel = fields.String()
-    language = fields.String(allow_none=True)
-    category = fields.String(allow_none=True)
-    assignee = fields.String(allow_none=True)
+class QueueItemOut(TicketSummaryOut):
     requester_name = fields.String()
     created_at = fields.String()
     last_customer_message_at = fields.String(allow_none=True)

@@ -36,6 +36,7 @@ from interface.http.schemas.common import (
     FullMatch,
     InstantRangeIn,
     Plain,
+    TicketSummaryOut,
     long_text,
     next_cursor_field,
     not_blank,
@@ -254,16 +255,7 @@ class TicketReadOut(TicketOut):
     as_of = fields.AwareDateTime()  # present when the ticket was read ?as_of=
 
 
-class TicketListItemOut(Schema):
-    id = fields.String()
-    number = fields.Integer()
-    subject = fields.String()
-    status = fields.String()
-    priority = fields.String()
-    channel = fields.String()
-    language = fields.String(allow_none=True)
-    category = fields.String(allow_none=True)
-    assignee = fields.String(allow_none=True)
+class TicketListItemOut(TicketSummaryOut):
     external_ref = fields.String(allow_none=True)
     customer_id = fields.String()
     created_at = fields.String()
