@@ -83,10 +83,9 @@ def write_numbers(
 def _returned_numbers(cursor: Any) -> dict[UUID, int]:
     given: dict[UUID, int] = {}
     while True:
-        row = cursor.fetchone()
+        row = cursor.fetchone()  # by name: the datastore's connections return dict rows
         if row is not None:
-            ticket_id, number = row if isinstance(row, tuple) else row.values()
-            given[UUID(ticket_id)] = number
+            given[UUID(row["ticket_id"])] = row["number"]
         if not cursor.nextset():
             return given
 

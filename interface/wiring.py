@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
+from typing import Any
 
 import falcon
 from eventsourcing.persistence import InfrastructureFactory, Transcoding
@@ -57,6 +58,7 @@ from infrastructure.view_failures import ViewFailures
 from infrastructure.views.registry import VIEWS, Views
 from interface.container import Atende
 from interface.http.app import create_app
+from projections.base import RowView
 
 
 def personal_transcodings(keyring: KeyRing) -> list[Transcoding]:
@@ -190,16 +192,14 @@ def build_projector(atende: Atende) -> Projector:
     settings, tickets, views = atende.settings, atende.tickets, atende.views
     batch = settings.projector_batch_size
     clock = SlaScheduler(tickets, views.sla)
-    followers: dict[str, ViewFollower] = {
-        name: ViewFollower(tickets, VIEWS[name].projection(view=view), batch)
-        for name, view in views.items()
-    }
-    followers["routing"] = RoutingFollower(
-        tickets,
-        VIEWS["routing"].projection(view=views.routing),
-        batch,
-        router=Router(tickets, views.routing),
-    )
+
+    def follower(name: str, view: RowView[Any]) -> ViewFollower:
+        projection = VIEWS[name].projection(view=view)
+        if view is views.routing:
+            return RoutingFollower(tickets, projection, batch, router=Router(tickets, view))
+        return ViewFollower(tickets, projection, batch)
+
+    followers = {name: follower(name, view) for name, view in views.items()}
     followers["sla"].after_batch = lambda: clock.wake_if_earlier(views.sla.next_due())
     follow_up = FollowUpScheduler(
         tickets,

@@ -58,8 +58,8 @@ class Views(Mapping[str, RowView[Any]]):
     reports: ReportsView
 
     @classmethod
-    def make(cls, datastore: Any, suffix: str = "") -> Views:
-        return cls(**{name: kind.make(datastore, suffix) for name, kind in VIEWS.items()})
+    def make(cls, datastore: Any) -> Views:
+        return cls(**{name: kind.make(datastore) for name, kind in VIEWS.items()})
 
     def __getitem__(self, name: str) -> RowView[Any]:
         if name not in VIEWS:
