@@ -344,7 +344,7 @@ class PostgresTicketRecorder(NumberedTickets, BinaryEventSelect, PostgresApplica
         # The hash chain needs the new positions and the chain's head, read after the
         # LOCK (Clarification 14): one extra round trip, taken while holding the lock.
         occurred_at = kwargs.pop("occurred_at", ())
-        with self.datastore.get_connection() as conn, conn.cursor() as numbering:
+        with self.datastore.get_connection() as conn:
             with conn.pipeline(), conn.transaction():
                 with conn.cursor() as side:
                     self._insert_events(side, stored_events, **kwargs)
@@ -358,8 +358,8 @@ class PostgresTicketRecorder(NumberedTickets, BinaryEventSelect, PostgresApplica
                     write_links(
                         db, links, stored_events, positions, occurred_at, self.link_seal_key
                     )
-                # Under the table lock, like the links: numbers follow positions.
-                given = write_numbers(db, numbering, stored_events, positions)
+                    # Under the table lock, like the links: numbers follow positions.
+                    given = write_numbers(db, links, stored_events, positions)
             self.numbers.remember(given())  # committed: the numbers are theirs for good
             return positions
 

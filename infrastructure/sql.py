@@ -59,15 +59,8 @@ class SqlDatabase:
     def execute(self, cursor: Any, statement: str, params: dict[str, Any] | None = None) -> None:
         cursor.execute(self._adapt(statement), params or {})
 
-    def executemany(
-        self, cursor: Any, statement: str, params: list[dict[str, Any]], *, returning: bool = False
-    ) -> None:
-        """``returning`` (PostgreSQL only) keeps each statement's rows, read with
-        ``fetchone`` and ``nextset``."""
-        if returning:
-            cursor.executemany(self._adapt(statement), params, returning=True)
-        else:
-            cursor.executemany(self._adapt(statement), params)
+    def executemany(self, cursor: Any, statement: str, params: list[dict[str, Any]]) -> None:
+        cursor.executemany(self._adapt(statement), params)
 
     @contextmanager
     def pipeline(self, cursor: Any) -> Iterator[Any]:

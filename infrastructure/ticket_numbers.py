@@ -58,7 +58,10 @@ def write_numbers(
 
     Returns how to read the numbers given, to call once the transaction is over: on
     PostgreSQL the pipeline hands the INSERTs' answers back with the COMMIT's, so the
-    201 needs no second query for its ``number`` (and ``cursor`` must run nothing else).
+    201 needs no second query for its ``number``. Each INSERT runs in a cursor of its
+    own there: a pipelined cursor keeps only its last statement's rows, and
+    ``executemany(returning=True)`` would wait for its rows mid-transaction, a round
+    trip taken under the events table's lock.
     """
     opened = sorted(
         (position, str(_uuid(s.originator_id)))
@@ -70,8 +73,11 @@ def write_numbers(
     statement = _NEXT_NUMBER.format(t=db.table(TABLE))
     rows = [{"ticket_id": ticket_id, "position": position} for position, ticket_id in opened]
     if db.is_postgres:
-        db.executemany(cursor, statement, rows, returning=True)
-        return lambda: _returned_numbers(cursor)
+        cursors = []
+        for row in rows:
+            cursors.append(cursor.connection.cursor())
+            db.execute(cursors[-1], statement, row)
+        return lambda: _returned_numbers(cursors)
     given: dict[UUID, int] = {}
     for row in rows:  # SQLite's executemany returns no rows
         db.execute(cursor, statement, row)
@@ -80,14 +86,13 @@ def write_numbers(
     return lambda: given
 
 
-def _returned_numbers(cursor: Any) -> dict[UUID, int]:
+def _returned_numbers(cursors: list[Any]) -> dict[UUID, int]:
     given: dict[UUID, int] = {}
-    while True:
-        row = cursor.fetchone()  # by name: the datastore's connections return dict rows
-        if row is not None:
+    for cursor in cursors:
+        with cursor:
+            row = cursor.fetchone()  # by name: the datastore's connections give dict rows
             given[UUID(row["ticket_id"])] = row["number"]
-        if not cursor.nextset():
-            return given
+    return given
 
 
 def numbered_insert(
