@@ -21,7 +21,7 @@ from email.parser import BytesParser
 from email.policy import default
 
 from infrastructure.html_text import html_to_text
-from infrastructure.mail_bounds import bounded, within_limits
+from infrastructure.mail_bounds import SIZE_FIELD, bounded, within_limits
 
 # What the stdlib header and MIME machinery raises on malformed input. Listed instead of a
 # bare ``Exception`` so real bugs in this module still surface.
@@ -279,6 +279,10 @@ def _content_type(part: Message) -> str:
 
 
 def _size(part: Message, content_type: str) -> int:
+    # Content left out before parsing (mail_bounds.py) came with its size in our header.
+    declared = _raw_header(part, SIZE_FIELD)
+    if declared is not None and declared.strip().isdigit():
+        return int(declared.strip())
     if content_type == "message/rfc822":
         # A forwarded message is parsed into a Message; measure it serialised again, with
         # the CRLF line endings it had on the wire (the size of the .eml the sender attached).

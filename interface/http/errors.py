@@ -35,6 +35,7 @@ from infrastructure.crypto import ErasedCustomerError
 from infrastructure.mail import InvalidEmail
 from infrastructure.storage_errors import cannot_write
 from interface.http.server.json_logs import error_fields
+from interface.http.server.memory_ceiling import ask_recycle
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 2
@@ -133,6 +134,7 @@ def flatten_errors(errors: Any, prefix: str = "") -> dict[str, list[str]]:
 def add_error_handlers(app: falcon.App) -> None:
     # Falcon picks the most specific handler: this one only sees what no other maps.
     app.add_error_handler(Exception, _on_unhandled)
+    app.add_error_handler(MemoryError, _on_out_of_memory)
     app.add_error_handler(ValidationError, _on_validation)
     app.add_error_handler(TicketNotFound, _on_not_found)
     app.add_error_handler(CalendarNotFound, _on_not_found)
@@ -273,6 +275,24 @@ def _on_storage_error(req: falcon.Request, resp: Any, ex: Exception, params: Any
     if isinstance(ex, _TRANSIENT):
         _on_unavailable(req, resp, ex, params)
     _on_unhandled(req, resp, ex, params)
+
+
+def _on_out_of_memory(req: falcon.Request, resp: Any, ex: MemoryError, params: Any) -> None:
+    """The worker's memory limit stopped this request (interface/http/server/memory_ceiling.py):
+    a fault of this worker, not of the request, so 503, and the worker is replaced after it."""
+    ask_recycle()
+    log.error("out of memory", extra={"fields": {
+        "request_id": getattr(req.context, "request_id", None),
+        "method": req.method,
+        "route": req.uri_template or "unmatched",
+    }})  # fmt: skip
+    raise Problem(
+        falcon.HTTP_503,
+        "unavailable",
+        "Service unavailable",
+        "This worker ran out of memory and is being replaced; retry shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def _on_unavailable(req: Any, resp: Any, ex: Exception, params: Any) -> None:

@@ -104,6 +104,37 @@ def test_a_lone_surrogate_escape_in_a_command_is_refused_as_bad_input_not_a_500(
 # 413 and 415: size and content type
 
 
+def test_a_list_of_more_than_a_thousand_items_is_422_naming_it_and_stores_nothing(
+    api: Api, auditor: Api, ticket
+):
+    # Validation would build an error for each item (250,000 of them: 120 MB); the body
+    # is refused before, naming the list.
+    with nothing_stored(auditor, ticket):
+        body = ticket_body(tags=[0] * 300_000)
+        problem = assert_problem(api.post("/v1/tickets", body, headers=ONE_SHOT), 422, "tags")
+        assert problem["errors"]["tags"] == ["At most 1000 items in a list; this one has 300000."]
+        nested = {"requester": {"name": "Ana", "email": "ana@example.com", "x": [[]] * 1001}}
+        response = api.post("/v1/tickets", ticket_body(**nested), headers=ONE_SHOT)
+        assert_problem(response, 422, "requester.x")
+
+
+def test_a_body_of_more_than_ten_thousand_objects_is_413_and_stores_nothing(
+    api: Api, auditor: Api, ticket
+):
+    objects = [[{}] * 1000 for _ in range(11)]  # no list over its bound: the count stops it
+    with nothing_stored(auditor, ticket):
+        response = api.post("/v1/tickets", ticket_body(tags=objects), headers=ONE_SHOT)
+        problem = assert_problem(response, 413)
+        assert "at most 10000 objects" in problem["detail"]
+
+
+def test_a_list_of_a_thousand_items_is_only_as_wrong_as_its_schema_says(api: Api, auditor: Api):
+    with nothing_stored(auditor):
+        response = api.post("/v1/tickets", ticket_body(tags=["a"] * 1000), headers=ONE_SHOT)
+        assert_problem(response, 422, "tags")  # the schema's bound (20 tags), not ours
+
+
+
 def test_a_body_over_one_mib_is_413_and_stores_nothing(api: Api, auditor: Api, ticket):
     raw = padded_to(ticket_body(), MiB + 1)
     with nothing_stored(auditor, ticket):

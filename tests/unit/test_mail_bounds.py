@@ -3,9 +3,26 @@ the ticket gets what could be read, and the text says what was left out."""
 
 from __future__ import annotations
 
+import base64
+import tracemalloc
+from email.parser import BytesParser
+from email.policy import default
+
+import pytest
+
 from domain.ticket_vocabulary import SUBJECT_MAX, TEXT_LIMIT_BYTES
-from infrastructure.mail import parse_email
-from infrastructure.mail_bounds import MAX_ENCODED_WORDS, MAX_PARTS, bounded
+from infrastructure.mail import Attachment, parse_email
+from infrastructure.mail_bounds import (
+    MAX_DEPTH,
+    MAX_ENCODED_WORDS,
+    MAX_FIELDS,
+    MAX_PARTS,
+    MAX_TEXT_BYTES,
+    SIZE_FIELD,
+    bounded,
+)
+from tests import hostile_inputs as hostile
+from tests.hostile_inputs import fill
 
 WORD = "=?utf-8?q?hola?="
 
@@ -32,7 +49,7 @@ def test_a_header_of_fifty_thousand_encoded_words_is_cut_to_the_bound():
 def test_a_message_with_twenty_thousand_parts_is_read_up_to_the_bound_and_says_so():
     parsed = parse_email(_multipart(20_000))
     assert parsed.text.startswith("parte 0")
-    assert f"{20_001 - MAX_PARTS} MIME parts beyond the first {MAX_PARTS}" in parsed.text
+    assert f"{20_000 - MAX_PARTS} MIME parts beyond the first {MAX_PARTS}" in parsed.text
 
 
 def test_what_the_bounds_left_out_is_said_at_the_end_of_the_text():
@@ -66,3 +83,107 @@ def test_without_a_message_id_the_same_mail_is_one_message_whatever_its_line_end
     crlf = _message("Subject: Sin id", "Hola\r\nchau")
     lf = crlf.replace(b"\r\n", b"\n")
     assert parse_email(crlf).message_id == parse_email(lf).message_id
+
+
+# The MIME tree: attachments' contents, parts' headers, depth, text
+
+
+def _with_attachment(content: bytes, *extra_headers: str) -> bytes:
+    encoded = base64.encodebytes(content).decode().replace("\n", "\r\n")
+    headers = "".join(f"{header}\r\n" for header in extra_headers)
+    return _message(
+        "Subject: factura\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B",
+        "--B\r\nContent-Type: text/plain\r\n\r\nAdjunto.\r\n--B\r\n"
+        "Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+        f'Content-Disposition: attachment; filename="f.pdf"\r\n{headers}\r\n{encoded}--B--',
+    )
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 57, 58, 100_000, 3_000_001])
+def test_an_attachments_content_is_left_out_before_parsing_and_its_exact_size_kept(size):
+    content = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    raw = _with_attachment(content)
+    readable, dropped = bounded(raw)
+    assert len(readable) < 400 and dropped == []
+    parsed = parse_email(raw)
+    assert parsed.attachments == (Attachment("f.pdf", "application/pdf", size),)
+    assert parsed.text == "Adjunto."
+
+
+def test_a_senders_own_size_header_is_ignored():
+    raw = _with_attachment(b"%PDF" * 100, f"{SIZE_FIELD}: 1")
+    assert parse_email(raw).attachments[0].size == 400
+
+
+def test_an_attachment_name_of_half_a_million_encoded_words_is_cut_to_the_bound():
+    raw = hostile.encoded_file_name()
+    readable, _ = bounded(raw)
+    assert readable.count(b"=?utf-8?q?") == MAX_ENCODED_WORDS
+    parsed = parse_email(raw)
+    assert parsed.attachments[0].filename == "hola" * MAX_ENCODED_WORDS
+    assert "encoded words of header Content-Disposition" in parsed.text
+
+
+def test_parts_nest_at_most_the_depth_bound_and_the_deeper_ones_are_said():
+    parsed_tree = BytesParser(policy=default).parsebytes(bounded(hostile.nesting())[0])
+    depth, part = 0, parsed_tree
+    while part.is_multipart():
+        depth, part = depth + 1, part.get_payload(0)
+    assert depth == MAX_DEPTH
+    assert "MIME parts nested deeper than 20 levels" in parse_email(hostile.nesting()).text
+
+
+def test_a_header_section_beyond_its_bounds_keeps_the_fields_intake_reads():
+    junk = "".join(f"X-Relleno-{n}: a\r\n" for n in range(MAX_FIELDS * 3))
+    raw = f"{junk}From: Ana <ana@example.com>\r\nSubject: Sin internet\r\n\r\nHola\r\n".encode()
+    parsed = parse_email(raw)
+    assert (parsed.sender_email, parsed.subject) == ("ana@example.com", "Sin internet")
+    assert parsed.text.startswith("Hola")
+    assert f"header lines beyond {MAX_FIELDS} fields" in parsed.text
+
+
+def test_a_parts_header_section_is_bounded_like_the_messages():
+    readable, dropped = bounded(hostile.part_header_lines())
+    assert readable.count(b"X-Relleno") == MAX_FIELDS
+    assert any("header lines beyond" in note for note in dropped)
+
+
+def test_a_message_without_a_body_is_bounded_too():
+    raw = f"From: ana@example.com\r\nSubject: {' '.join([WORD] * 50_000)}\r\n".encode()
+    readable, _ = bounded(raw)
+    assert readable.count(b"=?utf-8?q?") == MAX_ENCODED_WORDS
+    assert parse_email(raw).sender_email == "ana@example.com"
+
+
+def test_text_parts_share_the_text_bound_and_what_was_cut_is_said():
+    line = "Mi módem parpadea en rojo.\r\n"
+    body = fill(line, 3 * MAX_TEXT_BYTES)
+    raw = _message("Subject: largo\r\nContent-Type: text/plain; charset=utf-8", body)
+    readable, dropped = bounded(raw)
+    assert MAX_TEXT_BYTES - len(line.encode()) < len(readable) - raw.index(b"\r\n\r\n") < (
+        MAX_TEXT_BYTES + 200
+    )
+    assert dropped and "bytes of a text/plain part beyond" in dropped[0]
+    assert parse_email(raw).text.startswith("Mi módem parpadea en rojo.\nMi módem")
+
+
+def test_a_multipart_without_its_delimiters_is_read_as_text_as_the_parser_would():
+    raw = _message("Subject: s\r\nContent-Type: multipart/mixed; boundary=B", "solo texto")
+    assert bounded(raw) == (raw, [])
+    assert parse_email(raw).sender_email == "ana@example.com"
+
+
+# Memory: the promise of docs/deployment.md, measured as the parser's Python allocations
+
+
+@pytest.mark.parametrize("build", hostile.EMAILS.values(), ids=list(hostile.EMAILS))
+def test_no_email_under_the_size_limit_makes_the_parser_allocate_more_than_64_mb(build):
+    raw = build()
+    assert len(raw) <= hostile.EMAIL_LIMIT
+    tracemalloc.start()
+    try:
+        parse_email(raw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024 * 1024

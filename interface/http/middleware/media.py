@@ -9,14 +9,19 @@ from typing import Any
 import falcon
 import falcon.media
 
-from interface.http.errors import Problem
+from interface.http.errors import Problem, validation_problem
 
 EMAIL_PATH = "/v1/intake/email"  # raw messages: a limit of their own
+MAX_OBJECTS = 10_000
+MAX_ARRAY_ITEMS = 1_000
 
 
 class BoundedJSONHandler(falcon.media.JSONHandler):
-    """Falcon's JSON handler, reading at most ``limit`` bytes, and answering deeply
-    nested documents with 400 instead of letting RecursionError become a 500."""
+    """Falcon's JSON handler, bounded: at most ``limit`` bytes, ``MAX_OBJECTS`` objects
+    (counted as the parser builds them, so a body of tiny objects stops early) and
+    ``MAX_ARRAY_ITEMS`` items in an array (no input takes more than 50: validation would
+    otherwise build an error for each of 250,000 items, 120 MB). Deep nesting is answered
+    with 400 instead of letting RecursionError become a 500."""
 
     def __init__(self, limit: int):
         super().__init__(loads=json.loads)
@@ -26,15 +31,76 @@ class BoundedJSONHandler(falcon.media.JSONHandler):
         data = stream.read(self.limit + 1)
         if len(data) > self.limit:
             raise body_too_large(self.limit)
+        if not data:
+            raise falcon.MediaNotFoundError("JSON")
         try:
-            document = self._deserialize(data)
+            document = json.loads(data.decode(), object_hook=_ObjectCounter())
+        except _TooManyObjects:
+            raise too_many_values(f"at most {MAX_OBJECTS} objects") from None
         except RecursionError:
             raise falcon.MediaMalformedError("JSON") from None
-        if _has_lone_surrogate(document):
-            # JSON allows "\ud800" escapes that are not text; nothing downstream can
-            # store them as UTF-8, so they are malformed input, not a server error.
-            raise falcon.MediaMalformedError("JSON")
+        except ValueError as error:  # UnicodeDecodeError included
+            raise falcon.MediaMalformedError("JSON") from error
+        _check_values(document)
         return document
+
+
+class _TooManyObjects(Exception):
+    pass
+
+
+class _ObjectCounter:
+    def __init__(self) -> None:
+        self.left = MAX_OBJECTS
+
+    def __call__(self, value: dict) -> dict:
+        self.left -= 1
+        if self.left < 0:
+            raise _TooManyObjects
+        return value
+
+
+def _check_values(document: Any) -> None:
+    """Arrays within their bound, and no lone surrogate: JSON allows "\\ud800" escapes that
+    are not text; nothing downstream can store them as UTF-8, so they are malformed input,
+    not a server error. Walked with a stack: the parser already bounded the depth."""
+    pending: list[tuple[str, Any]] = [("", document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if _is_lone_surrogate_text(value):
+                raise falcon.MediaMalformedError("JSON")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _is_lone_surrogate_text(key):
+                    raise falcon.MediaMalformedError("JSON")
+                pending.append((f"{path}.{key}" if path else key, item))
+        elif isinstance(value, list):
+            if len(value) > MAX_ARRAY_ITEMS:
+                raise validation_problem({path or "_body": [
+                    f"At most {MAX_ARRAY_ITEMS} items in a list; this one has {len(value)}."
+                ]})  # fmt: skip
+            prefix = f"{path}." if path else ""
+            pending.extend((f"{prefix}{n}", item) for n, item in enumerate(value))
+
+
+def _is_lone_surrogate_text(value: str) -> bool:
+    if value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def too_many_values(bound: str) -> Problem:
+    return Problem(
+        falcon.HTTP_413,
+        "body-too-large",
+        "Request body too large",
+        f"A JSON request body may hold {bound}.",
+    )
 
 
 class BodyLimit:
@@ -62,22 +128,6 @@ class BodyLimit:
                 raise body_too_large(limit)
             req.env["wsgi.input"] = io.BytesIO(data)
             req.env["CONTENT_LENGTH"] = str(len(data))
-
-
-def _has_lone_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        if value.isascii():
-            return False
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(v) for v in value)
-    return False
 
 
 def body_limit(path: str, settings: Any) -> int:

@@ -4,6 +4,8 @@ import os
 import shutil
 import tempfile
 
+from interface.http.server import memory_ceiling as ceiling
+
 bind = os.environ.get("ATENDE_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("ATENDE_WORKERS", "2"))
 # Threaded workers: a slow client or a bounded wait (read-your-writes) holds one
@@ -13,6 +15,11 @@ threads = int(os.environ.get("ATENDE_THREADS", "8"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
+# Each worker's memory ceiling (interface/http/server/memory_ceiling.py): a hard limit on
+# its heap, and a resident size above which it is replaced after its request. Read here,
+# in the master, so a bad value stops the start with its name instead of every worker.
+WORKER_MEMORY_LIMIT_MIB = ceiling.configured_memory_limit()
+WORKER_MAX_RSS_MIB = ceiling.configured_max_rss()
 # Bound request heads (Falcon bounds bodies).
 limit_request_line = 8190
 limit_request_fields = 100
@@ -71,10 +78,21 @@ def prepare_metrics_directory(server):
 def post_worker_init(worker):
     # The worker has built its app: keep collections off that start-up heap.
     from infrastructure.heap import freeze_startup_heap
-    from interface.http.server import gunicorn_errors
+    from interface.http.server import gunicorn_errors, memory_ceiling
 
     gunicorn_errors.install()  # gunicorn's own 400/431... answers as problem+json
     freeze_startup_heap()
+    # After the build: the limit is for requests, not for loading the language model.
+    memory_ceiling.limit_data_segment(WORKER_MEMORY_LIMIT_MIB)
+
+
+def post_request(worker, req, environ, resp):
+    from interface.http.server.memory_ceiling import recycle_reason
+
+    reason = recycle_reason(WORKER_MAX_RSS_MIB)
+    if reason and worker.alive:
+        worker.log.warning("Recycling worker %s after its current requests: %s", worker.pid, reason)
+        worker.alive = False  # gunicorn's graceful exit; the master starts a fresh worker
 
 
 def pre_request(worker, req):
