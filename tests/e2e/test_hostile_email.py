@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from tests import hostile_inputs as hostile
 from tests.e2e.api import Api
 from tests.e2e.test_intake import post_email, received
 
@@ -32,3 +33,14 @@ def test_an_email_beyond_the_parser_bounds_still_opens_a_ticket_saying_what_was_
     assert ticket["description"].startswith("parte 0")
     assert "[Atende: not kept from this email: " in ticket["description"]
     assert len(ticket["subject"]) <= 200
+
+
+@pytest.mark.parametrize("build", hostile.EMAILS.values(), ids=list(hostile.EMAILS))
+def test_every_hostile_shape_at_the_size_limit_opens_a_ticket_from_its_sender(api: Api, build):
+    sender = f"hostil-{uuid.uuid4().hex[:8]}@example.com"
+    raw = build().replace(b"ana@example.com", sender.encode(), 1)
+    assert len(raw) <= hostile.EMAIL_LIMIT
+    doc = received(post_email(api, raw), 201, "opened")
+    ticket = api.get(f"/v1/tickets/{doc['id']}").json()
+    assert ticket["requester"]["email"] == sender
+    assert len(ticket["description"].encode()) <= 64 * 1024
