@@ -21,14 +21,15 @@ TICKET = {
 MESSAGE = {"body": "¿Ya probó reiniciar el módem?", "author_type": "agent", "visibility": "public"}
 
 # Measured when the budget was set (issue 19, 2026-12-05); lower is better, never silently
-# higher. Where they go (the test prints each statement with -s):
-# - reads before the write: the ticket's (or the customer's) aggregate and the SLA
-#   configuration's, each a snapshot read and an events read (SQLite: in BEGIN/ROLLBACK);
+# higher. Where they go (the test prints each statement with -s, grouped by connection):
+# - two aggregate reads before the write: the ticket's (or, for a new one, its customer's)
+#   and the SLA policies' (/sla/policies, read on every request), each a snapshot read and
+#   an events read (SQLite: in BEGIN/ROLLBACK; PostgreSQL: two pool checkouts);
 # - the write: BEGIN, (PostgreSQL: SET LOCAL lock_timeout, LOCK TABLE, NOTIFY,) the events'
 #   INSERT, the hash chain's head and its INSERT, a new ticket's number, COMMIT;
-# - PostgreSQL: each of the five pool checkouts pings its connection first (an empty query,
-#   one round trip), and every statement is a round trip of its own, seven of them under
-#   the events table's lock. (Statements print grouped by connection, not in time order.)
+# - PostgreSQL: each of the five pool checkouts pings its connection (an empty query, one
+#   round trip); the write takes seven round trips for its nine statements, six of them
+#   holding the events table's lock.
 BUDGET = {
     ("sqlite", "create"): {"statements": 14},
     ("postgres", "create"): {"statements": 18, "round_trips": 18},
