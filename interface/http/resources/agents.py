@@ -62,6 +62,7 @@ class AgentCollection:
 
     def __init__(self, atende: Atende):
         self.atende = atende
+        self.retries = atende.tickets  # for @idempotent
 
     @falcon.before(allow(*AGENT_ADMINS))
     @falcon.before(validate_body)
@@ -79,7 +80,7 @@ class AgentCollection:
         query = _QUERY.load(req.params)
         view = self.atende.views.routing
         if "after_position" in query:
-            wait_for_position(self.atende, view, query.pop("after_position"))
+            wait_for_position(self.atende.tickets, view, query.pop("after_position"))
         resp.media = {"items": _AGENTS_OUT.dump(view.directory(query))}
 
 
@@ -99,6 +100,7 @@ class AgentChange:
 
     def __init__(self, atende: Atende, schema: type, command: AgentCommand, roles: tuple):
         self.atende = atende
+        self.retries = atende.tickets  # for @idempotent
         self.schema = schema()
         self.command = command
         self.allowed = allow(*roles)  # agents set their own availability; admins the rest
@@ -113,7 +115,7 @@ class AgentChange:
             # The command reads the tickets to hand back from the routing view: let it see
             # every assignment already made (503 when it cannot, as an erasure does).
             routing = self.atende.views.routing
-            wait_for_position(self.atende, routing, self.atende.tickets.head_position())
+            wait_for_position(self.atende.tickets, routing, self.atende.tickets.head_position())
         agent, position = self.atende.tickets.agents.change(
             agent_id, lambda agent: self.command(agent, body, actor), req.context.claim
         )

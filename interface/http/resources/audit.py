@@ -61,6 +61,7 @@ class AuditExport:
 
     def __init__(self, atende: Atende):
         self.atende = atende
+        self.access_log = atende.access_log  # for @logs_read
 
     @falcon.before(allow(*AUDIT_READERS))
     @logs_read(export)
@@ -117,6 +118,7 @@ class CustomerErase:
 
     def __init__(self, atende: Atende):
         self.atende = atende
+        self.retries = atende.tickets  # for @idempotent
 
     @falcon.before(allow(*ERASERS))
     @falcon.before(validate_body)
@@ -128,7 +130,7 @@ class CustomerErase:
             # The erasure names the customer's tickets for views to scrub; wait until the
             # ticket list has seen every ticket written so far.
             view = self.atende.views.ticket_list
-            wait_for_position(self.atende, view, self.atende.tickets.head_position())
+            wait_for_position(self.atende.tickets, view, self.atende.tickets.head_position())
         body, claim = req.context.body, req.context.claim
         result = eraser.erase(customer_id, req.context.actor, body.get("reason"), claim)
         resp.media = _erasure_document(result)

@@ -24,13 +24,14 @@ _ITEMS_OUT = TicketListItemOut(many=True)
 class CustomerTickets:
     def __init__(self, atende: Atende):
         self.atende = atende
+        self.access_log = atende.access_log  # for @logs_read
 
     @falcon.before(allow(*TICKET_READERS))
     @logs_read(ticket_list)
     def on_get(self, req: falcon.Request, resp: falcon.Response, customer_id: UUID) -> None:
         query = _QUERY.load(req.params)
         view = self.atende.views.ticket_list
-        wait_if_asked(self.atende, view, query)
+        wait_if_asked(self.atende.tickets, view, query)
         filters = {"customer_id": str(customer_id)}
         if "status" in query:
             filters["status"] = query["status"]

@@ -17,6 +17,7 @@ _EVENTS_OUT = EventOut(many=True)
 class EventFeed:
     def __init__(self, atende: Atende):
         self.atende = atende
+        self.access_log = atende.access_log  # for @logs_read
 
     @falcon.before(allow(*FEED_READERS))
     @logs_read(event_feed)

@@ -20,8 +20,8 @@ from typing import Any
 
 import falcon
 
-from infrastructure.rebuild import status
 from infrastructure.storage_errors import cannot_write
+from infrastructure.view_status import ViewStatus
 from interface.container import Atende
 from interface.http.openapi.operation import PUBLIC, Operation, Operations
 from interface.http.schemas.health import HealthOut
@@ -68,7 +68,7 @@ class Health:
         resp.media = {"status": overall, "database": "ok", "projector": projector}
 
     def _projector(self) -> dict[str, Any]:
-        rows = status(self.atende)
+        rows = ViewStatus(self.atende.tickets, self.atende.views, self.atende.view_failures).rows()
         lag = {row["view"]: row["lag"] for row in rows}
         behind = sorted(view for view, events in lag.items() if events > self.max_lag)
         failing = {row["view"]: row["failing"] for row in rows if row["failing"]}

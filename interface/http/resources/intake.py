@@ -38,6 +38,7 @@ def render_intake(resp: falcon.Response, received: IntakeResult, inbound: Inboun
 class EmailIntake:
     def __init__(self, atende: Atende):
         self.atende = atende
+        self.retries = atende.tickets  # for @idempotent
         self.intake = atende.intake
 
     @falcon.before(allow(*INTAKE_WRITERS))
@@ -87,6 +88,7 @@ class ChannelIntake:
 
     def __init__(self, atende: Atende):
         self.atende = atende
+        self.retries = atende.tickets  # for @idempotent
         self.intake = atende.intake
         self.schemas = {channel: intake_schema(channel) for channel in JSON_CHANNELS}
 

@@ -21,7 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from infrastructure.rebuild import status
+from infrastructure.view_status import ViewStatus
 from interface.container import Atende
 from interface.http.errors import Problem
 from interface.http.middleware.auth import unauthorized
@@ -50,7 +50,7 @@ class DatabaseCollector:
         yield from families
 
     def _log_and_views(self) -> Iterator[Metric]:
-        rows = status(self.atende)
+        rows = ViewStatus(self.atende.tickets, self.atende.views, self.atende.view_failures).rows()
         head = rows[0]["head"] if rows else self.atende.tickets.head_position()
         appended = CounterMetricFamily(
             "atende_events_appended",

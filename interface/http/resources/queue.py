@@ -23,13 +23,14 @@ SORT_KEY_TYPES = (int, float, int, str, int)
 class Queue:
     def __init__(self, atende: Atende):
         self.atende = atende
+        self.access_log = atende.access_log  # for @logs_read
         self.view = atende.views.queue
 
     @falcon.before(allow(*ROLES))
     @logs_read(queue)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _QUERY.load(req.params)
-        wait_if_asked(self.atende, self.view, query)
+        wait_if_asked(self.atende.tickets, self.view, query)
         filters = {name: query[name] for name in FILTERS if name in query}
         after = None
         if "cursor" in query:

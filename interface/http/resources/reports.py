@@ -108,7 +108,7 @@ class SatisfactionReport:
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _SATISFACTION_QUERY.load(req.params)
-        wait_if_asked(self.atende, self.view, query)
+        wait_if_asked(self.atende.tickets, self.view, query)
         rows = self.view.satisfaction(query["group_by"], query["from_"], query["to"])
         groups = [
             {"group": None if r["value"] == NONE else r["value"], **satisfaction_figures(r)}
@@ -144,7 +144,7 @@ class AgentsReport:
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _RANGE_QUERY.load(req.params)
-        wait_if_asked(self.atende, self.view, query)
+        wait_if_asked(self.atende.tickets, self.view, query)
         agents = _performance_of(self.view, query["from_"], query["to"], None)
         if wants_csv(req):
             _send_performance_csv(resp, agents)
@@ -167,7 +167,7 @@ class AgentPerformance:
     def on_get(self, req: falcon.Request, resp: falcon.Response, agent_id: UUID) -> None:
         query = _RANGE_QUERY.load(req.params)
         agent = self.atende.tickets.agents.get(agent_id)  # 404 for an unknown agent
-        wait_if_asked(self.atende, self.view, query)
+        wait_if_asked(self.atende.tickets, self.view, query)
         [found] = _performance_of(self.view, query["from_"], query["to"], str(agent.id))
         if wants_csv(req):
             _send_performance_csv(resp, [found])

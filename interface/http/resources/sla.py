@@ -162,7 +162,7 @@ class Breaches:
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _BREACHES_QUERY.load(req.params)
-        wait_if_asked(self.atende, self.view, query)
+        wait_if_asked(self.atende.tickets, self.view, query)
         scope = {
             "from": query["from_"].isoformat(),
             "to": query["to"].isoformat(),
@@ -212,7 +212,7 @@ class SlaReport:
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _REPORT_QUERY.load(req.params)
-        wait_if_asked(self.atende, self.view, query)
+        wait_if_asked(self.atende.tickets, self.view, query)
         groups = self.view.report(query["from_"], query["to"], query["period"])
         if wants_csv(req):
             send_items_csv(resp, REPORT_COLUMNS, groups, "sla")

@@ -63,6 +63,8 @@ class SurveyLinkResource:
 
     def __init__(self, atende: Atende):
         self.atende = atende
+        self.retries = atende.tickets  # for @idempotent
+        self.access_log = atende.access_log  # for @logs_read
 
     @logs_read(survey_page)
     def on_get(self, req: falcon.Request, resp: falcon.Response, token: str) -> None:

@@ -57,6 +57,8 @@ class TicketCollection:
 
     def __init__(self, atende: Atende):
         self.atende = atende
+        self.retries = atende.tickets  # for @idempotent
+        self.access_log = atende.access_log  # for @logs_read
 
     @falcon.before(allow(*TICKET_WRITERS))
     @falcon.before(validate_body)
@@ -77,7 +79,7 @@ class TicketCollection:
         """``GET /v1/tickets``: every ticket, newest first, filtered and paginated."""
         query = _LIST_QUERY.load(req.params)
         view = self.atende.views.ticket_list
-        wait_if_asked(self.atende, view, query)
+        wait_if_asked(self.atende.tickets, view, query)
         filters = {k: query[k] for k in ("external_ref", "status", "q") if k in query}
         if "requester_email" in query:
             # The view keeps no emails: the address's claim names the customer. Once an
@@ -101,6 +103,7 @@ class TicketCollection:
 class TicketItem:
     def __init__(self, atende: Atende):
         self.atende = atende
+        self.access_log = atende.access_log  # for @logs_read
 
     @falcon.before(allow(*TICKET_READERS))
     @logs_read(ticket_or_as_of)
@@ -134,6 +137,7 @@ class TicketByNumber:
 
     def __init__(self, atende: Atende):
         self.atende = atende
+        self.access_log = atende.access_log  # for @logs_read
 
     @falcon.before(allow(*TICKET_READERS))
     @logs_read(_numbered_ticket)
@@ -150,6 +154,7 @@ class TicketByNumber:
 class TicketHistory:
     def __init__(self, atende: Atende):
         self.atende = atende
+        self.access_log = atende.access_log  # for @logs_read
 
     @falcon.before(allow(*TICKET_READERS))
     @logs_read(history)
@@ -167,6 +172,7 @@ class TicketCommand:
 
     def __init__(self, atende: Atende, commands: TicketCommands, schema: type, use_case: UseCase):
         self.atende = atende  # for @idempotent
+        self.retries = atende.tickets  # for @idempotent
         self.commands = commands
         self.schema = schema()
         self.use_case = use_case
@@ -197,6 +203,7 @@ class TicketAssign:
 
     def __init__(self, atende: Atende, commands: TicketCommands):
         self.atende = atende  # for @idempotent
+        self.retries = atende.tickets  # for @idempotent
         self.commands = commands
 
     @falcon.before(allow(*TICKET_WRITERS))
