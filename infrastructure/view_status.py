@@ -16,9 +16,7 @@ from infrastructure.view_failures import ViewFailures, as_document
 
 
 class ViewStatus:
-    def __init__(
-        self, log: LogHead, views: Mapping[str, TrackingRecorder], failures: ViewFailures
-    ):
+    def __init__(self, log: LogHead, views: Mapping[str, TrackingRecorder], failures: ViewFailures):
         self.log = log
         self.views = views
         self.failures = failures
