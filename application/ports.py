@@ -1,10 +1,13 @@
-"""What the ticket application's helper services need of it, each as narrow as its use.
+"""What the ticket application's helper services and HTTP resources need of it, each as
+narrow as its use.
 
 The services (agents, customers, SLA, surveys, intake, follow-up, router) are handed the
 ``TicketApplication`` they serve, which imports them: naming it in their signatures would
-be an import loop, and ``Any`` says nothing. These Protocols say what each one calls;
-``TicketApplication`` satisfies them all (tests/integration/test_ports.py checks that it
-has every member each names), and a test can hand a service a small fake.
+be an import loop, and ``Any`` says nothing. The HTTP resources are handed it under the
+role they use (reading tickets, waiting for the log's head...), not as the whole
+application. These Protocols say what each one calls; ``TicketApplication`` satisfies
+them all (tests/integration/test_ports.py checks that it has every member each names),
+and a test can hand a service or a resource a small fake.
 """
 
 from __future__ import annotations
@@ -30,24 +33,44 @@ class Positions(Protocol):
 
 
 @runtime_checkable
-class SavesAggregates(Protocol):
-    """Load aggregates and save their new events (eventsourcing's Application)."""
+class LoadsAggregates(Protocol):
+    """Load any aggregate, at any version (eventsourcing's Application)."""
 
     @property
     def repository(self) -> Repository[UUID]: ...
+
+
+@runtime_checkable
+class SavesAggregates(LoadsAggregates, Protocol):
+    """Also saves their new events."""
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording]: ...
 
 
 @runtime_checkable
-class AnswersOnce(SavesAggregates, Protocol):
-    """Also completes idempotent commands, answering with the position they wrote at."""
+class KeepsAnswers(Protocol):
+    """The store of idempotent commands' answers, and where each answer's event sits in
+    the log (its global position)."""
 
     @property
     def idempotency(self) -> IdempotencyStore: ...
 
     @property
     def recorder(self) -> Positions: ...
+
+
+@runtime_checkable
+class AnswersOnce(SavesAggregates, KeepsAnswers, Protocol):
+    """Also completes idempotent commands, answering with the position they wrote at."""
+
+
+@runtime_checkable
+class AnswersRetries(KeepsAnswers, Protocol):
+    """What ``@idempotent`` needs (interface/http/idempotency.py) to answer a retry as the
+    first request was answered: the stored answer, its event's position, and the ticket
+    at the version that answer named."""
+
+    def ticket_result(self, ticket_id: UUID, version: int | None = None) -> CommandResult: ...
 
 
 @runtime_checkable
@@ -154,3 +177,44 @@ class ConfiguresSla(SavesAggregates, Protocol):
 
     @property
     def sla(self) -> KeepsSlaClock: ...
+
+
+# What the HTTP resources read of the ticket application.
+
+
+@runtime_checkable
+class LogHead(Protocol):
+    """The log's newest position, and the name views record their progress under: what
+    a read-your-writes wait compares a view with (interface/http/consistency.py)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def head_position(self) -> int: ...
+
+
+@runtime_checkable
+class FeedsEvents(Protocol):
+    """The global event feed: every event after a position, and the newest position."""
+
+    def events_after(self, after: int, limit: int) -> Sequence[Any]: ...
+
+    def head_position(self) -> int: ...
+
+
+@runtime_checkable
+class OpensTickets(Protocol):
+    def open_ticket(self, **fields: Any) -> CommandResult: ...
+
+
+@runtime_checkable
+class ReadsTickets(Protocol):
+    """A ticket from its events (now or at a version), and its human number."""
+
+    def get_ticket(self, ticket_id: UUID, version: int | None = None) -> Ticket: ...
+
+    def ticket_result(self, ticket_id: UUID, version: int | None = None) -> CommandResult: ...
+
+    def ticket_by_number(self, number: int) -> UUID | None: ...
+
+    def number_of(self, ticket_id: UUID) -> int: ...

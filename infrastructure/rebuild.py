@@ -11,7 +11,6 @@ from typing import Any, Protocol, TextIO
 from application.tickets import TicketApplication
 from infrastructure.projector import ViewFollower
 from infrastructure.sql import SqlDatabase
-from infrastructure.view_failures import ViewFailures, as_document
 from infrastructure.views.registry import VIEWS, Views
 
 NEXT = "__next"
@@ -56,12 +55,11 @@ class Progress:
 
 
 class Wired(Protocol):
-    """What a rebuild and the views' status need of a wired Atende."""
+    """What a rebuild needs of a wired Atende."""
 
     db: SqlDatabase
     tickets: TicketApplication
     views: Views
-    view_failures: ViewFailures
 
 
 def rebuild(atende: Wired, name: str, stream: TextIO | None = None) -> None:
@@ -90,23 +88,3 @@ def promote(atende: Wired, fresh: Any, live: Any) -> None:
     with atende.db.schema_lock(), atende.db.transaction(commit=True) as cursor:
         for statement in fresh.promote_statements(live):
             cursor.execute(statement)
-
-
-def status(atende: Wired) -> list[dict[str, Any]]:
-    """Each view's position and lag, and its failure (None when it is not failing)."""
-    head = atende.tickets.head_position()
-    failures = atende.view_failures.all()
-    rows = []
-    for name, view in atende.views.items():
-        position = view.max_tracking_id(atende.tickets.name) or 0
-        failure = failures.get(name)
-        rows.append(
-            {
-                "view": name,
-                "position": position,
-                "head": head,
-                "lag": head - position,
-                "failing": as_document(failure) if failure else None,
-            }
-        )
-    return rows

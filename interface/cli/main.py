@@ -113,13 +113,13 @@ def _project(args: argparse.Namespace) -> int:
 
 
 def _projections_status(args: argparse.Namespace) -> int:
-    from infrastructure.rebuild import status
+    from infrastructure.view_status import ViewStatus
     from interface.wiring import bootstrap
 
     atende = bootstrap()
     try:
         print(f"{'view':<12} {'position':>10} {'head':>10} {'lag':>8}  failing")
-        for row in status(atende):
+        for row in ViewStatus(atende.tickets, atende.views, atende.view_failures).rows():
             print(
                 f"{row['view']:<12} {row['position']:>10} {row['head']:>10} {row['lag']:>8}  "
                 + _failing(row["failing"])

@@ -1,5 +1,6 @@
 """The Falcon application of a wired Atende: its middleware, media handling, error
-handlers and routes (interface/wiring.py gives gunicorn ``get_app``)."""
+handlers and routes (interface/http/routes.py; interface/wiring.py gives gunicorn
+``get_app``)."""
 
 from __future__ import annotations
 
@@ -14,20 +15,8 @@ from interface.http.middleware.metrics import HttpMetrics
 from interface.http.middleware.query_params import QueryParams
 from interface.http.middleware.rate_limit import RateLimit
 from interface.http.middleware.request_id import RequestId
-from interface.http.operations import OPERATIONS, build_document
-from interface.http.resources.agents import add_agent_routes
-from interface.http.resources.audit import add_audit_routes
-from interface.http.resources.customers import add_customer_routes
-from interface.http.resources.docs import add_docs_routes
-from interface.http.resources.events import EventFeed
-from interface.http.resources.health import Health
-from interface.http.resources.intake import add_intake_routes
-from interface.http.resources.metrics import add_metrics_route
-from interface.http.resources.queue import Queue
-from interface.http.resources.reports import add_report_routes
-from interface.http.resources.sla import add_sla_routes
-from interface.http.resources.surveys import add_survey_routes
-from interface.http.resources.tickets import add_ticket_routes
+from interface.http.operations import OPERATIONS
+from interface.http.routes import add_routes
 from interface.http.server.json_logs import AccessLogContext
 
 
@@ -56,17 +45,5 @@ def create_app(atende: Atende) -> falcon.App:
     app.req_options.default_media_type = falcon.MEDIA_JSON
     app.set_error_serializer(serialize_problem)
     add_error_handlers(app)
-    app.add_route("/v1/health", Health(atende))
-    add_metrics_route(app, atende)
-    app.add_route("/v1/events", EventFeed(atende))
-    app.add_route("/v1/queue", Queue(atende))
-    add_ticket_routes(app, atende)
-    add_sla_routes(app, atende)
-    add_agent_routes(app, atende)
-    add_intake_routes(app, atende)
-    add_customer_routes(app, atende)
-    add_survey_routes(app, atende)
-    add_report_routes(app, atende)
-    add_audit_routes(app, atende)
-    add_docs_routes(app, build_document())  # built once: operations never change
+    add_routes(app, atende)
     return app

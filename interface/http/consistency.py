@@ -1,5 +1,8 @@
 """Read-your-writes for views: ``after_position=N`` waits, bounded, until a view has
-processed position N (the ``position`` a command returned)."""
+processed position N (the ``position`` a command returned).
+
+A wait needs only the log's head and the name views track it under (a ``LogHead``: the
+ticket application), and the view itself."""
 
 from __future__ import annotations
 
@@ -7,8 +10,9 @@ import time
 from typing import Any
 
 import falcon
+from eventsourcing.persistence import TrackingRecorder
 
-from interface.container import Atende
+from application.ports import LogHead
 from interface.http.errors import Problem, validation_problem
 
 WAIT_SECONDS = 5.0
@@ -19,17 +23,17 @@ FIRST_RETRY_SECONDS = 0.002
 LONGEST_RETRY_SECONDS = 0.1
 
 
-def wait_for_position(atende: Atende, view: Any, position: int) -> None:
+def wait_for_position(log: LogHead, view: TrackingRecorder, position: int) -> None:
     if position <= 0:
         # Before the first event: reached by every view, even one that has processed
         # nothing yet (an empty log's views have no tracking record to compare with).
         return
-    head = atende.tickets.head_position()
+    head = log.head_position()
     if position > head:
         raise validation_problem(
             {"after_position": [f"Beyond the newest event ({head}); nothing to wait for."]}
         )
-    if not _reaches(view, atende.tickets.name, position, WAIT_SECONDS):
+    if not _reaches(view, log.name, position, WAIT_SECONDS):
         raise Problem(
             falcon.HTTP_503,
             "view-behind",
@@ -39,7 +43,7 @@ def wait_for_position(atende: Atende, view: Any, position: int) -> None:
         )
 
 
-def _reaches(view: Any, application: str, position: int, timeout: float) -> bool:
+def _reaches(view: TrackingRecorder, application: str, position: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     pause = FIRST_RETRY_SECONDS
     while not view.has_tracking_id(application, position):
@@ -51,7 +55,7 @@ def _reaches(view: Any, application: str, position: int, timeout: float) -> bool
     return True
 
 
-def wait_if_asked(atende: Atende, view: Any, query: dict[str, Any]) -> None:
+def wait_if_asked(log: LogHead, view: TrackingRecorder, query: dict[str, Any]) -> None:
     """A loaded query with ``after_position`` waits for the view to reach it."""
     if "after_position" in query:
-        wait_for_position(atende, view, query["after_position"])
+        wait_for_position(log, view, query["after_position"])

@@ -1,4 +1,8 @@
-"""Idempotency-Key on POSTs: a retry with the same key and body gets the first answer."""
+"""Idempotency-Key on POSTs: a retry with the same key and body gets the first answer.
+
+A resource whose responder is ``@idempotent`` holds ``retries``, an ``AnswersRetries``
+(application/ports.py; the ticket application): the store of answers, the log positions
+their events sit at, and the ticket a first answer named. It needs nothing else of Atende."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 import falcon
 
 from application.idempotency import IdempotencyClaim, IdempotencyStore, PreviousAttempt
+from application.ports import AnswersRetries
 from interface.http.errors import Problem, validation_problem
 from interface.http.representations import render_ticket
 
@@ -29,7 +34,7 @@ def replay_ticket(
     resource: Any, req: falcon.Request, resp: falcon.Response, previous: PreviousAttempt,
     position: int, **params: Any,
 ) -> None:  # fmt: skip
-    result = resource.atende.tickets.ticket_result(previous.resource_id, previous.version)
+    result = resource.retries.ticket_result(previous.resource_id, previous.version)
     render_ticket(resp, result, status=previous.status)
 
 
@@ -43,7 +48,8 @@ def idempotent(responder: Callable[..., None] | None = None, *, replay: Replay =
 
     @functools.wraps(responder)
     def wrapper(resource: Any, req: falcon.Request, resp: falcon.Response, **params: Any) -> None:
-        store = resource.atende.idempotency
+        retries: AnswersRetries = resource.retries
+        store = retries.idempotency
         claim = claim_for(req, store)
         req.context.claim = claim
         if claim is None:
@@ -51,7 +57,7 @@ def idempotent(responder: Callable[..., None] | None = None, *, replay: Replay =
             return
         previous = store.reserve(claim)
         if previous is not None:
-            position = replayable(resource, claim, previous)
+            position = replayable(retries, claim, previous)
             replay(resource, req, resp, previous, position, **params)
             resp.set_header("Idempotent-Replayed", "true")
             return
@@ -96,7 +102,7 @@ def request_body(req: falcon.Request) -> bytes:
     return raw
 
 
-def replayable(resource: Any, claim: IdempotencyClaim, previous: PreviousAttempt) -> int:
+def replayable(retries: AnswersRetries, claim: IdempotencyClaim, previous: PreviousAttempt) -> int:
     """The position of the event the earlier answer names; refuses what must not be
     replayed: another body, a request still running, a row not as Atende wrote it."""
     if previous.fingerprint != claim.fingerprint:
@@ -114,7 +120,7 @@ def replayable(resource: Any, claim: IdempotencyClaim, previous: PreviousAttempt
     try:
         if not previous.sealed:
             raise KeyError("seal")
-        return resource.atende.tickets.recorder.position_of(previous.resource_id, previous.version)
+        return retries.recorder.position_of(previous.resource_id, previous.version)
     except KeyError:
         log.warning("idempotency row refused: not sealed or names no event in the log")
         raise Problem(

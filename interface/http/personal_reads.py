@@ -6,6 +6,8 @@ one ticket, or how many items and which tickets. The row is written after the re
 and before Falcon sends anything: if it cannot be written the request fails (a 5xx
 replaces the body), so no personal data leaves unlogged. Responses to writes are not
 logged here: the write itself is an event that names its actor.
+
+A resource with such a responder holds ``access_log``, where the rows go (``RecordsReads``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import falcon
@@ -41,6 +43,22 @@ class Served:
 Reading = Callable[[falcon.Request, falcon.Response, dict[str, Any]], Served | None]
 
 
+class RecordsReads(Protocol):
+    """Where the rows go: infrastructure/access_log.py's AccessLog."""
+
+    def record(
+        self,
+        actor: Actor,
+        route: str,
+        what: str,
+        *,
+        ticket_id: UUID | None = None,
+        ticket_ids: Sequence[str] = (),
+        count: int | None = None,
+        detail: str = "",
+    ) -> None: ...
+
+
 def logs_read(reading: Reading) -> Callable[..., Any]:
     """Declares that a GET responder serves personal data; ``reading`` says which
     (None: this response carried none, e.g. the analyst's queue)."""
@@ -51,7 +69,8 @@ def logs_read(reading: Reading) -> Callable[..., Any]:
             responder(resource, req, resp, **params)
             served = reading(req, resp, params)
             if served is not None:
-                resource.atende.access_log.record(
+                access_log: RecordsReads = resource.access_log
+                access_log.record(
                     getattr(req.context, "actor", None) or LINK_HOLDER,
                     req.uri_template,
                     served.what,

@@ -9,9 +9,10 @@ from uuid import UUID
 
 import falcon
 
+from application.agents import AgentDirectory
+from application.ports import AnswersRetries, LoadsAggregates, LogHead
 from domain.actor import Actor
 from domain.agent import Agent
-from interface.container import Atende
 from interface.http.consistency import wait_for_position
 from interface.http.hooks import validate_body
 from interface.http.idempotency import idempotent
@@ -28,6 +29,7 @@ from interface.http.schemas.agents import (
     SkillsIn,
 )
 from interface.http.schemas.common import EmptyIn
+from projections.routing import RoutingView
 
 _AGENT_OUT = AgentOut()
 _AGENTS_OUT = AgentOut(many=True, exclude=("version", "position"))
@@ -53,21 +55,33 @@ def render_agent(resp: falcon.Response, agent: Agent, position: int, status: int
 def replay_agent(resource: Any, req: Any, resp: falcon.Response, previous: Any, position: int,
                  **params: Any) -> None:  # fmt: skip
     """An agent command's first answer again: the agent at the version it wrote."""
-    agent = resource.atende.tickets.repository.get(previous.resource_id, version=previous.version)
+    agent = resource.aggregates.repository.get(previous.resource_id, version=previous.version)
     render_agent(resp, agent, position, status=previous.status)
 
 
 class AgentCollection:
     schema = AgentIn()
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(
+        self,
+        *,
+        agents: AgentDirectory,
+        routing: RoutingView,
+        log: LogHead,
+        retries: AnswersRetries,
+        aggregates: LoadsAggregates,
+    ):
+        self.agents = agents
+        self.routing = routing  # the list, with each agent's load
+        self.log = log
+        self.retries = retries
+        self.aggregates = aggregates  # replay_agent
 
     @falcon.before(allow(*AGENT_ADMINS))
     @falcon.before(validate_body)
     @idempotent(replay=replay_agent)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        agent, position = self.atende.tickets.agents.register(
+        agent, position = self.agents.register(
             actor=req.context.actor, idempotency=req.context.claim, **req.context.body
         )
         render_agent(resp, agent, position, status=201)
@@ -77,19 +91,19 @@ class AgentCollection:
         """Every agent with their current load, from the routing view (eventually
         consistent: pass ``after_position`` to wait for a change you made)."""
         query = _QUERY.load(req.params)
-        view = self.atende.views.routing
+        view = self.routing
         if "after_position" in query:
-            wait_for_position(self.atende, view, query.pop("after_position"))
+            wait_for_position(self.log, view, query.pop("after_position"))
         resp.media = {"items": _AGENTS_OUT.dump(view.directory(query))}
 
 
 class AgentItem:
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(self, *, agents: AgentDirectory):
+        self.agents = agents
 
     @falcon.before(allow(*AGENT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response, agent_id: UUID) -> None:
-        agents = self.atende.tickets.agents
+        agents = self.agents
         agent = agents.get(agent_id)
         render_agent(resp, agent, agents.position_of(agent))
 
@@ -97,8 +111,23 @@ class AgentItem:
 class AgentChange:
     """``POST /v1/agents/{id}/<name>``: validate, apply one change, save."""
 
-    def __init__(self, atende: Atende, schema: type, command: AgentCommand, roles: tuple):
-        self.atende = atende
+    def __init__(
+        self,
+        *,
+        agents: AgentDirectory,
+        routing: RoutingView,
+        log: LogHead,
+        retries: AnswersRetries,
+        aggregates: LoadsAggregates,
+        schema: type,
+        command: AgentCommand,
+        roles: tuple,
+    ):
+        self.agents = agents
+        self.routing = routing  # deactivate waits for it
+        self.log = log
+        self.retries = retries
+        self.aggregates = aggregates  # replay_agent
         self.schema = schema()
         self.command = command
         self.allowed = allow(*roles)  # agents set their own availability; admins the rest
@@ -112,9 +141,8 @@ class AgentChange:
         if self.hands_back:
             # The command reads the tickets to hand back from the routing view: let it see
             # every assignment already made (503 when it cannot, as an erasure does).
-            routing = self.atende.views.routing
-            wait_for_position(self.atende, routing, self.atende.tickets.head_position())
-        agent, position = self.atende.tickets.agents.change(
+            wait_for_position(self.log, self.routing, self.log.head_position())
+        agent, position = self.agents.change(
             agent_id, lambda agent: self.command(agent, body, actor), req.context.claim
         )
         render_agent(resp, agent, position)
@@ -188,10 +216,32 @@ OPERATIONS: Operations = {
 }
 
 
-def add_agent_routes(app: falcon.App, atende: Atende) -> None:
-    app.add_route("/v1/agents", AgentCollection(atende))
-    app.add_route("/v1/agents/{agent_id:uuid}", AgentItem(atende))
+def add_agent_routes(
+    app: falcon.App,
+    *,
+    agents: AgentDirectory,
+    routing: RoutingView,
+    log: LogHead,
+    retries: AnswersRetries,
+    aggregates: LoadsAggregates,
+) -> None:
+    app.add_route(
+        "/v1/agents",
+        AgentCollection(
+            agents=agents, routing=routing, log=log, retries=retries, aggregates=aggregates
+        ),
+    )
+    app.add_route("/v1/agents/{agent_id:uuid}", AgentItem(agents=agents))
     for name, (schema, command, roles) in CHANGES.items():
-        change = AgentChange(atende, schema, command, roles)
+        change = AgentChange(
+            agents=agents,
+            routing=routing,
+            log=log,
+            retries=retries,
+            aggregates=aggregates,
+            schema=schema,
+            command=command,
+            roles=roles,
+        )
         change.hands_back = name == "deactivate"
         app.add_route(f"/v1/agents/{{agent_id:uuid}}/{name}", change)

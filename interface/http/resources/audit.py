@@ -8,15 +8,18 @@ from uuid import UUID
 
 import falcon
 
+from application.audit import AuditTrail
+from application.erasure import CustomerEraser
+from application.ports import AnswersRetries, LogHead
+from infrastructure.access_log import AccessLog as AccessLogStore
 from interface.audit_export import export_lines
-from interface.container import Atende
 from interface.http.consistency import wait_for_position
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.hooks import validate_body
 from interface.http.idempotency import idempotent
 from interface.http.middleware.auth import allow
 from interface.http.openapi.operation import Operation, Operations
-from interface.http.personal_reads import export, logs_read
+from interface.http.personal_reads import RecordsReads, export, logs_read
 from interface.http.schemas.audit import (
     AccessEntryOut,
     AccessLogOut,
@@ -27,6 +30,7 @@ from interface.http.schemas.audit import (
     VerifyOut,
     VerifyQueryIn,
 )
+from projections.ticket_list import TicketListView
 
 AUDIT_READERS = ("admin", "auditor")
 ERASERS = ("admin",)  # Clarification 6: erasure is admin only
@@ -44,13 +48,13 @@ class AuditVerify:
     """``GET /v1/audit/verify[?ticket=]``: 200 either way; ``ok`` says whether the chain
     holds and ``first_break`` names the first broken ticket, version and position."""
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(self, *, audit: AuditTrail):
+        self.audit = audit
 
     @falcon.before(allow(*AUDIT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _VERIFY_QUERY.load(req.params)
-        audit = self.atende.audit
+        audit = self.audit
         report = audit.verify_ticket(query["ticket"]) if "ticket" in query else audit.verify()
         resp.media = report.as_dict()
 
@@ -59,14 +63,15 @@ class AuditExport:
     """``GET /v1/audit/export?ticket=`` or ``?from=&to=``: JSON Lines, streamed; the
     same bytes as ``atende audit export``."""
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(self, *, audit: AuditTrail, access_log: RecordsReads):
+        self.audit = audit
+        self.access_log = access_log
 
     @falcon.before(allow(*AUDIT_READERS))
     @logs_read(export)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _EXPORT_QUERY.load(req.params)
-        audit = self.atende.audit
+        audit = self.audit
         if "ticket" in query:
             scope, rows = audit.export_ticket(query["ticket"])
         else:
@@ -78,8 +83,8 @@ class AuditExport:
 class AccessLog:
     """``GET /v1/audit/access-log``: who read whose personal data, newest first."""
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(self, *, access_log: AccessLogStore):
+        self.access_log = access_log
 
     @falcon.before(allow(*AUDIT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -88,7 +93,7 @@ class AccessLog:
         after = None
         if "cursor" in query:
             after = decode_cursor(query["cursor"], filters, ACCESS_KEY_TYPES)
-        rows = self.atende.access_log.reads(
+        rows = self.access_log.reads(
             ticket_id=query.get("ticket"),
             principal_id=query.get("principal"),
             after=after,
@@ -106,7 +111,7 @@ class AccessLog:
 def replay_erasure(resource: Any, req: Any, resp: falcon.Response, previous: Any, position: int,
                    customer_id: UUID) -> None:  # fmt: skip
     """An erasure's first answer again (``already_erased`` says how it stands now)."""
-    resp.media = _erasure_document(resource.atende.eraser.find(customer_id))
+    resp.media = _erasure_document(resource.eraser.find(customer_id))
 
 
 class CustomerErase:
@@ -115,20 +120,29 @@ class CustomerErase:
 
     schema = EraseIn()
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(
+        self,
+        *,
+        eraser: CustomerEraser,
+        ticket_list: TicketListView,
+        log: LogHead,
+        retries: AnswersRetries,
+    ):
+        self.eraser = eraser
+        self.ticket_list = ticket_list  # waited for: it names the customer's tickets
+        self.log = log
+        self.retries = retries
 
     @falcon.before(allow(*ERASERS))
     @falcon.before(validate_body)
     @idempotent(replay=replay_erasure)
     def on_post(self, req: falcon.Request, resp: falcon.Response, customer_id: UUID) -> None:
-        eraser = self.atende.eraser
+        eraser = self.eraser
         if eraser.find(customer_id) is None:
             eraser.require_known(customer_id)  # 404 before any wait
             # The erasure names the customer's tickets for views to scrub; wait until the
             # ticket list has seen every ticket written so far.
-            view = self.atende.views.ticket_list
-            wait_for_position(self.atende, view, self.atende.tickets.head_position())
+            wait_for_position(self.log, self.ticket_list, self.log.head_position())
         body, claim = req.context.body, req.context.claim
         result = eraser.erase(customer_id, req.context.actor, body.get("reason"), claim)
         resp.media = _erasure_document(result)
@@ -188,8 +202,20 @@ OPERATIONS: Operations = {
 }
 
 
-def add_audit_routes(app: falcon.App, atende: Atende) -> None:
-    app.add_route("/v1/audit/verify", AuditVerify(atende))
-    app.add_route("/v1/audit/export", AuditExport(atende))
-    app.add_route("/v1/audit/access-log", AccessLog(atende))
-    app.add_route("/v1/customers/{customer_id:uuid}/erase", CustomerErase(atende))
+def add_audit_routes(
+    app: falcon.App,
+    *,
+    audit: AuditTrail,
+    access_log: AccessLogStore,
+    eraser: CustomerEraser,
+    ticket_list: TicketListView,
+    log: LogHead,
+    retries: AnswersRetries,
+) -> None:
+    app.add_route("/v1/audit/verify", AuditVerify(audit=audit))
+    app.add_route("/v1/audit/export", AuditExport(audit=audit, access_log=access_log))
+    app.add_route("/v1/audit/access-log", AccessLog(access_log=access_log))
+    app.add_route(
+        "/v1/customers/{customer_id:uuid}/erase",
+        CustomerErase(eraser=eraser, ticket_list=ticket_list, log=log, retries=retries),
+    )

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import falcon
 
-from infrastructure.rebuild import status
+from infrastructure.heartbeat import Heartbeats, WriteProbe
+from infrastructure.sql import SqlDatabase
 from infrastructure.storage_errors import cannot_write
-from interface.container import Atende
+from infrastructure.view_status import ViewStatus
 from interface.http.openapi.operation import PUBLIC, Operation, Operations
 from interface.http.schemas.health import HealthOut
 
@@ -37,14 +38,26 @@ class Health:
     public = True
     unlimited = True  # probes are never rate limited
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
-        self.max_lag = atende.settings.health_max_lag
-        self.max_heartbeat_age = atende.settings.health_max_heartbeat_age.total_seconds()
+    def __init__(
+        self,
+        *,
+        database: SqlDatabase,
+        write_probe: WriteProbe,
+        heartbeats: Heartbeats,
+        view_status: ViewStatus,
+        max_lag: int,
+        max_heartbeat_age: timedelta,
+    ):
+        self.database = database
+        self.write_probe = write_probe
+        self.heartbeats = heartbeats
+        self.view_status = view_status
+        self.max_lag = max_lag
+        self.max_heartbeat_age = max_heartbeat_age.total_seconds()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         try:
-            self.atende.db.fetchone("SELECT 1 AS ok")
+            self.database.fetchone("SELECT 1 AS ok")
             projector = self._projector()
         except Exception:  # any failure means "not healthy", and it is logged
             log.warning("health check: database unreachable", exc_info=True)
@@ -52,7 +65,7 @@ class Health:
             resp.set_header("Retry-After", "2")
             resp.media = {"status": "unavailable", "database": "unreachable"}
             return
-        refused = self.atende.write_probe.failure(time.monotonic())
+        refused = self.write_probe.failure(time.monotonic())
         if refused is not None:
             reason = cannot_write(refused) or "writes fail"
             log.error("health check: the database refuses writes: %s", reason)
@@ -68,7 +81,7 @@ class Health:
         resp.media = {"status": overall, "database": "ok", "projector": projector}
 
     def _projector(self) -> dict[str, Any]:
-        rows = status(self.atende)
+        rows = self.view_status.rows()
         lag = {row["view"]: row["lag"] for row in rows}
         behind = sorted(view for view, events in lag.items() if events > self.max_lag)
         failing = {row["view"]: row["failing"] for row in rows if row["failing"]}
@@ -86,7 +99,7 @@ class Health:
         }
 
     def _heartbeat(self) -> dict[str, Any] | None:
-        newest = self.atende.heartbeats.newest()
+        newest = self.heartbeats.newest()
         if newest is None:
             return None
         return {

@@ -8,11 +8,11 @@ from typing import Any
 
 import falcon
 
-from application.intake import Inbound, IntakeResult
+from application.intake import Inbound, Intake, IntakeResult
+from application.ports import AnswersRetries
 from domain.customer import Contact
 from domain.intake import INTAKE_CHANNELS
 from infrastructure.mail import ParsedEmail, parse_email
-from interface.container import Atende
 from interface.http.errors import Problem
 from interface.http.idempotency import idempotent
 from interface.http.middleware.auth import INTAKE_WRITERS, allow
@@ -36,9 +36,10 @@ def render_intake(resp: falcon.Response, received: IntakeResult, inbound: Inboun
 
 
 class EmailIntake:
-    def __init__(self, atende: Atende):
-        self.atende = atende
-        self.intake = atende.intake
+    def __init__(self, *, intake: Intake, max_email_bytes: int, retries: AnswersRetries):
+        self.intake = intake
+        self.max_email_bytes = max_email_bytes
+        self.retries = retries
 
     @falcon.before(allow(*INTAKE_WRITERS))
     @idempotent
@@ -52,7 +53,7 @@ class EmailIntake:
                 "Unsupported media type",
                 "Send the raw message as Content-Type: message/rfc822.",
             )
-        limit = self.atende.settings.max_email_bytes
+        limit = self.max_email_bytes
         raw = req.bounded_stream.read(limit + 1)
         if len(raw) > limit:
             raise Problem(
@@ -85,9 +86,9 @@ def inbound_email(mail: ParsedEmail) -> Inbound:
 class ChannelIntake:
     """``POST /v1/intake/{channel}`` for chat, social, phone and web contacts."""
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
-        self.intake = atende.intake
+    def __init__(self, *, intake: Intake, retries: AnswersRetries):
+        self.intake = intake
+        self.retries = retries
         self.schemas = {channel: intake_schema(channel) for channel in JSON_CHANNELS}
 
     @falcon.before(allow(*INTAKE_WRITERS))
@@ -160,6 +161,11 @@ OPERATIONS: Operations = {
 }
 
 
-def add_intake_routes(app: falcon.App, atende: Atende) -> None:
-    app.add_route("/v1/intake/email", EmailIntake(atende))
-    app.add_route("/v1/intake/{channel}", ChannelIntake(atende))
+def add_intake_routes(
+    app: falcon.App, *, intake: Intake, max_email_bytes: int, retries: AnswersRetries
+) -> None:
+    app.add_route(
+        "/v1/intake/email",
+        EmailIntake(intake=intake, max_email_bytes=max_email_bytes, retries=retries),
+    )
+    app.add_route("/v1/intake/{channel}", ChannelIntake(intake=intake, retries=retries))

@@ -21,11 +21,13 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from infrastructure.rebuild import status
-from interface.container import Atende
+from application.ports import LogHead
+from infrastructure.tokens import TokenStore
+from infrastructure.view_status import ViewStatus
 from interface.http.errors import Problem
 from interface.http.middleware.auth import unauthorized
 from interface.http.openapi.operation import ADMIN, Operation, Operations
+from projections.sla import SlaView
 
 log = logging.getLogger("atende.metrics")
 
@@ -33,8 +35,10 @@ log = logging.getLogger("atende.metrics")
 class DatabaseCollector:
     """Gauges and counters read from the database when Prometheus scrapes."""
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(self, *, view_status: ViewStatus, log: LogHead, sla_view: SlaView):
+        self.view_status = view_status
+        self.log = log
+        self.sla_view = sla_view
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("atende_database_up", "1 if the database answered this scrape.")
@@ -50,8 +54,8 @@ class DatabaseCollector:
         yield from families
 
     def _log_and_views(self) -> Iterator[Metric]:
-        rows = status(self.atende)
-        head = rows[0]["head"] if rows else self.atende.tickets.head_position()
+        rows = self.view_status.rows()
+        head = rows[0]["head"] if rows else self.log.head_position()
         appended = CounterMetricFamily(
             "atende_events_appended",
             "Events appended to the log by every process: the log's head position "
@@ -79,7 +83,7 @@ class DatabaseCollector:
             "SLA timers that breached, by metric (from the SLA view).",
             labels=["metric"],
         )
-        for metric, count in self.atende.views.sla.breach_counts().items():
+        for metric, count in self.sla_view.breach_counts().items():
             breaches.add_metric([metric], count)
         return breaches
 
@@ -98,9 +102,12 @@ class Metrics:
     public = True  # it checks its own tokens: the scrape token is not an API token
     unlimited = True
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
-        self.scrape_token = atende.settings.metrics_token
+    def __init__(
+        self, *, tokens: TokenStore, scrape_token: str | None, database_metrics: DatabaseCollector
+    ):
+        self.tokens = tokens
+        self.scrape_token = scrape_token
+        self.database_metrics = database_metrics
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._authorize(req)
@@ -110,7 +117,7 @@ class Metrics:
             MultiProcessCollector(registry, path=directory)
         else:
             registry.register(_ThisProcess())
-        registry.register(DatabaseCollector(self.atende))
+        registry.register(self.database_metrics)
         resp.content_type = CONTENT_TYPE_PLAIN_0_0_4
         resp.data = generate_latest(registry)
 
@@ -121,7 +128,7 @@ class Metrics:
             raise unauthorized("Send Authorization: Bearer <admin or scrape token>.")
         if self.scrape_token and hmac.compare_digest(token.encode(), self.scrape_token.encode()):
             return
-        actor = self.atende.tokens.authenticate(token)
+        actor = self.tokens.authenticate(token)
         if actor is None:
             raise unauthorized("The token is unknown or revoked.")
         req.context.actor = actor
@@ -146,5 +153,17 @@ OPERATIONS: Operations = {
 }
 
 
-def add_metrics_route(app: falcon.App, atende: Atende) -> None:
-    app.add_route("/metrics", Metrics(atende))
+def add_metrics_route(
+    app: falcon.App,
+    *,
+    tokens: TokenStore,
+    scrape_token: str | None,
+    view_status: ViewStatus,
+    log: LogHead,
+    sla_view: SlaView,
+) -> None:
+    database_metrics = DatabaseCollector(view_status=view_status, log=log, sla_view=sla_view)
+    app.add_route(
+        "/metrics",
+        Metrics(tokens=tokens, scrape_token=scrape_token, database_metrics=database_metrics),
+    )

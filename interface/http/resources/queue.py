@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import falcon
 
+from application.ports import LogHead
 from domain.actor import ROLES
-from interface.container import Atende
 from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.middleware.auth import allow, sees_personal_data
 from interface.http.openapi.operation import Operation, Operations
-from interface.http.personal_reads import logs_read, queue
+from interface.http.personal_reads import RecordsReads, logs_read, queue
 from interface.http.representations import impersonal_queue_item
 from interface.http.schemas.queue import QueuePageOut, QueueQueryIn
-from projections.queue import FILTERS, QueueQuery
+from projections.queue import FILTERS, QueueQuery, QueueView
 
 _QUERY = QueueQueryIn()
 # The types of the queue's sort key, as a cursor carries it (see infrastructure.views.queue).
@@ -21,15 +21,16 @@ SORT_KEY_TYPES = (int, float, int, str, int)
 
 
 class Queue:
-    def __init__(self, atende: Atende):
-        self.atende = atende
-        self.view = atende.views.queue
+    def __init__(self, *, queue: QueueView, log: LogHead, access_log: RecordsReads):
+        self.view = queue
+        self.log = log
+        self.access_log = access_log
 
     @falcon.before(allow(*ROLES))
     @logs_read(queue)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _QUERY.load(req.params)
-        wait_if_asked(self.atende, self.view, query)
+        wait_if_asked(self.log, self.view, query)
         filters = {name: query[name] for name in FILTERS if name in query}
         after = None
         if "cursor" in query:

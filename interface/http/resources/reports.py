@@ -10,7 +10,8 @@ from uuid import UUID
 
 import falcon
 
-from interface.container import Atende
+from application.agents import AgentDirectory
+from application.ports import LogHead
 from interface.http.consistency import wait_if_asked
 from interface.http.csv_answers import flatten, send_csv, send_items_csv, wants_csv
 from interface.http.middleware.auth import allow
@@ -24,7 +25,7 @@ from interface.http.schemas.reports import (
     SatisfactionQueryIn,
     SatisfactionReportOut,
 )
-from projections.reports import NONE, SATISFACTION_COUNTERS, percentile, rate
+from projections.reports import NONE, SATISFACTION_COUNTERS, ReportsView, percentile, rate
 
 # Who reads reports (DESIGN.md Roles: analysts; auditors read everything readable).
 REPORT_READERS = ("analyst", "auditor", "integrator")
@@ -89,7 +90,9 @@ def performance(
     }
 
 
-def _performance_of(view: Any, start: date, end: date, agent: str | None) -> list[dict[str, Any]]:
+def _performance_of(
+    view: ReportsView, start: date, end: date, agent: str | None
+) -> list[dict[str, Any]]:
     counters = view.agent_counters(start, end, agent)
     durations = view.agent_durations(start, end, agent)
     satisfaction = view.agent_satisfaction(start, end, agent)
@@ -101,14 +104,14 @@ def _performance_of(view: Any, start: date, end: date, agent: str | None) -> lis
 class SatisfactionReport:
     """``GET /v1/reports/satisfaction?group_by=&from=&to=``"""
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
-        self.view = atende.views.reports
+    def __init__(self, *, reports: ReportsView, log: LogHead):
+        self.view = reports
+        self.log = log
 
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _SATISFACTION_QUERY.load(req.params)
-        wait_if_asked(self.atende, self.view, query)
+        wait_if_asked(self.log, self.view, query)
         rows = self.view.satisfaction(query["group_by"], query["from_"], query["to"])
         groups = [
             {"group": None if r["value"] == NONE else r["value"], **satisfaction_figures(r)}
@@ -137,14 +140,14 @@ class SatisfactionReport:
 class AgentsReport:
     """``GET /v1/reports/agents?from=&to=``: every agent with activity in the range."""
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
-        self.view = atende.views.reports
+    def __init__(self, *, reports: ReportsView, log: LogHead):
+        self.view = reports
+        self.log = log
 
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _RANGE_QUERY.load(req.params)
-        wait_if_asked(self.atende, self.view, query)
+        wait_if_asked(self.log, self.view, query)
         agents = _performance_of(self.view, query["from_"], query["to"], None)
         if wants_csv(req):
             _send_performance_csv(resp, agents)
@@ -159,15 +162,16 @@ class AgentsReport:
 class AgentPerformance:
     """``GET /v1/agents/{id}/performance?from=&to=``"""
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
-        self.view = atende.views.reports
+    def __init__(self, *, reports: ReportsView, agents: AgentDirectory, log: LogHead):
+        self.view = reports
+        self.agents = agents  # 404 for an unknown agent
+        self.log = log
 
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response, agent_id: UUID) -> None:
         query = _RANGE_QUERY.load(req.params)
-        agent = self.atende.tickets.agents.get(agent_id)  # 404 for an unknown agent
-        wait_if_asked(self.atende, self.view, query)
+        agent = self.agents.get(agent_id)  # 404 for an unknown agent
+        wait_if_asked(self.log, self.view, query)
         [found] = _performance_of(self.view, query["from_"], query["to"], str(agent.id))
         if wants_csv(req):
             _send_performance_csv(resp, [found])
@@ -212,7 +216,12 @@ OPERATIONS: Operations = {
 }
 
 
-def add_report_routes(app: falcon.App, atende: Atende) -> None:
-    app.add_route("/v1/reports/satisfaction", SatisfactionReport(atende))
-    app.add_route("/v1/reports/agents", AgentsReport(atende))
-    app.add_route("/v1/agents/{agent_id:uuid}/performance", AgentPerformance(atende))
+def add_report_routes(
+    app: falcon.App, *, reports: ReportsView, agents: AgentDirectory, log: LogHead
+) -> None:
+    app.add_route("/v1/reports/satisfaction", SatisfactionReport(reports=reports, log=log))
+    app.add_route("/v1/reports/agents", AgentsReport(reports=reports, log=log))
+    app.add_route(
+        "/v1/agents/{agent_id:uuid}/performance",
+        AgentPerformance(reports=reports, agents=agents, log=log),
+    )

@@ -12,12 +12,13 @@ from uuid import UUID
 
 import falcon
 
-from application.sla_config import IfMatch
+from application.ports import LogHead, ReadsTickets
+from application.sla import SlaTimekeeper
+from application.sla_config import IfMatch, SlaConfiguration
 from domain.actor import ROLES
 from domain.sla.policy import SlaPolicy
 from domain.sla.timers import elapsed_at
 from infrastructure.views.sla import OUTCOMES
-from interface.container import Atende
 from interface.http.consistency import wait_if_asked
 from interface.http.csv_answers import send_items_csv, wants_csv
 from interface.http.cursor import decode_cursor, encode_cursor
@@ -28,6 +29,7 @@ from interface.http.resources.reports import REPORT_READERS
 from interface.http.schemas import sla as sla_schemas
 from interface.http.schemas.common import plain
 from interface.http.schemas.reports import WINDOW_DESCRIPTION
+from projections.sla import SlaView
 
 _CALENDAR_QUERY = sla_schemas.CalendarQueryIn()
 _BREACHES_QUERY = sla_schemas.BreachesQueryIn()
@@ -64,16 +66,17 @@ class CalendarItem:
 
     schema = sla_schemas.CalendarIn()
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(self, *, timekeeper: SlaTimekeeper, sla_config: SlaConfiguration):
+        self.timekeeper = timekeeper  # the current calendars
+        self.sla_config = sla_config  # revisions, and the commands
 
     @falcon.before(allow(*ROLES))
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         query = _CALENDAR_QUERY.load(req.params)
         if "revision" in query:
-            calendar = self.atende.sla_config.calendar_revision(name, query["revision"])
+            calendar = self.sla_config.calendar_revision(name, query["revision"])
         else:
-            calendar = self.atende.tickets.sla.calendar(name)
+            calendar = self.timekeeper.calendar(name)
         resp.media = calendar_document(calendar)
         resp.etag = str(calendar.version)
 
@@ -82,16 +85,16 @@ class CalendarItem:
     def on_put(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         spec = dict(req.context.body)
         spec["closures"] = [{**c, "date": c["date"].isoformat()} for c in spec["closures"]]
-        existed = self.atende.tickets.sla.find_calendar(name) is not None
+        existed = self.timekeeper.find_calendar(name) is not None
         actor = req.context.actor
-        calendar = self.atende.sla_config.put_calendar(name, spec, actor, if_match(req))
+        calendar = self.sla_config.put_calendar(name, spec, actor, if_match(req))
         resp.status = falcon.HTTP_200 if existed else falcon.HTTP_201
         resp.media = calendar_document(calendar)
         resp.etag = str(calendar.version)
 
     @falcon.before(allow())
     def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        self.atende.sla_config.delete_calendar(name, req.context.actor)
+        self.sla_config.delete_calendar(name, req.context.actor)
         resp.status = falcon.HTTP_204
 
 
@@ -100,20 +103,19 @@ class Policies:
 
     schema = sla_schemas.PoliciesIn()
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(self, *, timekeeper: SlaTimekeeper, sla_config: SlaConfiguration):
+        self.timekeeper = timekeeper  # the current policies
+        self.sla_config = sla_config  # replacing them
 
     @falcon.before(allow(*ROLES))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _send_policies(resp, self.atende.tickets.sla.policies())
+        _send_policies(resp, self.timekeeper.policies())
 
     @falcon.before(allow())
     @falcon.before(validate_body)
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         policies = [SlaPolicy.from_dict(p) for p in req.context.body["policies"]]
-        current = self.atende.sla_config.replace_policies(
-            policies, req.context.actor, if_match(req)
-        )
+        current = self.sla_config.replace_policies(policies, req.context.actor, if_match(req))
         _send_policies(resp, current)
 
 
@@ -127,18 +129,18 @@ def _send_policies(resp: falcon.Response, current: Any) -> None:
 class TicketSla:
     """``GET /v1/tickets/{id}/sla``: the ticket's timers, from its own aggregate."""
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(self, *, tickets: ReadsTickets, timekeeper: SlaTimekeeper):
+        self.tickets = tickets
+        self.timekeeper = timekeeper
 
     @falcon.before(allow(*TICKET_READERS, "analyst"))
     def on_get(self, req: falcon.Request, resp: falcon.Response, ticket_id: UUID) -> None:
-        tickets = self.atende.tickets
-        tickets.get_ticket(ticket_id)  # 404 for an unknown ticket
-        sla = tickets.sla.ticket_sla(ticket_id)
+        self.tickets.get_ticket(ticket_id)  # 404 for an unknown ticket
+        sla = self.timekeeper.ticket_sla(ticket_id)
         now = datetime.now(UTC)
         timers = []
         for timer in sorted((sla.timers.values() if sla else []), key=_timer_order):
-            hours = tickets.sla.hours_of(timer["calendar"], timer["calendar_version"])
+            hours = self.timekeeper.hours_of(timer["calendar"], timer["calendar_version"])
             timers.append(plain({**timer, "elapsed": elapsed_at(timer, now, hours)}))
         resp.media = {
             "ticket_id": str(ticket_id),
@@ -155,14 +157,14 @@ class Breaches:
     """``GET /v1/sla/breaches?from=&to=&metric=``: recorded breaches, oldest first (CSV
     too: the next page is then a ``Link: <...>; rel="next"`` header)."""
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
-        self.view = atende.views.sla
+    def __init__(self, *, sla_view: SlaView, log: LogHead):
+        self.view = sla_view
+        self.log = log
 
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _BREACHES_QUERY.load(req.params)
-        wait_if_asked(self.atende, self.view, query)
+        wait_if_asked(self.log, self.view, query)
         scope = {
             "from": query["from_"].isoformat(),
             "to": query["to"].isoformat(),
@@ -205,14 +207,14 @@ def _next_page(req: falcon.Request, scope: dict[str, Any], cursor: str) -> str:
 class SlaReport:
     """``GET /v1/reports/sla?from=&to=&period=``: outcomes per metric, policy, period."""
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
-        self.view = atende.views.sla
+    def __init__(self, *, sla_view: SlaView, log: LogHead):
+        self.view = sla_view
+        self.log = log
 
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _REPORT_QUERY.load(req.params)
-        wait_if_asked(self.atende, self.view, query)
+        wait_if_asked(self.log, self.view, query)
         groups = self.view.report(query["from_"], query["to"], query["period"])
         if wants_csv(req):
             send_items_csv(resp, REPORT_COLUMNS, groups, "sla")
@@ -303,9 +305,21 @@ OPERATIONS: Operations = {
 }
 
 
-def add_sla_routes(app: falcon.App, atende: Atende) -> None:
-    app.add_route("/v1/calendars/{name}", CalendarItem(atende))
-    app.add_route("/v1/sla/policies", Policies(atende))
-    app.add_route("/v1/tickets/{ticket_id:uuid}/sla", TicketSla(atende))
-    app.add_route("/v1/sla/breaches", Breaches(atende))
-    app.add_route("/v1/reports/sla", SlaReport(atende))
+def add_sla_routes(
+    app: falcon.App,
+    *,
+    tickets: ReadsTickets,
+    timekeeper: SlaTimekeeper,
+    sla_config: SlaConfiguration,
+    sla_view: SlaView,
+    log: LogHead,
+) -> None:
+    app.add_route(
+        "/v1/calendars/{name}", CalendarItem(timekeeper=timekeeper, sla_config=sla_config)
+    )
+    app.add_route("/v1/sla/policies", Policies(timekeeper=timekeeper, sla_config=sla_config))
+    app.add_route(
+        "/v1/tickets/{ticket_id:uuid}/sla", TicketSla(tickets=tickets, timekeeper=timekeeper)
+    )
+    app.add_route("/v1/sla/breaches", Breaches(sla_view=sla_view, log=log))
+    app.add_route("/v1/reports/sla", SlaReport(sla_view=sla_view, log=log))

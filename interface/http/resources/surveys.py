@@ -9,13 +9,14 @@ from uuid import UUID
 
 import falcon
 
+from application.ports import AnswersRetries, LoadsAggregates, ReadsTickets
+from application.surveys import SurveyDesk
 from domain.survey import QUESTIONS, RATINGS, SCALES, Survey, SurveyClosed
-from interface.container import Atende
 from interface.http.hooks import validate_body
 from interface.http.idempotency import idempotent
 from interface.http.middleware.auth import TICKET_READERS, allow
 from interface.http.openapi.operation import PUBLIC, Operation, Operations
-from interface.http.personal_reads import logs_read, survey_page
+from interface.http.personal_reads import RecordsReads, logs_read, survey_page
 from interface.http.schemas.surveys import SurveyAnswerIn, SurveyPageOut, TicketSurveyOut
 
 # Who may see a survey's link (and so could answer it): those who send it.
@@ -26,16 +27,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def customer_view(atende: Atende, survey: Survey, now: datetime) -> dict[str, Any]:
+def customer_view(tickets: ReadsTickets, survey: Survey, now: datetime) -> dict[str, Any]:
     """What the customer's page shows: the ticket's subject and the question, in the
     ticket's language."""
     state = survey.state(now)
     if state in ("expired", "voided"):
         raise SurveyClosed(survey.id, state)
-    ticket = atende.tickets.get_ticket(survey.ticket_id)
+    ticket = tickets.get_ticket(survey.ticket_id)
     language = survey.question_language
     return {
-        "ticket": {"number": atende.tickets.number_of(ticket.id), "subject": ticket.subject.text},
+        "ticket": {"number": tickets.number_of(ticket.id), "subject": ticket.subject.text},
         "language": language,
         "question": QUESTIONS[language],
         "scale": {"min": RATINGS.start, "max": RATINGS.stop - 1, "labels": SCALES[language]},
@@ -49,8 +50,8 @@ def customer_view(atende: Atende, survey: Survey, now: datetime) -> dict[str, An
 def replay_rating(resource: Any, req: Any, resp: falcon.Response, previous: Any, position: int,
                   **params: Any) -> None:  # fmt: skip
     """An answer's first response again: the survey at the version it wrote."""
-    survey = resource.atende.tickets.repository.get(previous.resource_id, version=previous.version)
-    resp.media = {**customer_view(resource.atende, survey, _now()), "position": position}
+    survey = resource.aggregates.repository.get(previous.resource_id, version=previous.version)
+    resp.media = {**customer_view(resource.tickets, survey, _now()), "position": position}
     _private(resp)
 
 
@@ -61,24 +62,36 @@ class SurveyLinkResource:
     public = True
     schema = SurveyAnswerIn()
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(
+        self,
+        *,
+        surveys: SurveyDesk,
+        tickets: ReadsTickets,
+        aggregates: LoadsAggregates,
+        retries: AnswersRetries,
+        access_log: RecordsReads,
+    ):
+        self.surveys = surveys
+        self.tickets = tickets  # the page shows the ticket's number and subject
+        self.aggregates = aggregates  # replay_rating
+        self.retries = retries
+        self.access_log = access_log
 
     @logs_read(survey_page)
     def on_get(self, req: falcon.Request, resp: falcon.Response, token: str) -> None:
-        survey = self.atende.tickets.surveys.by_token(token)
+        survey = self.surveys.by_token(token)
         req.context.survey_ticket_id = survey.ticket_id
-        resp.media = customer_view(self.atende, survey, _now())
+        resp.media = customer_view(self.tickets, survey, _now())
         _private(resp)
 
     @falcon.before(validate_body)
     @idempotent(replay=replay_rating)
     def on_post(self, req: falcon.Request, resp: falcon.Response, token: str) -> None:
         body = req.context.body
-        survey, position = self.atende.tickets.surveys.rate(
+        survey, position = self.surveys.rate(
             token, body["rating"], body.get("comment"), _now(), req.context.claim
         )
-        resp.media = {**customer_view(self.atende, survey, _now()), "position": position}
+        resp.media = {**customer_view(self.tickets, survey, _now()), "position": position}
         _private(resp)
 
 
@@ -92,13 +105,13 @@ class TicketSurveyResource:
     """``GET /v1/tickets/{id}/survey``: the latest resolution's survey, its state and
     rating; with its link for those who send it."""
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(self, *, surveys: SurveyDesk, tickets: ReadsTickets):
+        self.surveys = surveys
+        self.tickets = tickets
 
     @falcon.before(allow(*TICKET_READERS, "analyst"))
     def on_get(self, req: falcon.Request, resp: falcon.Response, ticket_id: UUID) -> None:
-        tickets = self.atende.tickets
-        survey = tickets.surveys.of_ticket(tickets.get_ticket(ticket_id))
+        survey = self.surveys.of_ticket(self.tickets.get_ticket(ticket_id))
         if survey is None:
             raise falcon.HTTPNotFound(
                 title="Not found", description=f"ticket {ticket_id} has issued no survey"
@@ -115,7 +128,7 @@ class TicketSurveyResource:
             "rated_at": None if survey.rated_at is None else survey.rated_at.isoformat(),
         }
         if req.context.actor.role in LINK_READERS:
-            link = tickets.surveys.link_for(survey.id)
+            link = self.surveys.link_for(survey.id)
             document |= {"token": link.token, "link": link.path}
         resp.media = document
 
@@ -148,6 +161,26 @@ OPERATIONS: Operations = {
 }
 
 
-def add_survey_routes(app: falcon.App, atende: Atende) -> None:
-    app.add_route("/v1/surveys/{token}", SurveyLinkResource(atende))
-    app.add_route("/v1/tickets/{ticket_id:uuid}/survey", TicketSurveyResource(atende))
+def add_survey_routes(
+    app: falcon.App,
+    *,
+    surveys: SurveyDesk,
+    tickets: ReadsTickets,
+    aggregates: LoadsAggregates,
+    retries: AnswersRetries,
+    access_log: RecordsReads,
+) -> None:
+    app.add_route(
+        "/v1/surveys/{token}",
+        SurveyLinkResource(
+            surveys=surveys,
+            tickets=tickets,
+            aggregates=aggregates,
+            retries=retries,
+            access_log=access_log,
+        ),
+    )
+    app.add_route(
+        "/v1/tickets/{ticket_id:uuid}/survey",
+        TicketSurveyResource(surveys=surveys, tickets=tickets),
+    )

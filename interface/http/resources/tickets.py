@@ -8,11 +8,13 @@ from uuid import UUID
 
 import falcon
 
+from application.audit import AuditTrail
+from application.customers import CustomerDirectory
+from application.ports import AnswersRetries, LogHead, OpensTickets, ReadsTickets
 from application.ticket_commands import TicketCommands, WriteTerms
 from application.tickets import CommandResult
 from domain.customer import Contact
 from infrastructure.ticket_numbers import MAX_NUMBER
-from interface.container import Atende
 from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.errors import Problem
@@ -21,6 +23,7 @@ from interface.http.idempotency import idempotent
 from interface.http.middleware.auth import TICKET_READERS, TICKET_WRITERS, allow
 from interface.http.openapi.operation import Operation, Operations
 from interface.http.personal_reads import (
+    RecordsReads,
     Served,
     history,
     logs_read,
@@ -38,7 +41,7 @@ from interface.http.schemas.tickets import (
     TicketNumberIn,
     TicketReadQueryIn,
 )
-from projections.ticket_list import TicketListQuery
+from projections.ticket_list import TicketListQuery, TicketListView
 
 UseCase = Callable[..., CommandResult]
 _HISTORY_OUT = EventOut(
@@ -55,15 +58,29 @@ LIST_SORT_KEY_TYPES = (str, int)
 class TicketCollection:
     schema = schemas.OpenTicketIn()
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(
+        self,
+        *,
+        opener: OpensTickets,
+        customers: CustomerDirectory,
+        ticket_list: TicketListView,
+        log: LogHead,
+        retries: AnswersRetries,
+        access_log: RecordsReads,
+    ):
+        self.opener = opener
+        self.customers = customers  # a search by address goes through its owner
+        self.ticket_list = ticket_list
+        self.log = log
+        self.retries = retries
+        self.access_log = access_log
 
     @falcon.before(allow(*TICKET_WRITERS))
     @falcon.before(validate_body)
     @idempotent
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = dict(req.context.body)
-        result = self.atende.tickets.open_ticket(
+        result = self.opener.open_ticket(
             contact=Contact(**body.pop("requester")),
             actor=req.context.actor,
             idempotency=req.context.claim,
@@ -76,14 +93,14 @@ class TicketCollection:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """``GET /v1/tickets``: every ticket, newest first, filtered and paginated."""
         query = _LIST_QUERY.load(req.params)
-        view = self.atende.views.ticket_list
-        wait_if_asked(self.atende, view, query)
+        view = self.ticket_list
+        wait_if_asked(self.log, view, query)
         filters = {k: query[k] for k in ("external_ref", "status", "q") if k in query}
         if "requester_email" in query:
             # The view keeps no emails: the address's claim names the customer. Once an
             # erasure released it, the address leads to nobody, not even to "was a customer".
             contact = Contact(name="-", email=query["requester_email"])
-            owner = self.atende.tickets.customers.customer_of(contact)
+            owner = self.customers.customer_of(contact)
             if owner is None:
                 resp.media = {"items": [], "next_cursor": None}
                 return
@@ -99,22 +116,27 @@ class TicketCollection:
 
 
 class TicketItem:
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(self, *, tickets: ReadsTickets, audit: AuditTrail, access_log: RecordsReads):
+        self.tickets = tickets
+        self.audit = audit  # as_of reads
+        self.access_log = access_log
 
     @falcon.before(allow(*TICKET_READERS))
     @logs_read(ticket_or_as_of)
     def on_get(self, req: falcon.Request, resp: falcon.Response, ticket_id: UUID) -> None:
         """``?as_of=`` rebuilds the ticket from its events up to that instant."""
-        render_read(self.atende, resp, ticket_id, _READ_QUERY.load(req.params))
+        query = _READ_QUERY.load(req.params)
+        render_read(self.tickets, self.audit, resp, ticket_id, query)
 
 
-def render_read(atende: Atende, resp: falcon.Response, ticket_id: UUID, query: dict) -> None:
+def render_read(
+    tickets: ReadsTickets, audit: AuditTrail, resp: falcon.Response, ticket_id: UUID, query: dict
+) -> None:
     """The ticket as it is, or as it was at ``as_of``."""
     if "as_of" not in query:
-        render_ticket(resp, atende.tickets.ticket_result(ticket_id))
+        render_ticket(resp, tickets.ticket_result(ticket_id))
         return
-    render_ticket(resp, atende.audit.ticket_as_of(ticket_id, query["as_of"]))
+    render_ticket(resp, audit.ticket_as_of(ticket_id, query["as_of"]))
     resp.media["as_of"] = query["as_of"].isoformat()
 
 
@@ -132,30 +154,33 @@ class TicketByNumber:
     ``Content-Location`` naming its canonical URL. Served here rather than redirected:
     one round trip, and no client has to carry its token across a redirect."""
 
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(self, *, tickets: ReadsTickets, audit: AuditTrail, access_log: RecordsReads):
+        self.tickets = tickets
+        self.audit = audit
+        self.access_log = access_log
 
     @falcon.before(allow(*TICKET_READERS))
     @logs_read(_numbered_ticket)
     def on_get(self, req: falcon.Request, resp: falcon.Response, n: str) -> None:
         number = int(_NUMBER_PATH.load({"n": n})["n"])
         query = _READ_QUERY.load(req.params)
-        ticket_id = self.atende.tickets.ticket_by_number(number)
+        ticket_id = self.tickets.ticket_by_number(number)
         if ticket_id is None:
             raise Problem(falcon.HTTP_404, "not-found", "Not found", f"no ticket has number {n}")
-        render_read(self.atende, resp, ticket_id, query)
+        render_read(self.tickets, self.audit, resp, ticket_id, query)
         resp.content_location = f"/v1/tickets/{ticket_id}"
 
 
 class TicketHistory:
-    def __init__(self, atende: Atende):
-        self.atende = atende
+    def __init__(self, *, audit: AuditTrail, access_log: RecordsReads):
+        self.audit = audit
+        self.access_log = access_log
 
     @falcon.before(allow(*TICKET_READERS))
     @logs_read(history)
     def on_get(self, req: falcon.Request, resp: falcon.Response, ticket_id: UUID) -> None:
         query = _HISTORY_QUERY.load(req.params)
-        events = self.atende.audit.history(ticket_id, query.get("from_"), query.get("to"))
+        events = self.audit.history(ticket_id, query.get("from_"), query.get("to"))
         resp.media = {
             "ticket_id": str(ticket_id),
             "events": _HISTORY_OUT.dump(events),
@@ -165,9 +190,11 @@ class TicketHistory:
 class TicketCommand:
     """``POST /v1/tickets/{id}/<name>``: validate, invoke the route's use case."""
 
-    def __init__(self, atende: Atende, commands: TicketCommands, schema: type, use_case: UseCase):
-        self.atende = atende  # for @idempotent
+    def __init__(
+        self, *, commands: TicketCommands, retries: AnswersRetries, schema: type, use_case: UseCase
+    ):
         self.commands = commands
+        self.retries = retries
         self.schema = schema()
         self.use_case = use_case
 
@@ -195,9 +222,9 @@ class TicketAssign:
 
     schema = schemas.AssignIn()
 
-    def __init__(self, atende: Atende, commands: TicketCommands):
-        self.atende = atende  # for @idempotent
+    def __init__(self, *, commands: TicketCommands, retries: AnswersRetries):
         self.commands = commands
+        self.retries = retries
 
     @falcon.before(allow(*TICKET_WRITERS))
     @falcon.before(validate_body)
@@ -313,15 +340,46 @@ OPERATIONS: Operations = {
 }
 
 
-def add_ticket_routes(app: falcon.App, atende: Atende) -> None:
-    app.add_route("/v1/tickets", TicketCollection(atende))
-    app.add_route("/v1/tickets/{ticket_id:uuid}", TicketItem(atende))
-    app.add_route("/v1/tickets/by-number/{n}", TicketByNumber(atende))
-    app.add_route("/v1/tickets/{ticket_id:uuid}/history", TicketHistory(atende))
-    commands = atende.ticket_commands
-    app.add_route("/v1/tickets/{ticket_id:uuid}/assign", TicketAssign(atende, commands))
+def add_ticket_routes(
+    app: falcon.App,
+    *,
+    opener: OpensTickets,
+    tickets: ReadsTickets,
+    commands: TicketCommands,
+    customers: CustomerDirectory,
+    ticket_list: TicketListView,
+    audit: AuditTrail,
+    log: LogHead,
+    retries: AnswersRetries,
+    access_log: RecordsReads,
+) -> None:
+    app.add_route(
+        "/v1/tickets",
+        TicketCollection(
+            opener=opener,
+            customers=customers,
+            ticket_list=ticket_list,
+            log=log,
+            retries=retries,
+            access_log=access_log,
+        ),
+    )
+    app.add_route(
+        "/v1/tickets/{ticket_id:uuid}",
+        TicketItem(tickets=tickets, audit=audit, access_log=access_log),
+    )
+    app.add_route(
+        "/v1/tickets/by-number/{n}",
+        TicketByNumber(tickets=tickets, audit=audit, access_log=access_log),
+    )
+    app.add_route(
+        "/v1/tickets/{ticket_id:uuid}/history", TicketHistory(audit=audit, access_log=access_log)
+    )
+    app.add_route(
+        "/v1/tickets/{ticket_id:uuid}/assign", TicketAssign(commands=commands, retries=retries)
+    )
     for name, (schema, use_case) in COMMANDS.items():
         app.add_route(
             f"/v1/tickets/{{ticket_id:uuid}}/{name}",
-            TicketCommand(atende, commands, schema, use_case),
+            TicketCommand(commands=commands, retries=retries, schema=schema, use_case=use_case),
         )
