@@ -47,3 +47,11 @@ def create_app(atende: Atende) -> falcon.App:
     add_error_handlers(app)
     add_routes(app, atende)
     return app
+
+
+def get_app() -> falcon.App:
+    """The WSGI entry earlier releases named (``interface.http.app:get_app()``), kept for
+    gunicorn command lines written against it; interface/wiring.py builds the app."""
+    from interface.wiring import get_app as wired_app  # wiring imports this module
+
+    return wired_app()
