@@ -37,6 +37,7 @@ from domain.audit_chain import Break
 from infrastructure.audit_log import write_links
 from infrastructure.crypto import destroy_key
 from infrastructure.idempotency import write_outcome
+from infrastructure.pool_ping import ping_only_idle_connections
 from infrastructure.snapshot_seals import SnapshotSeals
 from infrastructure.sql import SqlDatabase
 from infrastructure.sqlite_lock import sqlite_write_lock
@@ -267,7 +268,12 @@ class PostgresSnapshotRecorder(SealedSnapshots, PostgresAggregateRecorder):
 
 
 class AtendePostgresFactory(PostgresFactory):
-    """The library's factory, with sealed snapshots and sealed hash records."""
+    """The library's factory, with sealed snapshots and sealed hash records, and pooled
+    connections pinged only when idle (infrastructure/pool_ping.py)."""
+
+    def __init__(self, env: Environment):
+        super().__init__(env)
+        ping_only_idle_connections(self.datastore.pool)
 
     def application_recorder(self) -> ApplicationRecorder:
         return _with_link_seals(super().application_recorder(), self.env)

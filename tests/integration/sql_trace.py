@@ -21,7 +21,7 @@ import tempfile
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,3 +159,17 @@ def _read_trace(conn: Any, trace: Any, cost: Cost) -> None:
             cost.round_trips += 1
         if direction in ("F", "B"):
             previous = direction
+
+
+def cost_on(conn: Any, work: Callable[[], Any]) -> Cost:
+    """The cost of ``work`` on one PostgreSQL connection of the caller's."""
+    cost = Cost()
+    with tempfile.TemporaryFile("w+b") as trace:
+        conn.pgconn.trace(trace.fileno())
+        conn.pgconn.set_trace_flags(_TRACE_FLAGS)
+        try:
+            work()
+        finally:
+            conn.pgconn.untrace()
+            _read_trace(conn, trace, cost)
+    return cost
