@@ -52,6 +52,13 @@ POLL_SECONDS = 0.05  # in-memory SQLite: how long an idle follower waits before 
 # How long an idle follower waits at most for a notification (PostgreSQL) or for the
 # database's files to change (SQLite, infrastructure/file_watch.py) before looking again.
 FALLBACK_SECONDS = 5.0
+# Under load a follower that woke for every commit applied one command's events at a
+# time: seven views each paying a read, a transaction and a tracking row per command
+# was half the projector's and PostgreSQL's CPU (issue 19). After a batch that caught
+# up, a follower lets this long pass since that batch began before it looks again, so
+# under load each batch holds every command of the interval; after an idle spell the
+# first event is still applied at once. It bounds how stale a view gets under load.
+PACE_SECONDS = 0.05  # ATENDE_PROJECTOR_PACE_MS
 STOP_CHECK_SECONDS = 1.0  # how soon a waiting follower notices it should stop (each check
 # is a wake-up: seven views checking ten times a second were 4 % of a core when idle)
 RESTART_WAIT_SECONDS = 1.0
@@ -74,6 +81,7 @@ class ViewFollower:
     projection: RowProjection[Any]  # its changes(event, position) feed its view's apply
     batch_size: int = BATCH_SIZE
     fallback_seconds: float = FALLBACK_SECONDS
+    pace_seconds: float = PACE_SECONDS
     after_batch: Callable[[], None] | None = None  # e.g. wake the SLA clock
     watch: FailureWatch | None = None  # the live projector's; a rebuild has none
     attempting: int | None = None  # the first position of the batch being applied, if any
@@ -137,6 +145,7 @@ class ViewFollower:
         with idle_wait(self.app.recorder, self.fallback_seconds) as wait:
             changed = True  # events applied since the last caught_up (True: once at start)
             while not stop.is_set():
+                began = time.monotonic()
                 count = self.step()
                 changed = changed or count > 0
                 # A batch short of full read up to the head of the log.
@@ -146,8 +155,11 @@ class ViewFollower:
                 if count == 0:
                     self._passed(None)  # the log, and what caught_up did, all done
                     wait(stop)
-                elif self.after_batch is not None:
+                    continue
+                if self.after_batch is not None:
                     self.after_batch()
+                if count < self.batch_size:  # caught up: let the next commits gather
+                    stop.wait(self.pace_seconds - (time.monotonic() - began))
 
     def caught_up(self) -> None:
         """Called once the view has caught up with the log after new events (and once

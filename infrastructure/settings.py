@@ -26,6 +26,7 @@ class Settings:
     db_pool_size: int = 5
     db_max_overflow: int = 10
     projector_batch_size: int = 500
+    projector_pace_ms: int = 50
     # Languages tickets arrive in (ISO 639-1); detection picks among them.
     languages: tuple[str, ...] = ("es", "pt", "en")
     default_language: str | None = "es"
@@ -78,6 +79,7 @@ class Settings:
             db_pool_size=int(env.get("ATENDE_DB_POOL_SIZE", 5)),
             db_max_overflow=int(env.get("ATENDE_DB_MAX_OVERFLOW", 10)),
             projector_batch_size=int(env.get("ATENDE_PROJECTOR_BATCH_SIZE", 500)),
+            projector_pace_ms=int(env.get("ATENDE_PROJECTOR_PACE_MS", 50)),
             languages=tuple(
                 code.strip().lower()
                 for code in env.get("ATENDE_LANGUAGES", "es,pt,en").split(",")

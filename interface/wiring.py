@@ -191,13 +191,16 @@ def build_projector(atende: Atende) -> Projector:
     scheduler also runs the audit checkpoints, key rotation and retention purges."""
     settings, tickets, views = atende.settings, atende.tickets, atende.views
     batch = settings.projector_batch_size
+    pace = settings.projector_pace_ms / 1000
     clock = SlaScheduler(tickets, views.sla)
 
     def follower(name: str, view: RowView[Any]) -> ViewFollower:
         projection = VIEWS[name].projection(view=view)
         if view is views.routing:
-            return RoutingFollower(tickets, projection, batch, router=Router(tickets, view))
-        return ViewFollower(tickets, projection, batch)
+            return RoutingFollower(
+                tickets, projection, batch, pace_seconds=pace, router=Router(tickets, view)
+            )
+        return ViewFollower(tickets, projection, batch, pace_seconds=pace)
 
     followers = {name: follower(name, view) for name, view in views.items()}
     followers["sla"].after_batch = lambda: clock.wake_if_earlier(views.sla.next_due())

@@ -1,5 +1,7 @@
 """An idle follower: it takes new events without waiting out its fallback poll (on
-PostgreSQL it wakes on the events' NOTIFY), and it stops when told, on both backends."""
+PostgreSQL it wakes on the events' NOTIFY), and it stops when told, on both backends.
+A busy one lets commits gather between batches (its pace), and still takes the first
+event after an idle spell at once."""
 
 from __future__ import annotations
 
@@ -23,11 +25,14 @@ class ObservedFollower(ViewFollower):
     """Says when a step found nothing, i.e. the follower is about to wait."""
 
     idle: threading.Event = field(default_factory=threading.Event)
+    batches: list[int] = field(default_factory=list)  # events of each non-empty step
 
     def step(self) -> int:
         count = super().step()
         if count == 0:
             self.idle.set()
+        else:
+            self.batches.append(count)
         return count
 
 
@@ -64,3 +69,37 @@ def test_an_idle_follower_takes_a_new_event_without_waiting_out_its_fallback(ate
         open_ticket(atende)
         wait_until(lambda: follower.position() == head())
     assert not thread.is_alive(), "the follower did not stop when told"
+
+
+def test_a_follower_under_a_stream_of_commits_applies_them_in_batches(atende):
+    follower = ObservedFollower(
+        atende.tickets,
+        VIEWS["ticket_list"].projection(view=atende.views["ticket_list"]),
+        fallback_seconds=FALLBACK_SECONDS,
+        pace_seconds=BOUND_SECONDS / 4,  # far longer than opening the tickets below
+    )
+    head = atende.tickets.head_position
+    with running(follower):
+        wait_until(follower.idle.is_set)
+        for _ in range(10):
+            open_ticket(atende)
+        wait_until(lambda: follower.position() == head())
+    # The first commit is applied at once (a batch of its own, or of the few that
+    # landed meanwhile); the rest gather while the follower keeps its pace.
+    assert len(follower.batches) < 10, follower.batches
+    assert sum(follower.batches) == head()
+    assert len(atende.views["ticket_list"].rows()) == 10
+
+
+def test_a_paced_follower_takes_the_first_event_after_an_idle_spell_at_once(atende):
+    follower = ObservedFollower(
+        atende.tickets,
+        VIEWS["queue"].projection(view=atende.views["queue"]),
+        fallback_seconds=FALLBACK_SECONDS,
+        pace_seconds=FALLBACK_SECONDS,  # a pace applied here would outlast the wait
+    )
+    head = atende.tickets.head_position
+    with running(follower):
+        wait_until(follower.idle.is_set)
+        open_ticket(atende)
+        wait_until(lambda: follower.position() == head())
