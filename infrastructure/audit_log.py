@@ -9,8 +9,10 @@ SQLite the write lock, so the head of the chain read here is the real head (Clar
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -60,23 +62,87 @@ def write_links(
     seal_key: bytes | None = None,
 ) -> None:
     """Hash the events just inserted at ``positions`` onto the chain (same transaction)."""
-    t = db.table(LINKS)
-    with db.pipeline(cursor) as reader:
-        db.execute(reader, f"SELECT position, chain_hash FROM {t} ORDER BY position DESC LIMIT 1")
-        head = db.fetch_values(reader)
-    prev_hashes = _previous_event_hashes(db, cursor, stored_events)
+    ends = read_chain_ends(db, cursor, stored_events)
+    insert_links(db, cursor, stored_events, positions, occurred_at, ends, seal_key)
+
+
+# Rows of a read: fetched already (SQLite), or once wanted (PostgreSQL's pipeline).
+Rows = Callable[[], list[tuple]]
+
+
+@dataclass
+class ChainEnds:
+    """What the links of a write hang from: the chain's head, and the hash of each
+    written aggregate's version before the first one written. On PostgreSQL the two
+    reads are sent (read_chain_ends) before their answers are wanted, so they travel
+    with the events' INSERT in one round trip."""
+
+    head: Rows
+    previous: Rows
+
+    def fetch(self) -> tuple[int, str, dict[tuple[UUID, int], str]]:
+        found = self.head()
+        head_position, head_chain = found[0] if found else (0, GENESIS)
+        return head_position, head_chain, {(UUID(o), v): h for o, v, h in self.previous()}
+
+
+def read_chain_ends(
+    db: SqlDatabase, cursor: Any, stored_events: Sequence[StoredEvent]
+) -> ChainEnds:
+    """Ask for the chain's ends; call after the events' INSERT, which holds the write lock
+    (so the head read is the real head)."""
+
+    def read(statement: str, params: dict[str, Any] | None = None) -> Rows:
+        if not db.is_postgres:
+            db.execute(cursor, statement, params)
+            rows = db.fetch_values(cursor)
+            return lambda: rows
+        # A cursor of its own: in a pipeline a cursor keeps only its last result.
+        reader = cursor.connection.cursor()
+        db.execute(reader, statement, params)
+        return partial(db.fetch_values, reader)
+
+    head = read(
+        f"SELECT position, chain_hash FROM {db.table(LINKS)} ORDER BY position DESC LIMIT 1"
+    )
+    firsts: dict[UUID, int] = {}
+    for s in stored_events:
+        originator = _uuid(s.originator_id)
+        firsts[originator] = min(firsts.get(originator, s.originator_version), s.originator_version)
+    wanted = [(o, v - 1) for o, v in firsts.items() if v > 1]
+    if not wanted:
+        return ChainEnds(head, list)
+    clauses, params = _versions_clause(wanted)
+    previous = read(
+        f"SELECT originator_id, originator_version, event_hash FROM {db.table(LINKS)} "
+        f"WHERE {clauses}",
+        params,
+    )
+    return ChainEnds(head, previous)
+
+
+def insert_links(
+    db: SqlDatabase,
+    cursor: Any,
+    stored_events: Sequence[StoredEvent],
+    positions: Sequence[int],
+    occurred_at: Sequence[datetime],
+    ends: ChainEnds,
+    seal_key: bytes | None = None,
+) -> None:
+    """Insert the links of the events just inserted at ``positions``."""
+    head_position, head_chain, prev_hashes = ends.fetch()
     instants = occurred_at or [_timestamp_of(s) for s in stored_events]
     rows = [
         (p, _uuid(s.originator_id), s.originator_version, s.topic, bytes(s.state), micros(at))
         for p, s, at in zip(positions, stored_events, instants, strict=True)
     ]
-    head_position, head_chain = head[0] if head else (0, GENESIS)
     links = link_rows(
         sorted(rows, key=lambda r: r[0]), prev_hashes, head_position, head_chain, seal_key
     )
     db.executemany(
         cursor,
-        _INSERT_LINK.format(t=t),
+        _INSERT_LINK.format(t=db.table(LINKS)),
         [
             {
                 "position": link.position,
@@ -92,28 +158,6 @@ def write_links(
             for link in links
         ],
     )
-
-
-def _previous_event_hashes(
-    db: SqlDatabase, cursor: Any, stored_events: Sequence[StoredEvent]
-) -> dict[tuple[UUID, int], str]:
-    firsts: dict[UUID, int] = {}
-    for s in stored_events:
-        originator = _uuid(s.originator_id)
-        firsts[originator] = min(firsts.get(originator, s.originator_version), s.originator_version)
-    wanted = [(o, v - 1) for o, v in firsts.items() if v > 1]
-    if not wanted:
-        return {}
-    clauses, params = _versions_clause(wanted)
-    with db.pipeline(cursor) as reader:
-        db.execute(
-            reader,
-            f"SELECT originator_id, originator_version, event_hash FROM {db.table(LINKS)} "
-            f"WHERE {clauses}",
-            params,
-        )
-        found = db.fetch_values(reader)
-    return {(UUID(o), v): h for o, v, h in found}
 
 
 class AuditLog:

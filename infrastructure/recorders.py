@@ -30,11 +30,12 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 from eventsourcing.utils import Environment, retry
+from psycopg import Connection
 from psycopg.sql import SQL, Composed
 
 from application.idempotency import IdempotencyOutcome
 from domain.audit_chain import Break
-from infrastructure.audit_log import write_links
+from infrastructure.audit_log import insert_links, read_chain_ends, write_links
 from infrastructure.crypto import destroy_key
 from infrastructure.idempotency import write_outcome
 from infrastructure.pool_ping import ping_only_idle_connections
@@ -342,32 +343,50 @@ class PostgresTicketRecorder(NumberedTickets, BinaryEventSelect, PostgresApplica
     def _insert_or_fail(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        # The library syncs the pipeline after the INSERT and commits in a second
-        # round trip, holding the table lock (which serialises every writer) while
-        # Python runs in between. Here BEGIN, side writes, LOCK, INSERT ... RETURNING
-        # and COMMIT leave in one flush, so the lock is held only inside the server.
-        #
-        # The hash chain needs the new positions and the chain's head, read after the
-        # LOCK (Clarification 14): one extra round trip, taken while holding the lock.
         occurred_at = kwargs.pop("occurred_at", ())
-        with self.datastore.get_connection() as conn:
-            with conn.pipeline(), conn.transaction():
-                with conn.cursor() as side:
-                    self._insert_events(side, stored_events, **kwargs)
-                if not stored_events:
-                    return None
-                with conn.cursor() as curs:
-                    self._insert_stored_events(curs, stored_events, **kwargs)
-                    positions = [row["notification_id"] for row in curs.fetchall()]
-                db = SqlDatabase(self.datastore)
-                with conn.cursor() as links:
-                    write_links(
-                        db, links, stored_events, positions, occurred_at, self.link_seal_key
-                    )
-                    # Under the table lock, like the links: numbers follow positions.
-                    given = write_numbers(db, links, stored_events, positions)
-            self.numbers.remember(given())  # committed: the numbers are theirs for good
-            return positions
+        # A write that fails midway is rolled back by the pool's connection context
+        # (psycopg's Connection.__exit__), after its pipeline's closing sync.
+        with self.datastore.get_connection() as conn, conn.pipeline():
+            written = self._write(conn, stored_events, occurred_at, **kwargs)
+        if written is None:
+            return None
+        positions, given = written
+        self.numbers.remember(given())  # committed: the numbers are theirs for good
+        return positions
+
+    def _write(
+        self,
+        conn: Connection,
+        stored_events: Sequence[StoredEvent],
+        occurred_at: Sequence[datetime],
+        **kwargs: Any,
+    ) -> tuple[list[int], Callable[[], dict[UUID, int]]] | None:
+        """One write in two round trips, the events table's lock held across one answer.
+
+        The first flush carries BEGIN, the side writes, the LOCK, the events' INSERT ...
+        RETURNING and the reads of the hash chain's ends (after the LOCK: the head read
+        is the real head, Clarification 14); the second, once Python has hashed the new
+        links, carries the links, a new ticket's number and COMMIT. The library's
+        transaction() is not used for BEGIN and COMMIT: in a pipeline each of them waits
+        for its own answer, two more round trips, the COMMIT's under the lock.
+        """
+        with conn.cursor() as side:
+            side.execute("BEGIN")
+            self._insert_events(side, stored_events, **kwargs)
+        if not stored_events:
+            conn.execute("COMMIT")
+            return None
+        db = SqlDatabase(self.datastore)
+        with conn.cursor() as curs:
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            ends = read_chain_ends(db, curs, stored_events)
+            positions = [row["notification_id"] for row in curs.fetchall()]
+        with conn.cursor() as links:
+            insert_links(db, links, stored_events, positions, occurred_at, ends, self.link_seal_key)
+            # Under the table lock, like the links: numbers follow positions.
+            given = write_numbers(db, links, stored_events, positions)
+            links.execute("COMMIT")
+        return positions, given
 
     def _insert_events(
         self,

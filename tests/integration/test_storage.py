@@ -85,3 +85,13 @@ def test_a_failed_save_leaves_no_idempotency_outcome(atende):
     with pytest.raises(DuplicateExternalRef):
         open_ticket(atende, external_ref="ref-9", idempotency=claim)
     assert atende.idempotency.reserve(claim).in_flight
+
+
+def test_a_write_refused_midway_is_rolled_back_and_the_next_one_lands(atende):
+    open_ticket(atende, external_ref="ref-10")
+    with pytest.raises(DuplicateExternalRef):
+        open_ticket(atende, external_ref="ref-10")
+    # Nothing of the refused write stayed: no number taken, no link in the chain.
+    second = open_ticket(atende, external_ref="ref-11")
+    assert atende.tickets.number_of(second.ticket.id) == 2
+    assert atende.audit.verify().ok
