@@ -92,7 +92,7 @@ class CustomerDirectory:
 
     def _claim(self, claim_id: UUID) -> CustomerIdentity | None:
         try:
-            claim = self.app.repository.get(claim_id)
+            claim = self.app.small_aggregates.get(claim_id)
         except AggregateNotFoundError:
             return None
         return claim if isinstance(claim, CustomerIdentity) else None

@@ -186,7 +186,7 @@ class Intake:
     def _key(self, channel: str, kind: str, key: str) -> ThreadKey | None:
         key_id = thread_key_id(self.app.customer_namespace, channel, kind, key)
         try:
-            found = self.app.repository.get(key_id)
+            found = self.app.small_aggregates.get(key_id)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, ThreadKey) else None

@@ -46,6 +46,13 @@ class SavesAggregates(LoadsAggregates, Protocol):
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording]: ...
 
+    @property
+    def small_aggregates(self) -> Repository[UUID]:
+        """Where the aggregates that are never snapshotted and hold no personal data
+        (identity claims, SLA timers, policies, calendars, thread keys) are read
+        (TicketApplication.small_aggregates)."""
+        ...
+
 
 @runtime_checkable
 class KeepsAnswers(Protocol):

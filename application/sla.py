@@ -124,11 +124,11 @@ class SlaTimekeeper:
 
     def _get(self, aggregate_id: UUID, kind: type[Aggregate]) -> Any:
         try:
-            found = self.app.repository.get(aggregate_id)
+            found = self.app.small_aggregates.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, kind) else None
 
     def _load_hours(self, calendar: str, version: int) -> BusinessHours:
-        found = self.app.repository.get(calendar_id(calendar), version=version)
+        found = self.app.small_aggregates.get(calendar_id(calendar), version=version)
         return found.business_hours()

@@ -6,10 +6,11 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.persistence import (
     InfrastructureFactory,
     IntegrityError,
@@ -47,6 +48,10 @@ Companions = Callable[[Ticket], Sequence[Any]]
 # racing writers spread out) between attempts.
 CONFLICT_RETRIES = 10
 CONFLICT_BACKOFF_SECONDS = 0.005
+# Small aggregates (TicketApplication.small_aggregates) a process keeps: the policies
+# and calendars always, and the claims and timers of recent customers and tickets, a
+# few kilobytes each.
+SMALL_AGGREGATES_CACHED = 5000
 
 _EVENT_BOOKKEEPING = (
     "originator_id",
@@ -136,6 +141,19 @@ class TicketApplication(Application[UUID]):
             e.timestamp for e in processing_event.events
         ]
         return super()._record(processing_event)
+
+    @cached_property
+    def small_aggregates(self) -> Repository[UUID]:
+        """The repository for aggregates never snapshotted (only tickets are) that hold
+        no personal data: identity claims (kind and owner only), SLA timers, policies,
+        calendars and thread keys. Reading one asks no snapshot table, and each process
+        keeps the newest it read (an LRU cache, the library's) and fast-forwards it: a
+        read of one that did not change is one query for its events after the cached
+        version, which finds none, and nothing to decode. So configuration is decoded
+        once per version per process, as issue 19 asks, and a change made by any
+        process is seen by the next read. Tickets stay out: a cached ticket would keep
+        a customer's decrypted text in memory after an erasure destroyed its key."""
+        return Repository(self.events, cache_maxsize=SMALL_AGGREGATES_CACHED, fastforward=True)
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         return self._factory
