@@ -31,7 +31,7 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment, retry
 from psycopg import Connection
-from psycopg.sql import SQL, Composed
+from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from application.idempotency import IdempotencyOutcome
 from domain.audit_chain import Break
@@ -130,6 +130,10 @@ class BinaryEventSelect:
     datastore: PostgresDatastore
     select_events_statement: Composed
 
+    @cached_property
+    def _select_events_text(self) -> str:
+        return self.select_events_statement.as_string()
+
     @_retry_once
     def select_events(
         self,
@@ -140,18 +144,20 @@ class BinaryEventSelect:
         desc: bool = False,
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
-        statement, params = self.select_events_statement, [originator_id]
+        # Text, not the library's composed SQL: psycopg caches a text query's conversion,
+        # and renders a composed one anew on every run (_as_text).
+        statement, params = self._select_events_text, [originator_id]
         if gt is not None:
-            statement += SQL(" AND originator_version > %s")
+            statement += " AND originator_version > %s"
             params.append(gt)
         if lte is not None:
-            statement += SQL(" AND originator_version <= %s")
+            statement += " AND originator_version <= %s"
             params.append(lte)
-        statement += SQL(
+        statement += (
             " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC"
         )
         if limit is not None:
-            statement += SQL(" LIMIT %s")
+            statement += " LIMIT %s"
             params.append(limit)
         with self.datastore.get_connection() as conn, conn.cursor(binary=True) as curs:
             curs.execute(statement, params, prepare=True)
@@ -293,6 +299,15 @@ class PostgresTicketRecorder(NumberedTickets, BinaryEventSelect, PostgresApplica
     select_notifications = _retry_once(PostgresApplicationRecorder.select_notifications.__wrapped__)
     max_notification_id = _retry_once(PostgresApplicationRecorder.max_notification_id.__wrapped__)
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.insert_events_statement = _as_text(self.insert_events_statement)
+        self.lock_table_statements = [_as_text(s) for s in self.lock_table_statements]
+        self._notify_statement = _as_text(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))
+
+    def _notify_channel(self, curs: Any) -> None:
+        curs.execute(self._notify_statement)
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -418,3 +433,10 @@ class PostgresTicketRecorder(NumberedTickets, BinaryEventSelect, PostgresApplica
                 (originator_id, list(versions)),
             )
             return {row["originator_version"]: row["notification_id"] for row in curs.fetchall()}
+
+
+def _as_text(statement: Any) -> Any:
+    """The library's composed SQL (psycopg.sql) as plain text, rendered once. psycopg
+    renders a composed statement to bytes on every run, and caches the conversion of a
+    text one: on the write path, with five statements, that was 0.3 ms a request."""
+    return statement.as_string() if isinstance(statement, Composable) else statement
