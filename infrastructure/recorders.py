@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -37,6 +38,7 @@ from application.idempotency import IdempotencyOutcome
 from domain.audit_chain import Break
 from infrastructure.audit_log import insert_links, read_chain_ends, write_links
 from infrastructure.crypto import destroy_key
+from infrastructure.group_commit import GroupCommit
 from infrastructure.idempotency import write_outcome
 from infrastructure.pool_ping import ping_only_idle_connections
 from infrastructure.snapshot_seals import SnapshotSeals
@@ -61,16 +63,27 @@ class NumberedTickets:
 class SQLiteTicketRecorder(NumberedTickets, SQLiteApplicationRecorder):
     link_seal_key: bytes | None = None  # set by AtendeSQLiteFactory (LINK_SEAL_KEY)
 
+    @cached_property
+    def _group_commit(self) -> GroupCommit:
+        return GroupCommit(self._write_transaction)
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[Any]:
+        with sqlite_write_lock(self.datastore), self.datastore.transaction(commit=True) as c:
+            yield c
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        with sqlite_write_lock(self.datastore):
-            numbered: list[Callable[[], dict[UUID, int]]] = []
-            with self.datastore.transaction(commit=True) as c:
-                positions = self._insert_events(c, stored_events, numbered=numbered, **kwargs)
-            for given in numbered:  # committed: the numbers are the tickets' for good
-                self.numbers.remember(given())
-            return positions
+        # The process's writes waiting together share a commit (infrastructure/
+        # group_commit.py), each in a savepoint of its own.
+        numbered: list[Callable[[], dict[UUID, int]]] = []
+        positions = self._group_commit.run(
+            lambda c: self._insert_events(c, stored_events, numbered=numbered, **kwargs)
+        )
+        for given in numbered:  # committed: the numbers are the tickets' for good
+            self.numbers.remember(given())
+        return positions
 
     def _insert_events(
         self,

@@ -1,0 +1,115 @@
+"""Group commit: the writes one process has waiting share one transaction and one commit.
+
+On SQLite every write queues for the database's single write lock (infrastructure/
+sqlite_lock.py), and most of the time it holds that lock goes to the COMMIT (0.9 ms of
+1.4 ms measured under load, issue 19). So when several of a worker's requests wait to
+write, the first to get the process's turn writes all of them: each in a savepoint of
+its own, so one refused write (a version conflict, a duplicate external reference)
+is undone alone, and the others commit together. Each request still returns only once
+its own write is committed, and the hash chain is extended write after write inside
+the transaction, as if they had come one by one.
+
+A lone write runs as before, in a transaction of its own. Nothing waits on purpose to
+gather a batch: batches form only from writes that were queued anyway.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Generic, TypeVar
+
+from eventsourcing.persistence import (
+    DataError,
+    IntegrityError,
+    OperationalError,
+    PersistenceError,
+)
+
+T = TypeVar("T")
+
+# What the library's SQLite transaction turns driver errors into, for the errors a write
+# inside a savepoint raises (the library translates only what leaves its transaction).
+_TRANSLATED = (
+    (sqlite3.IntegrityError, IntegrityError),
+    (sqlite3.OperationalError, OperationalError),
+    (sqlite3.DataError, DataError),
+    (sqlite3.Error, PersistenceError),
+)
+
+
+class _Write(Generic[T]):
+    def __init__(self, write: Callable[[Any], T]):
+        self.write = write
+        self.done = False
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+    def outcome(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]
+
+
+class GroupCommit:
+    """Runs writes (``write(cursor)``) in ``transaction()``, several at once when they
+    queue up. ``transaction`` takes whatever lock the database needs, begins, and
+    commits on a clean exit (rolls back otherwise)."""
+
+    def __init__(self, transaction: Callable[[], AbstractContextManager[Any]]):
+        self._transaction = transaction
+        self._pending: list[_Write[Any]] = []
+        self._pending_lock = threading.Lock()
+        self._turn = threading.Lock()  # whoever holds it writes everything queued
+
+    def run(self, write: Callable[[Any], T]) -> T:
+        mine = _Write(write)
+        with self._pending_lock:
+            self._pending.append(mine)
+        with self._turn:
+            if not mine.done:  # else an earlier turn wrote it (and committed, or failed)
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                self._commit(batch)
+        return mine.outcome()
+
+    def _commit(self, batch: list[_Write[Any]]) -> None:
+        try:
+            with self._transaction() as cursor:
+                if len(batch) == 1:
+                    batch[0].result = batch[0].write(cursor)
+                else:
+                    for write in batch:
+                        _in_savepoint(cursor, write)
+        except BaseException as error:
+            # The transaction failed as a whole (or the lone write did): every write
+            # not already refused on its own shares the failure.
+            for write in batch:
+                if write.error is None:
+                    write.error = error
+            if not isinstance(error, Exception):
+                raise  # the worker is exiting: the writes above are told why
+        finally:
+            for write in batch:
+                write.done = True
+
+
+def _in_savepoint(cursor: Any, write: _Write[Any]) -> None:
+    cursor.execute("SAVEPOINT grouped_write")
+    try:
+        write.result = write.write(cursor)
+    except Exception as error:  # noqa: BLE001 - handed to the write's own request
+        cursor.execute("ROLLBACK TO grouped_write")
+        write.error = _translated(error)
+    cursor.execute("RELEASE grouped_write")
+
+
+def _translated(error: Exception) -> Exception:
+    for driver_error, persistence_error in _TRANSLATED:
+        if isinstance(error, driver_error):
+            translated = persistence_error(error)
+            translated.__cause__ = error
+            return translated
+    return error
