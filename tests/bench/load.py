@@ -62,7 +62,7 @@ class LoadResult:
 def run_load(
     host: str,
     port: int,
-    path: str,
+    path: str | Callable[[int], str],
     body_for: BodyFor,
     *,
     headers: Mapping[str, str],
@@ -74,7 +74,8 @@ def run_load(
     keep_connection: Callable[[int], bool] | None = None,
     connect_spacing: float = 0.005,
 ) -> LoadResult:
-    """POST ``total`` requests to ``path`` from ``concurrency`` keep-alive clients.
+    """POST ``total`` requests to ``path`` (or ``path(i)`` for the i-th) from
+    ``concurrency`` keep-alive clients.
 
     ``keep_connection`` is asked about each new connection (by its local port) and may
     refuse it, to have it made again (e.g. to spread connections evenly over workers).
@@ -83,6 +84,7 @@ def run_load(
     starts (e.g. to see how the connections spread over the server's workers).
     """
     all_headers = {"Content-Type": "application/json", "Connection": "keep-alive", **headers}
+    path_for = path if callable(path) else lambda i: path
     next_index = itertools.count()
     claim = threading.Lock()
     ready = threading.Barrier(concurrency + 1)
@@ -112,10 +114,9 @@ def run_load(
     def client(mine: _ClientResult, number: int) -> None:
         conn = connections[number]
         for w in range(warmup_per_client):
+            index = -1 - number * warmup_per_client - w
             try:
-                status, text = _post(
-                    conn, path, body_for(-1 - number * warmup_per_client - w), all_headers
-                )
+                status, text = _post(conn, path_for(index), body_for(index), all_headers)
             except Exception as error:  # noqa: BLE001 - reported with the result
                 mine.warmup_errors += 1
                 mine.sample_error = mine.sample_error or f"{type(error).__name__}: {error}"
@@ -129,7 +130,7 @@ def run_load(
         while (i := take()) is not None:
             started = time.perf_counter()
             try:
-                status, text = _post(conn, path, body_for(i), all_headers)
+                status, text = _post(conn, path_for(i), body_for(i), all_headers)
             except Exception as error:  # noqa: BLE001 - counted as a failed request
                 mine.note_failure(error)
                 conn.close()  # the next request reconnects

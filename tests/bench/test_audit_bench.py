@@ -32,6 +32,7 @@ from domain.customer import Contact
 from infrastructure.heap import freeze_startup_heap
 from interface.wiring import bootstrap
 from tests.bench.seed import seed_history
+from tests.bench.summary import record
 from tests.databases import BACKENDS, fresh_database_url, settings_for
 
 LONG_TICKET_EVENTS = int(os.environ.get("ATENDE_BENCH_ASOF_EVENTS", 10_000))
@@ -80,9 +81,7 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_as_of_on_a_ticket_with_ten_thousand_events(backend: str, tmp_path: Path) -> None:
     with fresh_database_url(backend, tmp_path) as url:
-        atende = bootstrap(
-            settings_for(url)
-        )
+        atende = bootstrap(settings_for(url))
         # As a gunicorn worker does once it has built its app
         # (interface/http/server/gunicorn_conf.py).
         freeze_startup_heap()
@@ -128,6 +127,7 @@ def test_as_of_on_a_ticket_with_ten_thousand_events(backend: str, tmp_path: Path
                 baseline.append((time.perf_counter() - started) * 1000)
             p50, p99 = _percentiles(samples)
             b50, b99 = _percentiles(baseline)
+            record("as-of on a 10,000-event ticket, p99 ms", backend, p99, below=20.0)
             print(
                 f"\n[{backend}] as-of on one ticket of {LONG_TICKET_EVENTS:,} events "
                 f"(seeded in {seeding:.1f} s), {AS_OF_RUNS} reads at random instants:\n"
@@ -145,9 +145,7 @@ def test_verify_over_a_million_events_against_reading_them_raw(
     backend: str, tmp_path: Path
 ) -> None:
     with fresh_database_url(backend, tmp_path) as url:
-        atende = bootstrap(
-            settings_for(url)
-        )
+        atende = bootstrap(settings_for(url))
         try:
             started = time.perf_counter()
             seed_history(atende, LOG_EVENTS)
@@ -173,6 +171,8 @@ def test_verify_over_a_million_events_against_reading_them_raw(
             assert alone.ok and alone.checked == head
             raw_rate, verify_rate = raw / raw_seconds, report.checked / verify_seconds
             alone_rate = alone.checked / alone_seconds
+            record("audit verify/raw read events/s", backend, verify_rate / raw_rate,
+                   at_least=0.3)  # fmt: skip
             print(
                 f"\n[{backend}] {raw:,} events (seeded in {seeding:.0f} s):\n"
                 f"  raw read     {raw_seconds:6.1f} s  {raw_rate:10,.0f} events/s\n"

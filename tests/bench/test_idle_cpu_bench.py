@@ -27,6 +27,7 @@ import pytest
 from interface.wiring import bootstrap
 from tests.bench.load import LoadResult
 from tests.bench.process_cpu import CpuShare, idle_cpu
+from tests.bench.summary import record
 from tests.bench.test_open_ticket_throughput import BareServer
 from tests.databases import BACKENDS, SECRET_KEY_TEXT, fresh_database_url, settings_for
 from tests.e2e.api import Api, ticket_body
@@ -94,6 +95,7 @@ def test_idle_cpu_and_write_to_view_latency(backend: str, tmp_path: Path) -> Non
             bare.stop()
 
     total, bare_total = shares[-1].percent, baseline[-1].percent
+    record("idle server, % of one core", backend, total, below=TARGET_PERCENT)
     print_shares(f"\n\n{backend}: Atende idle for {IDLE_SECONDS:.0f} s, % of one core", shares)
     print_shares(f"{backend}: gunicorn with the bare app, same config, no projector", baseline)
     print(

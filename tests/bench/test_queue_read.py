@@ -40,6 +40,7 @@ from interface.wiring import bootstrap
 from tests.bench import load
 from tests.bench.load import LoadResult, run_load
 from tests.bench.seed import catch_up_queue, seed_open_tickets
+from tests.bench.summary import record
 from tests.bench.test_open_ticket_throughput import (
     EvenSpread,
     connections_per_worker,
@@ -143,6 +144,12 @@ def test_queue_read(backend: str, tmp_path: Path) -> None:
 
     rows = [row for pair in zip(atende_rows, bare_rows, strict=True) for row in pair]
     ROWS.extend(rows)
+    for mine, bare_row in zip(atende_rows, bare_rows, strict=True):
+        ratio = mine.result.requests_per_second / bare_row.result.requests_per_second
+        record(f"queue read {mine.scenario} atende/bare req/s", backend, ratio,
+               at_least=RATIO_TARGET)  # fmt: skip
+        record(f"queue read {mine.scenario} p99 ms", backend, mine.result.p99_ms,
+               below=P99_TARGET_MS)  # fmt: skip
     print(
         f"\n\n{backend}: {TICKETS:,} active tickets, {REQUESTS:,} GETs per scenario, "
         f"{CONCURRENCY} keep-alive clients, {WORKERS} workers"

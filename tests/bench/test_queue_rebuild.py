@@ -9,7 +9,7 @@ measure, over the same log and the same recorder:
 * ``infrastructure.rebuild.rebuild(atende, "queue")``: fresh tables built from
   position 0 and swapped in.
 
-Target (reported, never asserted): rebuild events/s >= 0.5 x baseline events/s. The run
+Target (reported, never asserted): rebuild events/s >= 0.7 x baseline events/s. The run
 does assert that the rebuilt view is right (one row per ticket not closed, at the head).
 
     make bench        # or, smaller: ATENDE_BENCH_EVENTS=100000 make bench
@@ -30,12 +30,13 @@ from infrastructure.rebuild import REBUILD_BATCH_SIZE, rebuild
 from interface.container import Atende
 from interface.wiring import bootstrap
 from tests.bench.seed import Seeded, seed_history
+from tests.bench.summary import record
 from tests.databases import fresh_database_url, settings_for
 
 pytestmark = pytest.mark.bench
 
 EVENTS = int(os.environ.get("ATENDE_BENCH_EVENTS", "1000000"))
-RATIO_TARGET = 0.5
+RATIO_TARGET = 0.7  # issue 19 (0.5 before)
 # Seeding is setup, not the figure measured; past this it is worth mentioning.
 SEED_BUDGET_SECONDS = 300.0
 
@@ -75,9 +76,7 @@ def summary() -> Iterator[None]:
 
 def test_queue_rebuild(backend: str, tmp_path: Path) -> None:
     with fresh_database_url(backend, tmp_path) as url:
-        atende = bootstrap(
-            settings_for(url)
-        )
+        atende = bootstrap(settings_for(url))
         try:
             print(f"\n\n{backend}: seeding {EVENTS:,} events ...", flush=True)
             seeded = seed_history(atende, EVENTS)
@@ -107,6 +106,7 @@ def test_queue_rebuild(backend: str, tmp_path: Path) -> None:
 
     row = Row(backend, seeded, baseline, rebuilt)
     ROWS.append(row)
+    record("queue rebuild/raw read events/s", backend, row.ratio, at_least=RATIO_TARGET)
     print(format_table([row]))
 
 

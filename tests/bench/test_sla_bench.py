@@ -202,9 +202,7 @@ def clear_caches() -> None:
 
 def test_breach_sweep_per_due_ticket(backend: str, tmp_path: Path) -> None:
     with fresh_database_url(backend, tmp_path) as url:
-        atende = bootstrap(
-            settings_for(url)
-        )
+        atende = bootstrap(settings_for(url))
         try:
             row = measure_sweep(atende, backend, SWEPT_TICKETS)
         finally:
