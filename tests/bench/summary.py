@@ -62,14 +62,14 @@ def previous_note() -> dict[str, float]:
 
 
 def table(figures: list[Figure], previous: dict[str, float]) -> str:
-    header = f"{'figure':<52} {'value':>9} {'target':>10} {'':<6} {'previous':>9} {'':<4}"
+    header = f"{'figure':<72} {'value':>9} {'target':>10} {'':<6} {'previous':>9} {'':<4}"
     lines = [header, "-" * len(header)]
     for figure in figures:
         sign = ">=" if figure.higher_is_better else "<"
         before = previous.get(figure.key)
         fell = before is not None and figure.fell_from(before)
         lines.append(
-            f"{figure.key:<52} {figure.value:>9.3f} {sign:>3} {figure.target:<6g} "
+            f"{figure.key:<72} {figure.value:>9.3f} {sign:>3} {figure.target:<6g} "
             f"{'met' if figure.met else 'MISSED':<6} "
             f"{'' if before is None else f'{before:.3f}':>9} {'FELL' if fell else '':<4}"
         )

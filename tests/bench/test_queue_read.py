@@ -36,10 +36,12 @@ import psycopg
 import pytest
 import requests
 
+from infrastructure.projector import ViewFollower
+from infrastructure.views.registry import VIEWS
 from interface.wiring import bootstrap
 from tests.bench import load
 from tests.bench.load import LoadResult, run_load
-from tests.bench.seed import catch_up_queue, seed_open_tickets
+from tests.bench.seed import catch_up_queue, seed_history, seed_open_tickets
 from tests.bench.summary import record
 from tests.bench.test_open_ticket_throughput import (
     EvenSpread,
@@ -286,3 +288,75 @@ def format_table(rows: list[Row]) -> str:
             f"{bare.p99_ms:.1f} ms"
         )
     return "\n".join(lines)
+
+
+BACKLOG_TICKETS = int(os.environ.get("ATENDE_BENCH_BACKLOG_TICKETS", "20000"))
+BACKLOG_EVENTS = 20_000
+
+
+def test_queue_read_while_the_projector_works_through_a_backlog(
+    backend: str, tmp_path: Path
+) -> None:
+    """Issue 19: the first page read while the projector applies a 20,000-event backlog
+    to every view, against the bare app reading the same table with no projector.
+
+    BACKLOG_TICKETS active tickets are seeded and every view caught up; then 20,000
+    events more are written (tickets opened and worked) and Atende starts with its
+    projector, which takes them on while the load runs."""
+    with fresh_database_url(backend, tmp_path) as url:
+        atende = bootstrap(settings_for(url))
+        try:
+            print(f"\n\n{backend}: seeding {BACKLOG_TICKETS:,} active tickets ...", flush=True)
+            seed_open_tickets(atende, BACKLOG_TICKETS)
+            for name, view in atende.views.items():
+                ViewFollower(atende.tickets, VIEWS[name].projection(view=view), 2000).catch_up()
+            caught_up = atende.tickets.head_position()
+            seed_history(atende, BACKLOG_EVENTS)
+            head = atende.tickets.head_position()
+        finally:
+            atende.close()
+        env = server_env(url, SECRET_KEY_TEXT)
+        path = f"/v1/queue?limit={PAGE}"
+
+        bare = BareQueueServer(url, tmp_path / "bare.log", env=env)
+        bare.start()
+        try:
+            bare_result = read_under_load(bare, path, {})
+        finally:
+            bare.stop()
+
+        mine = Server(url, tmp_path / "atende.log", env=env)  # with its projector
+        token = mine.create_token("admin", "bench")
+        mine.start(workers=WORKERS)
+        try:
+            atende_result = read_under_load(mine, path, {"Authorization": f"Bearer {token}"})
+            reader = bootstrap(settings_for(url))
+            try:
+                applied = reader.views["queue"].max_tracking_id(reader.tickets.name) or 0
+            finally:
+                reader.close()
+        finally:
+            mine.stop()
+
+    ratio = atende_result.requests_per_second / bare_result.requests_per_second
+    record("queue read during a 20,000-event backlog, atende/bare req/s", backend, ratio,
+           at_least=RATIO_TARGET)  # fmt: skip
+    left = max(0, head - applied)
+    print(
+        f"\n{backend}: first page during a backlog of {head - caught_up:,} events: atende "
+        f"{atende_result.requests_per_second:,.0f} req/s (p99 {atende_result.p99_ms:.1f} ms), "
+        f"bare {bare_result.requests_per_second:,.0f} req/s; ratio {ratio:.3f} (target >= "
+        f"{RATIO_TARGET}); the queue view had {left:,} events left when the load ended"
+    )
+    for result in (atende_result, bare_result):
+        assert result.warmup_errors == 0 and result.non_2xx == 0, result.sample_error
+
+
+def read_under_load(server: Server, path: str, headers: dict[str, str]) -> LoadResult:
+    workers = [pid for pid in wait_for_workers(server, WORKERS) if pid]
+    with get_requests():
+        return run_load(
+            "127.0.0.1", server.port, path, lambda i: b"",
+            headers=headers, total=REQUESTS, concurrency=CONCURRENCY, warmup_per_client=5,
+            keep_connection=EvenSpread(server.port, workers, CONCURRENCY),
+        )  # fmt: skip
