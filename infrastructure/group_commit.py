@@ -40,9 +40,12 @@ _TRANSLATED = (
 )
 
 
-class _Write(Generic[T]):
-    def __init__(self, write: Callable[[Any], T]):
-        self.write = write
+class Write(Generic[T]):
+    """One queued write: what to do (``work``, for the batch's committer), and once the
+    batch is over, its result or its error."""
+
+    def __init__(self, work: Any):
+        self.work = work
         self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -53,19 +56,23 @@ class _Write(Generic[T]):
         return self.result  # type: ignore[return-value]
 
 
+# Writes a batch: gives each its result or error (an error it raises goes to every write
+# of the batch not given one already).
+CommitBatch = Callable[[list[Write[Any]]], None]
+
+
 class GroupCommit:
-    """Runs writes (``write(cursor)``) in ``transaction()``, several at once when they
-    queue up. ``transaction`` takes whatever lock the database needs, begins, and
-    commits on a clean exit (rolls back otherwise)."""
+    """Hands the writes queued in this process to ``commit`` a batch at a time, one
+    batch in flight: whoever holds the turn writes everything queued so far."""
 
-    def __init__(self, transaction: Callable[[], AbstractContextManager[Any]]):
-        self._transaction = transaction
-        self._pending: list[_Write[Any]] = []
+    def __init__(self, commit: CommitBatch):
+        self._commit_batch = commit
+        self._pending: list[Write[Any]] = []
         self._pending_lock = threading.Lock()
-        self._turn = threading.Lock()  # whoever holds it writes everything queued
+        self._turn = threading.Lock()
 
-    def run(self, write: Callable[[Any], T]) -> T:
-        mine = _Write(write)
+    def run(self, work: Any) -> Any:
+        mine: Write[Any] = Write(work)
         with self._pending_lock:
             self._pending.append(mine)
         with self._turn:
@@ -75,17 +82,12 @@ class GroupCommit:
                 self._commit(batch)
         return mine.outcome()
 
-    def _commit(self, batch: list[_Write[Any]]) -> None:
+    def _commit(self, batch: list[Write[Any]]) -> None:
         try:
-            with self._transaction() as cursor:
-                if len(batch) == 1:
-                    batch[0].result = batch[0].write(cursor)
-                else:
-                    for write in batch:
-                        _in_savepoint(cursor, write)
+            self._commit_batch(batch)
         except BaseException as error:
-            # The transaction failed as a whole (or the lone write did): every write
-            # not already refused on its own shares the failure.
+            # The batch failed as a whole: every write not already refused on its own
+            # shares the failure.
             for write in batch:
                 if write.error is None:
                     write.error = error
@@ -96,10 +98,26 @@ class GroupCommit:
                 write.done = True
 
 
-def _in_savepoint(cursor: Any, write: _Write[Any]) -> None:
+def in_savepoints(transaction: Callable[[], AbstractContextManager[Any]]) -> CommitBatch:
+    """A batch committer for writes that are ``work(cursor)``: all in ``transaction()``
+    (which takes the database's write lock, begins, and commits on a clean exit), each
+    in a savepoint of its own; a lone write in the transaction alone, as before."""
+
+    def commit(batch: list[Write[Any]]) -> None:
+        with transaction() as cursor:
+            if len(batch) == 1:
+                batch[0].result = batch[0].work(cursor)
+                return
+            for write in batch:
+                _in_savepoint(cursor, write)
+
+    return commit
+
+
+def _in_savepoint(cursor: Any, write: Write[Any]) -> None:
     cursor.execute("SAVEPOINT grouped_write")
     try:
-        write.result = write.write(cursor)
+        write.result = write.work(cursor)
     except Exception as error:  # noqa: BLE001 - handed to the write's own request
         cursor.execute("ROLLBACK TO grouped_write")
         write.error = _translated(error)

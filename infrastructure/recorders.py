@@ -38,7 +38,7 @@ from application.idempotency import IdempotencyOutcome
 from domain.audit_chain import Break
 from infrastructure.audit_log import insert_links, read_chain_ends, write_links
 from infrastructure.crypto import destroy_key
-from infrastructure.group_commit import GroupCommit
+from infrastructure.group_commit import GroupCommit, in_savepoints
 from infrastructure.idempotency import write_outcome
 from infrastructure.pool_ping import ping_only_idle_connections
 from infrastructure.snapshot_seals import SnapshotSeals
@@ -65,7 +65,7 @@ class SQLiteTicketRecorder(NumberedTickets, SQLiteApplicationRecorder):
 
     @cached_property
     def _group_commit(self) -> GroupCommit:
-        return GroupCommit(self._write_transaction)
+        return GroupCommit(in_savepoints(self._write_transaction))
 
     @contextmanager
     def _write_transaction(self) -> Iterator[Any]:
