@@ -84,7 +84,12 @@ class KeyRing:
         cached = self._cache.get(owner)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        row = self._load_or_create(owner) if create else self._load(owner)
+        row = self._load(owner)
+        if row is None and create and not self.knows(owner):
+            # Only a customer never seen gets a key made, in a write of its own under the
+            # database's write lock; a returning one's key is read (a write per cache
+            # miss queued every returning customer's first ticket behind the lock).
+            row = self._load_or_create(owner)
         cipher = None if row is None else AESGCM(self._unwrap(owner, *row))
         if len(self._cache) >= KEY_CACHE_MAX:
             self._cache.clear()

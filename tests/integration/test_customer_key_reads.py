@@ -1,0 +1,40 @@
+"""A returning customer's key is read, not written: only a customer never seen before
+gets a key made (a write under the database's write lock), and an erased customer's
+destroyed key is never made again."""
+
+from __future__ import annotations
+
+from domain.customer import Contact
+from tests.integration.builders import AGENT, open_ticket
+from tests.integration.sql_trace import counting, observe_connections  # noqa: F401
+
+ANA = Contact(name="Ana Souza", email="ana@example.com")
+
+
+def _key_writes(cost) -> list[str]:
+    return [s for s in cost.statements if "INSERT" in s and "customer_keys" in s]
+
+
+def test_a_returning_customer_whose_key_left_the_cache_is_served_by_a_read(
+    observe_connections,  # noqa: F811
+    atende,
+):
+    open_ticket(atende, contact=ANA)
+    atende.keys._cache.clear()  # as after KEY_CACHE_SECONDS, or in another worker
+    with counting() as cost:
+        open_ticket(atende, contact=ANA)
+    assert _key_writes(cost) == []
+
+
+def test_a_new_customer_gets_a_key_made(observe_connections, atende):  # noqa: F811
+    with counting() as cost:
+        opened = open_ticket(atende, contact=ANA)
+    assert len(_key_writes(cost)) == 1
+    assert atende.keys.knows(opened.ticket.customer_id)
+
+
+def test_an_erased_customers_key_is_not_made_again(atende):
+    customer = open_ticket(atende, contact=ANA).ticket.customer_id
+    atende.eraser.erase(customer, AGENT, "pedido del titular")
+    atende.keys._cache.clear()
+    assert atende.keys.cipher_for(customer, create=True) is None
