@@ -54,10 +54,11 @@ POLL_SECONDS = 0.05  # in-memory SQLite: how long an idle follower waits before 
 FALLBACK_SECONDS = 5.0
 # Under load a follower that woke for every commit applied one command's events at a
 # time: seven views each paying a read, a transaction and a tracking row per command
-# was half the projector's and PostgreSQL's CPU (issue 19). After a batch that caught
-# up, a follower lets this long pass since that batch began before it looks again, so
-# under load each batch holds every command of the interval; after an idle spell the
-# first event is still applied at once. It bounds how stale a view gets under load.
+# was half the projector's and PostgreSQL's CPU (issue 19). After two batches in a row
+# that caught up, a follower lets this long pass since the second began before it looks
+# again, so under load each batch holds every command of the interval; a lone command
+# (and the first after an idle spell) is still applied at once. It bounds how stale a
+# view gets under load.
 PACE_SECONDS = 0.05  # ATENDE_PROJECTOR_PACE_MS
 STOP_CHECK_SECONDS = 1.0  # how soon a waiting follower notices it should stop (each check
 # is a wake-up: seven views checking ten times a second were 4 % of a core when idle)
@@ -144,6 +145,7 @@ class ViewFollower:
     def run(self, stop: threading.Event) -> None:
         with idle_wait(self.app.recorder, self.fallback_seconds) as wait:
             changed = True  # events applied since the last caught_up (True: once at start)
+            previous = 0  # events the step before this one applied
             while not stop.is_set():
                 began = time.monotonic()
                 count = self.step()
@@ -155,11 +157,17 @@ class ViewFollower:
                 if count == 0:
                     self._passed(None)  # the log, and what caught_up did, all done
                     wait(stop)
+                    previous = 0
                     continue
                 if self.after_batch is not None:
                     self.after_batch()
-                if count < self.batch_size:  # caught up: let the next commits gather
+                # Caught up, and events came in step after step: commits are streaming
+                # in, so let the next ones gather. After a lone command (the step before
+                # found nothing) look again at once: a client that writes and then
+                # reads its write must not wait out the pace.
+                if previous and count < self.batch_size:
                     stop.wait(self.pace_seconds - (time.monotonic() - began))
+                previous = count
 
     def caught_up(self) -> None:
         """Called once the view has caught up with the log after new events (and once
