@@ -11,4 +11,4 @@ def pytest_terminal_summary(terminalreporter) -> None:
     terminalreporter.write_sep("=", "benchmark summary: every figure against its target")
     terminalreporter.write_line(table(FIGURES, previous_note()))
     save_run(FIGURES)
-    terminalreporter.write_line("(this run's figures: var/bench-figures.json)")
+    terminalreporter.write_line("(merged into var/bench-figures.json)")

@@ -4,14 +4,14 @@ target, and against the figure the previous closing note quoted (issue 19, item 
 Each benchmark records its headline figures with ``record``; tests/bench/conftest.py
 prints the table once the run is over. A figure more than 10 % worse than the previous
 note's is marked FELL: it is fixed before the issue being worked on is resolved. After
-quoting the table in a closing note, put its figures in PREVIOUS_NOTE_FILE
-(``make bench`` writes the run's figures to var/bench-figures.json to copy from).
+quoting the table in a closing note, put its figures in PREVIOUS_NOTE_FILE (each run
+merges its figures into var/bench-figures.json, the latest of every figure, to copy from).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 PREVIOUS_NOTE_FILE = Path(__file__).with_name("previous_note.json")
@@ -87,15 +87,12 @@ def table(figures: list[Figure], previous: dict[str, float]) -> str:
 
 
 def save_run(figures: list[Figure]) -> None:
+    """Merge this run's figures into RUN_FILE: a partial run (one benchmark again)
+    updates its own figures and keeps the others' latest."""
     RUN_FILE.parent.mkdir(exist_ok=True)
-    RUN_FILE.write_text(
-        json.dumps(
-            {
-                "figures": {f.key: round(f.value, 4) for f in figures},
-                "details": [asdict(f) for f in figures],
-            },
-            indent=2,
-            ensure_ascii=False,
-        )
-        + "\n"
-    )
+    try:
+        kept = json.loads(RUN_FILE.read_text())["figures"]
+    except (FileNotFoundError, ValueError, KeyError):
+        kept = {}
+    kept.update({f.key: round(f.value, 4) for f in figures})
+    RUN_FILE.write_text(json.dumps({"figures": kept}, indent=2, ensure_ascii=False) + "\n")
