@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -65,12 +64,8 @@ class SQLiteTicketRecorder(NumberedTickets, SQLiteApplicationRecorder):
 
     @cached_property
     def _group_commit(self) -> GroupCommit:
-        return GroupCommit(in_savepoints(self._write_transaction))
-
-    @contextmanager
-    def _write_transaction(self) -> Iterator[Any]:
-        with sqlite_write_lock(self.datastore), self.datastore.transaction(commit=True) as c:
-            yield c
+        # SqlDatabase's write transaction takes the cross-process write lock first.
+        return GroupCommit(in_savepoints(SqlDatabase(self.datastore).transaction))
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
