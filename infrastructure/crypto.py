@@ -84,11 +84,12 @@ class KeyRing:
         cached = self._cache.get(owner)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        # A returning customer's key is read: a write per cache miss queued every
+        # returning customer's first ticket behind the database's write lock. Found no
+        # key, the insert-if-absent decides: a customer never seen gets one, one
+        # another request made meanwhile is read back, an erased one stays erased.
         row = self._load(owner)
-        if row is None and create and not self.knows(owner):
-            # Only a customer never seen gets a key made, in a write of its own under the
-            # database's write lock; a returning one's key is read (a write per cache
-            # miss queued every returning customer's first ticket behind the lock).
+        if row is None and create:
             row = self._load_or_create(owner)
         cipher = None if row is None else AESGCM(self._unwrap(owner, *row))
         if len(self._cache) >= KEY_CACHE_MAX:

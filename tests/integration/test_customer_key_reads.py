@@ -1,6 +1,6 @@
 """A returning customer's key is read, not written: only a customer never seen before
-gets a key made (a write under the database's write lock), and an erased customer's
-destroyed key is never made again."""
+gets a key made (a write under the database's write lock), a key another request made
+meanwhile is used, and an erased customer's destroyed key is never made again."""
 
 from __future__ import annotations
 
@@ -38,3 +38,14 @@ def test_an_erased_customers_key_is_not_made_again(atende):
     atende.eraser.erase(customer, AGENT, "pedido del titular")
     atende.keys._cache.clear()
     assert atende.keys.cipher_for(customer, create=True) is None
+
+
+def test_a_key_another_request_made_since_this_one_looked_is_used_not_taken_as_erased(
+    atende, monkeypatch
+):
+    # Two first contacts of one customer at once: this one looked before the other's
+    # key was committed, and found none.
+    customer = open_ticket(atende, contact=ANA).ticket.customer_id
+    atende.keys._cache.clear()
+    monkeypatch.setattr(atende.keys, "_load", lambda owner: None)
+    assert atende.keys.cipher_for(customer, create=True) is not None
