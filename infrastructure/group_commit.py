@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from eventsourcing.persistence import (
     DataError,
@@ -27,8 +27,6 @@ from eventsourcing.persistence import (
     OperationalError,
     PersistenceError,
 )
-
-T = TypeVar("T")
 
 # What the library's SQLite transaction turns driver errors into, for the errors a write
 # inside a savepoint raises (the library translates only what leaves its transaction).
@@ -40,39 +38,35 @@ _TRANSLATED = (
 )
 
 
-class Write(Generic[T]):
-    """One queued write: what to do (``work``, for the batch's committer), and once the
-    batch is over, its result or its error."""
+class _Write:
+    """One queued write (``work(cursor)``), and once its batch is over, its result or
+    its error."""
 
-    def __init__(self, work: Any):
+    def __init__(self, work: Callable[[Any], Any]):
         self.work = work
         self.done = False
-        self.result: T | None = None
+        self.result: Any = None
         self.error: BaseException | None = None
 
-    def outcome(self) -> T:
+    def outcome(self) -> Any:
         if self.error is not None:
             raise self.error
-        return self.result  # type: ignore[return-value]
-
-
-# Writes a batch: gives each its result or error (an error it raises goes to every write
-# of the batch not given one already).
-CommitBatch = Callable[[list[Write[Any]]], None]
+        return self.result
 
 
 class GroupCommit:
-    """Hands the writes queued in this process to ``commit`` a batch at a time, one
-    batch in flight: whoever holds the turn writes everything queued so far."""
+    """Runs writes (``work(cursor)``) in ``transaction()``, several at once when they
+    queue up. ``transaction`` takes the database's write lock, begins, and commits on a
+    clean exit (rolls back otherwise)."""
 
-    def __init__(self, commit: CommitBatch):
-        self._commit_batch = commit
-        self._pending: list[Write[Any]] = []
+    def __init__(self, transaction: Callable[[], AbstractContextManager[Any]]):
+        self._transaction = transaction
+        self._pending: list[_Write] = []
         self._pending_lock = threading.Lock()
-        self._turn = threading.Lock()
+        self._turn = threading.Lock()  # whoever holds it writes everything queued
 
-    def run(self, work: Any) -> Any:
-        mine: Write[Any] = Write(work)
+    def run(self, work: Callable[[Any], Any]) -> Any:
+        mine = _Write(work)
         with self._pending_lock:
             self._pending.append(mine)
         with self._turn:
@@ -82,12 +76,17 @@ class GroupCommit:
                 self._commit(batch)
         return mine.outcome()
 
-    def _commit(self, batch: list[Write[Any]]) -> None:
+    def _commit(self, batch: list[_Write]) -> None:
         try:
-            self._commit_batch(batch)
+            with self._transaction() as cursor:
+                if len(batch) == 1:  # a lone write in a transaction alone, as before
+                    batch[0].result = batch[0].work(cursor)
+                else:
+                    for write in batch:
+                        _in_savepoint(cursor, write)
         except BaseException as error:
-            # The batch failed as a whole: every write not already refused on its own
-            # shares the failure.
+            # The transaction failed as a whole (or the lone write did): every write
+            # not already refused on its own shares the failure.
             for write in batch:
                 if write.error is None:
                     write.error = error
@@ -98,23 +97,7 @@ class GroupCommit:
                 write.done = True
 
 
-def in_savepoints(transaction: Callable[[], AbstractContextManager[Any]]) -> CommitBatch:
-    """A batch committer for writes that are ``work(cursor)``: all in ``transaction()``
-    (which takes the database's write lock, begins, and commits on a clean exit), each
-    in a savepoint of its own; a lone write in the transaction alone, as before."""
-
-    def commit(batch: list[Write[Any]]) -> None:
-        with transaction() as cursor:
-            if len(batch) == 1:
-                batch[0].result = batch[0].work(cursor)
-                return
-            for write in batch:
-                _in_savepoint(cursor, write)
-
-    return commit
-
-
-def _in_savepoint(cursor: Any, write: Write[Any]) -> None:
+def _in_savepoint(cursor: Any, write: _Write) -> None:
     cursor.execute("SAVEPOINT grouped_write")
     try:
         write.result = write.work(cursor)

@@ -37,7 +37,7 @@ from application.idempotency import IdempotencyOutcome
 from domain.audit_chain import Break
 from infrastructure.audit_log import insert_links, read_chain_ends, write_links
 from infrastructure.crypto import destroy_key
-from infrastructure.group_commit import GroupCommit, in_savepoints
+from infrastructure.group_commit import GroupCommit
 from infrastructure.idempotency import write_outcome
 from infrastructure.pool_ping import ping_only_idle_connections
 from infrastructure.snapshot_seals import SnapshotSeals
@@ -65,7 +65,7 @@ class SQLiteTicketRecorder(NumberedTickets, SQLiteApplicationRecorder):
     @cached_property
     def _group_commit(self) -> GroupCommit:
         # SqlDatabase's write transaction takes the cross-process write lock first.
-        return GroupCommit(in_savepoints(SqlDatabase(self.datastore).transaction))
+        return GroupCommit(SqlDatabase(self.datastore).transaction)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
