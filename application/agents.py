@@ -15,7 +15,7 @@ from application.idempotency import IdempotencyClaim, outcome_of
 from application.ports import HostsAgents
 from application.retries import Save, save_with_retries
 from domain.actor import SYSTEM, Actor
-from domain.agent import Agent, agent_id_for_email
+from domain.agent import Agent, AgentInactive, agent_id_for_email
 
 RETRIES = 10
 BACKOFF_SECONDS = 0.005
@@ -63,6 +63,13 @@ class AgentDirectory:
         if not isinstance(agent, Agent):
             raise AgentNotFound(agent_id)
         return agent
+
+    def check_active(self, agent_id: UUID | str) -> None:
+        """Raise unless ``agent_id`` is a registered agent who is not deactivated (an
+        agent token may only be bound to one)."""
+        agent = self.get(agent_id)
+        if not agent.active:
+            raise AgentInactive(agent.id)
 
     def position_of(self, agent: Agent) -> int:
         return self.app.recorder.position_of(agent.id, agent.version)

@@ -91,3 +91,18 @@ class CustomerNotFound(Exception):
     def __init__(self, customer_id: UUID):
         super().__init__(f"customer {customer_id} not found")
         self.customer_id = customer_id
+
+
+class TokenNotFound(Exception):
+    def __init__(self, token_id: object):
+        super().__init__(f"token {token_id} not found")
+        self.token_id = token_id
+
+
+class InvalidToken(Exception):
+    """A field of a token request that the schema cannot judge alone."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

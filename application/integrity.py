@@ -14,7 +14,7 @@ from domain.erasure import erasure_id
 
 
 def side_table_break(
-    tokens: Any,  # infrastructure.tokens.TokenStore
+    tokens: Any,  # application.tokens.ApiTokens
     keys: Any,  # infrastructure.crypto.KeyRing
     recorded: Callable[[UUID], bool],  # whether an aggregate is in the event log
     idempotency: Any = None,  # infrastructure.idempotency.SqlIdempotencyStore

@@ -59,6 +59,11 @@ _EVENT_BOOKKEEPING = (
     "timestamp",
     "actor",
     "originator_topic",
+    # An API token's keyed secret hash and its seal (domain/api_token.py): keyed, so
+    # useless without the deployment's key, but no reader of the feed or a history needs
+    # them, and a credential's material is shown to nobody.
+    "secret_hash",
+    "seal",
 )
 
 

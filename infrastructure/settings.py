@@ -66,6 +66,9 @@ class Settings:
     health_max_heartbeat_age: timedelta = timedelta(seconds=30)
     rate_limit: Rate | None = None
     public_rate_limit: Rate | None = None
+    # Issue 20: how long a new API token lives when its creator does not say (None: until
+    # revoked).
+    token_default_expiry: timedelta | None = None
     environ: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -118,6 +121,7 @@ class Settings:
             ),
             rate_limit=optional_rate(env, "ATENDE_RATE_LIMIT"),
             public_rate_limit=optional_rate(env, "ATENDE_PUBLIC_RATE_LIMIT"),
+            token_default_expiry=optional_duration(env, "ATENDE_TOKEN_DEFAULT_EXPIRY"),
             environ=env,
         )
 

@@ -12,12 +12,12 @@ from application.intake import Intake
 from application.sla_config import SlaConfiguration
 from application.ticket_commands import TicketCommands
 from application.tickets import TicketApplication
+from application.tokens import ApiTokens
 from infrastructure.access_log import AccessLog
 from infrastructure.crypto import KeyRing
 from infrastructure.heartbeat import Heartbeats, WriteProbe
 from infrastructure.settings import Settings
 from infrastructure.sql import SqlDatabase
-from infrastructure.tokens import TokenStore
 from infrastructure.view_failures import ViewFailures
 from infrastructure.views.registry import Views
 
@@ -28,7 +28,7 @@ class Atende:
 
     settings: Settings
     tickets: TicketApplication
-    tokens: TokenStore
+    tokens: ApiTokens
     idempotency: IdempotencyStore
     db: SqlDatabase
     sla_config: SlaConfiguration

@@ -26,6 +26,7 @@ from application.sla_config import SlaConfiguration
 from application.surveys import SurveyDesk
 from application.ticket_commands import TicketCommands
 from application.tickets import TicketApplication
+from application.tokens import ApiTokens
 from infrastructure.access_log import AccessLog
 from infrastructure.anchors import AnchorFile, AnchorSigner
 from infrastructure.audit_log import AuditLog
@@ -52,7 +53,7 @@ from infrastructure.retention import add_retention_job
 from infrastructure.scheduler import FollowUpScheduler, SlaScheduler
 from infrastructure.settings import Settings, secret_key_for
 from infrastructure.sql import SqlDatabase
-from infrastructure.tokens import TokenStore, token_key
+from infrastructure.tokens import SqlTokenIndex, token_key
 from infrastructure.verify_workers import ProcessRanges
 from infrastructure.view_failures import ViewFailures
 from infrastructure.views.registry import VIEWS, Views
@@ -88,7 +89,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
     idempotency = SqlIdempotencyStore(
         db, idempotency_key(secret_key), settings.idempotency_retention
     )
-    tokens = TokenStore(db, token_key(secret_key))
+    token_index = SqlTokenIndex(db, token_key(secret_key))
     views = Views.make(factory.datastore)
     view_failures = ViewFailures(db)
     heartbeats = Heartbeats(db)
@@ -111,6 +112,13 @@ def bootstrap(settings: Settings | None = None) -> Atende:
             known_language=views.ticket_list.latest_language,
         ),
     )
+    tokens = ApiTokens(
+        tickets,
+        token_index,
+        token_key(secret_key),
+        agent_status=tickets.agents.check_active,
+        default_ttl=settings.token_default_expiry,
+    )
     audit_log = AuditLog(db, tickets.recorder.events_table_name)
     access_log = AccessLog(db, access_log_seal_key(secret_key))
     with db.schema_lock():
@@ -121,11 +129,12 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         tickets.recorder.numbers.create_table(renumbered=[views.queue.t, views.ticket_list.t])
         tickets.snapshots.recorder.create_table()
         stores = (
-            keyring, idempotency, tokens, audit_log, access_log, view_failures, heartbeats,
+            keyring, idempotency, token_index, audit_log, access_log, view_failures, heartbeats,
             write_probe,
         )  # fmt: skip
         for store in (*stores, *views.values()):
             store.create_table()
+        tokens.import_legacy()  # tokens from before tokens were events (issue 20)
     return Atende(
         settings=settings,
         tickets=tickets,

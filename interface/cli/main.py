@@ -10,10 +10,10 @@ import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from domain.actor import ROLES
 from infrastructure.views.registry import VIEWS
 from interface.cli.audit import add_audit_commands
 from interface.cli.keys import add_key_commands
+from interface.cli.tokens import add_token_commands
 
 if TYPE_CHECKING:
     from infrastructure.heartbeat import Heartbeat
@@ -54,13 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="rebuild every view")
     rebuild.set_defaults(run=_rebuild)
 
-    tokens = commands.add_parser("tokens", help="manage API tokens")
-    token_commands = tokens.add_subparsers(required=True, metavar="ACTION")
-    create = token_commands.add_parser("create", help="create a token and print it")
-    create.add_argument("--role", required=True, choices=ROLES)
-    create.add_argument("--name", required=True)
-    create.set_defaults(run=_create_token)
-
+    add_token_commands(commands)
     add_audit_commands(commands)
     add_key_commands(commands)
 
@@ -159,19 +153,6 @@ def _rebuild(args: argparse.Namespace) -> int:
             rebuild(atende, name)
     finally:
         atende.close()
-    return 0
-
-
-def _create_token(args: argparse.Namespace) -> int:
-    from interface.wiring import bootstrap
-
-    atende = bootstrap()
-    try:
-        issued = atende.tokens.create(role=args.role, name=args.name)
-    finally:
-        atende.close()
-    print(f"Created {args.role} token {args.name!r} (id {issued.actor.id}). It is shown only once:")
-    print(issued.token)
     return 0
 
 

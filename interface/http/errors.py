@@ -22,11 +22,14 @@ from application.errors import (
     DuplicateAgent,
     DuplicateExternalRef,
     InvalidHolidaySeed,
+    InvalidToken,
     StaleVersion,
     SurveyNotFound,
     TicketNotFound,
+    TokenNotFound,
 )
 from domain.agent import AgentInactive
+from domain.api_token import TokenExpired, TokenRevoked
 from domain.calendar import InvalidCalendar
 from domain.sla.policy import InvalidPolicy
 from domain.survey import SurveyClosed
@@ -148,6 +151,10 @@ def add_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(AgentInactive, _on_agent_unavailable)
     app.add_error_handler(InvalidEmail, _on_invalid_field)
     app.add_error_handler(CalendarInUse, _on_calendar_in_use)
+    app.add_error_handler(TokenNotFound, _on_not_found)
+    app.add_error_handler(InvalidToken, _on_invalid_field)
+    app.add_error_handler(TokenRevoked, _on_token_unusable)
+    app.add_error_handler(TokenExpired, _on_token_unusable)
     for invalid in (InvalidCalendar, InvalidPolicy, InvalidHolidaySeed):
         app.add_error_handler(invalid, _on_invalid_field)
     app.add_error_handler(TransitionNotAllowed, _on_transition)
@@ -212,6 +219,11 @@ def _on_duplicate_agent(req: Any, resp: Any, ex: DuplicateAgent, params: Any) ->
 
 def _on_agent_unavailable(req: Any, resp: Any, ex: Any, params: Any) -> None:
     raise Problem(falcon.HTTP_409, "agent-unavailable", "Agent unavailable", str(ex))
+
+
+def _on_token_unusable(req: Any, resp: Any, ex: Any, params: Any) -> None:
+    slug = "token-revoked" if isinstance(ex, TokenRevoked) else "token-expired"
+    raise Problem(falcon.HTTP_409, slug, "Token not usable", str(ex))
 
 
 def _on_calendar_in_use(req: Any, resp: Any, ex: CalendarInUse, params: Any) -> None:

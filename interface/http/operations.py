@@ -29,6 +29,7 @@ from interface.http.resources import (
     sla,
     surveys,
     tickets,
+    tokens,
 )
 
 # In the order create_app adds their routes.
@@ -45,6 +46,7 @@ DECLARING = (
     surveys,
     reports,
     audit,
+    tokens,
     docs,
 )
 

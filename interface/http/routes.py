@@ -28,6 +28,7 @@ from interface.http.resources.reports import add_report_routes
 from interface.http.resources.sla import add_sla_routes
 from interface.http.resources.surveys import add_survey_routes
 from interface.http.resources.tickets import add_ticket_routes
+from interface.http.resources.tokens import add_token_routes
 
 
 def add_routes(app: falcon.App, atende: Atende) -> None:
@@ -108,4 +109,5 @@ def add_routes(app: falcon.App, atende: Atende) -> None:
         log=log,
         retries=retries,
     )
+    add_token_routes(app, tokens=atende.tokens)
     add_docs_routes(app, build_document())  # built once: operations never change

@@ -49,7 +49,8 @@ def test_customer_keys_are_stored_wrapped_one_per_customer(atende):
 
 def test_only_a_hash_of_a_token_is_stored_and_it_authenticates(atende):
     issued = atende.tokens.create("auditor", "auditoria")
-    assert issued.token not in _raw_rows(atende, "api_tokens")
+    assert issued.token not in _raw_rows(atende, "api_token_secrets")
+    assert issued.token not in _raw_rows(atende, atende.tickets.recorder.events_table_name)
     assert atende.tokens.authenticate(issued.token) == issued.actor
     assert atende.tokens.authenticate(issued.token + "x") is None
 

@@ -1,12 +1,15 @@
 """API tokens against someone who can write the database but holds no secret: a row they
-insert or edit authenticates nobody, and audit verify names it. SQLite and PostgreSQL."""
+insert or edit in the table of tokens from before tokens were events authenticates nobody
+and audit verify names it; rows Atende wrote there keep working. SQLite and PostgreSQL.
+(Tokens as events: test_api_tokens.py.)"""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
-from infrastructure.tokens import TokenStore
+from application.tokens import ApiTokens
+from infrastructure.tokens import SqlTokenIndex
 
 
 def _sql(atende, statement: str, params: dict[str, Any] | None = None) -> None:
@@ -14,9 +17,13 @@ def _sql(atende, statement: str, params: dict[str, Any] | None = None) -> None:
         atende.db.execute(cursor, statement.format(t=atende.db.table("api_tokens")), params)
 
 
-def _fresh_store(atende) -> TokenStore:
-    """Another process: nothing cached."""
-    return TokenStore(atende.db, atende.tokens._key)
+def _restarted(atende) -> ApiTokens:
+    """Another process starting: nothing cached, the legacy rows imported."""
+    key = atende.tokens._key
+    tokens = ApiTokens(atende.tickets, SqlTokenIndex(atende.db, key), key)
+    tokens.index.create_table()
+    tokens.import_legacy()
+    return tokens
 
 
 def _forge(atende, token: str, role: str = "admin") -> None:
@@ -30,48 +37,45 @@ def _forge(atende, token: str, role: str = "admin") -> None:
 
 def test_a_stored_token_hash_is_keyed_not_a_plain_sha256(atende):
     issued = atende.tokens.create(role="agent", name="maria")
-    row = atende.db.fetchone(
-        f"SELECT token_hash FROM {atende.db.table('api_tokens')} WHERE id = :id",
-        {"id": issued.actor.id},
-    )
-    assert row["token_hash"] != hashlib.sha256(issued.token.encode()).hexdigest()
+    (stored,) = atende.tokens.get(issued.record.id).secrets
+    assert stored != hashlib.sha256(issued.token.encode()).hexdigest()
+    assert stored == atende.tokens._hash(issued.token)
     assert atende.tokens.authenticate(issued.token) == issued.actor
 
 
 def test_a_token_row_inserted_by_hand_grants_nothing_and_verify_names_it(atende):
     _forge(atende, "atd_mallory")
-    assert _fresh_store(atende).authenticate("atd_mallory") is None
+    assert _restarted(atende).authenticate("atd_mallory") is None
     assert atende.tokens.unsealed_rows() == ["forged"]
 
 
-def test_raising_a_tokens_role_by_hand_grants_nothing(atende):
-    issued = atende.tokens.create(role="agent", name="maria")
-    _sql(atende, "UPDATE {t} SET role = 'admin' WHERE id = :id", {"id": issued.actor.id})
-    assert _fresh_store(atende).authenticate(issued.token) is None
-    assert atende.tokens.unsealed_rows() == [issued.actor.id]
+def test_raising_a_legacy_tokens_role_by_hand_grants_nothing(atende):
+    token = "atd_" + "m" * 43
+    row_id = "2b1f0f5e-7d7e-4c1a-8f51-0e4b6e2f9a01"
+    atende.tokens.index.write_legacy_row(row_id, "maria", "agent", atende.tokens._hash(token))
+    _sql(atende, "UPDATE {t} SET role = 'admin' WHERE id = :id", {"id": row_id})
 
-
-def test_tokens_issued_before_seals_keep_working_after_the_upgrade_and_no_later_row_does(atende):
-    _sql(atende, "DELETE FROM {t}")
-    _sql(atende, "ALTER TABLE {t} DROP COLUMN seal")  # the table as it was
-    _forge(atende, "atd_issued_long_ago", role="integrator")
-
-    upgraded = _fresh_store(atende)
-    upgraded.create_table()
-    _sql(atende, "DELETE FROM {t} WHERE id = 'forged'")
-    # The same plain-hash row written again, after the upgrade, by hand:
-    _forge(atende, "atd_issued_long_ago", role="integrator")
-
-    assert _fresh_store(atende).authenticate("atd_issued_long_ago") is None
+    assert _restarted(atende).authenticate(token) is None
+    assert atende.tokens.unsealed_rows() == [row_id]
 
 
 def test_a_token_issued_before_seals_still_authenticates_after_the_upgrade(atende):
     _sql(atende, "DELETE FROM {t}")
-    _sql(atende, "ALTER TABLE {t} DROP COLUMN seal")
+    _sql(atende, "ALTER TABLE {t} DROP COLUMN seal")  # the table as it was
     _forge(atende, "atd_issued_long_ago", role="integrator")
 
-    _fresh_store(atende).create_table()
+    actor = _restarted(atende).authenticate("atd_issued_long_ago")
 
-    actor = _fresh_store(atende).authenticate("atd_issued_long_ago")
     assert actor is not None and actor.role == "integrator"
     assert atende.tokens.unsealed_rows() == []
+
+
+def test_a_row_written_by_hand_after_the_upgrade_is_never_imported(atende):
+    _sql(atende, "DELETE FROM {t}")
+    _sql(atende, "ALTER TABLE {t} DROP COLUMN seal")
+    _restarted(atende)  # the upgrade: the seal column, no rows to seal
+    _forge(atende, "atd_written_later", role="admin")
+
+    assert _restarted(atende).authenticate("atd_written_later") is None
+    assert atende.tokens.list() == []
+    assert atende.tokens.unsealed_rows() == ["forged"]

@@ -7,8 +7,8 @@ from typing import Any
 
 import falcon
 
+from application.tokens import ApiTokens
 from domain.actor import Actor
-from infrastructure.tokens import TokenStore
 from interface.http.errors import Problem
 
 # Who may do what (DESIGN.md, Roles). Admin is everywhere.
@@ -30,7 +30,7 @@ class Authentication:
     Resources that set ``public = True`` (health, docs) skip it.
     """
 
-    def __init__(self, tokens: TokenStore):
+    def __init__(self, tokens: ApiTokens):
         self.tokens = tokens
 
     def process_resource(
@@ -43,7 +43,7 @@ class Authentication:
             raise unauthorized("Send Authorization: Bearer <token>.")
         actor = self.tokens.authenticate(token.strip())
         if actor is None:
-            raise unauthorized("The token is unknown or revoked.")
+            raise unauthorized("The token is unknown, revoked or expired.")
         req.context.actor = actor
 
 

@@ -22,7 +22,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from application.ports import LogHead
-from infrastructure.tokens import TokenStore
+from application.tokens import ApiTokens
 from infrastructure.view_status import ViewStatus
 from interface.http.errors import Problem
 from interface.http.middleware.auth import unauthorized
@@ -103,7 +103,7 @@ class Metrics:
     unlimited = True
 
     def __init__(
-        self, *, tokens: TokenStore, scrape_token: str | None, database_metrics: DatabaseCollector
+        self, *, tokens: ApiTokens, scrape_token: str | None, database_metrics: DatabaseCollector
     ):
         self.tokens = tokens
         self.scrape_token = scrape_token
@@ -156,7 +156,7 @@ OPERATIONS: Operations = {
 def add_metrics_route(
     app: falcon.App,
     *,
-    tokens: TokenStore,
+    tokens: ApiTokens,
     scrape_token: str | None,
     view_status: ViewStatus,
     log: LogHead,

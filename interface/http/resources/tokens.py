@@ -1,0 +1,155 @@
+"""Token routes (issue 20), admin only: issue and list, read one, revoke, rotate.
+
+Token management is admin only (DESIGN.md, Clarification 6). The secret is in the answer
+to POST /v1/tokens and to a rotation, and nowhere else: it is not stored, so these two
+commands take no Idempotency-Key (a retry cannot be answered with the first secret
+without keeping it); a token made by a lost answer is listed and can be revoked.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+import falcon
+
+from application.tokens import DEFAULT_ROTATION_GRACE, ApiTokens, IssuedToken, TokenRecord
+from infrastructure.settings import parse_duration
+from interface.http.hooks import validate_body
+from interface.http.middleware.auth import allow
+from interface.http.openapi.operation import ADMIN, Operation, Operations
+from interface.http.schemas.common import EmptyIn
+from interface.http.schemas.tokens import (
+    NEVER,
+    IssuedTokenOut,
+    RotateIn,
+    TokenIn,
+    TokenListOut,
+    TokenOut,
+)
+
+TOKEN = "/v1/tokens/{token_id:uuid}"
+
+
+def _issued(resp: falcon.Response, issued: IssuedToken, status: int) -> None:
+    resp.status = status
+    resp.media = {**issued.record.as_dict(), "token": issued.token}
+    resp.cache_control = ["no-store"]  # a secret: no cache may keep this answer
+    if status == 201:
+        resp.location = f"/v1/tokens/{issued.record.id}"
+
+
+def _record(resp: falcon.Response, record: TokenRecord) -> None:
+    resp.media = record.as_dict()
+
+
+class TokenCollection:
+    schema = TokenIn()
+
+    def __init__(self, *, tokens: ApiTokens):
+        self.tokens = tokens
+
+    @falcon.before(allow())
+    @falcon.before(validate_body)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = req.context.body
+        expires_in = body.get("expires_in")
+        issued = self.tokens.create(
+            body["role"],
+            body["name"],
+            agent_id=str(body["agent_id"]) if body["agent_id"] else None,
+            expires_in=parse_duration(expires_in, "expires_in")
+            if expires_in and expires_in != NEVER
+            else None,
+            expires_at=body.get("expires_at"),
+            never_expires=expires_in == NEVER,
+            actor=req.context.actor,
+        )
+        _issued(resp, issued, 201)
+
+    @falcon.before(allow())
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"items": [record.as_dict() for record in self.tokens.list()]}
+
+
+class TokenItem:
+    def __init__(self, *, tokens: ApiTokens):
+        self.tokens = tokens
+
+    @falcon.before(allow())
+    def on_get(self, req: falcon.Request, resp: falcon.Response, token_id: UUID) -> None:
+        _record(resp, self.tokens.record(token_id))
+
+
+class TokenRevocation:
+    schema = EmptyIn()
+
+    def __init__(self, *, tokens: ApiTokens):
+        self.tokens = tokens
+
+    @falcon.before(allow())
+    @falcon.before(validate_body)
+    def on_post(self, req: falcon.Request, resp: falcon.Response, token_id: UUID) -> None:
+        # Revoking a revoked token answers the same and records nothing.
+        record, _ = self.tokens.revoke(token_id, actor=req.context.actor)
+        _record(resp, record)
+
+
+class TokenRotation:
+    schema = RotateIn()
+
+    def __init__(self, *, tokens: ApiTokens):
+        self.tokens = tokens
+
+    @falcon.before(allow())
+    @falcon.before(validate_body)
+    def on_post(self, req: falcon.Request, resp: falcon.Response, token_id: UUID) -> None:
+        grace = req.context.body.get("grace")
+        issued = self.tokens.rotate(token_id, grace=_grace(grace), actor=req.context.actor)
+        _issued(resp, issued, 200)
+
+
+def _grace(text: str | None) -> timedelta:
+    if text is None:
+        return DEFAULT_ROTATION_GRACE
+    return timedelta(0) if text == "0" else parse_duration(text, "grace")
+
+
+OPERATIONS: Operations = {
+    ("/v1/tokens", "post"): Operation(
+        "Issue an API token (its secret is in this answer only)",
+        "tokens",
+        ADMIN,
+        IssuedTokenOut,
+        statuses=(201,),
+        body=TokenIn,
+        errors=(404, 409),
+    ),
+    ("/v1/tokens", "get"): Operation(
+        "Every API token (never a secret)", "tokens", ADMIN, TokenListOut
+    ),
+    (TOKEN, "get"): Operation("Read an API token", "tokens", ADMIN, TokenOut, errors=(404,)),
+    (f"{TOKEN}/revoke", "post"): Operation(
+        "Revoke an API token (again: the same answer, nothing recorded)",
+        "tokens",
+        ADMIN,
+        TokenOut,
+        body=EmptyIn,
+        errors=(404,),
+    ),
+    (f"{TOKEN}/rotate", "post"): Operation(
+        "Give an API token a new secret; the old one works for the grace period",
+        "tokens",
+        ADMIN,
+        IssuedTokenOut,
+        body=RotateIn,
+        errors=(404, 409),
+    ),
+}
+
+
+def add_token_routes(app: falcon.App, *, tokens: ApiTokens) -> None:
+    app.add_route("/v1/tokens", TokenCollection(tokens=tokens))
+    app.add_route(TOKEN, TokenItem(tokens=tokens))
+    app.add_route(f"{TOKEN}/revoke", TokenRevocation(tokens=tokens))
+    app.add_route(f"{TOKEN}/rotate", TokenRotation(tokens=tokens))
