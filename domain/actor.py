@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ROLES = ("admin", "agent", "integrator", "auditor", "analyst")
+# supervisor (issue 20): between agent and admin. Manages agents, reassigns, sees every
+# queue and report; never calendars, policies, tokens or erasure.
+ROLES = ("admin", "supervisor", "agent", "integrator", "auditor", "analyst")
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,9 @@ class Settings:
     # Issue 20: how long a new API token lives when its creator does not say (None: until
     # revoked).
     token_default_expiry: timedelta | None = None
+    # Refused credentials a client address may send before it gets 429 (issue 20;
+    # from_env's default is 20/60s).
+    auth_failure_limit: Rate | None = None
     environ: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -122,6 +125,7 @@ class Settings:
             rate_limit=optional_rate(env, "ATENDE_RATE_LIMIT"),
             public_rate_limit=optional_rate(env, "ATENDE_PUBLIC_RATE_LIMIT"),
             token_default_expiry=optional_duration(env, "ATENDE_TOKEN_DEFAULT_EXPIRY"),
+            auth_failure_limit=optional_rate(env, "ATENDE_AUTH_FAILURE_LIMIT", "20/60s"),
             environ=env,
         )
 
@@ -205,9 +209,9 @@ class Rate:
         return self.requests / self.per.total_seconds()
 
 
-def optional_rate(env: dict[str, str], name: str) -> Rate | None:
+def optional_rate(env: dict[str, str], name: str, default: str = "off") -> Rate | None:
     """``600/60s`` (600 requests a minute, all of them at once if need be), or off."""
-    text = env.get(name, "off").strip().lower()
+    text = env.get(name, default).strip().lower()
     if text in ("", "off", "0", "none"):
         return None
     requests, slash, period = text.partition("/")

@@ -30,7 +30,7 @@ def create_app(atende: Atende) -> falcon.App:
             AccessLogContext(),
             HttpMetrics(),
             BodyLimit(limit, bigger),
-            Authentication(atende.tokens),
+            Authentication(atende.tokens, settings.auth_failure_limit),
             RateLimit(settings.rate_limit, settings.public_rate_limit),  # needs the principal
             # After the token checks: a stranger learns no parameter names.
             QueryParams(OPERATIONS),

@@ -12,8 +12,8 @@ from tests.e2e.api import Api, agent_id, ticket_body
 from tests.e2e.problems import assert_problem, history, nothing_stored
 
 # The matrix as DESIGN.md (Roles, Clarification 6) states it; admin is everywhere.
-ROLES = ("admin", "agent", "integrator", "auditor", "analyst")
-TICKET_WRITERS = ("admin", "agent", "integrator")
+ROLES = ("admin", "supervisor", "agent", "integrator", "auditor", "analyst")
+TICKET_WRITERS = ("admin", "supervisor", "agent", "integrator")
 TICKET_READERS = (*TICKET_WRITERS, "auditor")
 FEED_READERS = ("admin", "integrator", "auditor")
 

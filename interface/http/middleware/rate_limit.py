@@ -83,6 +83,22 @@ class RateLimiter:
                 self._buckets[key] = bucket
             return bucket.take(now)
 
+    def peek(self, key: str) -> Decision:
+        """Whether ``key`` could spend one now, spending nothing."""
+        now = self.clock()
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                return Decision(True, self.rate.requests, 0.0, 0.0)
+            bucket._refill(now)
+            missing = max(0.0, 1 - bucket.tokens)
+            return Decision(
+                allowed=bucket.tokens >= 1,
+                remaining=int(bucket.tokens),
+                retry_after=missing / bucket.per_second,
+                reset=(bucket.capacity - bucket.tokens) / bucket.per_second,
+            )
+
     def _forget_full(self, now: float) -> None:
         for key in [k for k, b in self._buckets.items() if b.is_full(now)]:
             del self._buckets[key]

@@ -100,6 +100,7 @@ class Metrics:
     """The scrape endpoint: an admin token or the configured scrape token."""
 
     public = True  # it checks its own tokens: the scrape token is not an API token
+    own_credentials = True  # ...but refused ones count against the address (middleware/auth.py)
     unlimited = True
 
     def __init__(
@@ -130,7 +131,7 @@ class Metrics:
             return
         actor = self.tokens.authenticate(token)
         if actor is None:
-            raise unauthorized("The token is unknown or revoked.")
+            raise unauthorized("The token is unknown, revoked or expired.")
         req.context.actor = actor
         if actor.role != "admin":
             raise Problem(

@@ -28,7 +28,7 @@ from interface.http.schemas.reports import (
 from projections.reports import NONE, SATISFACTION_COUNTERS, ReportsView, percentile, rate
 
 # Who reads reports (DESIGN.md Roles: analysts; auditors read everything readable).
-REPORT_READERS = ("analyst", "auditor", "integrator")
+REPORT_READERS = ("supervisor", "analyst", "auditor", "integrator")
 _SATISFACTION_QUERY = SatisfactionQueryIn()
 _RANGE_QUERY = DateRangeIn()
 
