@@ -17,7 +17,7 @@ from uuid import UUID
 
 from application.idempotency import IdempotencyClaim
 from application.tickets import CommandResult, TicketApplication
-from domain.actor import Actor
+from domain.actor import Actor, NotYourOwn
 from domain.ticket import Ticket
 
 
@@ -49,11 +49,33 @@ class TicketCommands:
         actor: Actor,
         terms: WriteTerms = ANY_VERSION,
     ) -> CommandResult:
+        if author_type == "agent":
+            author_id = self._agent_author(author_id, actor)
         return self._apply(
             ticket_id,
             lambda t: t.add_message(body, author_type, author_id, visibility, channel, actor),
             terms,
         )
+
+    def _agent_author(self, author_id: str | None, actor: Actor) -> str | None:
+        """Who an agent's message is by (issue 20). An agent-bound token writes as its
+        agent, whatever the caller says; an integrator names an agent only with an
+        on-behalf grant; a named author must be a registered agent (404). First response
+        and resolution are attributed to the author in the reports."""
+        if actor.agent_id is not None:
+            if author_id is not None and actor.speaks_for_another_agent(author_id):
+                raise NotYourOwn(
+                    f"this token acts as agent {actor.agent_id}; it may not write as {author_id}"
+                )
+            return actor.agent_id
+        if author_id is None:
+            return None
+        if actor.role == "integrator" and not actor.on_behalf:
+            raise NotYourOwn(
+                "an integrator token names an agent as a message's author only with an "
+                "on-behalf grant (atende tokens create --on-behalf)"
+            )
+        return str(self.tickets.agents.get(author_id).id)
 
     def assign(
         self,

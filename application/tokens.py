@@ -35,7 +35,7 @@ from application.errors import InvalidToken, TokenNotFound
 from application.ports import SavesAggregates
 from application.retries import Save, save_with_retries
 from domain.actor import ROLES, SYSTEM, Actor
-from domain.api_token import ApiToken
+from domain.api_token import ApiToken, grant_fields
 
 log = logging.getLogger("atende.tokens")
 RECHECK_SECONDS = 0.5  # how stale a worker's "this token is good" may be
@@ -74,6 +74,7 @@ class TokenRecord:
     name: str
     role: str
     agent_id: str | None
+    on_behalf: bool
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
@@ -88,6 +89,7 @@ class TokenRecord:
             "name": self.name,
             "role": self.role,
             "agent_id": self.agent_id,
+            "on_behalf": self.on_behalf,
             "created_at": iso(self.created_at),
             "expires_at": iso(self.expires_at),
             "last_used_at": iso(self.last_used_at),
@@ -136,6 +138,7 @@ class ApiTokens:
         name: str,
         *,
         agent_id: str | None = None,
+        on_behalf: bool = False,
         expires_in: timedelta | None = None,
         expires_at: datetime | None = None,
         never_expires: bool = False,
@@ -150,11 +153,13 @@ class ApiTokens:
                 raise InvalidToken("agent_id", "only a token with role agent acts as an agent")
             self.agent_status(agent_id)
             agent_id = str(UUID(agent_id))  # as agents' ids are written everywhere else
+        if on_behalf and role != "integrator":
+            raise InvalidToken("on_behalf", "only an integrator token relays agents' messages")
         now = self.clock()
         expiry = self._expiry(now, expires_in, expires_at, never_expires)
         token_id = uuid.uuid4()
         secret, secret_hash = self._new_secret()
-        seal = self._seal(token_id, role, agent_id, expiry, secret_hash)
+        seal = self._seal(token_id, grant_fields(role, agent_id, expiry, on_behalf), secret_hash)
         token = ApiToken(
             token_id=token_id,
             name=name.strip(),
@@ -166,6 +171,7 @@ class ApiTokens:
             legacy=False,
             issued_at=now,
             actor=actor,
+            on_behalf=on_behalf,
         )
         # The index first: if the save then fails, a row points at no token and grants
         # nothing; the other way round a token would be on record that no secret reaches.
@@ -230,6 +236,7 @@ class ApiTokens:
             name=token.name,
             role=token.role,
             agent_id=token.agent_id,
+            on_behalf=token.on_behalf,
             created_at=token.issued_at,
             expires_at=token.expires_at,
             last_used_at=(last_used or {}).get(token.id),
@@ -270,7 +277,7 @@ class ApiTokens:
             token = self.get(token_id)
             now = self.clock()
             secret, secret_hash = self._new_secret()
-            seal = self._seal(token.id, token.role, token.agent_id, token.expires_at, secret_hash)
+            seal = self._seal(token.id, token.grants(), secret_hash)
             token.rotate(secret_hash, seal, now + grace, now, actor)
 
             def write() -> IssuedToken:
@@ -341,6 +348,10 @@ class ApiTokens:
         imported = 0
         for row in self.index.legacy_tokens():
             token_id = legacy_token_id(row.id)
+            # Integrators named messages' authors freely before grants existed: a legacy
+            # integrator token keeps doing so (issue 20's "keep working").
+            on_behalf = row.role == "integrator"
+            grants = grant_fields(row.role, None, None, on_behalf)
             token = ApiToken(
                 token_id=token_id,
                 name=row.name,
@@ -348,10 +359,11 @@ class ApiTokens:
                 agent_id=None,
                 expires_at=None,
                 secret_hash=row.token_hash,
-                seal=self._seal(token_id, row.role, None, None, row.token_hash),
+                seal=self._seal(token_id, grants, row.token_hash),
                 legacy=True,
                 issued_at=row.created_at,
                 actor=SYSTEM,
+                on_behalf=on_behalf,
             )
             try:
                 self.app.save(token)
@@ -386,26 +398,26 @@ class ApiTokens:
         # Secrets carry 256 bits of randomness, so one HMAC is enough (no password KDF).
         return hmac.new(self._key, b"hash:" + secret.encode(), hashlib.sha256).hexdigest()
 
-    def _seal(
-        self,
-        token_id: UUID,
-        role: str,
-        agent_id: str | None,
-        expires_at: datetime | None,
-        secret_hash: str,
-    ) -> str:
-        expiry = expires_at.isoformat() if expires_at is not None else None
-        fields = json.dumps([str(token_id), role, agent_id, expiry, secret_hash])
+    def _seal(self, token_id: UUID, grants: list[Any], secret_hash: str) -> str:
+        """An HMAC over the token's id, what it grants (domain.api_token.grant_fields) and
+        one secret's hash: an event edited to grant more no longer matches."""
+        fields = json.dumps([str(token_id), *grants, secret_hash])
         return hmac.new(self._key, b"token:" + fields.encode(), hashlib.sha256).hexdigest()
 
     def _is_sealed(self, token: ApiToken, secret_hash: str) -> bool:
         seal = token.seals.get(secret_hash)
-        expected = self._seal(token.id, token.role, token.agent_id, token.expires_at, secret_hash)
+        expected = self._seal(token.id, token.grants(), secret_hash)
         return seal is not None and hmac.compare_digest(seal, expected)
 
     @staticmethod
     def _actor(token: ApiToken) -> Actor:
-        return Actor(id=str(token.id), name=token.name, role=token.role)
+        return Actor(
+            id=str(token.id),
+            name=token.name,
+            role=token.role,
+            agent_id=token.agent_id,
+            on_behalf=token.on_behalf,
+        )
 
 
 def legacy_token_id(row_id: str) -> UUID:

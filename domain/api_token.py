@@ -30,6 +30,13 @@ class TokenExpired(Exception):
         self.token_id = token_id
 
 
+def grant_fields(
+    role: str, agent_id: str | None, expires_at: datetime | None, on_behalf: bool
+) -> list[Any]:
+    """What a token's secret grants, as the seal covers it."""
+    return [role, agent_id, None if expires_at is None else expires_at.isoformat(), on_behalf]
+
+
 class ApiToken(Aggregate):
     """A bearer credential: a name, a role, optionally an agent it acts as and an expiry.
 
@@ -56,8 +63,12 @@ class ApiToken(Aggregate):
         legacy: bool,
         issued_at: datetime,
         actor: Actor,
+        on_behalf: bool = False,
     ):
         self.name = name
+        # An integrator's grant to name an agent as a message's author (a chat platform
+        # relaying an agent's reply, issue 20).
+        self.on_behalf = on_behalf
         # When the secret was first handed out (a legacy token's row says; the import's
         # own event is later).
         self.issued_at = issued_at
@@ -70,6 +81,9 @@ class ApiToken(Aggregate):
         self.legacy = legacy
         self.revoked_at: datetime | None = None
         self.revoked_by: str | None = None
+
+    def grants(self) -> list[Any]:
+        return grant_fields(self.role, self.agent_id, self.expires_at, self.on_behalf)
 
     def is_revoked(self) -> bool:
         return self.revoked_at is not None

@@ -32,6 +32,12 @@ def add_token_commands(commands: Any) -> None:
     create.add_argument("--name", required=True)
     create.add_argument("--agent", metavar="ID", help="the registered agent an agent token acts as")
     create.add_argument(
+        "--on-behalf",
+        action="store_true",
+        help="an integrator token that may name an agent as a message's author (a chat "
+        "platform relaying agents' replies)",
+    )
+    create.add_argument(
         "--expires-in",
         metavar="DURATION",
         help="e.g. 90d, 12h, 30m; 'never' for none (default: ATENDE_TOKEN_DEFAULT_EXPIRY, "
@@ -87,6 +93,7 @@ def _create(args: argparse.Namespace) -> int:
             role=args.role,
             name=args.name,
             agent_id=args.agent,
+            on_behalf=args.on_behalf,
             expires_in=_duration(text, "--expires-in") if text and text not in NEVER else None,
             never_expires=text in NEVER,
         )
@@ -104,7 +111,7 @@ def _create(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     def work(tokens: Any) -> int:
-        columns = ("id", "name", "role", "agent_id", "created_at", "expires_at",
+        columns = ("id", "name", "role", "agent_id", "on_behalf", "created_at", "expires_at",
                    "last_used_at", "revoked_at", "status")  # fmt: skip
         print("\t".join(columns))
         for record in tokens.list():

@@ -28,6 +28,7 @@ from application.errors import (
     TicketNotFound,
     TokenNotFound,
 )
+from domain.actor import NotYourOwn
 from domain.agent import AgentInactive
 from domain.api_token import TokenExpired, TokenRevoked
 from domain.calendar import InvalidCalendar
@@ -151,6 +152,7 @@ def add_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(AgentInactive, _on_agent_unavailable)
     app.add_error_handler(InvalidEmail, _on_invalid_field)
     app.add_error_handler(CalendarInUse, _on_calendar_in_use)
+    app.add_error_handler(NotYourOwn, _on_not_your_own)
     app.add_error_handler(TokenNotFound, _on_not_found)
     app.add_error_handler(InvalidToken, _on_invalid_field)
     app.add_error_handler(TokenRevoked, _on_token_unusable)
@@ -219,6 +221,10 @@ def _on_duplicate_agent(req: Any, resp: Any, ex: DuplicateAgent, params: Any) ->
 
 def _on_agent_unavailable(req: Any, resp: Any, ex: Any, params: Any) -> None:
     raise Problem(falcon.HTTP_409, "agent-unavailable", "Agent unavailable", str(ex))
+
+
+def _on_not_your_own(req: Any, resp: Any, ex: NotYourOwn, params: Any) -> None:
+    raise Problem(falcon.HTTP_403, "forbidden", "Forbidden", str(ex))
 
 
 def _on_token_unusable(req: Any, resp: Any, ex: Any, params: Any) -> None:

@@ -23,6 +23,7 @@ from interface.http.resources import (
     events,
     health,
     intake,
+    me,
     metrics,
     queue,
     reports,
@@ -47,6 +48,7 @@ DECLARING = (
     reports,
     audit,
     tokens,
+    me,
     docs,
 )
 

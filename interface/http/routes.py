@@ -22,6 +22,7 @@ from interface.http.resources.docs import add_docs_routes
 from interface.http.resources.events import EventFeed
 from interface.http.resources.health import Health
 from interface.http.resources.intake import add_intake_routes
+from interface.http.resources.me import add_me_routes
 from interface.http.resources.metrics import add_metrics_route
 from interface.http.resources.queue import Queue
 from interface.http.resources.reports import add_report_routes
@@ -110,4 +111,5 @@ def add_routes(app: falcon.App, atende: Atende) -> None:
         retries=retries,
     )
     add_token_routes(app, tokens=atende.tokens)
+    add_me_routes(app, agents=tickets.agents, routing=views.routing, log=log)
     add_docs_routes(app, build_document())  # built once: operations never change

@@ -21,7 +21,12 @@ def server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Server]
 
 @pytest.fixture(scope="session")
 def tokens(server: Server) -> dict[str, str]:
-    return {role: server.create_token(role, f"e2e-{role}") for role in ROLES}
+    # The integrator is a chat platform relaying agents' replies too: it names their
+    # authors, which takes an on-behalf grant (issue 20).
+    return {role: server.create_token(role, f"e2e-{role}", *GRANTS.get(role, ())) for role in ROLES}
+
+
+GRANTS = {"integrator": ("--on-behalf",)}
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -73,10 +73,10 @@ class Server:
                 self.process.kill()
                 self.process.wait()
 
-    def create_token(self, role: str, name: str) -> str:
+    def create_token(self, role: str, name: str, *options: str) -> str:
         """Through the CLI, as an operator would: the token is the last line printed."""
         out = subprocess.run(
-            [str(BIN / "atende"), "tokens", "create", "--role", role, "--name", name],
+            [str(BIN / "atende"), "tokens", "create", "--role", role, "--name", name, *options],
             env=self.env,
             check=True,
             capture_output=True,

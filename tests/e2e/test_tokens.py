@@ -223,3 +223,130 @@ def test_only_an_admin_may_manage_tokens(api_as, admin, role):
         )  # fmt: skip
         assert_problem(answer, 403)
     assert admin.get(f"/v1/tokens/{issued['id']}").json()["status"] == "active"
+
+
+# Agent-bound tokens
+
+
+def register_agent(admin: Api, name: str) -> str:
+    """An agent in Quechua only, with no capacity: the router never hands it tickets."""
+    body = {"name": name, "email": f"{name}-{time.time_ns()}@example.com", "languages": ["qu"]}
+    registered = admin.post("/v1/agents", {**body, "capacity": 0})
+    assert registered.status_code == 201, registered.text
+    return registered.json()["id"]
+
+
+@pytest.fixture
+def bound(server, admin) -> tuple[str, Api]:
+    """A registered agent and an Api holding a token bound to it."""
+    agent = register_agent(admin, "vinculada")
+    issued = issue(admin, name="vinculada", role="agent", agent_id=agent)
+    assert issued["agent_id"] == agent
+    return agent, Api(server.base_url, issued["token"])
+
+
+def test_an_agent_token_sees_itself_its_load_and_its_tickets_on_me(admin, bound, api):
+    agent, client = bound
+    ticket = api.open_ticket(language="qu")["id"]
+    assigned = admin.post(f"/v1/tickets/{ticket}/assign", {"agent_id": agent, "force": True})
+    assert assigned.status_code == 200, assigned.text
+
+    # The load and open tickets come from the routing view: wait for it to see the assignment.
+    me = client.get("/v1/me", params={"after_position": assigned.json()["position"]}).json()
+
+    assert me["role"] == "agent" and me["agent_id"] == agent
+    assert me["agent"]["id"] == agent and me["agent"]["name"] == "vinculada"
+    assert me["agent"]["load"] == 1 and me["agent"]["open_tickets"] == [ticket]
+    position = assigned.json()["position"]
+    queue = client.get("/v1/queue", params={"assignee": "me", "after_position": position})
+    queue = queue.json()["items"]
+    assert [item["id"] for item in queue] == [ticket]
+
+
+def test_an_agent_tokens_messages_are_authored_by_its_agent(bound, api):
+    agent, client = bound
+    ticket = api.open_ticket()["id"]
+    said = client.post(
+        f"/v1/tickets/{ticket}/messages",
+        {"body": "Hola", "author_type": "agent", "visibility": "public"},
+    )
+    assert said.status_code == 200, said.text
+    (message,) = [m for m in said.json()["messages"] if m["body"] == "Hola"]
+    assert message["author_id"] == agent
+    (event,) = [e for e in api.get(f"/v1/tickets/{ticket}/history").json()["events"]
+                if e["type"] == "message_added"]  # fmt: skip
+    assert event["actor"]["agent_id"] == agent
+
+
+def test_an_agent_token_may_not_write_as_another_agent(bound, api, auditor):
+    _, client = bound
+    ticket = api.open_ticket()["id"]
+    with nothing_stored(auditor, ticket):
+        answer = client.post(
+            f"/v1/tickets/{ticket}/messages",
+            {"body": "Hola", "author_type": "agent", "visibility": "public",
+             "author_id": agent_id("agent-1")},
+        )  # fmt: skip
+    assert_problem(answer, 403)
+
+
+def test_an_agent_token_sets_only_its_own_availability(bound, admin):
+    agent, client = bound
+    other = register_agent(admin, "otra")
+
+    own = client.post(f"/v1/agents/{agent}/availability", {"availability": "away"})
+    theirs = client.post(f"/v1/agents/{other}/availability", {"availability": "away"})
+
+    assert own.status_code == 200 and own.json()["availability"] == "away"
+    assert_problem(theirs, 403)
+    assert admin.get(f"/v1/agents/{other}").json()["availability"] == "offline"
+
+
+def test_me_on_a_token_bound_to_no_agent_is_the_principal_alone(api):
+    me = api.get("/v1/me").json()
+    assert me["role"] == "integrator" and me["agent_id"] is None and me["agent"] is None
+
+
+def test_assignee_me_without_an_agent_bound_token_is_422_naming_it(api):
+    assert_problem(api.get("/v1/queue", params={"assignee": "me"}), 422, "assignee")
+
+
+# Integrators naming a message's author
+
+
+def test_an_integrator_names_an_agent_as_author_only_with_an_on_behalf_grant(
+    server, admin, api, auditor
+):
+    agent = register_agent(admin, "relevada")
+    plain = Api(server.base_url, issue(admin, name="sin-permiso")["token"])
+    relay = Api(server.base_url, issue(admin, name="chat", on_behalf=True)["token"])
+    ticket = api.open_ticket()["id"]
+    reply = {"body": "Hola", "author_type": "agent", "visibility": "public", "author_id": agent}
+
+    with nothing_stored(auditor, ticket):
+        refused = plain.post(f"/v1/tickets/{ticket}/messages", reply)
+    relayed = relay.post(f"/v1/tickets/{ticket}/messages", reply)
+
+    assert_problem(refused, 403)
+    assert relayed.status_code == 200, relayed.text
+    (event,) = [e for e in api.get(f"/v1/tickets/{ticket}/history").json()["events"]
+                if e["type"] == "message_added"]  # fmt: skip
+    # Both are on record: the integration that relayed it, and the agent who wrote it.
+    assert event["actor"]["name"] == "chat" and event["actor"]["on_behalf"] is True
+    assert event["data"]["author_id"] == agent
+
+
+def test_a_message_author_that_is_not_a_registered_agent_is_404(api, auditor):
+    ticket = api.open_ticket()["id"]
+    with nothing_stored(auditor, ticket):
+        answer = api.post(
+            f"/v1/tickets/{ticket}/messages",
+            {"body": "Hola", "author_type": "agent", "visibility": "public",
+             "author_id": "00000000-0000-0000-0000-000000000000"},
+        )  # fmt: skip
+    assert_problem(answer, 404)
+
+
+def test_only_an_integrator_token_takes_an_on_behalf_grant(admin):
+    answer = admin.post("/v1/tokens", {"name": "x", "role": "agent", "on_behalf": True})
+    assert_problem(answer, 422, "on_behalf")

@@ -300,9 +300,11 @@ def test_a_token_issued_before_tokens_were_events_keeps_working_and_can_be_revok
     upgraded = bootstrap(settings)  # the next start imports it
     try:
         actor = upgraded.tokens.authenticate(legacy)
-        assert actor == Actor(id=row_id, name="old-crm", role="integrator")
+        # An integrator named messages' authors freely before grants: it keeps doing so.
+        assert actor == Actor(id=row_id, name="old-crm", role="integrator", on_behalf=True)
         (listed,) = upgraded.tokens.list()
         assert listed.legacy and listed.expires_at is None and listed.agent_id is None
+        assert listed.on_behalf
         assert bootstrap_again_imports_nothing(settings)
 
         upgraded.tokens.revoke(row_id)

@@ -12,7 +12,7 @@ from prometheus_client import Counter
 from application.tokens import ApiTokens
 from domain.actor import Actor
 from infrastructure.settings import Rate
-from interface.http.errors import Problem
+from interface.http.errors import Problem, validation_problem
 from interface.http.middleware.rate_limit import RateLimiter
 
 # Who may do what (DESIGN.md, Roles). Admin is everywhere.
@@ -125,6 +125,18 @@ def allow(*roles: str) -> Callable[..., None]:
             )
 
     return check
+
+
+ME = "me"  # ?assignee=me: the agent the token acts as
+
+
+def own_agent(actor: Actor, field: str) -> str:
+    """The agent an agent-bound token acts as, for a ``field`` that said "me"; 422 naming
+    the field when the token is bound to no agent."""
+    if actor.agent_id is None:
+        message = "'me' needs a token bound to an agent (atende tokens create --agent ID)."
+        raise validation_problem({field: [message]})
+    return actor.agent_id
 
 
 def sees_personal_data(actor: Actor) -> bool:

@@ -11,7 +11,7 @@ import falcon
 
 from application.agents import AgentDirectory
 from application.ports import AnswersRetries, LoadsAggregates, LogHead
-from domain.actor import Actor
+from domain.actor import Actor, NotYourOwn
 from domain.agent import Agent
 from interface.http.consistency import wait_for_position
 from interface.http.hooks import validate_body
@@ -148,12 +148,16 @@ class AgentChange:
         render_agent(resp, agent, position)
 
 
+def set_availability(agent: Agent, body: dict[str, Any], actor: Actor) -> None:
+    # An agent-bound token sets only its own agent's (issue 20); supervisors, admins and
+    # integrators anyone's.
+    if actor.role == "agent" and actor.speaks_for_another_agent(agent.id):
+        raise NotYourOwn(f"this token acts as agent {actor.agent_id}; it may set only its own")
+    agent.set_availability(body["availability"], actor)
+
+
 CHANGES: dict[str, tuple[type, AgentCommand, tuple]] = {
-    "availability": (
-        AvailabilityIn,
-        lambda g, b, a: g.set_availability(b["availability"], a),
-        AVAILABILITY_SETTERS,
-    ),
+    "availability": (AvailabilityIn, set_availability, AVAILABILITY_SETTERS),
     "languages": (LanguagesIn, lambda g, b, a: g.set_languages(b["languages"], a), AGENT_ADMINS),
     "skills": (
         SkillsIn,

@@ -8,7 +8,7 @@ from application.ports import LogHead
 from domain.actor import ROLES
 from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
-from interface.http.middleware.auth import allow, sees_personal_data
+from interface.http.middleware.auth import ME, allow, own_agent, sees_personal_data
 from interface.http.openapi.operation import Operation, Operations
 from interface.http.personal_reads import RecordsReads, logs_read, queue
 from interface.http.representations import impersonal_queue_item
@@ -30,6 +30,8 @@ class Queue:
     @logs_read(queue)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _QUERY.load(req.params)
+        if query.get("assignee") == ME:
+            query["assignee"] = own_agent(req.context.actor, "assignee")
         wait_if_asked(self.log, self.view, query)
         filters = {name: query[name] for name in FILTERS if name in query}
         after = None

@@ -58,6 +58,7 @@ class TokenCollection:
             body["role"],
             body["name"],
             agent_id=str(body["agent_id"]) if body["agent_id"] else None,
+            on_behalf=body["on_behalf"],
             expires_in=parse_duration(expires_in, "expires_in")
             if expires_in and expires_in != NEVER
             else None,

@@ -35,6 +35,7 @@ class TokenIn(Schema):
     name = short_text(NAME_MAX, required=True)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     agent_id = fields.UUID(load_default=None)
+    on_behalf = fields.Boolean(load_default=False)
     # How long it lives: a duration (90d, 12h, 30m), or "never"; or an instant.
     # Neither: the deployment's default (ATENDE_TOKEN_DEFAULT_EXPIRY, unset: never).
     expires_in = fields.String(validate=[validate.Length(max=20), _expiry])
@@ -56,6 +57,7 @@ class TokenOut(Schema):
     name = fields.String()
     role = fields.String()
     agent_id = fields.String(allow_none=True)
+    on_behalf = fields.Boolean()
     created_at = fields.String()
     expires_at = fields.String(allow_none=True)
     last_used_at = fields.String(allow_none=True)
