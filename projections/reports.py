@@ -112,6 +112,11 @@ def _message(e: Ticket.MessageAdded) -> list[ReportChange]:
     return _change("replied", e.originator_id, e, author=e.author_id)
 
 
+def _agent_of(actor: Any) -> str | None:
+    """The agent an agent-bound token acted as (issue 20), if the event was theirs."""
+    return getattr(actor, "agent_id", None)
+
+
 def _timer(e: Any) -> list[ReportChange]:
     timer = e.timer
     return _change(
@@ -132,7 +137,7 @@ _CHANGES: dict[type, Any] = {
     Ticket.Assigned: lambda e: _change("assigned", e.originator_id, e, agent=e.agent_id),
     Ticket.Unassigned: lambda e: _change("unassigned", e.originator_id, e),
     Ticket.MessageAdded: _message,
-    Ticket.Resolved: lambda e: _change("resolved", e.originator_id, e),
+    Ticket.Resolved: lambda e: _change("resolved", e.originator_id, e, by=_agent_of(e.actor)),
     Ticket.Reopened: lambda e: _change("reopened", e.originator_id, e),
     TicketSla.TimerFulfilled: _timer,
     Survey.Issued: _issued,
@@ -187,7 +192,9 @@ def _fold_ticket(c: ReportChange, tickets: dict[str, dict[str, Any]], out: Folde
         fact["first_responder"] = c.data["author"] or fact["assignee"]
         _duration(out, c.at, fact["first_responder"], "first_response_calendar", fact, c.at)
     elif c.kind == "resolved":
-        fact["resolver"] = fact["assignee"]
+        # The agent who resolved it when the event says (an agent-bound token), else the
+        # agent who held it.
+        fact["resolver"] = c.data.get("by") or fact["assignee"]
         _count(out, "agents", c.at, (fact["resolver"],), resolved=1)
         _duration(out, c.at, fact["resolver"], "resolution_calendar", fact, c.at)
     elif c.kind == "reopened" and fact["resolver"]:

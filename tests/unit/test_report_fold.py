@@ -250,6 +250,26 @@ def test_a_resolution_counts_for_the_assignee_with_its_calendar_duration() -> No
     }
 
 
+def test_a_resolution_by_an_agent_bound_token_counts_for_that_agent_not_the_assignee() -> None:
+    changes = [
+        opened(),
+        assigned("agent-1"),
+        change("resolved", T1, at(time="12:00:00"), by="agent-2"),
+    ]
+    folded = fold(changes, {}, {})
+    assert folded.tickets[T1]["resolver"] == "agent-2"
+    assert counters(folded)[("agents", (DAY, "agent-2"))] == {"resolved": 1}
+
+
+def test_a_resolved_event_names_the_agent_its_bound_token_acted_as() -> None:
+    bound = Actor(id="t-1", name="maria", role="agent", agent_id="agent-2")
+    ticket = tickets.new_ticket()
+    ticket.resolve("listo", bound)
+    (resolved,) = [e for e in ticket.collect_events() if type(e).__name__ == "Resolved"]
+    (change_,) = projection().changes(resolved, 1)
+    assert change_.data == {"by": "agent-2"}
+
+
 def test_an_unassigned_resolution_counts_for_nobody() -> None:
     folded = fold([opened(), change("resolved", T1, at(time="12:00:00"))], {}, {})
     assert folded.tickets[T1]["resolver"] is None
