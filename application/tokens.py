@@ -148,6 +148,9 @@ class ApiTokens:
             raise InvalidToken("role", f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
         if not name.strip():
             raise InvalidToken("name", "must not be blank")
+        if role == "agent" and agent_id is None:
+            # Every new agent token is a person (issue 20); legacy ones stay unbound.
+            raise InvalidToken("agent_id", "an agent token must name the agent it acts as")
         if agent_id is not None:
             if role != "agent":
                 raise InvalidToken("agent_id", "only a token with role agent acts as an agent")

@@ -23,6 +23,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Server]
 def tokens(server: Server) -> dict[str, str]:
     # The integrator is a chat platform relaying agents' replies too: it names their
     # authors, which takes an on-behalf grant (issue 20).
+    # The agent's is bound to an agent registered for it (Server.create_token).
     return {role: server.create_token(role, f"e2e-{role}", *GRANTS.get(role, ())) for role in ROLES}
 
 

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -74,7 +75,11 @@ class Server:
                 self.process.wait()
 
     def create_token(self, role: str, name: str, *options: str) -> str:
-        """Through the CLI, as an operator would: the token is the last line printed."""
+        """Through the CLI, as an operator would: the token is the last line printed. An
+        agent token is bound to an agent registered for it (offline, no capacity, Quechua
+        only: the router never hands it a ticket) unless ``options`` name one."""
+        if role == "agent" and "--agent" not in options:
+            options = (*options, "--agent", self._register_agent(name))
         out = subprocess.run(
             [str(BIN / "atende"), "tokens", "create", "--role", role, "--name", name, *options],
             env=self.env,
@@ -83,6 +88,18 @@ class Server:
             text=True,
         )
         return out.stdout.strip().splitlines()[-1]
+
+    def _register_agent(self, name: str) -> str:
+        admin = self.create_token("admin", f"{name}-registrar")
+        answer = requests.post(
+            f"{self.base_url}/v1/agents",
+            json={"name": name, "email": f"{name}-{uuid.uuid4().hex[:8]}@agents.example.com",
+                  "languages": ["qu"], "capacity": 0},
+            headers={"Authorization": f"Bearer {admin}"},
+            timeout=30,
+        )  # fmt: skip
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
 
     def _wait_until_healthy(self) -> None:
         deadline = time.monotonic() + STARTUP_SECONDS

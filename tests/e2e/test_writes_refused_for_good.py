@@ -41,12 +41,13 @@ def _sqlite_on_its_own_file_system(tmp_path: Path) -> Iterator[tuple[str, Callab
     filler = mount / "filler"
 
     def fill() -> None:
-        with open(filler, "wb") as out:
+        # Unbuffered: with a buffer, the bytes left in it when the disk filled were
+        # flushed again on close and raised ENOSPC out of the with block.
+        with open(filler, "wb", buffering=0) as out:
             chunk = b"\0" * 65536
             try:
                 while True:
                     out.write(chunk)
-                    out.flush()
             except OSError:  # ENOSPC: the disk is full
                 pass
 

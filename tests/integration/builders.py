@@ -23,3 +23,12 @@ def open_ticket(atende: Atende, **overrides: Any) -> CommandResult:
     }
     fields.update(overrides)
     return atende.tickets.open_ticket(**fields)
+
+
+def agent_token(atende: Atende, name: str) -> str:
+    """A token for a newly registered agent (every new agent token is bound to one)."""
+    agent, _ = atende.tickets.agents.register(
+        name=name, email=f"{name}@example.com", languages=["es"], skills=[], generalist=True,
+        capacity=5, actor=INTEGRATOR,
+    )  # fmt: skip
+    return atende.tokens.create("agent", name, agent_id=str(agent.id)).token

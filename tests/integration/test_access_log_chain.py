@@ -19,7 +19,7 @@ from infrastructure.retention import purge_access_log
 from interface.container import Atende
 from interface.http.app import create_app
 from interface.wiring import bootstrap
-from tests.integration.builders import AGENT, open_ticket
+from tests.integration.builders import AGENT, agent_token, open_ticket
 
 ROUTE = "/v1/tickets/{ticket_id:uuid}"
 # Purges here name their cutoff as ``now``: nothing is kept past it.
@@ -56,7 +56,7 @@ def first_break(atende: Atende):
 
 
 def test_reads_through_the_api_form_a_chain_that_verifies(atende):
-    token = atende.tokens.create("agent", "lectora").token
+    token = agent_token(atende, "lectora")
     client = falcon.testing.TestClient(
         create_app(atende), headers={"Authorization": f"Bearer {token}"}
     )

@@ -79,6 +79,8 @@ def test_the_event_says_who_issued_the_token(atende):
     ("kwargs", "field"),
     [
         ({"role": "root"}, "role"),
+        ({"role": "agent"}, "agent_id"),  # every new agent token is bound to an agent
+        ({"role": "auditor", "on_behalf": True}, "on_behalf"),  # only integrators relay
         ({"role": "integrator", "agent_id": "00000000-0000-0000-0000-000000000001"}, "agent_id"),
         ({"name": "   "}, "name"),
         ({"expires_at": datetime(2020, 1, 1, tzinfo=UTC)}, "expires_at"),
@@ -89,7 +91,7 @@ def test_the_event_says_who_issued_the_token(atende):
 def test_a_token_request_with_a_bad_field_is_refused_naming_it_and_stores_nothing(
     atende, kwargs, field
 ):
-    request = {"role": "agent", "name": "maria", **kwargs}
+    request = {"role": "integrator", "name": "maria", **kwargs}
     with pytest.raises(InvalidToken) as refused:
         atende.tokens.create(request.pop("role"), request.pop("name"), **request)
     assert refused.value.field == field
@@ -267,10 +269,10 @@ def test_an_index_row_written_by_hand_grants_nothing_and_verify_names_it(atende)
 def test_a_token_whose_role_was_raised_in_its_event_grants_nothing(atende):
     """An Issued event edited to say admin (as if its JSON had been rewritten): its seal
     no longer matches, so the secret authenticates nobody."""
-    issued = atende.tokens.create("agent", "maria")
+    issued = atende.tokens.create("integrator", "crm")
     forged = ApiToken(
         token_id=issued.record.id,
-        name="maria",
+        name="crm",
         role="admin",
         agent_id=None,
         expires_at=None,

@@ -14,14 +14,14 @@ from infrastructure.projector import ViewFollower
 from infrastructure.views.registry import VIEWS
 from interface.container import Atende
 from interface.http.app import create_app
-from tests.integration.builders import open_ticket
+from tests.integration.builders import agent_token, open_ticket
 
 SUBJECT = "Sin internet"  # the builders' ticket subject
 
 
 @pytest.fixture
 def client(atende: Atende) -> falcon.testing.TestClient:
-    token = atende.tokens.create("agent", "lectora").token
+    token = agent_token(atende, "lectora")
     return falcon.testing.TestClient(
         create_app(atende), headers={"Authorization": f"Bearer {token}"}
     )

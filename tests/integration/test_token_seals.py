@@ -36,7 +36,7 @@ def _forge(atende, token: str, role: str = "admin") -> None:
 
 
 def test_a_stored_token_hash_is_keyed_not_a_plain_sha256(atende):
-    issued = atende.tokens.create(role="agent", name="maria")
+    issued = atende.tokens.create(role="integrator", name="crm")
     (stored,) = atende.tokens.get(issued.record.id).secrets
     assert stored != hashlib.sha256(issued.token.encode()).hexdigest()
     assert stored == atende.tokens._hash(issued.token)
