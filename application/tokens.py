@@ -14,6 +14,7 @@ one query for the token's events after the version it holds
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -32,7 +33,8 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from application.errors import InvalidToken, TokenNotFound
-from application.ports import SavesAggregates
+from application.idempotency import IdempotencyClaim, outcome_of
+from application.ports import AnswersOnce
 from application.retries import Save, save_with_retries
 from domain.actor import ROLES, SYSTEM, Actor
 from domain.api_token import ApiToken, grant_fields
@@ -109,7 +111,7 @@ class _Checked:
 class ApiTokens:
     def __init__(
         self,
-        app: SavesAggregates,
+        app: AnswersOnce,
         index: TokenIndex,
         key: bytes,
         *,
@@ -143,6 +145,7 @@ class ApiTokens:
         expires_at: datetime | None = None,
         never_expires: bool = False,
         actor: Actor = SYSTEM,
+        idempotency: IdempotencyClaim | None = None,
     ) -> IssuedToken:
         if role not in ROLES:
             raise InvalidToken("role", f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
@@ -161,7 +164,8 @@ class ApiTokens:
         now = self.clock()
         expiry = self._expiry(now, expires_in, expires_at, never_expires)
         token_id = uuid.uuid4()
-        secret, secret_hash = self._new_secret()
+        secret = self._secret_for(token_id, 1, idempotency)
+        secret_hash = self._hash(secret)
         seal = self._seal(token_id, grant_fields(role, agent_id, expiry, on_behalf), secret_hash)
         token = ApiToken(
             token_id=token_id,
@@ -179,7 +183,17 @@ class ApiTokens:
         # The index first: if the save then fails, a row points at no token and grants
         # nothing; the other way round a token would be on record that no secret reaches.
         self.index.add(secret_hash, token_id)
-        self.app.save(token)
+        self.app.save(token, idempotency=outcome_of(idempotency, 201, token))
+        return IssuedToken(token=secret, actor=self._actor(token), record=self._record(token))
+
+    def issued_again(self, token_id: UUID, version: int, claim: IdempotencyClaim) -> IssuedToken:
+        """The answer a creation or rotation with an Idempotency-Key gave, for a retry: the
+        token as that command left it, and the same secret, made again from the key (it
+        was never stored)."""
+        token = self.app.small_aggregates.get(token_id, version=version)
+        if not isinstance(token, ApiToken):
+            raise TokenNotFound(token_id)
+        secret = self._secret_for(token.id, version, claim)
         return IssuedToken(token=secret, actor=self._actor(token), record=self._record(token))
 
     def _expiry(
@@ -250,17 +264,26 @@ class ApiTokens:
 
     # Revoking and rotating
 
-    def revoke(self, token_id: UUID | str, actor: Actor = SYSTEM) -> tuple[TokenRecord, bool]:
+    def revoke(
+        self,
+        token_id: UUID | str,
+        actor: Actor = SYSTEM,
+        idempotency: IdempotencyClaim | None = None,
+    ) -> tuple[TokenRecord, bool]:
         """Revoke the token; False when it already was (nothing recorded). A concurrent
         change (a rotation, another revocation) makes it read the token again."""
 
         def attempt() -> tuple[ApiToken, bool] | Save[tuple[ApiToken, bool]]:
             token = self.get(token_id)
-            if not token.revoke(self.clock(), actor):
+            changed = token.revoke(self.clock(), actor)
+            outcome = outcome_of(idempotency, 200, token)
+            if not changed:
+                if outcome is not None:
+                    self.app.idempotency.complete(outcome)
                 return token, False
 
             def write() -> tuple[ApiToken, bool]:
-                self.app.save(token)
+                self.app.save(token, idempotency=outcome)
                 return token, True
 
             return Save(write)
@@ -273,19 +296,21 @@ class ApiTokens:
         token_id: UUID | str,
         grace: timedelta = DEFAULT_ROTATION_GRACE,
         actor: Actor = SYSTEM,
+        idempotency: IdempotencyClaim | None = None,
     ) -> IssuedToken:
         """A new secret for the token; the old ones keep working for ``grace``."""
 
         def attempt() -> Save[IssuedToken]:
             token = self.get(token_id)
             now = self.clock()
-            secret, secret_hash = self._new_secret()
+            secret = self._secret_for(token.id, token.version + 1, idempotency)
+            secret_hash = self._hash(secret)
             seal = self._seal(token.id, token.grants(), secret_hash)
             token.rotate(secret_hash, seal, now + grace, now, actor)
 
             def write() -> IssuedToken:
                 self.index.add(secret_hash, token.id)  # first, as in create
-                self.app.save(token)
+                self.app.save(token, idempotency=outcome_of(idempotency, 200, token))
                 return IssuedToken(secret, self._actor(token), self._record(token))
 
             return Save(write)
@@ -393,9 +418,17 @@ class ApiTokens:
 
     # Keys and seals
 
-    def _new_secret(self) -> tuple[str, str]:
-        secret = PREFIX + secrets.token_urlsafe(32)
-        return secret, self._hash(secret)
+    def _secret_for(self, token_id: UUID, version: int, claim: IdempotencyClaim | None) -> str:
+        """A new secret: random; or, for a command with an Idempotency-Key, derived with
+        the deployment's key from the token, the version the command makes and the claim
+        (principal, key, request fingerprint), so that a retry can be answered with the
+        same secret without it ever being stored. Either way 256 bits no one can guess."""
+        if claim is None:
+            return PREFIX + secrets.token_urlsafe(32)
+        material = json.dumps([str(token_id), version, claim.principal, claim.key,
+                               claim.fingerprint])  # fmt: skip
+        digest = hmac.new(self._key, b"secret:" + material.encode(), hashlib.sha256).digest()
+        return PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def _hash(self, secret: str) -> str:
         # Secrets carry 256 bits of randomness, so one HMAC is enough (no password KDF).

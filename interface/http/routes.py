@@ -110,6 +110,6 @@ def add_routes(app: falcon.App, atende: Atende) -> None:
         log=log,
         retries=retries,
     )
-    add_token_routes(app, tokens=atende.tokens)
+    add_token_routes(app, tokens=atende.tokens, retries=retries)
     add_me_routes(app, agents=tickets.agents, routing=views.routing, log=log)
     add_docs_routes(app, build_document())  # built once: operations never change

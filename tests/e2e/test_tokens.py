@@ -348,5 +348,49 @@ def test_a_message_author_that_is_not_a_registered_agent_is_404(api, auditor):
 
 
 def test_only_an_integrator_token_takes_an_on_behalf_grant(admin):
-    answer = admin.post("/v1/tokens", {"name": "x", "role": "agent", "on_behalf": True})
+    answer = admin.post("/v1/tokens", {"name": "x", "role": "auditor", "on_behalf": True})
     assert_problem(answer, 422, "on_behalf")
+
+
+# Idempotency-Key: a retry gets the first answer, secret included, and makes nothing new
+
+
+def test_a_retried_token_creation_answers_the_same_secret_and_makes_one_token(server, admin):
+    key = {"Idempotency-Key": f"token-{time.time_ns()}"}
+    body = {"name": "reintento", "role": "integrator"}
+    before = len(admin.get("/v1/tokens").json()["items"])
+
+    first = admin.post("/v1/tokens", body, headers=key)
+    again = admin.post("/v1/tokens", body, headers=key)
+
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert len(admin.get("/v1/tokens").json()["items"]) == before + 1
+    assert fresh_connection_status(server, again.json()["token"]) == 200
+
+
+def test_a_retried_rotation_answers_the_same_new_secret(server, admin):
+    issued = issue(admin)
+    key = {"Idempotency-Key": f"rotate-{time.time_ns()}"}
+    first = admin.post(f"/v1/tokens/{issued['id']}/rotate", {"grace": "0"}, headers=key)
+    again = admin.post(f"/v1/tokens/{issued['id']}/rotate", {"grace": "0"}, headers=key)
+
+    assert first.status_code == again.status_code == 200
+    assert again.json()["token"] == first.json()["token"] != issued["token"]
+    assert fresh_connection_status(server, again.json()["token"]) == 200
+
+
+def test_a_token_creation_key_reused_with_another_body_is_422(admin):
+    key = {"Idempotency-Key": f"token-{time.time_ns()}"}
+    assert admin.post("/v1/tokens", {"name": "a", "role": "auditor"}, headers=key).ok
+    reused = admin.post("/v1/tokens", {"name": "b", "role": "auditor"}, headers=key)
+    assert_problem(reused, 422, "Idempotency-Key")
+
+
+def test_a_retried_revocation_answers_the_same(admin):
+    issued = issue(admin)
+    key = {"Idempotency-Key": f"revoke-{time.time_ns()}"}
+    first = admin.post(f"/v1/tokens/{issued['id']}/revoke", {}, headers=key)
+    again = admin.post(f"/v1/tokens/{issued['id']}/revoke", {}, headers=key)
+    assert first.status_code == again.status_code == 200 and again.json() == first.json()

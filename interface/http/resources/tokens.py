@@ -1,21 +1,25 @@
 """Token routes (issue 20), admin only: issue and list, read one, revoke, rotate.
 
 Token management is admin only (DESIGN.md, Clarification 6). The secret is in the answer
-to POST /v1/tokens and to a rotation, and nowhere else: it is not stored, so these two
-commands take no Idempotency-Key (a retry cannot be answered with the first secret
-without keeping it); a token made by a lost answer is listed and can be revoked.
+to POST /v1/tokens and to a rotation, and nowhere else: it is not stored. With an
+Idempotency-Key the secret is derived from the key (application.tokens), so a retry gets
+the same answer, secret included, without it having been kept.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import falcon
 
+from application.idempotency import PreviousAttempt
+from application.ports import AnswersRetries
 from application.tokens import DEFAULT_ROTATION_GRACE, ApiTokens, IssuedToken, TokenRecord
 from infrastructure.settings import parse_duration
 from interface.http.hooks import validate_body
+from interface.http.idempotency import idempotent
 from interface.http.middleware.auth import allow
 from interface.http.openapi.operation import ADMIN, Operation, Operations
 from interface.http.schemas.common import EmptyIn
@@ -43,14 +47,28 @@ def _record(resp: falcon.Response, record: TokenRecord) -> None:
     resp.media = record.as_dict()
 
 
+def replay_issued(resource: Any, req: falcon.Request, resp: falcon.Response,
+                  previous: PreviousAttempt, position: int, **params: Any) -> None:  # fmt: skip
+    """A token creation's or rotation's first answer again, the same secret included."""
+    issued = resource.tokens.issued_again(previous.resource_id, previous.version, req.context.claim)
+    _issued(resp, issued, previous.status)
+
+
+def replay_record(resource: Any, req: falcon.Request, resp: falcon.Response,
+                  previous: PreviousAttempt, position: int, **params: Any) -> None:  # fmt: skip
+    _record(resp, resource.tokens.record(previous.resource_id))
+
+
 class TokenCollection:
     schema = TokenIn()
 
-    def __init__(self, *, tokens: ApiTokens):
+    def __init__(self, *, tokens: ApiTokens, retries: AnswersRetries):
         self.tokens = tokens
+        self.retries = retries
 
     @falcon.before(allow())
     @falcon.before(validate_body)
+    @idempotent(replay=replay_issued)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = req.context.body
         expires_in = body.get("expires_in")
@@ -65,6 +83,7 @@ class TokenCollection:
             expires_at=body.get("expires_at"),
             never_expires=expires_in == NEVER,
             actor=req.context.actor,
+            idempotency=req.context.claim,
         )
         _issued(resp, issued, 201)
 
@@ -85,28 +104,36 @@ class TokenItem:
 class TokenRevocation:
     schema = EmptyIn()
 
-    def __init__(self, *, tokens: ApiTokens):
+    def __init__(self, *, tokens: ApiTokens, retries: AnswersRetries):
         self.tokens = tokens
+        self.retries = retries
 
     @falcon.before(allow())
     @falcon.before(validate_body)
+    @idempotent(replay=replay_record)
     def on_post(self, req: falcon.Request, resp: falcon.Response, token_id: UUID) -> None:
         # Revoking a revoked token answers the same and records nothing.
-        record, _ = self.tokens.revoke(token_id, actor=req.context.actor)
+        record, _ = self.tokens.revoke(
+            token_id, actor=req.context.actor, idempotency=req.context.claim
+        )
         _record(resp, record)
 
 
 class TokenRotation:
     schema = RotateIn()
 
-    def __init__(self, *, tokens: ApiTokens):
+    def __init__(self, *, tokens: ApiTokens, retries: AnswersRetries):
         self.tokens = tokens
+        self.retries = retries
 
     @falcon.before(allow())
     @falcon.before(validate_body)
+    @idempotent(replay=replay_issued)
     def on_post(self, req: falcon.Request, resp: falcon.Response, token_id: UUID) -> None:
         grace = req.context.body.get("grace")
-        issued = self.tokens.rotate(token_id, grace=_grace(grace), actor=req.context.actor)
+        issued = self.tokens.rotate(
+            token_id, grace=_grace(grace), actor=req.context.actor, idempotency=req.context.claim
+        )
         _issued(resp, issued, 200)
 
 
@@ -125,6 +152,7 @@ OPERATIONS: Operations = {
         statuses=(201,),
         body=TokenIn,
         errors=(404, 409),
+        idempotent=True,
     ),
     ("/v1/tokens", "get"): Operation(
         "Every API token (never a secret)", "tokens", ADMIN, TokenListOut
@@ -137,6 +165,7 @@ OPERATIONS: Operations = {
         TokenOut,
         body=EmptyIn,
         errors=(404,),
+        idempotent=True,
     ),
     (f"{TOKEN}/rotate", "post"): Operation(
         "Give an API token a new secret; the old one works for the grace period",
@@ -145,12 +174,13 @@ OPERATIONS: Operations = {
         IssuedTokenOut,
         body=RotateIn,
         errors=(404, 409),
+        idempotent=True,
     ),
 }
 
 
-def add_token_routes(app: falcon.App, *, tokens: ApiTokens) -> None:
-    app.add_route("/v1/tokens", TokenCollection(tokens=tokens))
+def add_token_routes(app: falcon.App, *, tokens: ApiTokens, retries: AnswersRetries) -> None:
+    app.add_route("/v1/tokens", TokenCollection(tokens=tokens, retries=retries))
     app.add_route(TOKEN, TokenItem(tokens=tokens))
-    app.add_route(f"{TOKEN}/revoke", TokenRevocation(tokens=tokens))
-    app.add_route(f"{TOKEN}/rotate", TokenRotation(tokens=tokens))
+    app.add_route(f"{TOKEN}/revoke", TokenRevocation(tokens=tokens, retries=retries))
+    app.add_route(f"{TOKEN}/rotate", TokenRotation(tokens=tokens, retries=retries))
