@@ -59,3 +59,12 @@ class Api:
         response = self.get(f"/v1/tickets/{ticket_id}/history")
         assert response.status_code == 200, response.text
         return [event["type"] for event in response.json()["events"]]
+
+
+def acting_as(admin: Api, agent: str) -> Api:
+    """A client holding a new token bound to ``agent`` (issue 20: an agent token acts as
+    one agent, and sets only that agent's availability)."""
+    issued = admin.post("/v1/tokens", {"name": f"agent-{agent[:8]}", "role": "agent",
+                                       "agent_id": agent})  # fmt: skip
+    assert issued.status_code == 201, issued.text
+    return Api(admin.base_url, issued.json()["token"])

@@ -79,7 +79,7 @@ class Server:
         agent token is bound to an agent registered for it (offline, no capacity, Quechua
         only: the router never hands it a ticket) unless ``options`` name one."""
         if role == "agent" and "--agent" not in options:
-            options = (*options, "--agent", self._register_agent(name))
+            options = (*options, "--agent", self.register_agent(name))
         out = subprocess.run(
             [str(BIN / "atende"), "tokens", "create", "--role", role, "--name", name, *options],
             env=self.env,
@@ -89,7 +89,8 @@ class Server:
         )
         return out.stdout.strip().splitlines()[-1]
 
-    def _register_agent(self, name: str) -> str:
+    def register_agent(self, name: str) -> str:
+        """A new agent (offline, no capacity, Quechua only) for a token to act as."""
         admin = self.create_token("admin", f"{name}-registrar")
         answer = requests.post(
             f"{self.base_url}/v1/agents",

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from domain.agent import agent_id_for_email
-from tests.e2e.api import Api, agent_id
+from tests.e2e.api import Api, acting_as, agent_id
 from tests.e2e.problems import assert_problem, head, history, nothing_stored
 
 LANGUAGE = "qu"
@@ -413,7 +413,7 @@ def test_an_agent_may_set_availability_but_not_register_or_change_skills(
 ):
     agent = register(admin)
     me = agent["id"]
-    person = api_as("agent")
+    person = acting_as(admin, me)
     away = person.post(f"/v1/agents/{me}/availability", {"availability": "away"})
     assert away.status_code == 200 and away.json()["availability"] == "away"
     events = agent_events(auditor, agent)

@@ -27,8 +27,11 @@ class Reader:
     """A principal of this module: its Api, and its id as the access log names it."""
 
     def __init__(self, server: Server, role: str):
+        # An agent token acts as a registered agent (issue 20).
+        bound = ["--agent", server.register_agent(f"log-{role}")] if role == "agent" else []
         out = subprocess.run(
-            [str(BIN / "atende"), "tokens", "create", "--role", role, "--name", f"log-{role}"],
+            [str(BIN / "atende"), "tokens", "create", "--role", role, "--name", f"log-{role}",
+             *bound],
             env=server.env, check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
         self.id = re.search(r"\(id ([0-9a-f-]+)\)", out).group(1)

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tests.e2e.api import Api
+from tests.e2e.api import Api, acting_as
 
 BOUND_SECONDS = 20.0
 
@@ -48,8 +48,9 @@ def assignee(api: Api, ticket: str) -> str | None:
 
 
 def test_the_router_assigns_waiting_tickets_when_an_agent_comes_online(api_as, api: Api):
-    admin, agent_api = api_as("admin"), api_as("agent")
+    admin = api_as("admin")
     agent = register(admin, capacity=2)
+    agent_api = acting_as(admin, agent)
     tickets = [api.open_ticket(language="gn")["id"] for _ in range(3)]
     try:
         availability(agent_api, agent, "online")
