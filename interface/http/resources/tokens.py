@@ -59,12 +59,17 @@ def replay_record(resource: Any, req: falcon.Request, resp: falcon.Response,
     _record(resp, resource.tokens.record(previous.resource_id))
 
 
-class TokenCollection:
-    schema = TokenIn()
+class _TokenCommand:
+    """What the token commands hold: the tokens, and the idempotency answers
+    (``@idempotent`` reads ``retries``)."""
 
     def __init__(self, *, tokens: ApiTokens, retries: AnswersRetries):
         self.tokens = tokens
         self.retries = retries
+
+
+class TokenCollection(_TokenCommand):
+    schema = TokenIn()
 
     @falcon.before(allow())
     @falcon.before(validate_body)
@@ -101,12 +106,8 @@ class TokenItem:
         _record(resp, self.tokens.record(token_id))
 
 
-class TokenRevocation:
+class TokenRevocation(_TokenCommand):
     schema = EmptyIn()
-
-    def __init__(self, *, tokens: ApiTokens, retries: AnswersRetries):
-        self.tokens = tokens
-        self.retries = retries
 
     @falcon.before(allow())
     @falcon.before(validate_body)
@@ -119,12 +120,8 @@ class TokenRevocation:
         _record(resp, record)
 
 
-class TokenRotation:
+class TokenRotation(_TokenCommand):
     schema = RotateIn()
-
-    def __init__(self, *, tokens: ApiTokens, retries: AnswersRetries):
-        self.tokens = tokens
-        self.retries = retries
 
     @falcon.before(allow())
     @falcon.before(validate_body)
