@@ -84,22 +84,6 @@ class TokenRecord:
     legacy: bool
     status: str  # active, expired or revoked
 
-    def as_dict(self) -> dict[str, Any]:
-        iso = lambda value: value.isoformat() if value is not None else None  # noqa: E731
-        return {
-            "id": str(self.id),
-            "name": self.name,
-            "role": self.role,
-            "agent_id": self.agent_id,
-            "on_behalf": self.on_behalf,
-            "created_at": iso(self.created_at),
-            "expires_at": iso(self.expires_at),
-            "last_used_at": iso(self.last_used_at),
-            "revoked_at": iso(self.revoked_at),
-            "legacy": self.legacy,
-            "status": self.status,
-        }
-
 
 @dataclass
 class _Checked:

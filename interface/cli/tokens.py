@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from application.errors import AgentNotFound, InvalidToken, TokenNotFound
@@ -17,8 +16,9 @@ from application.tokens import DEFAULT_ROTATION_GRACE
 from domain.actor import ROLES
 from domain.agent import AgentInactive
 from domain.api_token import TokenExpired, TokenRevoked
+from interface.http.schemas.tokens import NEVER, TokenOut, expiry_in, grace_of
 
-NEVER = ("never", "none", "off")
+NEVER_WORDS = ("never", "none", "off")
 # What the commands refuse with a message (exit 2) rather than a traceback.
 REFUSALS = (InvalidToken, TokenNotFound, AgentNotFound, AgentInactive, TokenRevoked, TokenExpired)
 
@@ -64,13 +64,12 @@ def add_token_commands(commands: Any) -> None:
     rotate.set_defaults(run=_rotate)
 
 
-def _duration(text: str, name: str) -> timedelta:
-    from infrastructure.settings import parse_duration
-
+def _read(convert: Callable[[str], Any], text: str, option: str) -> Any:
+    """An option's text read as the HTTP body's field is (interface/http/schemas/tokens.py)."""
     try:
-        return parse_duration(text, name)
+        return convert(text.strip())
     except ValueError as error:
-        raise InvalidToken(name, str(error)) from None
+        raise InvalidToken(option, str(error)) from None
 
 
 def _with_tokens(work: Callable[[Any], int]) -> int:
@@ -89,13 +88,14 @@ def _with_tokens(work: Callable[[Any], int]) -> int:
 def _create(args: argparse.Namespace) -> int:
     def work(tokens: Any) -> int:
         text = (args.expires_in or "").strip().lower()
+        text = NEVER if text in NEVER_WORDS else text
         issued = tokens.create(
             role=args.role,
             name=args.name,
             agent_id=args.agent,
             on_behalf=args.on_behalf,
-            expires_in=_duration(text, "--expires-in") if text and text not in NEVER else None,
-            never_expires=text in NEVER,
+            expires_in=_read(expiry_in, text, "--expires-in") if text else None,
+            never_expires=text == NEVER,
         )
         expiry = issued.record.expires_at
         until = f", expires {expiry.isoformat()}" if expiry else ""
@@ -115,7 +115,7 @@ def _list(args: argparse.Namespace) -> int:
                    "last_used_at", "revoked_at", "status")  # fmt: skip
         print("\t".join(columns))
         for record in tokens.list():
-            row = record.as_dict()
+            row = TokenOut().dump(record)
             if record.legacy:
                 row["status"] += " (legacy: unbound, no expiry)"
             print("\t".join("-" if row[c] is None else str(row[c]) for c in columns))
@@ -135,13 +135,10 @@ def _revoke(args: argparse.Namespace) -> int:
 
 def _rotate(args: argparse.Namespace) -> int:
     def work(tokens: Any) -> int:
-        grace = args.grace
-        if grace is None:
+        if args.grace is None:
             issued = tokens.rotate(args.id)
-        elif grace.strip() == "0":
-            issued = tokens.rotate(args.id, grace=timedelta(0))
         else:
-            issued = tokens.rotate(args.id, grace=_duration(grace, "--grace"))
+            issued = tokens.rotate(args.id, grace=_read(grace_of, args.grace, "--grace"))
         print(f"Rotated token {issued.actor.id}. The new secret is shown only once:")
         print(issued.token)
         return 0

@@ -8,7 +8,6 @@ the same answer, secret included, without it having been kept.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,15 +15,13 @@ import falcon
 
 from application.idempotency import PreviousAttempt
 from application.ports import AnswersRetries
-from application.tokens import DEFAULT_ROTATION_GRACE, ApiTokens, IssuedToken, TokenRecord
-from infrastructure.settings import parse_duration
+from application.tokens import ApiTokens, IssuedToken, TokenRecord
 from interface.http.hooks import validate_body
 from interface.http.idempotency import idempotent
 from interface.http.middleware.auth import allow
 from interface.http.openapi.operation import ADMIN, Operation, Operations
 from interface.http.schemas.common import EmptyIn
 from interface.http.schemas.tokens import (
-    NEVER,
     IssuedTokenOut,
     RotateIn,
     TokenIn,
@@ -35,16 +32,19 @@ from interface.http.schemas.tokens import (
 TOKEN = "/v1/tokens/{token_id:uuid}"
 
 
+_TOKEN_OUT = TokenOut()
+
+
 def _issued(resp: falcon.Response, issued: IssuedToken, status: int) -> None:
     resp.status = status
-    resp.media = {**issued.record.as_dict(), "token": issued.token}
+    resp.media = {**_TOKEN_OUT.dump(issued.record), "token": issued.token}
     resp.cache_control = ["no-store"]  # a secret: no cache may keep this answer
     if status == 201:
         resp.location = f"/v1/tokens/{issued.record.id}"
 
 
 def _record(resp: falcon.Response, record: TokenRecord) -> None:
-    resp.media = record.as_dict()
+    resp.media = _TOKEN_OUT.dump(record)
 
 
 def replay_issued(resource: Any, req: falcon.Request, resp: falcon.Response,
@@ -75,26 +75,14 @@ class TokenCollection(_TokenCommand):
     @falcon.before(validate_body)
     @idempotent(replay=replay_issued)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = req.context.body
-        expires_in = body.get("expires_in")
         issued = self.tokens.create(
-            body["role"],
-            body["name"],
-            agent_id=str(body["agent_id"]) if body["agent_id"] else None,
-            on_behalf=body["on_behalf"],
-            expires_in=parse_duration(expires_in, "expires_in")
-            if expires_in and expires_in != NEVER
-            else None,
-            expires_at=body.get("expires_at"),
-            never_expires=expires_in == NEVER,
-            actor=req.context.actor,
-            idempotency=req.context.claim,
+            **req.context.body, actor=req.context.actor, idempotency=req.context.claim
         )
         _issued(resp, issued, 201)
 
     @falcon.before(allow())
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = {"items": [record.as_dict() for record in self.tokens.list()]}
+        resp.media = {"items": _TOKEN_OUT.dump(self.tokens.list(), many=True)}
 
 
 class TokenItem:
@@ -127,17 +115,10 @@ class TokenRotation(_TokenCommand):
     @falcon.before(validate_body)
     @idempotent(replay=replay_issued)
     def on_post(self, req: falcon.Request, resp: falcon.Response, token_id: UUID) -> None:
-        grace = req.context.body.get("grace")
         issued = self.tokens.rotate(
-            token_id, grace=_grace(grace), actor=req.context.actor, idempotency=req.context.claim
+            token_id, **req.context.body, actor=req.context.actor, idempotency=req.context.claim
         )
         _issued(resp, issued, 200)
-
-
-def _grace(text: str | None) -> timedelta:
-    if text is None:
-        return DEFAULT_ROTATION_GRACE
-    return timedelta(0) if text == "0" else parse_duration(text, "grace")
 
 
 OPERATIONS: Operations = {

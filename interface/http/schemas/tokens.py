@@ -3,32 +3,40 @@ rotating one, and a token as it leaves (its secret only when just made)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from domain.actor import ROLES
 from infrastructure.settings import parse_duration
 from interface.http.schemas.common import NAME_MAX, short_text
 
-NEVER = "never"
+NEVER = "never"  # expires_in: the token does not expire
+NO_GRACE = "0"  # grace: the old secret stops at once
 
 
-def _duration(value: str) -> None:
-    try:
-        parse_duration(value, "the duration")
-    except ValueError as error:
-        raise ValidationError(str(error)) from None
+def expiry_in(text: str) -> timedelta | None:
+    """An ``expires_in`` text as the token's lifetime (None: it never expires); raises
+    ValueError for anything else. The CLI's --expires-in reads the same way."""
+    return None if text == NEVER else parse_duration(text, "expires_in")
 
 
-def _expiry(value: str) -> None:
-    if value != NEVER:
-        _duration(value)
+def grace_of(text: str) -> timedelta:
+    """A rotation's ``grace`` text as a duration; raises ValueError for anything else.
+    The CLI's --grace reads the same way."""
+    return timedelta(0) if text == NO_GRACE else parse_duration(text, "grace")
 
 
-def _grace(value: str) -> None:
-    if value != "0":
-        _duration(value)
+def _readable_by(convert: Callable[[str], Any]) -> Callable[[str], None]:
+    def check(value: str) -> None:
+        try:
+            convert(value)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+    return check
 
 
 class TokenIn(Schema):
@@ -38,7 +46,7 @@ class TokenIn(Schema):
     on_behalf = fields.Boolean(load_default=False)
     # How long it lives: a duration (90d, 12h, 30m), or "never"; or an instant.
     # Neither: the deployment's default (ATENDE_TOKEN_DEFAULT_EXPIRY, unset: never).
-    expires_in = fields.String(validate=[validate.Length(max=20), _expiry])
+    expires_in = fields.String(validate=[validate.Length(max=20), _readable_by(expiry_in)])
     expires_at = fields.AwareDateTime()
 
     @validates_schema
@@ -46,24 +54,43 @@ class TokenIn(Schema):
         if "expires_in" in data and "expires_at" in data:
             raise ValidationError("Give expires_in or expires_at, not both.", "expires_at")
 
+    @post_load
+    def _as_arguments(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """The body as ApiTokens.create's keyword arguments."""
+        if data["agent_id"] is not None:
+            data["agent_id"] = str(data["agent_id"])
+        if "expires_in" in data:
+            data["never_expires"] = data["expires_in"] == NEVER
+            data["expires_in"] = expiry_in(data["expires_in"])
+        return data
+
 
 class RotateIn(Schema):
     # How long the old secret keeps working: a duration, or "0" for not at all.
-    grace = fields.String(validate=[validate.Length(max=20), _grace])
+    grace = fields.String(validate=[validate.Length(max=20), _readable_by(grace_of)])
+
+    @post_load
+    def _as_arguments(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """The body as ApiTokens.rotate's keyword arguments (no grace: its default)."""
+        if "grace" in data:
+            data["grace"] = grace_of(data["grace"])
+        return data
 
 
 class TokenOut(Schema):
-    id = fields.String()
+    """A token as it leaves (application.tokens.TokenRecord), never its secret."""
+
+    id = fields.UUID()
     name = fields.String()
     role = fields.String()
     agent_id = fields.String(allow_none=True)
     on_behalf = fields.Boolean()
-    created_at = fields.String()
-    expires_at = fields.String(allow_none=True)
-    last_used_at = fields.String(allow_none=True)
-    revoked_at = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    expires_at = fields.AwareDateTime(allow_none=True)
+    last_used_at = fields.AwareDateTime(allow_none=True)
+    revoked_at = fields.AwareDateTime(allow_none=True)
     legacy = fields.Boolean()
-    status = fields.String()
+    status = fields.String()  # active, expired or revoked
 
 
 class IssuedTokenOut(TokenOut):
