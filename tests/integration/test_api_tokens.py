@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from application.errors import AgentNotFound, InvalidToken, TokenNotFound
 from application.tokens import RECHECK_SECONDS, ApiTokens
 from domain.actor import Actor
 from domain.agent import AgentInactive
-from domain.api_token import ApiToken, TokenExpired, TokenRevoked
+from domain.api_token import TokenExpired, TokenRevoked
 from infrastructure.tokens import SqlTokenIndex
 from interface.wiring import bootstrap
 
@@ -266,23 +267,54 @@ def test_an_index_row_written_by_hand_grants_nothing_and_verify_names_it(atende)
     assert str(victim.record.id) in atende.tokens.unsealed_rows()
 
 
-def test_a_token_whose_role_was_raised_in_its_event_grants_nothing(atende):
-    """An Issued event edited to say admin (as if its JSON had been rewritten): its seal
-    no longer matches, so the secret authenticates nobody."""
-    issued = atende.tokens.create("integrator", "crm")
-    forged = ApiToken(
-        token_id=issued.record.id,
-        name="crm",
-        role="admin",
-        agent_id=None,
-        expires_at=None,
-        secret_hash=atende.tokens._hash(issued.token),
-        seal=atende.tokens.get(issued.record.id).seals[atende.tokens._hash(issued.token)],
-        legacy=False,
-        issued_at=datetime.now(UTC),
-        actor=ADMIN,
-    )
-    assert not atende.tokens._is_sealed(forged, atende.tokens._hash(issued.token))
+def _edit_stored_event(atende, token_id, old: bytes, new: bytes) -> None:
+    """Rewrite a token's stored Issued event in the events table, as someone with
+    write access to the database (and not the deployment's key) could."""
+    events = atende.db.table(atende.tickets.recorder.events_table_name)
+    with atende.db.transaction(commit=True) as cursor:
+        atende.db.execute(
+            cursor,
+            f"SELECT state FROM {events} WHERE originator_id = :id AND originator_version = 1",
+            {"id": token_id.hex if not atende.db.is_postgres else token_id},
+        )
+        state = bytes(cursor.fetchone()["state"])
+        assert old in state
+        atende.db.execute(
+            cursor,
+            f"UPDATE {events} SET state = :state "
+            "WHERE originator_id = :id AND originator_version = 1",
+            {"state": state.replace(old, new), "id": token_id.hex
+             if not atende.db.is_postgres else token_id},
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b'"role":"integrator"', b'"role":"admin"'),  # a raised role
+        (b'"expires_at":{', b'"expires_at":null,"was":{'),  # an expiry taken away
+    ],
+    ids=["role", "expiry"],
+)
+def test_a_token_whose_stored_event_was_edited_grants_nothing_and_verify_breaks(atende, old, new):
+    issued = atende.tokens.create("integrator", "crm", expires_in=timedelta(days=1))
+
+    _edit_stored_event(atende, issued.record.id, old, new)
+
+    assert another_process(atende).authenticate(issued.token) is None  # its seal fails
+    assert str(issued.record.id) in atende.tokens.unsealed_rows()
+    assert not atende.audit.verify().ok  # and the hash chain no longer matches the log
+
+
+def test_a_crash_between_indexing_a_secret_and_saving_its_token_grants_nothing(atende):
+    """kill -9 after the index row, before the event (application.tokens: index first)."""
+    secret = "atd_" + "c" * 43
+    never_saved = uuid.uuid4()
+    atende.tokens.index.add(atende.tokens._hash(secret), never_saved)
+
+    assert another_process(atende).authenticate(secret) is None
+    assert atende.tokens.list() == []
+    assert atende.tokens.unsealed_rows() == []  # nothing forged: a write that did not finish
 
 
 # Tokens from before tokens were events
