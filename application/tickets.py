@@ -53,7 +53,9 @@ CONFLICT_BACKOFF_SECONDS = 0.005
 # few kilobytes each.
 SMALL_AGGREGATES_CACHED = 5000
 
-_EVENT_BOOKKEEPING = (
+# What an event's data never shows (the feed, histories): the library's own members, the
+# actor (shown beside the data) and credentials' material.
+EVENT_BOOKKEEPING = (
     "originator_id",
     "originator_version",
     "timestamp",
@@ -64,6 +66,8 @@ _EVENT_BOOKKEEPING = (
     # them, and a credential's material is shown to nobody.
     "secret_hash",
     "seal",
+    # A survey link's hash: the link is the customer's credential to rate (domain/survey.py).
+    "token_hash",
 )
 
 
@@ -90,6 +94,9 @@ class RecordedEvent:
     position: int | None = None
     aggregate_type: str = "ticket"
     aggregate_id: UUID | None = None
+    # The version of the event type's shape (the class's ``class_version``): a change to
+    # the shape adds an upcaster, so stored events of older versions read as this one.
+    schema_version: int = 1
 
 
 class TicketApplication(Application[UUID]):
@@ -401,7 +408,7 @@ def replay(aggregate: Any, domain_events: Iterable[Any]) -> Any:
 
 
 def recorded_event(domain_event: Any, position: int | None = None) -> RecordedEvent:
-    data = {k: v for k, v in domain_event.__dict__.items() if k not in _EVENT_BOOKKEEPING}
+    data = {k: v for k, v in domain_event.__dict__.items() if k not in EVENT_BOOKKEEPING}
     kind = aggregate_type_of(domain_event)
     return RecordedEvent(
         ticket_id=_ticket_of(domain_event, kind),
@@ -415,12 +422,17 @@ def recorded_event(domain_event: Any, position: int | None = None) -> RecordedEv
         position=position,
         aggregate_type=kind,
         aggregate_id=domain_event.originator_id,
+        schema_version=getattr(type(domain_event), "class_version", 1),
     )
 
 
 def aggregate_type_of(domain_event: Any) -> str:
     """``ticket``, ``ticket_sla``, ``calendar`` or ``sla_policies``: whose event it is."""
-    owner = type(domain_event).__qualname__.split(".")[0]
+    return aggregate_type_of_class(type(domain_event))
+
+
+def aggregate_type_of_class(event_class: type) -> str:
+    owner = event_class.__qualname__.split(".")[0]
     return re.sub(r"(?<!^)(?=[A-Z])", "_", owner).lower()
 
 

@@ -16,6 +16,9 @@ from domain.stamped import StampedEvent
 from domain.ticket_refs import outbound_reply, ticket_id_for_external_ref
 from domain.ticket_vocabulary import SETTABLE_STATUSES
 
+# A file's description as events record it: its name (Personal, or None), type and size.
+Attachment = dict[str, Personal | str | int | None]
+
 
 class Ticket(Aggregate):
     """A customer's request, from first contact to closed."""
@@ -59,7 +62,7 @@ class Ticket(Aggregate):
         actor: Actor,
         language_source: dict[str, Any] | None = None,
         follow_up_of: UUID | None = None,
-        attachments: list[dict[str, Any]] | None = None,
+        attachments: list[Attachment] | None = None,
         external_message_id: str | None = None,
     ):
         # The keywords with defaults came with multi-channel intake; older events lack
@@ -272,7 +275,7 @@ class Ticket(Aggregate):
         visibility: str,
         channel: str,
         actor: Actor,
-        attachments: list[dict[str, Any]] | None = None,
+        attachments: list[Attachment] | None = None,
         external_id: str | None = None,
         outbound: dict[str, Any] | None = None,
     ) -> None:
@@ -374,7 +377,7 @@ def _duration_text(after: timedelta) -> str:
 
 def owned_attachments(
     owner: UUID, attachments: list[dict[str, Any]] | None
-) -> list[dict[str, Any]] | None:
+) -> list[Attachment] | None:
     """Attachment names are personal data (Clarification 1); types and sizes are not."""
     if not attachments:
         return None
@@ -386,7 +389,11 @@ def owned_attachments(
 
 def event_type_name(event_obj: object) -> str:
     """The stable short name of an event (``MessageAdded`` -> ``message_added``)."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(event_obj).__name__).lower()
+    return event_class_type_name(type(event_obj))
+
+
+def event_class_type_name(event_class: type) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", event_class.__name__).lower()
 
 
 class TransitionNotAllowed(Exception):

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from domain.actor import ROLES
+from tests.catalogue_check import assert_feed_matches_catalogue
 from tests.databases import BACKENDS
 from tests.e2e.api import E2E_AGENTS, Api, agent_email
 from tests.e2e.server import Server, running_server
@@ -17,6 +18,9 @@ def server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Server]
     directory = tmp_path_factory.mktemp(f"e2e-{request.param}")
     with running_server(request.param, directory) as running:
         yield running
+        # Every event the whole e2e session recorded is as the event catalogue says.
+        auditor = running.create_token("auditor", "catalogue-check")
+        assert_feed_matches_catalogue(running.base_url, auditor)
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from interface.http.operations import build_document
+from tests.catalogue_check import assert_feed_matches_catalogue
 from tests.databases import BACKENDS
 from tests.e2e.server import Server, running_server
 
@@ -68,6 +69,9 @@ def fuzzed_server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[
     directory = tmp_path_factory.mktemp(f"openapi-{request.param}")
     with running_server(request.param, directory) as running:
         yield running
+        # What the generated requests recorded is as the event catalogue says.
+        auditor = running.create_token("auditor", "catalogue-check")
+        assert_feed_matches_catalogue(running.base_url, auditor)
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,12 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
+from interface.events import catalogue
 from interface.http.idempotency import MAX_KEY_LENGTH
 from interface.http.openapi.operation import Operation, Operations
+from interface.http.openapi.operation_ids import OPERATION_IDS
 from interface.http.schemas.common import ProblemOut
+from interface.http.schemas.events import CataloguedEvent
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"
@@ -37,22 +40,34 @@ def openapi_path(template: str) -> str:
 
 
 def build(operations: Operations) -> dict[str, Any]:
+    marshmallow = MarshmallowPlugin()
     spec = APISpec(
         title="Atende",
         version=API_VERSION,
         openapi_version=OPENAPI_VERSION,
-        plugins=[MarshmallowPlugin()],
-        info={"description": DESCRIPTION},
+        plugins=[marshmallow],
+        info={"description": DESCRIPTION, "license": {"name": "MIT", "identifier": "MIT"}},
+        # Relative: the document is served by the server it describes, wherever that is.
+        servers=[{"url": "/", "description": "The server that serves this document"}],
         security=[{"bearer": []}],
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", schema=ProblemOut)
+    catalogue.components(spec)
+    marshmallow.converter.add_attribute_function(_catalogued_union)
     by_path: dict[str, dict[str, Any]] = defaultdict(dict)
     for (template, method), operation in operations.items():
         by_path[template][method] = _operation(template, method, operation)
     for template, methods in by_path.items():
         spec.path(path=openapi_path(template), operations=methods)
     return spec.to_dict()
+
+
+def _catalogued_union(converter: Any, field: Any, **_: Any) -> dict[str, Any]:
+    """A list of events shows the catalogue's union (every event type, typed)."""
+    if isinstance(field, CataloguedEvent):
+        return {"$ref": f"#/components/schemas/{field.union}"}
+    return {}
 
 
 def _operation(template: str, method: str, op: Operation) -> dict[str, Any]:
@@ -82,8 +97,13 @@ def _operation(template: str, method: str, op: Operation) -> dict[str, Any]:
 
 
 def _operation_id(template: str, method: str) -> str:
-    words = re.findall(r"\w+", _FIELD.sub(lambda m: m.group(1), template))
-    return "_".join([method, *words])
+    try:
+        return OPERATION_IDS[template, method]
+    except KeyError:
+        raise KeyError(
+            f"{method.upper()} {template} has no operationId: name it in "
+            "interface/http/openapi/operation_ids.py"
+        ) from None
 
 
 def _has_required_fields(schema: type[Schema] | Schema) -> bool:

@@ -44,9 +44,8 @@ from interface.http.schemas.tickets import (
 from projections.ticket_list import TicketListQuery, TicketListView
 
 UseCase = Callable[..., CommandResult]
-_HISTORY_OUT = EventOut(
-    exclude=("position", "ticket_id", "aggregate_type", "aggregate_id"), many=True
-)
+# A history's events are the feed's, without the feed's position.
+_HISTORY_OUT = EventOut(exclude=("position",), many=True)
 _LIST_QUERY = TicketListQueryIn()
 _READ_QUERY = TicketReadQueryIn()
 _HISTORY_QUERY = HistoryQueryIn()

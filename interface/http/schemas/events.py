@@ -3,8 +3,11 @@ also how a ticket's history shows each of its events."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
+from interface.events.catalogue import UNION
 from interface.http.schemas.common import Plain
 
 
@@ -25,11 +28,24 @@ class EventOut(Schema):
     version = fields.Integer()
     type = fields.String()
     occurred_at = fields.AwareDateTime()
+    schema_version = fields.Integer()
     actor = Plain()
     data = Plain()
 
 
+class CataloguedEvent(fields.Field):
+    """An event, dumped by ``EventOut``; the OpenAPI document shows the catalogue's union
+    ``union`` (interface/events/catalogue.py: every type, typed) instead."""
+
+    def __init__(self, union: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.union = union
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return EventOut().dump(value)
+
+
 class EventFeedOut(Schema):
-    events = fields.List(fields.Nested(EventOut), required=True)
+    events = fields.List(CataloguedEvent(UNION), required=True)
     next_after = fields.Integer(required=True)
     head = fields.Integer(required=True)

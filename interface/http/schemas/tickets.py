@@ -18,6 +18,7 @@ from marshmallow import (
 )
 
 from domain.customer import ANONYMOUS_CHANNELS, conversation_identity
+from domain.ticket import Ticket
 from domain.ticket_vocabulary import (
     AUTHOR_TYPES,
     CHANNELS,
@@ -28,6 +29,7 @@ from domain.ticket_vocabulary import (
     VISIBILITIES,
 )
 from infrastructure.ticket_numbers import MAX_NUMBER
+from interface.events.catalogue import union_name
 from interface.http.schemas.common import (
     BCP47,
     CONTACT_FIELDS,
@@ -44,7 +46,7 @@ from interface.http.schemas.common import (
     short_text,
     tag_list,
 )
-from interface.http.schemas.events import EventOut
+from interface.http.schemas.events import CataloguedEvent
 
 # A little slack for clocks: "now" on the client may be a moment ahead of the server.
 FUTURE_SLACK_SECONDS = 5
@@ -268,14 +270,9 @@ class TicketListItemOut(TicketSummaryOut):
 # (tests/e2e/test_openapi_conformance.py checks the live answers against them).
 
 
-class HistoryEventOut(EventOut):
-    class Meta:
-        exclude = ("position", "ticket_id", "aggregate_type", "aggregate_id")
-
-
 class HistoryOut(Schema):
     ticket_id = fields.UUID(required=True)
-    events = fields.List(fields.Nested(HistoryEventOut), required=True)
+    events = fields.List(CataloguedEvent(union_name(Ticket)), required=True)
 
 
 class TicketListPageOut(Schema):

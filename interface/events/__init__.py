@@ -1,0 +1,1 @@
+"""The events Atende records, described for integrators (the catalogue)."""
