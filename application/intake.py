@@ -18,7 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from application.errors import ConcurrentWriteConflict, TicketNotFound
-from application.idempotency import IdempotencyClaim, IdempotencyOutcome
+from application.idempotency import IdempotencyClaim
 from application.inbound_text import clean_attachment, clean_contact, multi_line, optional_line
 from application.ports import HostsIntake
 from application.tickets import CommandResult
@@ -66,16 +66,17 @@ class Intake:
         self, inbound: Inbound, actor: Actor, idempotency: IdempotencyClaim | None = None
     ) -> IntakeResult:
         """``idempotency``: the request's Idempotency-Key claim, completed with what this
-        contact wrote (or, for a duplicate, with the ticket as it is)."""
+        contact wrote (released for a duplicate: nothing was written)."""
         inbound = known_by_conversation(without_controls(inbound))
         for _ in range(ATTEMPTS):
             seen = self._ticket_of_message(inbound)
             if seen is not None:
                 result = self.app.ticket_result(seen)
                 if idempotency is not None:
-                    self.app.idempotency.complete(
-                        IdempotencyOutcome(idempotency, 200, seen, result.ticket.version)
-                    )
+                    # Nothing to remember: a retry is a duplicate again, answered the same.
+                    # Kept, its replay could not tell "duplicate" from "appended" (both 200
+                    # naming a message with this id), and the answer says which it was.
+                    self.app.idempotency.release(idempotency)
                 return IntakeResult("duplicate", result)
             try:
                 return self._receive(inbound, actor, idempotency)

@@ -687,6 +687,9 @@ def test_a_retried_json_intake_with_an_idempotency_key_replays_the_first_answer(
     assert again.status_code == 201, again.text
     assert again.json()["id"] == first.json()["id"]
     assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["intake"] == first.json()["intake"] == {
+        "outcome": "opened", "channel": "chat", "message_id": None,
+    }  # fmt: skip
 
     # An appended message replays too.
     more = {**body, "text": "¿Siguen ahí?"}
@@ -698,7 +701,25 @@ def test_a_retried_json_intake_with_an_idempotency_key_replays_the_first_answer(
     assert replayed.status_code == 200 and replayed.headers["Idempotent-Replayed"] == "true"
     assert replayed.json()["id"] == first.json()["id"]
     assert replayed.json()["version"] == appended.json()["version"]
+    assert replayed.json()["intake"] == appended.json()["intake"]
+    assert replayed.json()["intake"]["outcome"] == "appended"
     assert [m["body"] for m in ticket(api, first.json()["id"])["messages"]] == ["¿Siguen ahí?"]
+
+
+def test_a_retried_email_with_an_idempotency_key_replays_the_first_answer_whole(
+    api: Api, auditor: Api
+):
+    msg = email(address())
+    key = unique("email-intake")
+    first = post_email(api, msg, **{"Idempotency-Key": key})
+    assert first.status_code == 201, first.text
+    with nothing_stored(auditor, first.json()["id"]):
+        again = post_email(api, msg, **{"Idempotency-Key": key})
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert again.json()["intake"] == {
+        "outcome": "opened", "channel": "email", "message_id": msg["Message-ID"].strip("<>"),
+    }  # fmt: skip
 
 
 def test_a_duplicate_json_intake_with_an_idempotency_key_replays_as_a_duplicate(
@@ -712,8 +733,10 @@ def test_a_duplicate_json_intake_with_an_idempotency_key_replays_as_a_duplicate(
         duplicate = api.post("/v1/intake/chat", body, headers=key)
         replayed = api.post("/v1/intake/chat", body, headers=key)
     assert received(duplicate, 200, "duplicate")["id"] == first.json()["id"]
-    assert replayed.status_code == 200 and replayed.headers["Idempotent-Replayed"] == "true"
-    assert replayed.json()["id"] == first.json()["id"] and replayed.json()["version"] == 1
+    # A duplicate wrote nothing, so its key keeps nothing: the retry is a duplicate again
+    # (answered the same, not as a replay of an "appended" it never was).
+    assert received(replayed, 200, "duplicate")["id"] == first.json()["id"]
+    assert "Idempotent-Replayed" not in replayed.headers and replayed.json()["version"] == 1
 
 
 def test_an_idempotency_key_reused_with_another_body_is_422(api: Api, auditor: Api):

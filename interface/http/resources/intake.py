@@ -8,13 +8,14 @@ from typing import Any
 
 import falcon
 
+from application.idempotency import PreviousAttempt
 from application.intake import Inbound, Intake, IntakeResult
 from application.ports import AnswersRetries
 from domain.customer import Contact
 from domain.intake import INTAKE_CHANNELS
 from infrastructure.mail import ParsedEmail, parse_email
 from interface.http.errors import Problem
-from interface.http.idempotency import idempotent
+from interface.http.idempotency import idempotent, replay_ticket
 from interface.http.middleware.auth import INTAKE_WRITERS, allow
 from interface.http.openapi.operation import Operation, Operations
 from interface.http.representations import render_ticket
@@ -28,11 +29,25 @@ STATUS = {"opened": 201, "followed_up": 201, "appended": 200, "duplicate": 200}
 
 def render_intake(resp: falcon.Response, received: IntakeResult, inbound: Inbound) -> None:
     render_ticket(resp, received.result, status=STATUS[received.outcome])
-    resp.media["intake"] = {
-        "outcome": received.outcome,
-        "channel": inbound.channel,
-        "message_id": inbound.message_id,
-    }
+    resp.media["intake"] = _intake_member(received.outcome, inbound)
+
+
+def _intake_member(outcome: str, inbound: Inbound) -> dict[str, Any]:
+    return {"outcome": outcome, "channel": inbound.channel, "message_id": inbound.message_id}
+
+
+def replay_intake(
+    resource: Any, req: falcon.Request, resp: falcon.Response, previous: PreviousAttempt,
+    position: int, **params: Any,
+) -> None:  # fmt: skip
+    """A retried intake's first answer: the ticket, and what the contact did to it (a 201
+    opened or followed up a ticket, a 200 appended to one: duplicates are not kept)."""
+    replay_ticket(resource, req, resp, previous, position)
+    if previous.status == 200:
+        outcome = "appended"
+    else:
+        outcome = "followed_up" if resp.media["follow_up_of"] else "opened"
+    resp.media["intake"] = _intake_member(outcome, resource.inbound(req, **params))
 
 
 class EmailIntake:
@@ -42,7 +57,7 @@ class EmailIntake:
         self.retries = retries
 
     @falcon.before(allow(*INTAKE_WRITERS))
-    @idempotent
+    @idempotent(replay=replay_intake)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.content_type is None or req.content_type.split(";")[0].strip().lower() not in (
             EMAIL_TYPES
@@ -65,6 +80,10 @@ class EmailIntake:
         inbound = inbound_email(parse_email(raw))  # InvalidEmail -> 422 naming the field
         received = self.intake.receive(inbound, req.context.actor, req.context.claim)
         render_intake(resp, received, inbound)
+
+    def inbound(self, req: falcon.Request) -> Inbound:
+        """A replayed request's contact (the body is the first request's)."""
+        return inbound_email(parse_email(req.bounded_stream.read()))
 
 
 def inbound_email(mail: ParsedEmail) -> Inbound:
@@ -92,7 +111,7 @@ class ChannelIntake:
         self.schemas = {channel: intake_schema(channel) for channel in JSON_CHANNELS}
 
     @falcon.before(allow(*INTAKE_WRITERS))
-    @idempotent
+    @idempotent(replay=replay_intake)
     def on_post(self, req: falcon.Request, resp: falcon.Response, channel: str) -> None:
         schema = self.schemas.get(channel)
         if schema is None:
@@ -103,10 +122,13 @@ class ChannelIntake:
                 f"There is no intake channel {channel!r}; the channels are "
                 f"{', '.join(INTAKE_CHANNELS)}.",
             )
-        body = schema.load(req.get_media(default_when_empty={}))
-        inbound = inbound_contact(channel, body)
+        inbound = self.inbound(req, channel)
         received = self.intake.receive(inbound, req.context.actor, req.context.claim)
         render_intake(resp, received, inbound)
+
+    def inbound(self, req: falcon.Request, channel: str) -> Inbound:
+        body = self.schemas[channel].load(req.get_media(default_when_empty={}))
+        return inbound_contact(channel, body)
 
 
 def inbound_contact(channel: str, body: dict[str, Any]) -> Inbound:
