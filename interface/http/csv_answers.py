@@ -1,5 +1,10 @@
-"""Reports answer CSV to ``Accept: text/csv``: one header row, then one row per item of
-the JSON answer (nested members as ``a.b`` columns, null as an empty cell)."""
+"""Reports answer CSV to ``Accept: text/csv``, and at their path + ``.csv`` whatever
+Accept says: one header row, then one row per item of the JSON answer (nested members as
+``a.b`` columns, null as an empty cell).
+
+The ``.csv`` twin is an operation of its own because generated clients parse an answer by
+the one media type they expect: a route that answers JSON or CSV by Accept gives them no
+way to ask for CSV (issue 21)."""
 
 from __future__ import annotations
 
@@ -13,9 +18,28 @@ import falcon
 CSV = "text/csv"
 
 
+CSV_SUFFIX = ".csv"
+
+
 def wants_csv(req: falcon.Request) -> bool:
-    """JSON unless the client prefers CSV (no Accept, or ``*/*``, is JSON)."""
-    return req.client_prefers((falcon.MEDIA_JSON, CSV)) == CSV
+    """The ``.csv`` twin, or a client that prefers CSV (no Accept, or ``*/*``, is JSON)."""
+    return getattr(req.context, "csv", False) or req.client_prefers((falcon.MEDIA_JSON, CSV)) == CSV
+
+
+class CsvTwin:
+    """``<route>.csv``: the route's own ``on_get`` (its hooks and all), answering CSV."""
+
+    def __init__(self, resource: Any):
+        self.resource = resource
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, **params: Any) -> None:
+        req.context.csv = True
+        self.resource.on_get(req, resp, **params)
+
+
+def add_route_and_csv_twin(app: falcon.App, template: str, resource: Any) -> None:
+    app.add_route(template, resource)
+    app.add_route(template + CSV_SUFFIX, CsvTwin(resource))
 
 
 def flatten(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -10,9 +10,11 @@ tests/integration/test_openapi_coverage.py fails while any routed operation is m
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
+from interface.http.csv_answers import CSV_SUFFIX
 from interface.http.openapi import document
 from interface.http.openapi.operation import Operations
 from interface.http.resources import (
@@ -64,7 +66,26 @@ def collect(modules: Iterable[ModuleType]) -> Operations:
     return operations
 
 
-OPERATIONS = collect(DECLARING)
+def with_csv_twins(operations: Operations) -> Operations:
+    """Each report that answers CSV by Accept, again at its path + ``.csv``: the same
+    operation answering text/csv only (interface/http/csv_answers.py says why)."""
+    twins: Operations = {
+        (template + CSV_SUFFIX, method): replace(
+            operation,
+            summary=f"{operation.summary} (CSV)",
+            response=None,
+            raw_response={"text/csv": {"type": "string"}},
+            csv=False,
+            description=f"{operation.description} The same report as text/csv; "
+            "the columns are the JSON answer's members (nested ones as a.b).".strip(),
+        )
+        for (template, method), operation in operations.items()
+        if operation.csv
+    }
+    return {**operations, **twins}
+
+
+OPERATIONS = with_csv_twins(collect(DECLARING))
 
 
 def build_document() -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 import requests
 
 from domain.agent import agent_id_for_email
+from tests.e2e.documented_answers import check_answer
 
 # Agents the e2e server knows from the start (registered "away": assignable by a person,
 # never chosen by the router, so they never take other tests' tickets).
@@ -36,6 +37,7 @@ class Api:
     def __init__(self, base_url: str, token: str | None):
         self.base_url = base_url
         self.session = requests.Session()
+        self.session.hooks["response"].append(check_answer)
         if token is not None:
             self.session.headers["Authorization"] = f"Bearer {token}"
 

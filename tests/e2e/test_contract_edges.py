@@ -395,3 +395,23 @@ def test_breaches_as_csv_page_through_a_link_header(api: Api, admin: Api, analys
         assert following.startswith("/v1/sla/breaches?")
         response = analyst.get(following, headers={"Accept": "text/csv"})
     assert tickets <= set(seen)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/reports/satisfaction", "/v1/reports/agents", "/v1/reports/sla", "/v1/sla/breaches"],
+)
+def test_a_report_s_csv_twin_answers_csv_whatever_accept_says(api_as, path: str) -> None:
+    analyst = api_as("analyst")
+    by_accept = analyst.get(path, headers={"Accept": "text/csv"})
+    twin = analyst.get(path + ".csv", headers={"Accept": "application/json"})
+    assert twin.status_code == by_accept.status_code == 200, twin.text
+    assert twin.headers["content-type"].startswith("text/csv")
+    assert twin.text == by_accept.text
+
+
+def test_a_report_s_csv_twin_refuses_what_the_report_refuses(api_as) -> None:
+    answer = api_as("analyst").get("/v1/reports/sla.csv", params={"period": "decade"})
+    assert answer.status_code == 422
+    assert "period" in answer.json()["errors"]
+    assert api_as("agent").get("/v1/reports/sla.csv").status_code == 403

@@ -198,3 +198,15 @@ def test_a_generated_client_reads_the_event_feed_as_typed_events(
     assert isinstance(opened.data.tags, list)
     following = call(list_events, 200, client=client, after=feed.next_after, limit=1)
     assert all(e.position > feed.next_after for e in following.events)
+
+
+def test_a_generated_client_asks_for_a_report_as_csv_by_its_own_operation(
+    generated: GeneratedClient, tokens: dict[str, str]
+) -> None:
+    client = generated.authenticated(tokens["analyst"])
+    as_json = call(generated.operation("reports", "get_satisfaction_report"), 200, client=client)
+    as_csv = call(generated.operation("reports", "get_satisfaction_report_csv"), 200, client=client)
+    assert isinstance(as_csv, str)
+    header, *rows = as_csv.splitlines()
+    assert header.startswith(f"{as_json.group_by},")
+    assert len(rows) == len(as_json.groups)

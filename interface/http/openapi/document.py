@@ -14,10 +14,13 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
 from interface.events import catalogue
+from interface.http.csv_answers import CSV_SUFFIX
 from interface.http.idempotency import MAX_KEY_LENGTH
+from interface.http.openapi import problems
+from interface.http.openapi.enums import name_enums
 from interface.http.openapi.operation import Operation, Operations
 from interface.http.openapi.operation_ids import OPERATION_IDS
-from interface.http.schemas.common import ProblemOut
+from interface.http.schemas.common import Plain, ProblemOut
 from interface.http.schemas.events import CataloguedEvent
 
 OPENAPI_VERSION = "3.1.0"
@@ -25,8 +28,22 @@ API_VERSION = "1"
 # Falcon's field converters, as path parameter schemas.
 _CONVERTERS = {"uuid": {"type": "string", "format": "uuid"}, "int": {"type": "integer"}}
 _FIELD = re.compile(r"{(\w+)(?::(\w+)(?:\([^)]*\))?)?}")
-_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _STRING = {"schema": {"type": "string"}}
+_RETRY_AFTER = {
+    "description": "Seconds to wait before retrying (when retrying can help).",
+    "schema": {"type": "string"},
+}
+# The IETF httpapi draft's fields, on every answer of a rate-limited route.
+_RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": {"description": "Requests the budget allows per window.",
+                        "schema": {"type": "string"}},
+    "RateLimit-Remaining": {"description": "Requests left in this window.",
+                            "schema": {"type": "string"}},
+    "RateLimit-Reset": {"description": "Seconds until the budget is whole again.",
+                        "schema": {"type": "string"}},
+    "RateLimit-Policy": {"description": 'The budget, as "<requests>;w=<seconds>".',
+                         "schema": {"type": "string"}},
+}  # fmt: skip
 DESCRIPTION = (
     "Atende, an event-sourced ticketing backend. Send `Authorization: Bearer <token>` "
     "(tokens: `atende tokens create --role ROLE --name NAME`). Errors are "
@@ -54,20 +71,38 @@ def build(operations: Operations) -> dict[str, Any]:
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", schema=ProblemOut)
     catalogue.components(spec)
-    marshmallow.converter.add_attribute_function(_catalogued_union)
+    marshmallow.converter.add_attribute_function(_shown_as)
     by_path: dict[str, dict[str, Any]] = defaultdict(dict)
     for (template, method), operation in operations.items():
         by_path[template][method] = _operation(template, method, operation)
     for template, methods in by_path.items():
         spec.path(path=openapi_path(template), operations=methods)
-    return spec.to_dict()
+    document = spec.to_dict()
+    problems.components(document["components"]["schemas"])
+    name_enums(document)
+    return document
 
 
-def _catalogued_union(converter: Any, field: Any, **_: Any) -> dict[str, Any]:
-    """A list of events shows the catalogue's union (every event type, typed)."""
+def _shown_as(converter: Any, field: Any, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """What apispec cannot tell from a field's class: an event list's items are the
+    catalogue's union (every event type, typed); a ``Plain`` value is what it is shown as."""
     if isinstance(field, CataloguedEvent):
-        return {"$ref": f"#/components/schemas/{field.union}"}
-    return {}
+        shown: dict[str, Any] = {"$ref": f"#/components/schemas/{field.union}"}
+    elif isinstance(field, Plain) and field.shown_as is not None:
+        if isinstance(field.shown_as, dict):
+            shown = dict(field.shown_as)
+        else:
+            shown = converter.resolve_nested_schema(field.shown_as)
+        if field.many:
+            shown = {"type": "array", "items": shown}
+        if field.allow_none:
+            shown = {"anyOf": [shown, {"type": "null"}]}
+        if "description" in ret:
+            shown["description"] = ret["description"]
+    else:
+        return {}
+    ret.clear()  # what apispec guessed (an untyped value, nullable) is replaced whole
+    return shown
 
 
 def _operation(template: str, method: str, op: Operation) -> dict[str, Any]:
@@ -97,6 +132,8 @@ def _operation(template: str, method: str, op: Operation) -> dict[str, Any]:
 
 
 def _operation_id(template: str, method: str) -> str:
+    if template.endswith(CSV_SUFFIX):  # a report's CSV twin: getSlaReportCsv
+        return _operation_id(template.removesuffix(CSV_SUFFIX), method) + "Csv"
     try:
         return OPERATION_IDS[template, method]
     except KeyError:
@@ -150,9 +187,22 @@ def _responses(template: str, op: Operation) -> dict[str, Any]:
         # gunicorn's own answer, before the app, to a request line over 4094 bytes.
         responses["414"] = {"description": "URI Too Long (from the HTTP server, as text)"}
     for status in sorted(_error_statuses(template, op)):
-        problem: dict[str, Any] = {"description": HTTPStatus(status).phrase, "content": _PROBLEM}
-        if status in (429, 503):
-            problem["headers"] = {"Retry-After": _STRING}
+        types = problems.types_for(
+            status, idempotent=op.idempotent, intake=template.startswith("/v1/intake/")
+        )
+        problem: dict[str, Any] = {
+            "description": problems.described(status, HTTPStatus(status).phrase, types),
+            "content": {"application/problem+json": {"schema": problems.schema_of(types)}},
+            "x-problem-types": [p.uri for p in types],
+        }
+        if status in (409, 429, 503):
+            problem["headers"] = {"Retry-After": _RETRY_AFTER}
+        if status == 429:
+            problem["headers"].update(_RATE_LIMIT_HEADERS)
+        if str(status) in responses:  # also a success status (health's 503): either body
+            responses[str(status)]["content"].update(problem["content"])
+            responses[str(status)]["x-problem-types"] = problem["x-problem-types"]
+            continue
         responses[str(status)] = problem
     return responses
 
@@ -172,6 +222,8 @@ def _success(op: Operation, status: int) -> dict[str, Any]:
         headers["Location"] = _STRING
     if op.idempotent:
         headers["Idempotent-Replayed"] = {"schema": {"type": "string", "enum": ["true"]}}
+    if op.rate_limited:
+        headers.update(_RATE_LIMIT_HEADERS)
     if headers:
         answer["headers"] = headers
     return answer
@@ -186,6 +238,7 @@ def _error_statuses(template: str, op: Operation) -> set[int]:
         statuses |= {400, 413, 415, 422}
     # Every route refuses query parameters it does not take (middleware/query_params.py).
     statuses.add(422)
+    statuses.add(500)  # an unexpected error: a problem naming the request id, never a trace
     if op.idempotent:
         statuses.add(409)  # the same key still in flight
     if op.if_match:

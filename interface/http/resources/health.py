@@ -116,6 +116,7 @@ OPERATIONS: Operations = {
         "operations",
         PUBLIC,
         HealthOut,
+        statuses=(200, 503),  # the same body, when the database cannot be reached
         rate_limited=False,
     ),
 }

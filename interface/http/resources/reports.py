@@ -13,7 +13,13 @@ import falcon
 from application.agents import AgentDirectory
 from application.ports import LogHead
 from interface.http.consistency import wait_if_asked
-from interface.http.csv_answers import flatten, send_csv, send_items_csv, wants_csv
+from interface.http.csv_answers import (
+    add_route_and_csv_twin,
+    flatten,
+    send_csv,
+    send_items_csv,
+    wants_csv,
+)
 from interface.http.middleware.auth import allow
 from interface.http.openapi.operation import Operation, Operations
 from interface.http.schemas.reports import (
@@ -219,9 +225,12 @@ OPERATIONS: Operations = {
 def add_report_routes(
     app: falcon.App, *, reports: ReportsView, agents: AgentDirectory, log: LogHead
 ) -> None:
-    app.add_route("/v1/reports/satisfaction", SatisfactionReport(reports=reports, log=log))
-    app.add_route("/v1/reports/agents", AgentsReport(reports=reports, log=log))
-    app.add_route(
+    add_route_and_csv_twin(
+        app, "/v1/reports/satisfaction", SatisfactionReport(reports=reports, log=log)
+    )
+    add_route_and_csv_twin(app, "/v1/reports/agents", AgentsReport(reports=reports, log=log))
+    add_route_and_csv_twin(
+        app,
         "/v1/agents/{agent_id:uuid}/performance",
         AgentPerformance(reports=reports, agents=agents, log=log),
     )

@@ -20,7 +20,7 @@ from domain.sla.policy import SlaPolicy
 from domain.sla.timers import elapsed_at
 from infrastructure.views.sla import OUTCOMES
 from interface.http.consistency import wait_if_asked
-from interface.http.csv_answers import send_items_csv, wants_csv
+from interface.http.csv_answers import add_route_and_csv_twin, send_items_csv, wants_csv
 from interface.http.cursor import decode_cursor, encode_cursor
 from interface.http.hooks import expected_version, validate_body
 from interface.http.middleware.auth import TICKET_READERS, allow
@@ -321,5 +321,5 @@ def add_sla_routes(
     app.add_route(
         "/v1/tickets/{ticket_id:uuid}/sla", TicketSla(tickets=tickets, timekeeper=timekeeper)
     )
-    app.add_route("/v1/sla/breaches", Breaches(sla_view=sla_view, log=log))
-    app.add_route("/v1/reports/sla", SlaReport(sla_view=sla_view, log=log))
+    add_route_and_csv_twin(app, "/v1/sla/breaches", Breaches(sla_view=sla_view, log=log))
+    add_route_and_csv_twin(app, "/v1/reports/sla", SlaReport(sla_view=sla_view, log=log))

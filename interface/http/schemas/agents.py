@@ -9,7 +9,15 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from domain.routing import AVAILABILITIES
-from interface.http.schemas.common import BCP47, NAME_MAX, FullMatch, short_text
+from interface.http.schemas.common import (
+    BCP47,
+    NAME_MAX,
+    FullMatch,
+    OutSchema,
+    one_of,
+    short_text,
+    uuid_text,
+)
 
 MAX_LANGUAGES = 20
 MAX_SKILLS = 50
@@ -67,15 +75,18 @@ class AgentsQueryIn(Schema):
 # Dump side.
 
 
-class AgentOut(Schema):
-    id = fields.String()
+class AgentOut(OutSchema):
+    class Meta:
+        sometimes = ("load",)
+
+    id = uuid_text()
     name = fields.String()
     email = fields.String()
     languages = fields.List(fields.String())
     skills = fields.List(fields.String())
     generalist = fields.Boolean()
     capacity = fields.Integer()
-    availability = fields.String()
+    availability = one_of(AVAILABILITIES)
     active = fields.Boolean()
     load = fields.Integer()  # only in lists, which come from the routing view
     version = fields.Integer()

@@ -16,7 +16,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 
 from domain.actor import Actor
 from domain.personal import Personal
-from domain.ticket_vocabulary import TEXT_LIMIT_BYTES
+from domain.ticket_vocabulary import CHANNELS, PRIORITIES, STATUSES, TEXT_LIMIT_BYTES
 
 NAME_MAX = 200
 MAX_TAGS = 20
@@ -117,8 +117,42 @@ def plain(value: Any) -> Any:
 
 
 class Plain(fields.Field):
+    """A value as JSON (``plain``). ``shown_as`` is what the OpenAPI document says it is:
+    a schema (shown as its component; ``many``: a list of them) or a JSON Schema."""
+
+    def __init__(
+        self,
+        shown_as: type[Schema] | dict[str, Any] | None = None,
+        *,
+        many: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.shown_as = shown_as
+        self.many = many
+
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
         return plain(value)
+
+
+PERSONAL_TEXT = {
+    "type": "string",
+    "description": "Personal: reads `[erased]` after the customer's erasure.",
+    "x-personal": True,
+}
+
+
+class OutSchema(Schema):
+    """An answer's shape. Every field is always in the answer, so the OpenAPI document
+    lists them all as required (generated clients type them as present), but those the
+    subclass names in ``Meta.sometimes``. Answers are only dumped: ``required`` changes
+    nothing else."""
+
+    class Meta:
+        sometimes: tuple[str, ...] = ()
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        field_obj.required = field_name not in getattr(self.Meta, "sometimes", ())
 
 
 class ProblemOut(Schema):
@@ -152,15 +186,39 @@ class InstantRangeIn(Schema):
             raise ValidationError("Must not be after to.", "from")
 
 
-class TicketSummaryOut(Schema):
+def uuid_text(**kwargs: Any) -> fields.String:
+    """An id a view keeps as text: dumped as it is, documented as a uuid."""
+    return fields.String(metadata={"format": "uuid"}, **kwargs)
+
+
+def instant_text(**kwargs: Any) -> fields.String:
+    """An instant a view keeps as ISO-8601 text: dumped as it is, documented as date-time."""
+    return fields.String(metadata={"format": "date-time"}, **kwargs)
+
+
+def one_of(choices: tuple[str, ...], **kwargs: Any) -> fields.String:
+    """A value from a vocabulary: on an answer, documented as its (named) enum."""
+    return fields.String(validate=validate.OneOf(choices), **kwargs)
+
+
+def hidden_from_analysts() -> fields.String:
+    """A personal text of a list item, left out for roles that may not read personal data."""
+    description = PERSONAL_TEXT["description"] + " Absent for analysts, who may not read it."
+    return fields.String(metadata={**PERSONAL_TEXT, "description": description})
+
+
+class TicketSummaryOut(OutSchema):
     """What every list of tickets shows of each (the queue, the ticket list)."""
 
-    id = fields.String()
+    class Meta:
+        sometimes: tuple[str, ...] = ("subject",)
+
+    id = uuid_text()
     number = fields.Integer()
-    subject = fields.String()
-    status = fields.String()
-    priority = fields.String()
-    channel = fields.String()
+    subject = hidden_from_analysts()
+    status = one_of(STATUSES)
+    priority = one_of(PRIORITIES)
+    channel = one_of(CHANNELS)
     language = fields.String(allow_none=True)
     category = fields.String(allow_none=True)
-    assignee = fields.String(allow_none=True)
+    assignee = uuid_text(allow_none=True)

@@ -8,15 +8,16 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from domain.customer import ANONYMOUS_CHANNELS
-from domain.ticket_vocabulary import PRIORITIES, SUBJECT_MAX
+from domain.ticket_vocabulary import CHANNELS, PRIORITIES, SUBJECT_MAX
 from interface.http.schemas.common import (
     BCP47,
     CONTACT_FIELDS,
     NAME_MAX,
     PHONE,
     FullMatch,
-    Plain,
+    OutSchema,
     long_text,
+    one_of,
     short_text,
     tag_list,
 )
@@ -86,16 +87,10 @@ def intake_schema(channel: str) -> IntakeIn:
 # Dump side.
 
 
-class IntakeOut(Schema):
-    outcome = fields.String()
-    channel = fields.String()
+class IntakeOut(OutSchema):
+    outcome = one_of(("opened", "appended", "followed_up", "duplicate"))
+    channel = one_of(CHANNELS)
     message_id = fields.String(allow_none=True)
-
-
-class AttachmentOut(Schema):
-    filename = Plain(allow_none=True)
-    content_type = fields.String()
-    size = fields.Integer()
 
 
 # A shape the resource builds by hand, written down for the OpenAPI document.

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from domain.actor import ROLES
 from interface.http.schemas.agents import AgentOut
+from interface.http.schemas.common import OutSchema, one_of, uuid_text
 
 
 class MyAgentOut(AgentOut):
+    class Meta:
+        sometimes = ()
+
     load = fields.Integer()
-    open_tickets = fields.List(fields.String())
+    open_tickets = fields.List(uuid_text())
 
 
-class MeOut(Schema):
+class MeOut(OutSchema):
     id = fields.String()
     name = fields.String()
-    role = fields.String()
-    agent_id = fields.String(allow_none=True)
+    role = one_of(ROLES)
+    agent_id = uuid_text(allow_none=True)
     agent = fields.Nested(MyAgentOut, allow_none=True)
 
 

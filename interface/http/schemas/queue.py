@@ -11,6 +11,8 @@ from interface.http.schemas.common import (
     TAG,
     FullMatch,
     TicketSummaryOut,
+    hidden_from_analysts,
+    instant_text,
     next_cursor_field,
     short_text,
 )
@@ -35,12 +37,15 @@ class QueueQueryIn(Schema):
 
 
 class QueueItemOut(TicketSummaryOut):
-    requester_name = fields.String()
-    created_at = fields.String()
-    last_customer_message_at = fields.String(allow_none=True)
+    class Meta:
+        sometimes = ("subject", "requester_name")
+
+    requester_name = hidden_from_analysts()
+    created_at = instant_text()
+    last_customer_message_at = instant_text(allow_none=True)
     tags = fields.List(fields.String())
     sla_breached = fields.Boolean()
-    sla_due_at = fields.String(allow_none=True)
+    sla_due_at = instant_text(allow_none=True)
 
 
 class QueuePageOut(Schema):

@@ -13,11 +13,13 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 from domain.calendar import DAYS
 from domain.sla.policy import METRICS
 from domain.ticket_vocabulary import CHANNELS, PRIORITIES
+from interface.events.data import AppliedPolicy, Policy, Timer
 from interface.http.schemas.common import (
     BCP47,
     NAME_MAX,
     TAG,
     FullMatch,
+    Plain,
     next_cursor_field,
     one_line,
 )
@@ -155,13 +157,13 @@ class CalendarOut(Schema):
 
 class PoliciesOut(Schema):
     version = fields.Integer(required=True)
-    policies = fields.List(fields.Dict(), required=True)
+    policies = Plain(Policy, many=True, required=True)
 
 
 class TicketSlaOut(Schema):
     ticket_id = fields.UUID(required=True)
-    policy = fields.String(required=True, allow_none=True)
-    timers = fields.List(fields.Dict(), required=True)
+    policy = Plain(AppliedPolicy, required=True, allow_none=True)
+    timers = Plain(Timer, many=True, required=True)
 
 
 class BreachOut(Schema):

@@ -30,21 +30,27 @@ from domain.ticket_vocabulary import (
 )
 from infrastructure.ticket_numbers import MAX_NUMBER
 from interface.events.catalogue import union_name
+from interface.events.data import Attachment, LanguageSource, Outbound, Requester
 from interface.http.schemas.common import (
     BCP47,
     CONTACT_FIELDS,
     NAME_MAX,
+    PERSONAL_TEXT,
     PHONE,
     FullMatch,
     InstantRangeIn,
+    OutSchema,
     Plain,
     TicketSummaryOut,
+    instant_text,
     long_text,
     next_cursor_field,
     not_blank,
     one_line,
+    one_of,
     short_text,
     tag_list,
+    uuid_text,
 )
 from interface.http.schemas.events import CataloguedEvent
 
@@ -209,44 +215,50 @@ class TicketNumberIn(Schema):
 # Dump side.
 
 
-class MessageOut(Schema):
+class MessageOut(OutSchema):
     id = fields.UUID()
-    body = Plain()
-    author_type = fields.String()
-    author_id = fields.String(allow_none=True)
-    visibility = fields.String()
-    channel = fields.String()
+    body = Plain(PERSONAL_TEXT)
+    author_type = one_of(AUTHOR_TYPES)
+    author_id = uuid_text(allow_none=True)
+    visibility = one_of(VISIBILITIES)
+    channel = one_of(CHANNELS)
     created_at = fields.AwareDateTime()
-    attachments = Plain()
+    attachments = Plain(Attachment, many=True)
     external_id = fields.String(allow_none=True)
-    outbound = Plain(allow_none=True)  # an agent's public reply: where to send it
+    outbound = Plain(Outbound, allow_none=True)  # an agent's public reply: where to send it
 
 
-class TicketOut(Schema):
+class EscalationOut(Schema):
+    level = fields.Integer(required=True, metadata={"description": "1, 2, ..."})
+    reason = fields.String(required=True)
+    at = fields.AwareDateTime(required=True)
+
+
+class TicketOut(OutSchema):
     id = fields.UUID()
     number = fields.Integer()
-    subject = Plain()
-    description = Plain()
-    requester = Plain()
+    subject = Plain(PERSONAL_TEXT)
+    description = Plain(PERSONAL_TEXT)
+    requester = Plain(Requester)
     customer_id = fields.UUID()
-    channel = fields.String()
+    channel = one_of(CHANNELS)
     language = fields.String(allow_none=True)
-    priority = fields.String()
+    priority = one_of(PRIORITIES)
     category = fields.String(allow_none=True)
     tags = fields.List(fields.String())
     external_ref = fields.String(allow_none=True)
-    status = fields.String()
-    assignee = fields.String(allow_none=True)
-    escalation = Plain(allow_none=True)
-    resolution = Plain(allow_none=True)
+    status = one_of(STATUSES)
+    assignee = uuid_text(allow_none=True)
+    escalation = Plain(EscalationOut, allow_none=True)
+    resolution = Plain(PERSONAL_TEXT, allow_none=True)
     messages = fields.List(fields.Nested(MessageOut))
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
     resolved_at = fields.AwareDateTime(allow_none=True)
     closed_at = fields.AwareDateTime(allow_none=True)
-    language_source = Plain(allow_none=True)
+    language_source = Plain(LanguageSource, allow_none=True)
     follow_up_of = fields.UUID(allow_none=True)
-    attachments = Plain()
+    attachments = Plain(Attachment, many=True)
     survey_id = fields.UUID(allow_none=True)  # the latest resolution's survey
     pending_since = fields.AwareDateTime(allow_none=True)
     version = fields.Integer()
@@ -254,16 +266,19 @@ class TicketOut(Schema):
 
 
 class TicketReadOut(TicketOut):
+    class Meta:
+        sometimes = ("as_of",)
+
     as_of = fields.AwareDateTime()  # present when the ticket was read ?as_of=
 
 
 class TicketListItemOut(TicketSummaryOut):
     external_ref = fields.String(allow_none=True)
-    customer_id = fields.String()
-    created_at = fields.String()
-    updated_at = fields.String()
-    resolved_at = fields.String(allow_none=True)
-    closed_at = fields.String(allow_none=True)
+    customer_id = uuid_text()
+    created_at = instant_text()
+    updated_at = instant_text()
+    resolved_at = instant_text(allow_none=True)
+    closed_at = instant_text(allow_none=True)
 
 
 # Shapes the resources build by hand, written down for the OpenAPI document

@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from domain.actor import ROLES
 from infrastructure.settings import parse_duration
-from interface.http.schemas.common import NAME_MAX, short_text
+from interface.http.schemas.common import NAME_MAX, OutSchema, one_of, short_text, uuid_text
 
 NEVER = "never"  # expires_in: the token does not expire
 NO_GRACE = "0"  # grace: the old secret stops at once
@@ -77,20 +77,20 @@ class RotateIn(Schema):
         return data
 
 
-class TokenOut(Schema):
+class TokenOut(OutSchema):
     """A token as it leaves (application.tokens.TokenRecord), never its secret."""
 
     id = fields.UUID()
     name = fields.String()
-    role = fields.String()
-    agent_id = fields.String(allow_none=True)
+    role = one_of(ROLES)
+    agent_id = uuid_text(allow_none=True)
     on_behalf = fields.Boolean()
     created_at = fields.AwareDateTime()
     expires_at = fields.AwareDateTime(allow_none=True)
     last_used_at = fields.AwareDateTime(allow_none=True)
     revoked_at = fields.AwareDateTime(allow_none=True)
     legacy = fields.Boolean()
-    status = fields.String()  # active, expired or revoked
+    status = one_of(("active", "expired", "revoked"))
 
 
 class IssuedTokenOut(TokenOut):
@@ -98,4 +98,4 @@ class IssuedTokenOut(TokenOut):
 
 
 class TokenListOut(Schema):
-    items = fields.List(fields.Nested(TokenOut))
+    items = fields.List(fields.Nested(TokenOut), required=True)
