@@ -180,15 +180,22 @@ class Settings:
         }
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([dhms]?)\s*$")
+# ASCII digits only (\d would take any script's, which the document's pattern does not).
+_DURATION = re.compile(r"^\s*([0-9]+)\s*([dhms]?)\s*$")
+# At most six digits, in any unit (999999d is some 2,700 years): bounded, so no
+# timedelta overflows, and stated as a pattern the OpenAPI document can carry.
+LARGEST_DURATION_COUNT = 999_999
+DURATION_PATTERN = r"^\s*0*[1-9][0-9]{0,5}\s*[dhms]?\s*$"
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
 
 
 def parse_duration(text: str, name: str) -> timedelta:
-    """``7d``, ``12h``, ``30m``, ``90s`` or plain seconds."""
+    """``7d``, ``12h``, ``30m``, ``90s`` or plain seconds (1 to 999999 of the unit)."""
     match = _DURATION.match(text)
     if match is None or int(match[1]) == 0:
         raise ValueError(f"{name} must be a positive duration like 7d, 12h, 30m or 90s")
+    if int(match[1]) > LARGEST_DURATION_COUNT:
+        raise ValueError(f"{name} must be at most {LARGEST_DURATION_COUNT} of its unit")
     return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
 
 

@@ -10,6 +10,7 @@ import functools
 import io
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -70,12 +71,19 @@ def idempotent(responder: Callable[..., None] | None = None, *, replay: Replay =
     return wrapper
 
 
+# Printable ASCII, not only spaces (the document states this pattern): a header is
+# ISO-8859-1 on the wire, and a key is an id, not text.
+KEY_PATTERN = re.compile(r"[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*")
+
+
 def claim_for(req: falcon.Request, store: IdempotencyStore) -> IdempotencyClaim | None:
     key = req.get_header(HEADER)
     if key is None:
         return None
-    if not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise validation_problem({HEADER: [f"Must be 1 to {MAX_KEY_LENGTH} printable characters."]})
+    if KEY_PATTERN.fullmatch(key) is None or len(key) > MAX_KEY_LENGTH:
+        raise validation_problem(
+            {HEADER: [f"Must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."]}
+        )
     request = f"{req.method} {req.path}\n".encode() + request_body(req)
     return store.claim(principal_of(req, store), key, request)
 

@@ -199,6 +199,13 @@ def feed(reader: Api) -> Iterator[dict[str, Any]]:
     after = 0
     while True:
         response = reader.get("/v1/events", params={"after": after, "limit": 1000})
+        for _ in range(3):
+            # Right after a drill a pooled connection can still be the dead one: its 503
+            # says retry after a delay, as a client would.
+            if response.status_code != 503:
+                break
+            time.sleep(float(response.headers["Retry-After"]))
+            response = reader.get("/v1/events", params={"after": after, "limit": 1000})
         assert response.status_code == 200, response.text
         page = response.json()
         yield from page["events"]

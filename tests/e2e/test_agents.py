@@ -132,6 +132,12 @@ def test_an_agent_registered_without_skills_or_capacity_gets_the_defaults(admin:
     assert doc["availability"] == "offline"
 
 
+def test_a_capacity_written_as_a_whole_float_is_that_integer(admin: Api):
+    """7.0 is the JSON number 7, as the document's integer type says (issue 21)."""
+    agent = register(admin, capacity=7.0)
+    assert agent["capacity"] == 7 and isinstance(agent["capacity"], int)
+
+
 def test_registering_the_same_email_again_is_a_conflict_naming_the_agent(admin: Api, auditor):
     first = register(admin)
     again = agent_body(name="Otra Persona", email=first["email"].upper())
@@ -296,6 +302,7 @@ def test_a_deactivated_agent_cannot_come_online_until_reactivated(admin: Api, au
         ({"capacity": -1}, "capacity"),
         ({"capacity": "5"}, "capacity"),
         ({"capacity": 1.5}, "capacity"),
+        ({"capacity": True}, "capacity"),  # a bool is not an integer in JSON Schema
         ({"capacity": 1001}, "capacity"),
         ({"name": None}, "name"),
         ({"name": "  "}, "name"),

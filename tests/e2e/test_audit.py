@@ -3,6 +3,7 @@ and an auditor token that can write nothing anywhere."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import subprocess
@@ -163,13 +164,29 @@ def test_a_range_export_covers_every_event_in_it(api: Api, auditor: Api):
     "params, field",
     [
         ({"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "from"),
-        ({"from": "2026-01-01T00:00:00Z"}, "ticket"),
-        ({}, "ticket"),
+        ({"ticket": str(uuid.uuid4()), "from": "2026-01-01T00:00:00Z"}, "ticket"),
         ({"ticket": "no-uuid"}, "ticket"),
     ],
 )
-def test_an_export_with_an_inverted_or_missing_scope_is_refused(auditor: Api, params, field):
+def test_an_export_with_an_inverted_or_mixed_scope_is_refused(auditor: Api, params, field):
     assert_problem(auditor.get("/v1/audit/export", params=params), 422, field)
+
+
+def test_an_export_without_a_scope_is_the_whole_log_and_from_alone_runs_to_now(
+    api: Api, auditor: Api
+):
+    """The document requires no parameter, so none is refused (issue 21)."""
+    tid = api.open_ticket()["id"]
+    whole = auditor.get("/v1/audit/export")
+    assert whole.status_code == 200, whole.text
+    header = json.loads(whole.content.splitlines()[0])["scope"]
+    assert header["first_position"] == 1
+    assert tid.encode() in whole.content
+    since = datetime.fromisoformat(history(auditor, tid)[0]["occurred_at"])
+    recent = auditor.get("/v1/audit/export", params={"from": since.isoformat()})
+    assert recent.status_code == 200, recent.text
+    assert tid.encode() in recent.content
+    assert json.loads(recent.content.splitlines()[0])["scope"]["first_position"] > 1
 
 
 def test_the_cli_refuses_an_inverted_export_range(server: Server):

@@ -145,6 +145,9 @@ def test_a_cli_token_with_an_expiry_says_when_it_expires(server):
         ({"name": ""}, "name"),
         ({"expires_in": "soon"}, "expires_in"),
         ({"expires_in": "-5d"}, "expires_in"),
+        # Once a 500: the count overflowed a timedelta (found by schemathesis, issue 21).
+        ({"expires_in": "9999999999999999999d"}, "expires_in"),
+        ({"expires_in": "٣d"}, "expires_in"),  # digits of another script
         ({"expires_at": "2020-01-01T00:00:00Z"}, "expires_at"),
         ({"expires_at": "mañana"}, "expires_at"),
         ({"expires_at": "2099-01-01T00:00:00"}, "expires_at"),

@@ -128,7 +128,7 @@ def test_the_document_has_an_envelope_per_event_type_and_discriminated_unions() 
         assert envelope["properties"]["type"]["const"] == entry.type
         assert envelope["properties"]["aggregate_type"]["const"] == entry.aggregate_type
         assert envelope["properties"]["schema_version"]["const"] == entry.version
-        assert envelope["properties"]["data"] == {"$ref": f"#/components/schemas/{entry.name}Data"}
+        assert envelope["properties"]["data"]["$ref"] == f"#/components/schemas/{entry.name}Data"
     ticket_events = schemas["TicketEvent"]
     assert ticket_events["discriminator"]["propertyName"] == "type"
     assert ticket_events["discriminator"]["mapping"]["opened"].endswith("/TicketOpenedEvent")

@@ -15,12 +15,13 @@ from marshmallow import Schema
 
 from interface.events import catalogue
 from interface.http.csv_answers import CSV_SUFFIX
-from interface.http.idempotency import MAX_KEY_LENGTH
-from interface.http.openapi import problems
+from interface.http.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
+from interface.http.openapi import descriptions, problems
 from interface.http.openapi.enums import name_enums
+from interface.http.openapi.examples import add_examples
 from interface.http.openapi.operation import Operation, Operations
 from interface.http.openapi.operation_ids import OPERATION_IDS
-from interface.http.schemas.common import Plain, ProblemOut
+from interface.http.schemas.common import Plain, ProblemOut, text_pattern
 from interface.http.schemas.events import CataloguedEvent
 
 OPENAPI_VERSION = "3.1.0"
@@ -56,8 +57,22 @@ def openapi_path(template: str) -> str:
     return _FIELD.sub(lambda m: "{" + m.group(1) + "}", template)
 
 
+class RulesPlugin(MarshmallowPlugin):
+    """apispec's marshmallow plugin, adding what a schema's ``Meta.openapi`` states about
+    the whole object: the rules a ``validates_schema`` checks across fields (tags to add
+    or remove, weekly hours or always open), so the document says what the server refuses."""
+
+    def schema_helper(self, name: str, _: Any, schema: Any = None, **kwargs: Any) -> Any:
+        found = super().schema_helper(name, _, schema=schema, **kwargs)
+        cls = schema if isinstance(schema, type) else type(schema)
+        rules = getattr(getattr(cls, "Meta", None), "openapi", None)
+        if found is not None and rules:
+            found.update(rules)
+        return found
+
+
 def build(operations: Operations) -> dict[str, Any]:
-    marshmallow = MarshmallowPlugin()
+    marshmallow = RulesPlugin()
     spec = APISpec(
         title="Atende",
         version=API_VERSION,
@@ -72,15 +87,50 @@ def build(operations: Operations) -> dict[str, Any]:
     spec.components.schema("Problem", schema=ProblemOut)
     catalogue.components(spec)
     marshmallow.converter.add_attribute_function(_shown_as)
+    marshmallow.converter.add_attribute_function(_text_rules)
     by_path: dict[str, dict[str, Any]] = defaultdict(dict)
     for (template, method), operation in operations.items():
         by_path[template][method] = _operation(template, method, operation)
     for template, methods in by_path.items():
         spec.path(path=openapi_path(template), operations=methods)
+    for tag in sorted({op.tag for op in operations.values()}):
+        spec.tag({"name": tag, "description": descriptions.TAGS[tag]})
     document = spec.to_dict()
     problems.components(document["components"]["schemas"])
+    add_examples(document["components"]["schemas"])
     name_enums(document)
+    _describe_parameters(document)
+    _describe_properties(document["components"]["schemas"])
     return document
+
+
+def _describe_properties(schemas: dict[str, Any]) -> None:
+    """A member its field does not describe gets what its name means (descriptions.py)."""
+    for name, schema in schemas.items():
+        for member, prop in schema.get("properties", {}).items():
+            if "description" not in prop:
+                meaning = descriptions.property_description(name, member)
+                if meaning is not None:
+                    prop["description"] = meaning
+
+
+def _describe_parameters(document: dict[str, Any]) -> None:
+    """A parameter its schema does not describe gets what its name means everywhere."""
+    for methods in document["paths"].values():
+        for operation in methods.values():
+            for parameter in operation.get("parameters", []):
+                if "description" in parameter or "description" in parameter["schema"]:
+                    continue
+                meaning = descriptions.PARAMETERS.get((parameter["in"], parameter["name"]))
+                if meaning is not None:
+                    parameter["description"] = meaning
+
+
+def _text_rules(converter: Any, field: Any, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """A text field's rules (no controls, not blank) as the pattern they amount to, so a
+    client (and schemathesis) knows what the server refuses."""
+    pattern = text_pattern(field) if "pattern" not in ret else None
+    return {"pattern": pattern} if pattern else {}
 
 
 def _shown_as(converter: Any, field: Any, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -144,8 +194,11 @@ def _operation_id(template: str, method: str) -> str:
 
 
 def _has_required_fields(schema: type[Schema] | Schema) -> bool:
+    """Whether an empty body is refused: a field is required, or a rule across fields
+    (``Meta.openapi``: tags to add or remove) needs one."""
     instance = schema() if isinstance(schema, type) else schema
-    return any(f.required for f in instance.fields.values())
+    rules = getattr(getattr(instance, "Meta", None), "openapi", None)
+    return bool(rules) or any(f.required for f in instance.fields.values())
 
 
 def _parameters(template: str, op: Operation) -> list[dict[str, Any]]:
@@ -166,7 +219,12 @@ def _parameters(template: str, op: Operation) -> list[dict[str, Any]]:
                 "in": "header",
                 "name": "Idempotency-Key",
                 "description": "A retry with the same key and body returns the first answer.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_KEY_LENGTH,
+                    "pattern": f"^{KEY_PATTERN.pattern}$",
+                },
             }
         )
     if op.if_match:

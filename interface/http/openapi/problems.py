@@ -144,6 +144,12 @@ def components(schemas: dict[str, Any]) -> None:
     the ``Problem`` shape narrowed."""
     generic = schemas["Problem"]
     generic["properties"].update(MEMBERS)
+    for member, meaning in (
+        ("title", "The type, for people."),
+        ("status", "The HTTP status."),
+        ("detail", "This occurrence, for people."),
+    ):
+        generic["properties"][member]["description"] = meaning
     generic["properties"]["type"]["description"] = (
         f"{URN}<slug>: one of the *Problem components (a status Atende does not name "
         f"otherwise is {URN}http-<status>)."
@@ -156,10 +162,14 @@ def components(schemas: dict[str, Any]) -> None:
             "description": f"{problem.meaning} ({problem.status} {problem.title})",
             "required": ["type", "title", "status", "detail", *problem.members],
             "properties": {
-                "type": {"type": "string", "const": problem.uri},
-                "title": {"type": "string"},
-                "status": {"type": "integer", "const": problem.status},
-                "detail": {"type": "string"},
+                "type": {"type": "string", "const": problem.uri, "description": "The type."},
+                "title": {"type": "string", "description": "The type, for people."},
+                "status": {
+                    "type": "integer",
+                    "const": problem.status,
+                    "description": "The HTTP status.",
+                },
+                "detail": {"type": "string", "description": "This occurrence, for people."},
                 **{m: MEMBERS[m] for m in (*problem.members, *problem.sometimes)},
             },
         }

@@ -3,6 +3,7 @@ and erase a customer (crypto-shredding)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +41,8 @@ ACCESS_KEY_TYPES = (float, str)
 
 _VERIFY_QUERY = VerifyQueryIn()
 _EXPORT_QUERY = ExportQueryIn()
+# Before any event: an export without from starts at the log's beginning.
+LOG_START = datetime(1970, 1, 1, tzinfo=UTC)
 _ACCESS_QUERY = AccessLogQueryIn()
 _ACCESS_OUT = AccessEntryOut(many=True)
 
@@ -75,7 +78,8 @@ class AuditExport:
         if "ticket" in query:
             scope, rows = audit.export_ticket(query["ticket"])
         else:
-            scope, rows = audit.export_range(query["from_"], query["to"])
+            start = query.get("from_", LOG_START)
+            scope, rows = audit.export_range(start, query.get("to") or datetime.now(UTC))
         resp.content_type = NDJSON
         resp.stream = export_lines(scope, rows)
 
@@ -178,7 +182,8 @@ OPERATIONS: Operations = {
         query=ExportQueryIn,
         errors=(404,),
         raw_response={NDJSON: {"type": "string"}},
-        description="Give ticket, or from and to. A header line, then one line per event "
+        description="Give ticket, or from and to (each defaults to the log's end: no "
+        "parameter exports the whole log up to now). A header line, then one line per event "
         "with position, hashes, actor, data and the stored state. Recorded in the access log.",
     ),
     ("/v1/audit/access-log", "get"): Operation(

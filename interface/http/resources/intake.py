@@ -164,7 +164,7 @@ OPERATIONS: Operations = {
         INTAKE_WRITERS,
         IntakeTicketOut,
         statuses=(200, 201),
-        raw_body={"message/rfc822": {"type": "string"}},
+        raw_body={"message/rfc822": {"type": "string", "minLength": 1}},
         idempotent=True,
         etag=True,
     ),

@@ -14,6 +14,7 @@ from interface.http.schemas.common import (
     NAME_MAX,
     FullMatch,
     OutSchema,
+    WholeNumber,
     one_of,
     short_text,
     uuid_text,
@@ -35,7 +36,7 @@ def _skills(**kwargs: Any) -> fields.List:
 
 
 def _capacity(**kwargs: Any) -> fields.Integer:
-    return fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_CAPACITY), **kwargs)
+    return WholeNumber(validate=validate.Range(min=0, max=MAX_CAPACITY), **kwargs)
 
 
 class AgentIn(Schema):

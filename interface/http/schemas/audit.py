@@ -11,9 +11,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from interface.http.schemas.common import (
     InstantRangeIn,
+    OutSchema,
     next_cursor_field,
     no_control_characters,
     one_line,
+    uuid_text,
 )
 
 
@@ -26,11 +28,10 @@ class ExportQueryIn(InstantRangeIn):
 
     @validates_schema
     def one_scope(self, data: dict[str, Any], **_: Any) -> None:
-        has_range = "from_" in data or "to" in data
-        if "ticket" in data and has_range:
+        # Without ticket, from and to each default to the log's ends: no parameter at all
+        # exports the whole log (issue 21: the document requires none).
+        if "ticket" in data and ("from_" in data or "to" in data):
             raise ValidationError("Give either ticket, or from and to.", "ticket")
-        if "ticket" not in data and not ("from_" in data and "to" in data):
-            raise ValidationError("Give ticket, or both from and to.", "ticket")
 
 
 class AccessLogQueryIn(Schema):
@@ -47,15 +48,28 @@ class EraseIn(Schema):
 # Dump side.
 
 
-class AccessEntryOut(Schema):
+# Who read: a token (its id, name and role), or the holder of a survey link.
+_PRINCIPAL = {
+    "required": ["id", "name", "role"],
+    "properties": {
+        "id": {"type": "string", "description": "The token's id (survey-link for a link)."},
+        "name": {"type": "string", "description": "The token's name."},
+        "role": {"type": "string", "description": "The token's role (public for a link)."},
+    },
+}
+
+
+class AccessEntryOut(OutSchema):
     id = fields.String()
-    at = fields.Method("_at")
-    principal = fields.Method("_principal")
+    at = fields.Method("_at", metadata={"type": "string", "format": "date-time"})
+    principal = fields.Method("_principal", metadata={"type": "object", **_PRINCIPAL})
     route = fields.String(allow_none=True)
-    ticket_id = fields.String(allow_none=True)
+    ticket_id = uuid_text(allow_none=True)
     what = fields.String()
     count = fields.Integer(allow_none=True, attribute="item_count")
-    tickets = fields.Method("_tickets")
+    tickets = fields.Method(
+        "_tickets", metadata={"type": "array", "items": {"type": "string", "format": "uuid"}}
+    )
     detail = fields.String()
 
     def _at(self, row: dict[str, Any]) -> str:

@@ -76,6 +76,64 @@ def _text_up_to_64k(value: str) -> None:
         raise ValidationError(f"Must be at most {TEXT_LIMIT_BYTES} bytes of UTF-8.")
 
 
+def _ranges_of(test: Any) -> str:
+    """The basic plane's characters ``test`` holds for, as regex ranges (``\\u200b-\\u200f``)."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x10000):
+        if 0xD800 <= code <= 0xDFFF or not test(chr(code)):
+            continue
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return "".join(
+        f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges
+    )
+
+
+# The text rules above as patterns the OpenAPI document can state (it cannot call a
+# function): what each refuses, and "not blank" as one character that is neither white
+# space (spelled out: \\s differs between regex dialects), a control nor an invisible
+# format character. Lone surrogates and astral-plane format characters are left out: a
+# pattern naming surrogates is one generators cannot read, and no JSON text holds them.
+_CONTROLS = "\\x00-\\x1f\\x7f-\\x9f"
+_CONTROLS_BUT_LINES = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f"
+_INVISIBLE = _ranges_of(lambda ch: ch.isspace() or unicodedata.category(ch) == "Cf")
+_VISIBLE = f"[^{_CONTROLS}{_INVISIBLE}]"
+
+
+def text_pattern(field: fields.Field) -> str | None:
+    """The pattern a string field's text rules amount to, if it has any."""
+    rules = set(field.validators)
+    if _text_up_to_64k in rules:
+        rules |= {not_blank, no_control_characters}
+    allowed = (
+        _CONTROLS if one_line in rules
+        else _CONTROLS_BUT_LINES if no_control_characters in rules
+        else None
+    )  # fmt: skip
+    if allowed is None:
+        return None
+    if not_blank in rules:
+        return f"^[^{allowed}]*{_VISIBLE}[^{allowed}]*$"
+    return f"^[^{allowed}]*$"
+
+
+class WholeNumber(fields.Integer):
+    """An integer as JSON Schema means one: 780 and 780.0 (the same number in JSON), never
+    "780" nor true (marshmallow's strict Integer refuses 780.0 and takes true)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._validated(value)
+
+
 def short_text(maximum: int, **kwargs: Any) -> fields.String:
     checks = [validate.Length(min=1, max=maximum), not_blank, one_line]
     return fields.String(validate=checks, **kwargs)

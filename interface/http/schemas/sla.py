@@ -19,9 +19,14 @@ from interface.http.schemas.common import (
     NAME_MAX,
     TAG,
     FullMatch,
+    OutSchema,
     Plain,
+    WholeNumber,
+    instant_text,
     next_cursor_field,
     one_line,
+    one_of,
+    uuid_text,
 )
 from interface.http.schemas.reports import ReportWindowIn
 from projections.sla import PERIODS
@@ -55,13 +60,29 @@ class ClosureIn(Schema):
 
 
 class CalendarIn(Schema):
+    class Meta:
+        # opens_sometime: not (always_open false, or absent, and every day empty).
+        openapi = {
+            "not": {
+                "properties": {
+                    "always_open": {"const": False},
+                    "weekly": {"additionalProperties": {"maxItems": 0}},
+                }
+            }
+        }
+
     timezone = fields.String(required=True, validate=validate.Length(min=1, max=64))
     always_open = fields.Boolean(load_default=False)
     weekly = fields.Dict(
         keys=fields.String(validate=validate.OneOf(DAYS)),
         # Interval rules (HH:MM, order, overlaps, 24:00) are the domain's: its errors
         # name the interval, e.g. weekly.monday[1].end.
-        values=fields.List(fields.List(fields.String(), validate=validate.Length(equal=2))),
+        values=fields.List(
+            fields.List(
+                fields.String(metadata={"pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"}),
+                validate=validate.Length(equal=2),
+            )
+        ),
         load_default=dict,
     )
     holidays = fields.Nested(HolidaySeedIn)
@@ -76,9 +97,9 @@ class CalendarIn(Schema):
 
 
 class TargetsIn(Schema):
-    first_response = fields.Integer(strict=True, validate=validate.Range(min=1))
-    next_response = fields.Integer(strict=True, validate=validate.Range(min=1))
-    resolution = fields.Integer(strict=True, validate=validate.Range(min=1))
+    first_response = WholeNumber(validate=validate.Range(min=1))
+    next_response = WholeNumber(validate=validate.Range(min=1))
+    resolution = WholeNumber(validate=validate.Range(min=1))
 
     @validates_schema
     def has_a_target(self, data: dict[str, Any], **_: Any) -> None:
@@ -166,16 +187,16 @@ class TicketSlaOut(Schema):
     timers = Plain(Timer, many=True, required=True)
 
 
-class BreachOut(Schema):
-    ticket_id = fields.String()
-    metric = fields.String()
+class BreachOut(OutSchema):
+    ticket_id = uuid_text()
+    metric = one_of(METRICS)
     cycle = fields.Integer()
     policy = fields.String(allow_none=True)
     target = fields.Integer()
-    state = fields.String()
-    started_at = fields.String()
-    due_at = fields.String(allow_none=True)
-    breached_at = fields.String()
+    state = one_of(("running", "paused", "fulfilled", "stopped"))
+    started_at = instant_text()
+    due_at = instant_text(allow_none=True)
+    breached_at = instant_text()
 
 
 class BreachesOut(Schema):

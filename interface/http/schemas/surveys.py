@@ -6,15 +6,13 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from domain.survey import MAX_COMMENT_CHARS, RATINGS
-from interface.http.schemas.common import no_control_characters
+from interface.http.schemas.common import WholeNumber, no_control_characters
 
 
 class SurveyAnswerIn(Schema):
-    # strict: "4" and 4.0 are not ratings; the customer's form sends a number.
-    rating = fields.Integer(
-        strict=True,
-        required=True,
-        validate=validate.Range(min=RATINGS.start, max=RATINGS.stop - 1),
+    # "4" and true are not ratings (4.0 is: the same JSON number as 4).
+    rating = WholeNumber(
+        required=True, validate=validate.Range(min=RATINGS.start, max=RATINGS.stop - 1)
     )
     comment = fields.String(
         allow_none=True,

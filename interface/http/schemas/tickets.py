@@ -42,6 +42,7 @@ from interface.http.schemas.common import (
     OutSchema,
     Plain,
     TicketSummaryOut,
+    WholeNumber,
     instant_text,
     long_text,
     next_cursor_field,
@@ -69,6 +70,20 @@ class RequesterIn(Schema):
 
 
 class OpenTicketIn(Schema):
+    class Meta:
+        # requester_is_known, as the document states it: with a conversation, a chat or
+        # web channel; without one, a contact. (Rules are written with if/then and not,
+        # never anyOf, which generators turn into a union of body types.)
+        openapi = {
+            "if": {"properties": {"requester": {"required": ["conversation_id"]}}},
+            "then": {"properties": {"channel": {"enum": list(ANONYMOUS_CHANNELS)}}},
+            "else": {
+                "properties": {
+                    "requester": {"anyOf": [{"required": [f]} for f in CONTACT_FIELDS]}
+                }
+            },
+        }
+
     subject = short_text(SUBJECT_MAX, required=True)
     description = long_text(required=True)
     requester = fields.Nested(RequesterIn, required=True)
@@ -108,6 +123,18 @@ class OpenTicketIn(Schema):
 
 
 class MessageIn(Schema):
+    class Meta:
+        # customers_write_in_public, as the document states it.
+        openapi = {
+            "not": {
+                "required": ["author_type", "visibility"],
+                "properties": {
+                    "author_type": {"const": "customer"},
+                    "visibility": {"const": "internal"},
+                },
+            }
+        }
+
     body = long_text(required=True)
     author_type = fields.String(required=True, validate=validate.OneOf(AUTHOR_TYPES))
     author_id = short_text(NAME_MAX)
@@ -133,6 +160,12 @@ class CategoryIn(Schema):
 
 
 class TagsIn(Schema):
+    class Meta:
+        # changes_something: not both add and remove empty (or absent).
+        openapi = {
+            "not": {"properties": {"add": {"maxItems": 0}, "remove": {"maxItems": 0}}}
+        }
+
     add = tag_list(load_default=list)
     remove = tag_list(load_default=list)
 
@@ -144,7 +177,7 @@ class TagsIn(Schema):
 
 class EscalateIn(Schema):
     reason = short_text(1000, required=True)
-    level = fields.Integer(strict=True, validate=validate.Range(min=1, max=10))
+    level = WholeNumber(validate=validate.Range(min=1, max=10))
 
 
 class ResolveIn(Schema):

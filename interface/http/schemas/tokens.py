@@ -10,7 +10,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from domain.actor import ROLES
-from infrastructure.settings import parse_duration
+from infrastructure.settings import DURATION_PATTERN, parse_duration
 from interface.http.schemas.common import NAME_MAX, OutSchema, one_of, short_text, uuid_text
 
 NEVER = "never"  # expires_in: the token does not expire
@@ -40,13 +40,38 @@ def _readable_by(convert: Callable[[str], Any]) -> Callable[[str], None]:
 
 
 class TokenIn(Schema):
+    class Meta:
+        # What ApiTokens.create refuses, as the document states it: both expiries; an
+        # agent token without its agent, or another role's with one; on_behalf on a role
+        # other than integrator.
+        openapi = {
+            "not": {"required": ["expires_in", "expires_at"]},
+            "allOf": [
+                {
+                    "if": {"required": ["role"], "properties": {"role": {"const": "agent"}}},
+                    "then": {
+                        "required": ["agent_id"],
+                        "properties": {"agent_id": {"type": "string"}},
+                    },
+                    "else": {"properties": {"agent_id": {"type": "null"}}},
+                },
+                {
+                    "if": {"not": {"properties": {"role": {"const": "integrator"}}}},
+                    "then": {"properties": {"on_behalf": {"const": False}}},
+                },
+            ],
+        }
+
     name = short_text(NAME_MAX, required=True)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     agent_id = fields.UUID(load_default=None)
     on_behalf = fields.Boolean(load_default=False)
     # How long it lives: a duration (90d, 12h, 30m), or "never"; or an instant.
     # Neither: the deployment's default (ATENDE_TOKEN_DEFAULT_EXPIRY, unset: never).
-    expires_in = fields.String(validate=[validate.Length(max=20), _readable_by(expiry_in)])
+    expires_in = fields.String(
+        validate=[validate.Length(max=20), _readable_by(expiry_in)],
+        metadata={"pattern": f"{DURATION_PATTERN}|^{NEVER}$"},
+    )
     expires_at = fields.AwareDateTime()
 
     @validates_schema
@@ -67,7 +92,10 @@ class TokenIn(Schema):
 
 class RotateIn(Schema):
     # How long the old secret keeps working: a duration, or "0" for not at all.
-    grace = fields.String(validate=[validate.Length(max=20), _readable_by(grace_of)])
+    grace = fields.String(
+        validate=[validate.Length(max=20), _readable_by(grace_of)],
+        metadata={"pattern": f"{DURATION_PATTERN}|^{NO_GRACE}$"},
+    )
 
     @post_load
     def _as_arguments(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
