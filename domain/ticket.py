@@ -375,16 +375,27 @@ def _duration_text(after: timedelta) -> str:
     return f"{after.total_seconds():.0f} seconds"
 
 
-def owned_attachments(
-    owner: UUID, attachments: list[dict[str, Any]] | None
-) -> list[Attachment] | None:
-    """Attachment names are personal data (Clarification 1); types and sizes are not."""
-    if not attachments:
-        return None
+def owned_attachments(owner: UUID, attachments: list[dict[str, Any]] | None) -> list[Attachment]:
+    """Attachment names are personal data (Clarification 1); types and sizes are not.
+    None becomes []: from version 2 an event's attachments are always a list."""
     return [
         {**a, "filename": None if a.get("filename") is None else Personal(owner, a["filename"])}
-        for a in attachments
+        for a in attachments or ()
     ]
+
+
+def _attachments_as_a_list(state: dict[str, Any]) -> None:
+    """Version 1 of Opened and MessageAdded recorded no attachments as null; version 2
+    records [] (a consumer need not tell "none" from null)."""
+    if state.get("attachments") is None:
+        state["attachments"] = []
+
+
+# Shape versions of the events whose shape changed since they were first stored, each
+# with its upcasters (eventsourcing's mapper runs them on every older stored event).
+for _changed in (Ticket.Opened, Ticket.MessageAdded):
+    _changed.class_version = 2
+    _changed.upcast_v1_v2 = staticmethod(_attachments_as_a_list)
 
 
 def event_type_name(event_obj: object) -> str:

@@ -259,7 +259,7 @@ class TicketOpened(Schema):
         LanguageSource, "How the language was decided; null when given.", nullable=True
     )
     follow_up_of = uuid("The closed ticket this one follows up.", nullable=True)
-    attachments = nested(Attachment, "Files that came with it.", nullable=True, many=True)
+    attachments = nested(Attachment, "Files that came with it (version 2: never null).", many=True)
     external_message_id = text("The email's Message-ID, for threading.", nullable=True)
 
 
@@ -272,7 +272,7 @@ class TicketMessageAdded(Schema):
     author_id = text("The agent who wrote it, for agents' messages.", nullable=True)
     visibility = one_of(VISIBILITIES, "Internal notes are never shown to the customer.")
     channel = one_of(CHANNELS, "Where it was written or is to be sent.")
-    attachments = nested(Attachment, "Files that came with it.", nullable=True, many=True)
+    attachments = nested(Attachment, "Files that came with it (version 2: never null).", many=True)
     external_id = text("Its id on the channel (an email's Message-ID).", nullable=True)
     outbound = nested(
         Outbound, "For an agent's public reply: where to deliver it.", nullable=True
