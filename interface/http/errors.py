@@ -86,7 +86,7 @@ FALCON_SLUGS: tuple[tuple[type, str], ...] = (
     (falcon.HTTPNotFound, "not-found"),
     (falcon.HTTPMethodNotAllowed, "method-not-allowed"),
     (falcon.HTTPUnsupportedMediaType, "unsupported-media-type"),
-    (falcon.HTTPPayloadTooLarge, "body-too-large"),
+    (falcon.HTTPContentTooLarge, "body-too-large"),  # HTTPPayloadTooLarge is a subclass
     (falcon.HTTPInvalidHeader, "invalid-header"),
     (falcon.HTTPMissingHeader, "missing-header"),
     (falcon.HTTPInvalidParam, "invalid-parameter"),
