@@ -141,6 +141,9 @@ TICKET_OUT = {
     "version": 3,
     "position": 1207,
 }  # fmt: skip
+# What the ticket above shows that its opening event recorded.
+OPENED_MEMBERS = ("subject", "description", "requester", "customer_id", "channel",
+                  "language", "priority", "category", "tags", "external_ref")  # fmt: skip
 OPENED_EVENT = {
     "ticket_id": TICKET,
     "aggregate_type": "ticket",
@@ -151,16 +154,7 @@ OPENED_EVENT = {
     "occurred_at": OPENED_AT,
     "actor": INTEGRATOR,
     "data": {
-        "subject": TICKET_OUT["subject"],
-        "description": TICKET_OUT["description"],
-        "requester": TICKET_OUT["requester"],
-        "customer_id": CUSTOMER,
-        "channel": "email",
-        "language": "es",
-        "priority": "high",
-        "category": "fibra",
-        "tags": ["vip"],
-        "external_ref": "CRM-4821",
+        **{member: TICKET_OUT[member] for member in OPENED_MEMBERS},
         "language_source": None,
         "follow_up_of": None,
         "attachments": [],
