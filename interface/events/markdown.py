@@ -31,7 +31,7 @@ Every change in Atende is an event, and events are how changes leave it: the eve
   a survey and an API token are both `issued`). The OpenAPI document (`/v1/openapi.json`)
   has one schema per event type (`TicketOpenedEvent`, its data `TicketOpenedData`), a
   union per aggregate discriminated on `type` (`TicketEvent`: a history's items) and
-  `Event`, discriminated on `aggregate_type` (the feed's items).
+  `Event`, the union of those, told apart by `aggregate_type` (the feed's items).
 - `schema_version` is the version of the type's shape. A change to a shape raises it
   and adds an upcaster, so events stored in an older shape read in the newest one: a
   consumer only ever sees the current version.
