@@ -38,6 +38,14 @@ def _closed(schemas: dict[str, Any]) -> dict[str, Any]:
     return closed
 
 
+def validator_for(components: dict[str, Any], schema: dict[str, Any]) -> Any:
+    """A JSON Schema 2020-12 validator of ``schema`` (a $ref or an inline schema) against
+    an OpenAPI document's ``components``, formats (uuid, date-time...) checked."""
+    return jsonschema_rs.Draft202012Validator(
+        {**schema, "components": components}, validate_formats=True
+    )
+
+
 class CatalogueCheck:
     def __init__(self, document: dict[str, Any]):
         self.schemas = _closed(document["components"]["schemas"])
@@ -45,9 +53,8 @@ class CatalogueCheck:
 
     def _validator(self, component: str) -> Any:
         if component not in self._validators:
-            root = {"components": {"schemas": self.schemas}, "$ref": _REF + component}
-            self._validators[component] = jsonschema_rs.Draft202012Validator(
-                root, validate_formats=True
+            self._validators[component] = validator_for(
+                {"schemas": self.schemas}, {"$ref": _REF + component}
             )
         return self._validators[component]
 

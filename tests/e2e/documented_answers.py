@@ -12,11 +12,11 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-import jsonschema_rs
 import requests
 
 from interface.http.openapi.problems import BY_SLUG
 from interface.http.operations import build_document
+from tests.catalogue_check import validator_for
 
 _JSON_TYPES = ("application/json", "application/problem+json")
 
@@ -81,10 +81,7 @@ class DocumentedAnswers:
     def _validator(self, schema: dict[str, Any]) -> Any:
         key = json.dumps(schema, sort_keys=True)
         if key not in self._validators:
-            root = {**schema, "components": self.components}
-            self._validators[key] = jsonschema_rs.Draft202012Validator(
-                root, validate_formats=True
-            )
+            self._validators[key] = validator_for(self.components, schema)
         return self._validators[key]
 
 

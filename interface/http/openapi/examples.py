@@ -96,20 +96,15 @@ MESSAGE = "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"
 OPENED_AT = "2026-12-05T14:03:11.204000+00:00"
 REPLIED_AT = "2026-12-05T14:20:45.018000+00:00"
 INTEGRATOR = {"id": "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e", "name": "crm", "role": "integrator"}
+OPEN_TICKET = REQUEST_EXAMPLES["OpenTicketIn"]
+# The ticket that request opened, once assigned and answered.
 TICKET_OUT = {
     "id": TICKET,
     "number": 4821,
-    "subject": "Sin conexión desde ayer",
-    "description": "El módem parpadea en rojo y no navega.",
-    "requester": {"name": "Ana Souza", "email": "ana@example.com", "phone": None,
-                  "external_id": None, "handle": None},
+    **OPEN_TICKET,
+    "requester": {"phone": None, "external_id": None, "handle": None,
+                  **OPEN_TICKET["requester"]},
     "customer_id": CUSTOMER,
-    "channel": "email",
-    "language": "es",
-    "priority": "high",
-    "category": "fibra",
-    "tags": ["vip"],
-    "external_ref": "CRM-4821",
     "status": "open",
     "assignee": AGENT,
     "escalation": None,
@@ -117,10 +112,7 @@ TICKET_OUT = {
     "messages": [
         {
             "id": MESSAGE,
-            "body": "Reiniciamos el puerto de su fibra; ¿ya navega?",
-            "author_type": "agent",
-            "author_id": AGENT,
-            "visibility": "public",
+            **REQUEST_EXAMPLES["MessageIn"],
             "channel": "email",
             "created_at": REPLIED_AT,
             "attachments": [],

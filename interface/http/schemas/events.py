@@ -33,6 +33,9 @@ class EventOut(Schema):
     data = Plain()
 
 
+_EVENT_OUT = EventOut()
+
+
 class CataloguedEvent(fields.Field):
     """An event, dumped by ``EventOut``; the OpenAPI document shows the catalogue's union
     ``union`` (interface/events/catalogue.py: every type, typed) instead."""
@@ -42,7 +45,7 @@ class CataloguedEvent(fields.Field):
         self.union = union
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
-        return EventOut().dump(value)
+        return _EVENT_OUT.dump(value)
 
 
 class EventFeedOut(Schema):
