@@ -313,6 +313,8 @@ class Projector:
     scheduler: FollowUpScheduler
     heartbeat: ProjectorHeartbeat
     view_failures: ViewFailures
+    # Connections of its own (the NATS client's), closed once every follower stopped.
+    connections: list[Any] = field(default_factory=list)
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop`` is set; each follower finishes its current batch."""
@@ -334,6 +336,8 @@ class Projector:
         self.clock.shutdown()
         for thread in threads:
             thread.join()
+        for connection in self.connections:
+            connection.close()
         self.heartbeat.stop()
 
 

@@ -72,6 +72,12 @@ class Settings:
     # Refused credentials a client address may send before it gets 429 (issue 20;
     # from_env's default is 20/60s).
     auth_failure_limit: Rate | None = None
+    # Issue 22: every event published to a NATS JetStream stream (None: off). The stream's
+    # name and the subjects' first token are settings so that two deployments (or two
+    # test runs) can share one NATS server: JetStream refuses streams whose subjects overlap.
+    nats_url: str | None = None
+    nats_stream: str = "ATENDE"
+    nats_subject_prefix: str = "atende"
     environ: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -126,6 +132,19 @@ class Settings:
             public_rate_limit=optional_rate(env, "ATENDE_PUBLIC_RATE_LIMIT"),
             token_default_expiry=optional_duration(env, "ATENDE_TOKEN_DEFAULT_EXPIRY"),
             auth_failure_limit=optional_rate(env, "ATENDE_AUTH_FAILURE_LIMIT", "20/60s"),
+            nats_url=nats_url(env.get("ATENDE_NATS_URL", "")),
+            nats_stream=matching(
+                env.get("ATENDE_NATS_STREAM", "ATENDE"),
+                _STREAM_NAME,
+                "ATENDE_NATS_STREAM",
+                "letters, digits, - and _",
+            ),
+            nats_subject_prefix=matching(
+                env.get("ATENDE_NATS_SUBJECT_PREFIX", "atende"),
+                _SUBJECT_PREFIX,
+                "ATENDE_NATS_SUBJECT_PREFIX",
+                "dot-separated tokens of letters, digits, - and _",
+            ),
             environ=env,
         )
 
@@ -225,6 +244,37 @@ def optional_rate(env: dict[str, str], name: str, default: str = "off") -> Rate 
     if not slash or not requests.strip().isdigit() or int(requests) == 0:
         raise ValueError(f"{name} must look like 600/60s (requests/duration) or be off")
     return Rate(int(requests), parse_duration(period, name))
+
+
+_STREAM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SUBJECT_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+NATS_SCHEMES = ("nats", "tls")
+
+
+def matching(text: str, pattern: re.Pattern[str], name: str, what: str) -> str:
+    if pattern.match(text.strip()) is None:
+        raise ValueError(f"{name} must be {what}, got {text!r}")
+    return text.strip()
+
+
+def nats_url(text: str) -> str | None:
+    """``nats://[user:pass@]host[:port]`` or ``tls://...``, several comma-separated for a
+    cluster; empty is off. Checked at start, so a typo stops the server with a message
+    rather than leaving a projector that retries a connection forever."""
+    text = text.strip()
+    if not text:
+        return None
+    for server in text.split(","):
+        parsed = urlparse(server.strip())
+        try:
+            parsed.port  # noqa: B018 - raises ValueError on a port that is not a number
+        except ValueError:
+            parsed = parsed._replace(netloc="")
+        if parsed.scheme not in NATS_SCHEMES or not parsed.hostname:
+            raise ValueError(
+                f"ATENDE_NATS_URL must look like nats://host:4222 (or tls://), got {server!r}"
+            )
+    return text
 
 
 def postgres_env(url: str) -> dict[str, str]:

@@ -3,7 +3,11 @@ ticket application, its stores and its views, one per process (after gunicorn fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.persistence import TrackingRecorder
 
 from application.audit import AuditTrail
 from application.erasure import CustomerEraser
@@ -42,6 +46,14 @@ class Atende:
     views: Views
     ticket_commands: TicketCommands
     intake: Intake
+    # Where each outbound destination has got to in the log (issue 22), by follower name.
+    outbound: dict[str, TrackingRecorder] = field(default_factory=dict)
+
+    @property
+    def followed(self) -> Mapping[str, Any]:
+        """Everything the projector follows the log into, by name: the views, then the
+        outbound destinations; what status, health and metrics show."""
+        return {**self.views, **self.outbound}
 
     def close(self) -> None:
         self.tickets.close()

@@ -47,6 +47,8 @@ from infrastructure.key_rotation import add_key_rotation_job
 from infrastructure.keystore import Keystore
 from infrastructure.language import LinguaDetector
 from infrastructure.message_rows import MessageLogAsRows
+from infrastructure.outbound.nats_stream import NatsStream
+from infrastructure.outbound.stream_view import StreamView, stream_tracking
 from infrastructure.projector import Projector, RoutingFollower, ViewFollower, add_checkpoint_job
 from infrastructure.recorders import LINK_SEAL_KEY, SNAPSHOT_SEAL_KEY
 from infrastructure.retention import add_retention_job
@@ -59,7 +61,9 @@ from infrastructure.view_failures import ViewFailures
 from infrastructure.views.registry import VIEWS, Views
 from interface.container import Atende
 from interface.http.app import create_app
+from interface.http.schemas.events import event_as_fed
 from projections.base import RowView
+from projections.stream import StreamProjection
 
 
 def personal_transcodings(keyring: KeyRing) -> list[Transcoding]:
@@ -91,6 +95,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
     )
     token_index = SqlTokenIndex(db, token_key(secret_key))
     views = Views.make(factory.datastore)
+    outbound = {"outbound_nats": stream_tracking(factory.datastore)} if settings.nats_url else {}
     view_failures = ViewFailures(db)
     heartbeats = Heartbeats(db)
     write_probe = WriteProbe(db)
@@ -132,7 +137,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
             keyring, idempotency, token_index, audit_log, access_log, view_failures, heartbeats,
             write_probe,
         )  # fmt: skip
-        for store in (*stores, *views.values()):
+        for store in (*stores, *views.values(), *outbound.values()):
             store.create_table()
         tokens.import_legacy()  # tokens from before tokens were events (issue 20)
     return Atende(
@@ -174,6 +179,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         views=views,
         ticket_commands=TicketCommands(tickets),
         intake=Intake(tickets),
+        outbound=outbound,
     )
 
 
@@ -213,6 +219,16 @@ def build_projector(atende: Atende) -> Projector:
 
     followers = {name: follower(name, view) for name, view in views.items()}
     followers["sla"].after_batch = lambda: clock.wake_if_earlier(views.sla.next_due())
+    connections = []
+    if settings.nats_url:
+        stream = NatsStream(settings.nats_url, settings.nats_stream, settings.nats_subject_prefix)
+        connections.append(stream)
+        projection = StreamProjection(
+            StreamView(atende.outbound["outbound_nats"], stream),
+            shape=event_as_fed,
+            subject_prefix=settings.nats_subject_prefix,
+        )
+        followers["outbound_nats"] = ViewFollower(tickets, projection, batch, pace_seconds=pace)
     follow_up = FollowUpScheduler(
         tickets,
         views.follow_up,
@@ -227,7 +243,12 @@ def build_projector(atende: Atende) -> Projector:
     add_key_rotation_job(follow_up.scheduler, atende)
     add_retention_job(follow_up.scheduler, atende)
     return Projector(
-        followers, clock, follow_up, ProjectorHeartbeat(atende.heartbeats), atende.view_failures
+        followers,
+        clock,
+        follow_up,
+        ProjectorHeartbeat(atende.heartbeats),
+        atende.view_failures,
+        connections,
     )
 
 

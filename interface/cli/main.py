@@ -63,9 +63,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings_refused() -> str | None:
+    """What is wrong with the environment's settings (None: nothing): checked before a
+    server or projector starts, so a typo is one line and exit 2, not a traceback or a
+    projector that retries a bad URL for ever."""
+    from infrastructure.settings import Settings
+
+    try:
+        Settings.from_env()
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def _serve(args: argparse.Namespace) -> int:
     from interface.wiring import bootstrap
 
+    if refused := _settings_refused():
+        print(f"atende: {refused}", file=sys.stderr)
+        return 2
     # Create the schema once here, so workers starting together find it ready.
     bootstrap().close()
     if args.no_projector:
@@ -91,6 +107,9 @@ def _project(args: argparse.Namespace) -> int:
     from interface.http.server.json_logs import JsonFormatter, log_app_as_json
     from interface.wiring import bootstrap, run_projector
 
+    if refused := _settings_refused():
+        print(f"atende: {refused}", file=sys.stderr)
+        return 2
     # Its lines share the server's log, where every line is JSON.
     log_app_as_json(JsonFormatter())
     atende = bootstrap()
@@ -113,7 +132,7 @@ def _projections_status(args: argparse.Namespace) -> int:
     atende = bootstrap()
     try:
         print(f"{'view':<12} {'position':>10} {'head':>10} {'lag':>8}  failing")
-        for row in ViewStatus(atende.tickets, atende.views, atende.view_failures).rows():
+        for row in ViewStatus(atende.tickets, atende.followed, atende.view_failures).rows():
             print(
                 f"{row['view']:<12} {row['position']:>10} {row['head']:>10} {row['lag']:>8}  "
                 + _failing(row["failing"])

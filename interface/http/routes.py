@@ -38,7 +38,7 @@ def add_routes(app: falcon.App, atende: Atende) -> None:
     )  # fmt: skip
     log: LogHead = tickets
     retries: AnswersRetries = tickets
-    view_status = ViewStatus(log, views, atende.view_failures)
+    view_status = ViewStatus(log, atende.followed, atende.view_failures)
     app.add_route(
         "/v1/health",
         Health(

@@ -222,8 +222,16 @@ def worker_pids(master_pid: int) -> set[int]:
     return {pid for pid in children if b"project" not in _cmdline(pid)}
 
 
-def _cmdline(pid: int) -> bytes:
+def projector_pids(master_pid: int) -> set[int]:
+    """The projector gunicorn's master starts beside its workers (none while it restarts)."""
+    children: set[int] = set()
+    for task in Path(f"/proc/{master_pid}/task").iterdir():
+        children |= {int(pid) for pid in (task / "children").read_text().split()}
+    return {pid for pid in children if b"project" in _cmdline(pid, missing=b"")}
+
+
+def _cmdline(pid: int, missing: bytes = b"project") -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except FileNotFoundError:  # exited between the two reads
-        return b"project"
+        return missing

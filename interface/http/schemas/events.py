@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from application.tickets import recorded_event
 from interface.events.catalogue import UNION
 from interface.http.schemas.common import Plain
 
@@ -34,6 +35,12 @@ class EventOut(Schema):
 
 
 _EVENT_OUT = EventOut()
+
+
+def event_as_fed(domain_event: Any, position: int) -> dict[str, Any]:
+    """A domain event as ``/v1/events`` shows it: what the outbound stream and webhooks
+    deliver, so every consumer reads one shape (the catalogue's)."""
+    return _EVENT_OUT.dump(recorded_event(domain_event, position))
 
 
 class CataloguedEvent(fields.Field):
