@@ -106,3 +106,19 @@ class InvalidToken(Exception):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class InvalidWebhook(Exception):
+    """A field of a webhook subscription that the schema cannot judge alone (an address
+    that resolves to a private network, an unknown event type)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class WebhookDeliveryNotFound(Exception):
+    def __init__(self, delivery_id: object):
+        super().__init__(f"webhook delivery {delivery_id} not found")
+        self.delivery_id = delivery_id

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +36,7 @@ from application.transcodings import ActorAsDict
 from domain.actor import ROUTER, SYSTEM, Actor
 from domain.customer import Contact
 from domain.personal import Personal
-from domain.ticket import Ticket, event_type_name, owned_attachments
+from domain.ticket import Ticket, aggregate_type_name, event_type_name, owned_attachments
 from domain.ticket_refs import ticket_id_for_external_ref
 
 # Aggregates saved with a ticket's events (thread keys...), made once the ticket exists.
@@ -68,6 +67,8 @@ EVENT_BOOKKEEPING = (
     "seal",
     # A survey link's hash: the link is the customer's credential to rate (domain/survey.py).
     "token_hash",
+    # A webhook subscription's signing secret, sealed (domain/webhook.py).
+    "sealed_secret",
 )
 
 
@@ -432,8 +433,7 @@ def aggregate_type_of(domain_event: Any) -> str:
 
 
 def aggregate_type_of_class(event_class: type) -> str:
-    owner = event_class.__qualname__.split(".")[0]
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", owner).lower()
+    return aggregate_type_name(event_class)
 
 
 def _ticket_of(domain_event: Any, kind: str) -> UUID | None:

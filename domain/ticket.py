@@ -407,5 +407,12 @@ def event_class_type_name(event_class: type) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", event_class.__name__).lower()
 
 
+def aggregate_type_name(event_class: type) -> str:
+    """Whose events these are (``Ticket.Opened`` -> ``ticket``, ``TicketSla.Started`` ->
+    ``ticket_sla``): the feed's ``aggregate_type``."""
+    owner = event_class.__qualname__.split(".")[0]
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", owner).lower()
+
+
 class TransitionNotAllowed(Exception):
     """The ticket's current status does not allow the asked-for change."""

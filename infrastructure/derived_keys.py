@@ -42,3 +42,8 @@ def access_log_seal_key(secret_key: bytes) -> bytes:
 def idempotency_key(secret_key: bytes) -> bytes:
     """The key of request fingerprints in the idempotency table (infrastructure.idempotency)."""
     return hmac.new(secret_key, b"atende/idempotency-fingerprints", hashlib.sha256).digest()
+
+
+def webhook_secret_key(secret_key: bytes) -> bytes:
+    """The key that seals webhook signing secrets in the log (infrastructure.outbound)."""
+    return hmac.new(secret_key, b"atende/webhook-secrets", hashlib.sha256).digest()

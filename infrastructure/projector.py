@@ -301,6 +301,24 @@ def supervise(
     return thread
 
 
+def supervise_service(
+    name: str, run: Callable[[threading.Event], None], stop: threading.Event
+) -> threading.Thread:
+    """Run ``run(stop)`` in a thread, starting it again a second after it fails."""
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                run(stop)
+            except Exception:  # logged; it starts again
+                log.exception("%s failed; starting it again in %.0f s", name, RESTART_WAIT_SECONDS)
+                stop.wait(RESTART_WAIT_SECONDS)
+
+    thread = threading.Thread(target=loop, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 @dataclass
 class Projector:
     """The projector process's work, built by the wiring point (interface/wiring.py): a
@@ -315,6 +333,8 @@ class Projector:
     view_failures: ViewFailures
     # Connections of its own (the NATS client's), closed once every follower stopped.
     connections: list[Any] = field(default_factory=list)
+    # Loops that are not followers (the webhook dispatcher), each run until ``stop``.
+    services: dict[str, Callable[[threading.Event], None]] = field(default_factory=dict)
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop`` is set; each follower finishes its current batch."""
@@ -322,6 +342,7 @@ class Projector:
             supervise(name, follower, stop, self.view_failures)
             for name, follower in self.followers.items()
         ]
+        threads += [supervise_service(name, run, stop) for name, run in self.services.items()]
         self.heartbeat.start(self.scheduler.scheduler)
         for scheduler in (self.clock.scheduler, self.scheduler.scheduler):
             count_runs(scheduler)

@@ -78,6 +78,12 @@ class Settings:
     nats_url: str | None = None
     nats_stream: str = "ATENDE"
     nats_subject_prefix: str = "atende"
+    # Webhooks (issue 22): whether subscriptions may point at loopback, private or
+    # link-local addresses (off: a subscriber could make Atende probe the internal
+    # network); how long a delivery is retried, the first wait doubling to an hour.
+    webhook_allow_private: bool = False
+    webhook_retry_for: timedelta = timedelta(hours=24)
+    webhook_first_retry: timedelta = timedelta(seconds=10)
     environ: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -144,6 +150,13 @@ class Settings:
                 _SUBJECT_PREFIX,
                 "ATENDE_NATS_SUBJECT_PREFIX",
                 "dot-separated tokens of letters, digits, - and _",
+            ),
+            webhook_allow_private=flag(env, "ATENDE_WEBHOOK_ALLOW_PRIVATE"),
+            webhook_retry_for=parse_duration(
+                env.get("ATENDE_WEBHOOK_RETRY_FOR", "24h"), "ATENDE_WEBHOOK_RETRY_FOR"
+            ),
+            webhook_first_retry=parse_duration(
+                env.get("ATENDE_WEBHOOK_FIRST_RETRY", "10s"), "ATENDE_WEBHOOK_FIRST_RETRY"
             ),
             environ=env,
         )
@@ -249,6 +262,15 @@ def optional_rate(env: dict[str, str], name: str, default: str = "off") -> Rate 
 _STREAM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SUBJECT_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 NATS_SCHEMES = ("nats", "tls")
+
+
+def flag(env: dict[str, str], name: str) -> bool:
+    text = env.get(name, "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be true or false, got {text!r}")
 
 
 def matching(text: str, pattern: re.Pattern[str], name: str, what: str) -> str:

@@ -17,9 +17,11 @@ from application.sla_config import SlaConfiguration
 from application.ticket_commands import TicketCommands
 from application.tickets import TicketApplication
 from application.tokens import ApiTokens
+from application.webhooks import WebhookSubscriptions
 from infrastructure.access_log import AccessLog
 from infrastructure.crypto import KeyRing
 from infrastructure.heartbeat import Heartbeats, WriteProbe
+from infrastructure.outbound.webhook_view import SqlWebhookRows
 from infrastructure.settings import Settings
 from infrastructure.sql import SqlDatabase
 from infrastructure.view_failures import ViewFailures
@@ -46,6 +48,8 @@ class Atende:
     views: Views
     ticket_commands: TicketCommands
     intake: Intake
+    webhooks: WebhookSubscriptions
+    webhook_deliveries: SqlWebhookRows
     # Where each outbound destination has got to in the log (issue 22), by follower name.
     outbound: dict[str, TrackingRecorder] = field(default_factory=dict)
 

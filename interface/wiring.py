@@ -4,8 +4,9 @@ this is where parts are chosen and connected."""
 
 from __future__ import annotations
 
+import json
 import threading
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import falcon
@@ -27,6 +28,7 @@ from application.surveys import SurveyDesk
 from application.ticket_commands import TicketCommands
 from application.tickets import TicketApplication
 from application.tokens import ApiTokens
+from application.webhooks import WebhookSubscriptions
 from infrastructure.access_log import AccessLog
 from infrastructure.anchors import AnchorFile, AnchorSigner
 from infrastructure.audit_log import AuditLog
@@ -39,6 +41,7 @@ from infrastructure.derived_keys import (
     link_seal_key,
     snapshot_seal_key,
     survey_key,
+    webhook_secret_key,
 )
 from infrastructure.heartbeat import Heartbeats, ProjectorHeartbeat, WriteProbe
 from infrastructure.holiday_source import HolidaysPackage
@@ -48,7 +51,11 @@ from infrastructure.keystore import Keystore
 from infrastructure.language import LinguaDetector
 from infrastructure.message_rows import MessageLogAsRows
 from infrastructure.outbound.nats_stream import NatsStream
+from infrastructure.outbound.secret_box import AesGcmSecretBox
 from infrastructure.outbound.stream_view import StreamView, stream_tracking
+from infrastructure.outbound.webhook_client import WebhookSender, check_destination, new_secret
+from infrastructure.outbound.webhook_dispatch import RetryPolicy, WebhookDispatcher
+from infrastructure.outbound.webhook_view import webhook_view
 from infrastructure.projector import Projector, RoutingFollower, ViewFollower, add_checkpoint_job
 from infrastructure.recorders import LINK_SEAL_KEY, SNAPSHOT_SEAL_KEY
 from infrastructure.retention import add_retention_job
@@ -60,10 +67,12 @@ from infrastructure.verify_workers import ProcessRanges
 from infrastructure.view_failures import ViewFailures
 from infrastructure.views.registry import VIEWS, Views
 from interface.container import Atende
+from interface.events.catalogue import BY_TYPE
 from interface.http.app import create_app
 from interface.http.schemas.events import event_as_fed
 from projections.base import RowView
 from projections.stream import StreamProjection
+from projections.webhooks import WebhookDeliveryProjection
 
 
 def personal_transcodings(keyring: KeyRing) -> list[Transcoding]:
@@ -95,7 +104,10 @@ def bootstrap(settings: Settings | None = None) -> Atende:
     )
     token_index = SqlTokenIndex(db, token_key(secret_key))
     views = Views.make(factory.datastore)
-    outbound = {"outbound_nats": stream_tracking(factory.datastore)} if settings.nats_url else {}
+    webhook_deliveries = webhook_view(factory.datastore)
+    outbound: dict[str, Any] = {"outbound_webhooks": webhook_deliveries}
+    if settings.nats_url:
+        outbound["outbound_nats"] = stream_tracking(factory.datastore)
     view_failures = ViewFailures(db)
     heartbeats = Heartbeats(db)
     write_probe = WriteProbe(db)
@@ -180,6 +192,16 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         ticket_commands=TicketCommands(tickets),
         intake=Intake(tickets),
         outbound=outbound,
+        webhooks=WebhookSubscriptions(
+            tickets,
+            AesGcmSecretBox(webhook_secret_key(secret_key)),
+            event_types=subscribable_event_types(),
+            check_destination=partial(
+                check_destination, allow_private=settings.webhook_allow_private
+            ),
+            new_secret=new_secret,
+        ),
+        webhook_deliveries=webhook_deliveries,
     )
 
 
@@ -219,6 +241,20 @@ def build_projector(atende: Atende) -> Projector:
 
     followers = {name: follower(name, view) for name, view in views.items()}
     followers["sla"].after_batch = lambda: clock.wake_if_earlier(views.sla.next_due())
+    dispatcher = WebhookDispatcher(
+        atende.webhooks,
+        atende.webhook_deliveries,
+        WebhookSender(allow_private=settings.webhook_allow_private),
+        partial(delivery_body, tickets),
+        RetryPolicy(settings.webhook_first_retry, settings.webhook_retry_for),
+    )
+    followers["outbound_webhooks"] = ViewFollower(
+        tickets,
+        WebhookDeliveryProjection(atende.webhook_deliveries),
+        batch,
+        pace_seconds=pace,
+        after_batch=dispatcher.wake,
+    )
     connections = []
     if settings.nats_url:
         stream = NatsStream(settings.nats_url, settings.nats_stream, settings.nats_subject_prefix)
@@ -249,7 +285,25 @@ def build_projector(atende: Atende) -> Projector:
         ProjectorHeartbeat(atende.heartbeats),
         atende.view_failures,
         connections,
+        services={"webhook-dispatcher": dispatcher.run},
     )
+
+
+def subscribable_event_types() -> set[str]:
+    """What a webhook subscription may name: each event type alone (``message_added``),
+    and each with its aggregate (``ticket.opened``, where ``opened`` alone also takes a
+    calendar's or an agent's)."""
+    return {t for _, t in BY_TYPE} | {f"{a}.{t}" for a, t in BY_TYPE}
+
+
+def delivery_body(tickets: TicketApplication, position: int) -> bytes | None:
+    """The event at ``position`` as the feed shows it, as a webhook delivers it: read
+    when it is sent, so a customer erased meanwhile reads ``[erased]`` there too."""
+    found = tickets.recorder.select_notifications(start=position, limit=1)
+    if not found or found[0].id != position:
+        return None
+    event = event_as_fed(tickets.mapper.to_domain_event(found[0]), position)
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def run_projector(atende: Atende, stop: threading.Event) -> None:

@@ -601,3 +601,43 @@ class ApiTokenRevoked(Schema):
     """A token was revoked."""
 
     at = instant("When it stopped working.")
+
+
+class WebhookRegistryCreated(Schema):
+    """The deployment's list of webhook subscriptions was started (empty)."""
+
+
+class WebhookRegistrySubscribed(Schema):
+    """An admin subscribed a URL to events; its signing secret is never shown."""
+
+    subscription_id = uuid("The subscription.")
+    url = text("Where the events are delivered.")
+    events = texts("The event types delivered (`message_added`, `ticket.opened`), or `*`.")
+    description = text("What it is for, for people.", nullable=True)
+
+
+class WebhookRegistrySecretRotated(Schema):
+    """A subscription's signing secret was replaced; deliveries are signed with the old
+    one too until previous_valid_until."""
+
+    subscription_id = uuid("The subscription.")
+    previous_valid_until = instant("When deliveries stop carrying the old secret's signature.")
+
+
+class WebhookRegistryUnsubscribed(Schema):
+    """An admin deleted a subscription: nothing more is delivered to it."""
+
+    subscription_id = uuid("The subscription.")
+
+
+class WebhookRegistryDisabled(Schema):
+    """Deliveries to a subscription stopped: its receiver failed for too long."""
+
+    subscription_id = uuid("The subscription.")
+    reason = text("Why, for the admin who enables it again.")
+
+
+class WebhookRegistryEnabled(Schema):
+    """An admin enabled a disabled subscription again: events from now on are delivered."""
+
+    subscription_id = uuid("The subscription.")

@@ -23,10 +23,12 @@ from application.errors import (
     DuplicateExternalRef,
     InvalidHolidaySeed,
     InvalidToken,
+    InvalidWebhook,
     StaleVersion,
     SurveyNotFound,
     TicketNotFound,
     TokenNotFound,
+    WebhookDeliveryNotFound,
 )
 from domain.actor import NotYourOwn
 from domain.agent import AgentInactive
@@ -35,6 +37,7 @@ from domain.calendar import InvalidCalendar
 from domain.sla.policy import InvalidPolicy
 from domain.survey import SurveyClosed
 from domain.ticket import TransitionNotAllowed
+from domain.webhook import DuplicateSubscription, SubscriptionNotFound
 from infrastructure.crypto import ErasedCustomerError
 from infrastructure.mail import InvalidEmail
 from infrastructure.storage_errors import cannot_write
@@ -154,6 +157,10 @@ def add_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(CalendarInUse, _on_calendar_in_use)
     app.add_error_handler(NotYourOwn, _on_not_your_own)
     app.add_error_handler(TokenNotFound, _on_not_found)
+    app.add_error_handler(SubscriptionNotFound, _on_not_found)
+    app.add_error_handler(WebhookDeliveryNotFound, _on_not_found)
+    app.add_error_handler(InvalidWebhook, _on_invalid_field)
+    app.add_error_handler(DuplicateSubscription, _on_duplicate_webhook)
     app.add_error_handler(InvalidToken, _on_invalid_field)
     app.add_error_handler(TokenRevoked, _on_token_unusable)
     app.add_error_handler(TokenExpired, _on_token_unusable)
@@ -217,6 +224,13 @@ def _on_duplicate_agent(req: Any, resp: Any, ex: DuplicateAgent, params: Any) ->
     raise Problem(
         falcon.HTTP_409, "duplicate-agent", "Duplicate agent", str(ex), agent_id=str(ex.agent_id)
     )
+
+
+def _on_duplicate_webhook(req: Any, resp: Any, ex: DuplicateSubscription, params: Any) -> None:
+    raise Problem(
+        falcon.HTTP_409, "duplicate-webhook", "Duplicate webhook", str(ex),
+        webhook_id=str(ex.existing),
+    )  # fmt: skip
 
 
 def _on_agent_unavailable(req: Any, resp: Any, ex: Any, params: Any) -> None:

@@ -33,6 +33,7 @@ from interface.http.resources import (
     surveys,
     tickets,
     tokens,
+    webhooks,
 )
 
 # In the order create_app adds their routes.
@@ -50,6 +51,7 @@ DECLARING = (
     reports,
     audit,
     tokens,
+    webhooks,
     me,
     docs,
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import falcon
 
 from application.ports import AnswersRetries, LogHead
+from infrastructure.outbound.webhook_replay import replay
 from infrastructure.view_status import ViewStatus
 from interface.container import Atende
 from interface.http.operations import build_document
@@ -30,6 +31,7 @@ from interface.http.resources.sla import add_sla_routes
 from interface.http.resources.surveys import add_survey_routes
 from interface.http.resources.tickets import add_ticket_routes
 from interface.http.resources.tokens import add_token_routes
+from interface.http.resources.webhooks import add_webhook_routes
 
 
 def add_routes(app: falcon.App, atende: Atende) -> None:
@@ -111,5 +113,13 @@ def add_routes(app: falcon.App, atende: Atende) -> None:
         retries=retries,
     )
     add_token_routes(app, tokens=atende.tokens, retries=retries)
+    add_webhook_routes(
+        app,
+        webhooks=atende.webhooks,
+        deliveries=atende.webhook_deliveries,
+        replay=lambda subscription, after: replay(
+            tickets, atende.webhook_deliveries, subscription, after, atende.webhooks.clock()
+        ),
+    )
     add_me_routes(app, agents=tickets.agents, routing=views.routing, log=log)
     add_docs_routes(app, build_document())  # built once: operations never change

@@ -47,6 +47,9 @@ class Api:
     def post(self, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
         return self.session.post(self.base_url + path, json=json, timeout=30, **kwargs)
 
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.delete(self.base_url + path, timeout=30, **kwargs)
+
     def open_ticket(self, **overrides: Any) -> dict[str, Any]:
         response = self.post("/v1/tickets", ticket_body(**overrides))
         assert response.status_code == 201, response.text

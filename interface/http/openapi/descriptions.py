@@ -9,6 +9,8 @@ PARAMETERS: dict[tuple[str, str], str] = {
     ("path", "ticket_id"): "The ticket's id (a UUID; `number` is its human number).",
     ("path", "agent_id"): "The agent's id (a UUID derived from their email).",
     ("path", "token_id"): "The API token's id (never its secret).",
+    ("path", "webhook_id"): "The webhook subscription's id.",
+    ("path", "delivery_id"): "The delivery's id (its webhook-id header).",
     ("path", "customer_id"): "The customer's id, as tickets show it (`customer_id`).",
     ("path", "name"): "The calendar's name, as SLA policies refer to it.",
     ("path", "n"): "The ticket's human number (1, 2, 3... in the order tickets were opened).",
@@ -77,6 +79,8 @@ TAGS: dict[str, str] = {
     "audit": "Verify the tamper-evident log, export it, read who read personal data, erase "
     "a customer.",
     "tokens": "API tokens: issue, list, rotate, revoke; `GET /v1/me` says who a token is.",
+    "webhooks": "Events delivered to your URLs, signed per Standard Webhooks: subscriptions, "
+    "their deliveries and every attempt, retries and replays.",
     "operations": "Health and metrics, for operators and probes.",
     "documentation": "This document and its browsable page.",
 }
@@ -257,6 +261,37 @@ PROPERTIES: dict[str, str] = {
     # Operations.
     "database": "ok, unreachable or cannot-write.",
     "projector": "The projector's heartbeat and each view's lag behind the log.",
+    # Webhooks.
+    "url": "Where the events are delivered (http or https).",
+    "disabled_reason": "Why deliveries stopped (null: they did not).",
+    "disabled_at": "When deliveries stopped (null: they did not).",
+    "created_by": "The token that made it.",
+    "after_position": "Deliver again every event after this feed position.",
+    "subscription_id": "The webhook subscription.",
+    "event_type": "The event's aggregate and type (ticket.message_added).",
+    "attempts": "Attempts made so far.",
+    "next_attempt_at": "When it is sent next (null: it is not pending).",
+    "last_attempt_at": "When it was last sent (null: not yet).",
+    "last_status_code": "The receiver's HTTP status at the last attempt (null: no answer).",
+    "last_error": "What went wrong at the last attempt (null: nothing).",
+    "last_latency_ms": "How long the last attempt took, in milliseconds.",
+    "delivered_at": "When a receiver accepted it (2xx).",
+    "attempt_log": "Every attempt, oldest first.",
+    "attempt": "The attempt's number (1, 2...).",
+    "status_code": "The receiver's HTTP status (null: no answer).",
+    "latency_ms": "How long the attempt took, in milliseconds.",
+    "error": "What went wrong (null: delivered).",
+    "WebhookOut.id": "The subscription's id.",
+    "WebhookOut.status": "active, or disabled after its receiver failed for too long.",
+    "WebhookOut.events": "The event types delivered: `message_added`, `ticket.opened`, or `*`.",
+    "WebhookIn.events": "The event types to deliver: a type alone (`message_added`), with its "
+    "aggregate (`ticket.opened`), or `*` for every event (docs/events.md lists them).",
+    "WebhookOut.description": "What it is for, for people.",
+    "WebhookIn.description": "What it is for, for people.",
+    "DeliveryOut.id": "The delivery's id: its webhook-id header, the same on every attempt.",
+    "DeliveryOut.status": "pending (to be sent, or retried), delivered (2xx) or failed.",
+    "DeliveryOut.position": "The event's position in the feed.",
+    "DeliveryOut.created_at": "When it was queued.",
     # Where a name means something else.
     "Problem.status": "The HTTP status.",
     "HealthOut.status": "ok; degraded while a view is behind, failing while one keeps "

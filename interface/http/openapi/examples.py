@@ -87,6 +87,12 @@ REQUEST_EXAMPLES: dict[str, Any] = {
     "EraseIn": {"reason": "Pedido del titular (LGPD art. 18)"},
     "TokenIn": {"name": "crm", "role": "integrator", "on_behalf": True, "expires_in": "90d"},
     "RotateIn": {"grace": "1d"},
+    "WebhookIn": {
+        "url": "https://crm.example.com/hooks/atende",
+        "events": ["ticket.opened", "message_added"],
+        "description": "CRM: new tickets and replies",
+    },
+    "ReplayIn": {"after_position": 1200},
 }
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 _TICKET = "/v1/tickets/{ticket_id:uuid}"
 _AGENT = "/v1/agents/{agent_id:uuid}"
 _TOKEN = "/v1/tokens/{token_id:uuid}"
+_WEBHOOK = "/v1/webhooks/{webhook_id:uuid}"
+_DELIVERY = f"{_WEBHOOK}/deliveries/{{delivery_id:uuid}}"
 
 OPERATION_IDS: dict[tuple[str, str], str] = {
     ("/v1/health", "get"): "getHealth",
@@ -68,6 +70,16 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     (_TOKEN, "get"): "getToken",
     (f"{_TOKEN}/revoke", "post"): "revokeToken",
     (f"{_TOKEN}/rotate", "post"): "rotateToken",
+    ("/v1/webhooks", "post"): "createWebhook",
+    ("/v1/webhooks", "get"): "listWebhooks",
+    (_WEBHOOK, "get"): "getWebhook",
+    (_WEBHOOK, "delete"): "deleteWebhook",
+    (f"{_WEBHOOK}/rotate-secret", "post"): "rotateWebhookSecret",
+    (f"{_WEBHOOK}/enable", "post"): "enableWebhook",
+    (f"{_WEBHOOK}/deliveries", "get"): "listWebhookDeliveries",
+    (_DELIVERY, "get"): "getWebhookDelivery",
+    (f"{_DELIVERY}/retry", "post"): "retryWebhookDelivery",
+    (f"{_WEBHOOK}/replay", "post"): "replayWebhook",
     ("/v1/me", "get"): "getMe",
     ("/docs", "get"): "getDocsPage",
     ("/v1/openapi.json", "get"): "getOpenApiDocument",

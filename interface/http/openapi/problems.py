@@ -33,6 +33,11 @@ MEMBERS: dict[str, dict[str, Any]] = {
         "format": "uuid",
         "description": "The ticket that already has this external_ref.",
     },
+    "webhook_id": {
+        "type": "string",
+        "format": "uuid",
+        "description": "The subscription that already sends these events to this URL.",
+    },
     "agent_id": {
         "type": "string",
         "format": "uuid",
@@ -106,6 +111,8 @@ PROBLEM_TYPES: tuple[ProblemType, ...] = (
                 "A request with this Idempotency-Key is still running; retry after Retry-After."),
     ProblemType("idempotency-record-invalid", 409, "Idempotency record invalid",
                 "The answer kept for this Idempotency-Key does not verify; use a new key."),
+    ProblemType("duplicate-webhook", 409, "Duplicate webhook",
+                "A subscription sends these events to this URL already.", ("webhook_id",)),
     ProblemType("token-revoked", 409, "Token not usable", "The token is revoked."),
     ProblemType("token-expired", 409, "Token not usable", "The token has expired."),
     ProblemType("survey-closed", 410, "Survey closed",
