@@ -9,6 +9,8 @@ retries quickly; the session's shared server keeps the default and refuses them.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.api import Api
-from tests.e2e.drills import eventually, feed
+from tests.e2e.drills import eventually, feed, projector_pids
 from tests.e2e.problems import assert_problem, head
 from tests.e2e.server import Server, running_server
 from tests.webhook_receiver import receiving
@@ -288,3 +290,49 @@ def test_unknown_subscriptions_and_deliveries_are_404(api_as):
     assert admin.delete(f"/v1/webhooks/{nobody}").status_code == 404
     assert admin.get(f"/v1/webhooks/{nobody}/deliveries").status_code == 404
     assert admin.post(f"/v1/webhooks/{nobody}/replay", {"after_position": 0}).status_code == 404
+
+
+def test_a_projector_killed_mid_delivery_loses_no_event_and_resends_under_the_same_id(
+    delivering: Server, admin: Api, integrator: Api
+):
+    with receiving(delay_seconds=0.2) as receiver:
+        webhook = _subscribe(admin, receiver.url, ["ticket.opened"])
+        opened = {integrator.open_ticket()["id"] for _ in range(20)}
+        eventually(lambda: len(receiver.received) >= 3, "the first deliveries")
+        for projector in projector_pids(delivering.process.pid):
+            os.kill(projector, signal.SIGKILL)
+
+        def all_arrived() -> bool:
+            return {r.event["ticket_id"] for r in receiver.received} >= opened
+
+        eventually(all_arrived, "every opening, after the restart", seconds=60)
+        ids_by_ticket: dict[str, set[str]] = {}
+        for request in receiver.received:
+            ids_by_ticket.setdefault(request.event["ticket_id"], set()).add(
+                request.headers["webhook-id"]
+            )
+        assert all(len(ids) == 1 for ids in ids_by_ticket.values())  # a resend keeps its id
+        eventually(
+            lambda: len(_deliveries(admin, webhook, status="delivered", limit=200)) == 20,
+            "every delivery recorded as delivered",
+        )
+        admin.delete(f"/v1/webhooks/{webhook['id']}")
+
+
+def test_a_delivery_still_pending_when_its_customer_is_erased_arrives_erased(
+    admin: Api, integrator: Api
+):
+    with receiving(answers=[500]) as receiver:
+        webhook = _subscribe(admin, receiver.url, ["ticket.opened"])
+        who = {"name": "Rosa Quispe", "email": "rosa.quispe@example.com"}
+        opened = integrator.open_ticket(requester=who)
+        eventually(lambda: receiver.received, "the first, refused, attempt")
+        assert receiver.received[0].event["data"]["requester"]["name"] == "Rosa Quispe"
+
+        erased = admin.post(f"/v1/customers/{opened['customer_id']}/erase", {})
+        assert erased.status_code == 200, erased.text
+        eventually(lambda: len(receiver.received) >= 2, "the retry")
+        retried = receiver.received[1].event
+        assert retried["data"]["requester"]["name"] == "[erased]"
+        assert "rosa.quispe" not in receiver.received[1].body.decode()
+        admin.delete(f"/v1/webhooks/{webhook['id']}")
