@@ -121,6 +121,10 @@ UNSTATABLE_BODIES = {
     ("/v1/intake/email", "POST"),
     # Whether a conversation alone is enough depends on the channel, a path parameter.
     ("/v1/intake/{channel}", "POST"),
+    # Whether a webhook URL's host resolves, and to a public address (DNS); whether the
+    # event types exist (the catalogue, which a pattern would only repeat); whether the
+    # same subscription exists (state).
+    ("/v1/webhooks", "POST"),
 }
 
 

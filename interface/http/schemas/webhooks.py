@@ -19,6 +19,7 @@ class WebhookIn(Schema):
         schemes={"http", "https"},
         require_tld=False,
         validate=validate.Length(max=URL_MAX),
+        metadata={"pattern": r"^https?://[^\s/?#]+([/?#]\S*)?$", "format": "uri"},
     )
     events = fields.List(
         fields.String(validate=[validate.Length(min=1, max=100), FullMatch(EVENT_NAME)]),
