@@ -252,6 +252,23 @@ BAD_SUBSCRIPTIONS = {
     "no events": ({"url": "http://93.184.216.34/hook", "events": []}, "events"),
     "star and more": ({"url": "http://93.184.216.34/hook", "events": ["*", "opened"]}, "events"),
     "no url": ({"events": ["*"]}, "url"),
+    "url too long": ({"url": "http://93.184.216.34/" + "a" * 2100, "events": ["*"]}, "url"),
+    "url with a newline": ({"url": "http://93.184.216.34/a\nb", "events": ["*"]}, "url"),
+    "url not text": ({"url": 42, "events": ["*"]}, "url"),
+    "events not a list": ({"url": "http://93.184.216.34/hook", "events": "*"}, "events"),
+    "event with spaces": (
+        {"url": "http://93.184.216.34/hook", "events.0": ["ticket opened"]},
+        "events",
+    ),
+    "too many events": ({"url": "http://93.184.216.34/hook", "events": ["opened"] * 101}, "events"),
+    "control in description": (
+        {"url": "http://93.184.216.34/hook", "events": ["*"], "description": "a\u0000b"},
+        "description",
+    ),
+    "unknown member": (
+        {"url": "http://93.184.216.34/hook", "events": ["*"], "secret": "x"},
+        "secret",
+    ),
 }
 
 
