@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from interface.http.schemas.common import FullMatch, OutSchema, one_of, short_text
+from interface.http.schemas.common import FullMatch, OutSchema, WholeNumber, one_of, short_text
 
 URL_MAX = 2048
 DELIVERY_STATES = ("pending", "delivered", "failed")
@@ -30,9 +30,7 @@ class WebhookIn(Schema):
 
 
 class ReplayIn(Schema):
-    after_position = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=0, max=2**63 - 1)
-    )
+    after_position = WholeNumber(required=True, validate=validate.Range(min=0, max=2**63 - 1))
 
 
 class DeliveriesQuery(Schema):
