@@ -14,6 +14,7 @@ from uuid import UUID
 
 from application.errors import TicketNotFound
 from application.ports import ChangesTickets
+from application.system_texts import SystemTexts
 from domain.actor import SYSTEM
 from domain.ticket import Ticket, TransitionNotAllowed
 from projections.follow_up import FollowUpView
@@ -42,11 +43,20 @@ class FollowUpResult:
         return len(self.resolved) + len(self.reminded) + len(self.closed)
 
 
+# The text a follow-up records, by kind, in the ticket's language (system_texts.py).
+REASONS = {"resolve": "reason_pending_resolved", "close": "reason_auto_closed"}
+
+
 def follow_up(
-    app: ChangesTickets, view: FollowUpView, now: datetime, policy: FollowUpPolicy
+    app: ChangesTickets,
+    view: FollowUpView,
+    now: datetime,
+    policy: FollowUpPolicy,
+    texts: SystemTexts | None = None,
 ) -> FollowUpResult:
     """Everything due at ``now``. Unanswered pending tickets are resolved before any
-    reminder, so one long overdue is resolved rather than reminded."""
+    reminder, so one long overdue is resolved rather than reminded. With ``texts`` the
+    reasons recorded are in each ticket's language; without, in English."""
     result = FollowUpResult()
     steps: list[tuple[str, timedelta | None, list[UUID], Callable[..., bool]]] = [
         ("resolve", policy.resolve_after, result.resolved, Ticket.resolve_when_pending_for),
@@ -61,7 +71,8 @@ def follow_up(
         # from the start would find the same tickets.
         while found := view.due(kind, cutoff, PAGE, key):
             for _, ticket_id in found:
-                if _act(app, UUID(ticket_id), command, after, now):
+                reason = REASONS.get(kind) if texts is not None else None
+                if _act(app, UUID(ticket_id), command, after, now, texts, reason):
                     done.append(UUID(ticket_id))
             key = found[-1]
     return result
@@ -73,11 +84,17 @@ def _act(
     command: Callable[..., bool],
     after: timedelta,
     now: datetime,
+    texts: SystemTexts | None = None,
+    reason: str | None = None,
 ) -> bool:
     acted: list[bool] = []
 
     def apply(ticket: Ticket) -> None:
-        acted.append(command(ticket, after, now, SYSTEM))
+        if texts is None or reason is None:
+            acted.append(command(ticket, after, now, SYSTEM))
+            return
+        text = texts.reason(reason, ticket.language, after)
+        acted.append(command(ticket, after, now, SYSTEM, reason=text))
 
     with suppress(TicketNotFound, TransitionNotAllowed):
         app.change(ticket_id, apply)

@@ -226,13 +226,17 @@ class Ticket(Aggregate):
     # Follow-up: the scheduler's commands. Each re-checks the ticket itself (the view
     # that found it may lag) and does nothing when it is no longer due.
 
-    def close_when_resolved_for(self, after: timedelta, now: datetime, actor: Actor) -> bool:
-        """Close a ticket resolved at least ``after`` ago and not reopened since."""
+    def close_when_resolved_for(
+        self, after: timedelta, now: datetime, actor: Actor, reason: str | None = None
+    ) -> bool:
+        """Close a ticket resolved at least ``after`` ago and not reopened since;
+        ``reason`` is the text recorded, in the ticket's language (application.
+        system_texts), English without one."""
         if self.status != "resolved" or self.resolved_at is None:
             return False
         if now - self.resolved_at < after:
             return False
-        self._closed(actor=actor, reason=f"resolved for {_duration_text(after)}")
+        self._closed(actor=actor, reason=reason or f"resolved for {_duration_text(after)}")
         return True
 
     def remind_when_pending_for(self, after: timedelta, now: datetime, actor: Actor) -> bool:
@@ -245,13 +249,16 @@ class Ticket(Aggregate):
         self._customer_reminded(pending_since=self.pending_since, actor=actor)
         return True
 
-    def resolve_when_pending_for(self, after: timedelta, now: datetime, actor: Actor) -> bool:
-        """Resolve a ticket the customer left unanswered for ``after``."""
+    def resolve_when_pending_for(
+        self, after: timedelta, now: datetime, actor: Actor, reason: str | None = None
+    ) -> bool:
+        """Resolve a ticket the customer left unanswered for ``after`` (``reason``: as
+        close_when_resolved_for's)."""
         if self.status != "pending" or self.pending_since is None:
             return False
         if now - self.pending_since < after:
             return False
-        self.resolve(f"no reply from the customer for {_duration_text(after)}", actor)
+        self.resolve(reason or f"no reply from the customer for {_duration_text(after)}", actor)
         return True
 
     def _refuse_when_closed(self, action: str) -> None:

@@ -19,6 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from application.follow_up import FollowUpPolicy, follow_up
 from application.sla_sweep import sweep
+from application.system_texts import SystemTexts
 
 log = logging.getLogger("atende.scheduler")
 
@@ -91,8 +92,10 @@ class FollowUpScheduler:
         policy: FollowUpPolicy,
         interval: timedelta,
         clock: Callable[[], datetime] = utc_now,
+        texts: SystemTexts | None = None,  # the reasons' wording, per language
     ):
         self.app, self.view, self.policy, self.clock = app, view, policy, clock
+        self.texts = texts
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.scheduler.add_job(
             self._run, "interval", seconds=interval.total_seconds(), id=FOLLOW_UP_JOB_ID,
@@ -107,7 +110,7 @@ class FollowUpScheduler:
 
     def _run(self) -> None:
         try:
-            result = follow_up(self.app, self.view, self.clock(), self.policy)
+            result = follow_up(self.app, self.view, self.clock(), self.policy, self.texts)
         except Exception:
             log.exception("follow-up sweep failed; trying again at the next interval")
             return

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from application.system_texts import SystemTexts
 from infrastructure.private_files import private_database, restrict, write_private
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/atende.db"
@@ -84,6 +85,8 @@ class Settings:
     webhook_allow_private: bool = False
     webhook_retry_for: timedelta = timedelta(hours=24)
     webhook_first_retry: timedelta = timedelta(seconds=10)
+    # Operators' wording of what Atende writes to customers (application/system_texts.py).
+    templates_dir: str | None = None
     environ: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -158,8 +161,15 @@ class Settings:
             webhook_first_retry=parse_duration(
                 env.get("ATENDE_WEBHOOK_FIRST_RETRY", "10s"), "ATENDE_WEBHOOK_FIRST_RETRY"
             ),
+            templates_dir=env.get("ATENDE_TEMPLATES_DIR") or None,
             environ=env,
         )
+
+    def system_texts(self) -> SystemTexts:
+        """Built-in wording with the operator's templates on top; raises ValueError
+        naming the file for one Atende cannot use."""
+        folder = Path(self.templates_dir) if self.templates_dir else None
+        return SystemTexts(self.default_language, folder)
 
     @property
     def is_sqlite(self) -> bool:

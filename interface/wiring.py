@@ -274,6 +274,7 @@ def build_projector(atende: Atende) -> Projector:
             resolve_after=settings.pending_resolve_after,
         ),
         settings.follow_up_interval,
+        texts=settings.system_texts(),
     )
     add_checkpoint_job(follow_up.scheduler, atende.audit.anchor_if_due)
     add_key_rotation_job(follow_up.scheduler, atende)

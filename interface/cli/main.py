@@ -70,7 +70,7 @@ def _settings_refused() -> str | None:
     from infrastructure.settings import Settings
 
     try:
-        Settings.from_env()
+        Settings.from_env().system_texts()
     except ValueError as error:
         return str(error)
     return None

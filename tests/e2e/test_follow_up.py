@@ -58,7 +58,7 @@ def test_a_resolved_ticket_is_closed_by_the_scheduler(integrator):
     eventually(lambda: status_of(integrator, tid) == "closed")
     closed = history(integrator, tid)[-1]
     assert closed["type"] == "closed" and closed["actor"]["role"] == "system"
-    assert closed["data"]["reason"] == "resolved for 3 seconds"
+    assert closed["data"]["reason"] == "resuelto hace 3 segundos"  # the ticket's language
 
 
 def test_a_pending_ticket_nobody_answers_is_reminded_then_resolved(integrator):

@@ -50,6 +50,28 @@ def sweep(atende, now, policy=DEFAULTS):
     return follow_up(atende.tickets, caught_up(atende, "follow_up"), now, policy)
 
 
+def test_the_follow_ups_record_their_reasons_in_each_tickets_language(atende):
+    texts = atende.settings.system_texts()
+    spanish = work(atende)  # the builder's ticket is in Spanish
+    portuguese = pending_in(atende, "pt-BR")
+    policy = FollowUpPolicy(close_after=4 * DAY, resolve_after=2 * DAY)
+    now = max(spanish.resolved_at + 4 * DAY, portuguese.pending_since + 2 * DAY)
+
+    done = follow_up(atende.tickets, caught_up(atende, "follow_up"), now, policy, texts)
+
+    assert spanish.id in done.closed and portuguese.id in done.resolved
+    closed = atende.tickets.history(spanish.id)[-1]
+    assert closed.data["reason"] == "resuelto hace 4 días"
+    resolved = atende.tickets.get_ticket(portuguese.id)
+    assert str(resolved.resolution) == "sem resposta do cliente durante 2 dias"
+
+
+def pending_in(atende, language: str):
+    tid = open_ticket(atende, language=language).ticket.id
+    atende.tickets.change(tid, lambda t: t.change_status("pending", AGENT))
+    return atende.tickets.get_ticket(tid)
+
+
 def test_a_resolved_ticket_closes_by_itself_after_the_configured_time(atende):
     ticket = work(atende)
     assert sweep(atende, ticket.resolved_at + 4 * DAY - timedelta(seconds=1)).count == 0
