@@ -135,10 +135,13 @@ class SqlWebhookRows(WebhookDeliveryView):
 
     def due_subscriptions(self, now: datetime) -> list[str]:
         with self.db.reading() as cursor:
+            # Only subscriptions still followed: a deleted or disabled one's pending
+            # deliveries wait (for good, or until it is enabled) without being looked at.
             self.db.execute(
                 cursor,
-                f"SELECT DISTINCT subscription_id FROM {self.t} "
-                "WHERE status = 'pending' AND next_attempt_at <= :now",
+                f"SELECT DISTINCT d.subscription_id FROM {self.t} d JOIN {self.followed_t} f "
+                "ON f.id = d.subscription_id WHERE d.status = 'pending' "
+                "AND d.next_attempt_at <= :now AND f.until_position IS NULL",
                 {"now": stamp(now)},
             )
             return [row[0] for row in self.db.fetch_values(cursor)]
