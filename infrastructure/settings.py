@@ -7,6 +7,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -87,6 +88,11 @@ class Settings:
     webhook_first_retry: timedelta = timedelta(seconds=10)
     # Operators' wording of what Atende writes to customers (application/system_texts.py).
     templates_dir: str | None = None
+    # Email out (issue 22): agents' replies and notices, over SMTP (None: not sent).
+    smtp: SmtpServer | None = field(default=None, repr=False)
+    mail_from: str | None = None
+    mail_first_retry: timedelta = timedelta(seconds=30)
+    mail_retry_for: timedelta = timedelta(hours=24)
     environ: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -162,6 +168,14 @@ class Settings:
                 env.get("ATENDE_WEBHOOK_FIRST_RETRY", "10s"), "ATENDE_WEBHOOK_FIRST_RETRY"
             ),
             templates_dir=env.get("ATENDE_TEMPLATES_DIR") or None,
+            smtp=smtp_server(env.get("ATENDE_SMTP_URL", "")),
+            mail_from=mail_from(env),
+            mail_first_retry=parse_duration(
+                env.get("ATENDE_MAIL_FIRST_RETRY", "30s"), "ATENDE_MAIL_FIRST_RETRY"
+            ),
+            mail_retry_for=parse_duration(
+                env.get("ATENDE_MAIL_RETRY_FOR", "24h"), "ATENDE_MAIL_RETRY_FOR"
+            ),
             environ=env,
         )
 
@@ -272,6 +286,73 @@ def optional_rate(env: dict[str, str], name: str, default: str = "off") -> Rate 
 _STREAM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SUBJECT_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 NATS_SCHEMES = ("nats", "tls")
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where email goes out: ``smtp://user:pass@host:587?starttls=true`` or ``smtps://``."""
+
+    host: str
+    port: int
+    ssl: bool  # smtps: TLS from the first byte
+    starttls: bool
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def smtp_server(text: str) -> SmtpServer | None:
+    text = text.strip()
+    if not text:
+        return None
+    parsed = urlparse(text)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = -1
+    query = parse_qs(parsed.query)
+    starttls = query.get("starttls", ["false"])[0].lower()
+    if (
+        parsed.scheme not in ("smtp", "smtps")
+        or not parsed.hostname
+        or port == -1
+        or starttls not in ("true", "false")
+        or set(query) - {"starttls"}
+    ):
+        raise ValueError(
+            "ATENDE_SMTP_URL must look like smtp://user:password@host:587?starttls=true "
+            f"or smtps://host:465, got {_without_password(text)!r}"
+        )
+    ssl = parsed.scheme == "smtps"
+    return SmtpServer(
+        host=parsed.hostname,
+        port=port or (465 if ssl else 25),
+        ssl=ssl,
+        starttls=starttls == "true",
+        user=unquote(parsed.username) if parsed.username else None,
+        password=unquote(parsed.password) if parsed.password else None,
+    )
+
+
+def _without_password(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    return url.replace(f":{parsed.password}@", ":***@", 1)
+
+
+def mail_from(env: dict[str, str]) -> str | None:
+    """ATENDE_MAIL_FROM (``Soporte <soporte@example.com>``); required with ATENDE_SMTP_URL."""
+    text = env.get("ATENDE_MAIL_FROM", "").strip()
+    if not text:
+        if env.get("ATENDE_SMTP_URL", "").strip():
+            raise ValueError("ATENDE_MAIL_FROM is required with ATENDE_SMTP_URL")
+        return None
+    _, address = parseaddr(text)
+    if "@" not in address or any(ch in text for ch in "\r\n"):
+        raise ValueError(
+            f"ATENDE_MAIL_FROM must be an address like soporte@example.com, got {text!r}"
+        )
+    return text
 
 
 def flag(env: dict[str, str], name: str) -> bool:

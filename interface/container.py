@@ -10,6 +10,7 @@ from typing import Any
 from eventsourcing.persistence import TrackingRecorder
 
 from application.audit import AuditTrail
+from application.email_records import EmailRecords
 from application.erasure import CustomerEraser
 from application.idempotency import IdempotencyStore
 from application.intake import Intake
@@ -50,6 +51,8 @@ class Atende:
     intake: Intake
     webhooks: WebhookSubscriptions
     webhook_deliveries: SqlWebhookRows
+    email_records: EmailRecords
+    email_deliveries: SqlWebhookRows  # the email outbox: the same tables, its own follower
     # Where each outbound destination has got to in the log (issue 22), by follower name.
     outbound: dict[str, TrackingRecorder] = field(default_factory=dict)
 

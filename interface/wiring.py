@@ -10,12 +10,13 @@ from functools import lru_cache, partial
 from typing import Any
 
 import falcon
-from eventsourcing.persistence import InfrastructureFactory, Transcoding
+from eventsourcing.persistence import InfrastructureFactory, Tracking, Transcoding
 from eventsourcing.utils import Environment
 
 from application.agents import AgentDirectory
 from application.audit import AuditTrail
 from application.customers import CustomerDirectory
+from application.email_records import EmailRecords
 from application.erasure import CustomerEraser
 from application.follow_up import FollowUpPolicy
 from application.intake import Intake
@@ -50,12 +51,13 @@ from infrastructure.key_rotation import add_key_rotation_job
 from infrastructure.keystore import Keystore
 from infrastructure.language import LinguaDetector
 from infrastructure.message_rows import MessageLogAsRows
+from infrastructure.outbound.email_dispatch import EmailDispatcher
 from infrastructure.outbound.nats_stream import NatsStream
 from infrastructure.outbound.secret_box import AesGcmSecretBox
 from infrastructure.outbound.stream_view import StreamView, stream_tracking
 from infrastructure.outbound.webhook_client import WebhookSender, check_destination, new_secret
 from infrastructure.outbound.webhook_dispatch import RetryPolicy, WebhookDispatcher
-from infrastructure.outbound.webhook_view import webhook_view
+from infrastructure.outbound.webhook_view import email_view, webhook_view
 from infrastructure.projector import Projector, RoutingFollower, ViewFollower, add_checkpoint_job
 from infrastructure.recorders import LINK_SEAL_KEY, SNAPSHOT_SEAL_KEY
 from infrastructure.retention import add_retention_job
@@ -71,6 +73,7 @@ from interface.events.catalogue import BY_TYPE
 from interface.http.app import create_app
 from interface.http.schemas.events import event_as_fed
 from projections.base import RowView
+from projections.email import EmailOutboxProjection
 from projections.stream import StreamProjection
 from projections.webhooks import WebhookDeliveryProjection
 
@@ -105,7 +108,10 @@ def bootstrap(settings: Settings | None = None) -> Atende:
     token_index = SqlTokenIndex(db, token_key(secret_key))
     views = Views.make(factory.datastore)
     webhook_deliveries = webhook_view(factory.datastore)
+    email_deliveries = email_view(factory.datastore)
     outbound: dict[str, Any] = {"outbound_webhooks": webhook_deliveries}
+    if settings.smtp:
+        outbound["outbound_email"] = email_deliveries
     if settings.nats_url:
         outbound["outbound_nats"] = stream_tracking(factory.datastore)
     view_failures = ViewFailures(db)
@@ -149,7 +155,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
             keyring, idempotency, token_index, audit_log, access_log, view_failures, heartbeats,
             write_probe,
         )  # fmt: skip
-        for store in (*stores, *views.values(), *outbound.values()):
+        for store in (*stores, *views.values(), webhook_deliveries, email_deliveries):
             store.create_table()
         tokens.import_legacy()  # tokens from before tokens were events (issue 20)
     return Atende(
@@ -202,6 +208,8 @@ def bootstrap(settings: Settings | None = None) -> Atende:
             new_secret=new_secret,
         ),
         webhook_deliveries=webhook_deliveries,
+        email_records=EmailRecords(tickets),
+        email_deliveries=email_deliveries,
     )
 
 
@@ -255,6 +263,26 @@ def build_projector(atende: Atende) -> Projector:
         pace_seconds=pace,
         after_batch=dispatcher.wake,
     )
+    services = {"webhook-dispatcher": dispatcher.run}
+    if settings.smtp and settings.mail_from:
+        mail = EmailDispatcher(
+            tickets,
+            atende.email_deliveries,
+            settings.smtp,
+            settings.mail_from,
+            settings.system_texts(),
+            atende.email_records.record,
+            RetryPolicy(settings.mail_first_retry, settings.mail_retry_for),
+        )
+        start_at_the_head(atende.email_deliveries, tickets)
+        followers["outbound_email"] = ViewFollower(
+            tickets,
+            EmailOutboxProjection(atende.email_deliveries),
+            batch,
+            pace_seconds=pace,
+            after_batch=mail.wake,
+        )
+        services["email-dispatcher"] = mail.run
     connections = []
     if settings.nats_url:
         stream = NatsStream(settings.nats_url, settings.nats_stream, settings.nats_subject_prefix)
@@ -286,8 +314,17 @@ def build_projector(atende: Atende) -> Projector:
         ProjectorHeartbeat(atende.heartbeats),
         atende.view_failures,
         connections,
-        services={"webhook-dispatcher": dispatcher.run},
+        services=services,
     )
+
+
+def start_at_the_head(view: Any, tickets: TicketApplication) -> None:
+    """A follower that has never run starts at the log's head: turning email on sends
+    what happens from then on, not every reply ever recorded."""
+    if view.max_tracking_id(tickets.name) is None:
+        head = tickets.head_position()
+        if head:
+            view.insert_tracking(Tracking(tickets.name, head))
 
 
 def subscribable_event_types() -> set[str]:

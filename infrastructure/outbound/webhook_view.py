@@ -261,7 +261,22 @@ class PostgresWebhookView(PostgresView, SqlWebhookRows):
     view_name = "outbound_webhooks"
 
 
+# The email outbox: the same tables, its own follower and so its own tracking table.
+class SQLiteEmailView(SQLiteView, SqlWebhookRows):
+    view_name = "outbound_email"
+
+
+class PostgresEmailView(PostgresView, SqlWebhookRows):
+    view_name = "outbound_email"
+
+
 def webhook_view(datastore: Any) -> SqlWebhookRows:
     if isinstance(datastore, PostgresDatastore):
         return PostgresWebhookView(datastore)
     return SQLiteWebhookView(datastore)
+
+
+def email_view(datastore: Any) -> SqlWebhookRows:
+    if isinstance(datastore, PostgresDatastore):
+        return PostgresEmailView(datastore)
+    return SQLiteEmailView(datastore)

@@ -30,6 +30,7 @@ from domain.sla.policy import SlaPolicies
 from domain.sla.timers import TicketSla
 from domain.survey import Survey
 from domain.ticket import Ticket, event_class_type_name
+from domain.ticket_email import TicketEmail
 from domain.webhook import WebhookRegistry
 from interface.events import data
 
@@ -46,6 +47,7 @@ AGGREGATES: tuple[type, ...] = (
     Calendar,
     ApiToken,
     WebhookRegistry,
+    TicketEmail,
 )
 # Who an event's actor can be: a token's role, the system (SLA clock, router, follow-up
 # sweep) or the customer (a survey link).

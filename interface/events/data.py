@@ -641,3 +641,34 @@ class WebhookRegistryEnabled(Schema):
     """An admin enabled a disabled subscription again: events from now on are delivered."""
 
     subscription_id = uuid("The subscription.")
+
+
+class TicketEmailCreated(Schema):
+    """A ticket's email record was started (with its first email's outcome)."""
+
+    ticket_id = uuid("The ticket.")
+
+
+_EMAIL_KINDS = ("ticket.message_added", "ticket.customer_reminded", "ticket.closed")
+
+
+class TicketEmailDelivered(Schema):
+    """The SMTP server accepted an email for the ticket's requester (2xx)."""
+
+    ticket_id = uuid("The ticket.")
+    delivery_id = text("The email's delivery (one per email, the same on every attempt).")
+    message_id = uuid("The message it carried (an agent's reply); null for a notice.",
+                      nullable=True)  # fmt: skip
+    kind = one_of(_EMAIL_KINDS, "What it was: a reply, a pending reminder, a closing notice.")
+    answer = personal("The SMTP server's answer.")
+
+
+class TicketEmailDeferred(TicketEmailDelivered):
+    """The SMTP server answered 4xx (or none did): the email is tried again at retry_at."""
+
+    retry_at = instant("When it is tried again.", nullable=True)
+
+
+class TicketEmailFailed(TicketEmailDelivered):
+    """The email will not be sent: the server refused it for good (5xx), the requester has
+    no address, or it was refused for ATENDE_MAIL_RETRY_FOR."""

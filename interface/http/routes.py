@@ -73,6 +73,7 @@ def add_routes(app: falcon.App, atende: Atende) -> None:
         log=log,
         retries=retries,
         access_log=access_log,
+        email_records=atende.email_records if settings.smtp else None,
     )
     add_sla_routes(
         app,

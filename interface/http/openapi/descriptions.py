@@ -292,6 +292,12 @@ PROPERTIES: dict[str, str] = {
     "DeliveryOut.status": "pending (to be sent, or retried), delivered (2xx) or failed.",
     "DeliveryOut.position": "The event's position in the feed.",
     "DeliveryOut.created_at": "When it was queued.",
+    "MessageOut.delivery": "What became of the email that carried it (GET of one ticket, "
+    "with ATENDE_SMTP_URL set; absent until an attempt was made).",
+    "EmailDeliveryOut.state": "delivered (the SMTP server accepted it), deferred (tried again "
+    "later) or failed.",
+    "EmailDeliveryOut.attempts": "Attempts made so far.",
+    "EmailDeliveryOut.at": "When the latest attempt's outcome was recorded.",
     # Where a name means something else.
     "Problem.status": "The HTTP status.",
     "HealthOut.status": "ok; degraded while a view is behind, failing while one keeps "

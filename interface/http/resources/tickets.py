@@ -10,10 +10,12 @@ import falcon
 
 from application.audit import AuditTrail
 from application.customers import CustomerDirectory
+from application.email_records import EmailRecords
 from application.ports import AnswersRetries, LogHead, OpensTickets, ReadsTickets
 from application.ticket_commands import TicketCommands, WriteTerms
 from application.tickets import CommandResult
 from domain.customer import Contact
+from domain.ticket_email import TicketEmail
 from infrastructure.ticket_numbers import MAX_NUMBER
 from interface.http.consistency import wait_if_asked
 from interface.http.cursor import decode_cursor, encode_cursor
@@ -35,6 +37,7 @@ from interface.http.schemas import tickets as schemas
 from interface.http.schemas.common import EmptyIn
 from interface.http.schemas.events import EventOut
 from interface.http.schemas.tickets import (
+    EmailDeliveryOut,
     HistoryQueryIn,
     TicketListItemOut,
     TicketListQueryIn,
@@ -115,10 +118,14 @@ class TicketCollection:
 
 
 class TicketItem:
-    def __init__(self, *, tickets: ReadsTickets, audit: AuditTrail, access_log: RecordsReads):
+    def __init__(
+        self, *, tickets: ReadsTickets, audit: AuditTrail, access_log: RecordsReads,
+        email_records: EmailRecords | None = None,
+    ):  # fmt: skip
         self.tickets = tickets
         self.audit = audit  # as_of reads
         self.access_log = access_log
+        self.email_records = email_records  # with SMTP on: each message's email outcome
 
     @falcon.before(allow(*TICKET_READERS))
     @logs_read(ticket_or_as_of)
@@ -126,6 +133,21 @@ class TicketItem:
         """``?as_of=`` rebuilds the ticket from its events up to that instant."""
         query = _READ_QUERY.load(req.params)
         render_read(self.tickets, self.audit, resp, ticket_id, query)
+        if self.email_records is not None and "as_of" not in query:
+            show_email_outcomes(resp.media, self.email_records.of_ticket(ticket_id))
+
+
+_DELIVERY_OUT = EmailDeliveryOut()
+
+
+def show_email_outcomes(ticket: dict, record: TicketEmail | None) -> None:
+    """Each message an email carried says what became of it (``delivery``)."""
+    if record is None:
+        return
+    for message in ticket["messages"]:
+        outcome = record.of_message(UUID(message["id"]))
+        if outcome is not None:
+            message["delivery"] = _DELIVERY_OUT.dump(outcome)
 
 
 def render_read(
@@ -351,6 +373,7 @@ def add_ticket_routes(
     log: LogHead,
     retries: AnswersRetries,
     access_log: RecordsReads,
+    email_records: EmailRecords | None = None,
 ) -> None:
     app.add_route(
         "/v1/tickets",
@@ -365,7 +388,9 @@ def add_ticket_routes(
     )
     app.add_route(
         "/v1/tickets/{ticket_id:uuid}",
-        TicketItem(tickets=tickets, audit=audit, access_log=access_log),
+        TicketItem(
+            tickets=tickets, audit=audit, access_log=access_log, email_records=email_records
+        ),
     )
     app.add_route(
         "/v1/tickets/by-number/{n}",

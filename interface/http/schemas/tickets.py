@@ -248,7 +248,18 @@ class TicketNumberIn(Schema):
 # Dump side.
 
 
+class EmailDeliveryOut(OutSchema):
+    state = one_of(("delivered", "deferred", "failed"))
+    attempts = fields.Integer()
+    answer = fields.String(metadata={"description": "The SMTP server's answer (or why none)."})
+    at = fields.AwareDateTime()
+
+
 class MessageOut(OutSchema):
+    class Meta:
+        # On GET /v1/tickets/{id} with ATENDE_SMTP_URL set, once an email carried it.
+        sometimes = ("delivery",)
+
     id = fields.UUID()
     body = Plain(PERSONAL_TEXT)
     author_type = one_of(AUTHOR_TYPES)
@@ -259,6 +270,7 @@ class MessageOut(OutSchema):
     attachments = Plain(Attachment, many=True)
     external_id = fields.String(allow_none=True)
     outbound = Plain(Outbound, allow_none=True)  # an agent's public reply: where to send it
+    delivery = fields.Nested(EmailDeliveryOut)
 
 
 class EscalationOut(Schema):

@@ -1,0 +1,293 @@
+"""Sends the email outbox (projections/email.py) over SMTP, in the projector process,
+never in a request (issue 22).
+
+Each email is built when it is sent, from the ticket as it is then: to the requester's
+address, from ATENDE_MAIL_FROM, with the ``[#number]`` token in the subject and threaded
+on the customer's conversation (``In-Reply-To`` the customer's latest message,
+``References`` every message of the thread). An agent's reply carries the Message-ID
+already recorded with it, so the customer's answer threads back to the ticket. Text, plus
+a minimal HTML part (the text, escaped). Atende keeps no attachment bytes, so a reply's
+attachments are not attached (their names are listed in the text).
+
+The SMTP server's answer decides: 2xx delivered, 4xx deferred (tried again after a wait
+that doubles, like a webhook's, until ATENDE_MAIL_RETRY_FOR has passed: then failed),
+5xx failed at once, as is a ticket with no address to write to. Each outcome is an
+event of the ticket's email record (domain/ticket_email.py) and an attempt row of the
+outbox; a crash between sending and recording sends the email again (at least once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import smtplib
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from typing import Any
+from uuid import UUID
+
+from application.system_texts import SystemTexts
+from domain.personal import ERASED, Personal
+from domain.ticket_email import DEFERRED, DELIVERED, FAILED
+from infrastructure.outbound.webhook_dispatch import RetryPolicy
+from infrastructure.outbound.webhook_view import (
+    PENDING,
+    Attempt,
+    SqlWebhookRows,
+    stamp,
+    unstamp,
+)
+from infrastructure.settings import SmtpServer
+from projections.email import CLOSE_NOTICE, EMAIL_DESTINATION, REMINDER, REPLY
+
+log = logging.getLogger("atende.outbound.email")
+
+LOOK_EVERY_SECONDS = 1.0
+BATCH = 50
+SMTP_TIMEOUT_SECONDS = 30
+NOTICES = {REMINDER: "pending_reminder", CLOSE_NOTICE: "auto_close_notice"}
+
+# Saves one outcome on the ticket's email record (application.email_records).
+RecordOutcome = Callable[..., None]
+
+
+class Undeliverable(Exception):
+    """The email cannot be written at all (no address): failed, never retried."""
+
+
+class EmailDispatcher:
+    def __init__(
+        self,
+        tickets: Any,
+        view: SqlWebhookRows,
+        server: SmtpServer,
+        sender: str,
+        texts: SystemTexts,
+        record_outcome: RecordOutcome,
+        policy: RetryPolicy,
+        clock: Callable[[], datetime] | None = None,
+    ):
+        self.tickets = tickets
+        self.view = view
+        self.server = server
+        self.sender = sender
+        self.texts = texts
+        self.record_outcome = record_outcome
+        self.policy = policy
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()
+            self.drain(stop)
+            self._wake.wait(LOOK_EVERY_SECONDS)
+
+    def drain(self, stop: threading.Event | None = None) -> None:
+        """Send every email due now, in order per ticket, over one connection."""
+        connection: smtplib.SMTP | None = None
+        try:
+            while stop is None or not stop.is_set():
+                rows = self.view.due(EMAIL_DESTINATION, self.clock(), BATCH)
+                if not rows:
+                    return
+                for row in rows:
+                    connection = self._send_one(row, connection)
+        finally:
+            if connection is not None:
+                try:
+                    connection.quit()
+                except (smtplib.SMTPException, OSError):
+                    connection.close()
+
+    def _send_one(self, row: dict[str, Any], connection: smtplib.SMTP | None) -> Any:
+        now = self.clock()
+        started = time.monotonic()
+        message_id: UUID | None = None
+        owner: UUID | None = None
+        try:
+            email, message_id, owner = self.compose(row)
+            connection = connection or self._connect()
+            answer = self._transmit(connection, email)
+            outcome = DELIVERED
+        except Undeliverable as refused:
+            answer, outcome = str(refused), FAILED
+        except smtplib.SMTPResponseException as refused:
+            answer = f"{refused.smtp_code} {_text(refused.smtp_error)}"
+            outcome = DEFERRED if 400 <= refused.smtp_code < 500 else FAILED
+            connection = _dropped(connection)
+        except smtplib.SMTPRecipientsRefused as refused:
+            code, text = next(iter(refused.recipients.values()))
+            answer = f"{code} {_text(text)}"
+            outcome = DEFERRED if 400 <= code < 500 else FAILED
+            connection = _dropped(connection)
+        except (smtplib.SMTPException, OSError) as broken:
+            answer, outcome = f"no answer: {broken!r}"[:500], DEFERRED
+            connection = _dropped(connection)
+        except Exception as error:
+            log.exception("email %s could not be written", row["id"])
+            answer, outcome = f"could not be written: {error!r}"[:500], FAILED
+        latency = (time.monotonic() - started) * 1000
+        self._record(row, now, outcome, answer, message_id, owner, latency)
+        return connection
+
+    def compose(self, row: dict[str, Any]) -> tuple[EmailMessage, UUID | None, UUID]:
+        """The email, the message it carries (a reply's) and the customer it is for."""
+        ticket = self.tickets.get_ticket(UUID(row["ordering_key"]))
+        address = ticket.requester.get("email")
+        if address is None or str(address) == ERASED:
+            raise Undeliverable("the requester has no email address")
+        event = self._event_at(row["position"])
+        number = self.tickets.number_of(ticket.id)
+        thread = [f"<{m}>" for m in ticket.external_message_ids]
+        email = EmailMessage()
+        email["From"] = self.sender
+        email["To"] = str(address)
+        email["Date"] = formatdate(localtime=False)
+        message_id = None
+        if row["event_type"] == REPLY:
+            message_id = event.message_id
+            email["Subject"] = f"Re: {ticket.subject} [#{number}]"
+            email["Message-ID"] = f"<{event.outbound['email_message_id']}>"
+            text = str(event.body)
+            names = [str(a["filename"]) for a in event.attachments or () if a.get("filename")]
+            if names:
+                text += "\n\n" + "\n".join(f"[{name}]" for name in names)
+        else:
+            notice = self.texts.email(
+                NOTICES[row["event_type"]], ticket.language, number=number,
+                subject=str(ticket.subject),
+            )  # fmt: skip
+            email["Subject"] = notice.subject
+            email["Message-ID"] = f"<notice-{row['id']}@atende>"
+            text = notice.body
+        if thread:
+            email["In-Reply-To"] = thread[-1]
+            email["References"] = " ".join(thread)
+        # Quoted-printable keeps every line 7-bit: a server without 8BITMIME takes it too.
+        email.set_content(text, cte="quoted-printable")
+        escaped = html.escape(text).replace("\n", "<br>\n")
+        email.add_alternative(f"<!doctype html><html><body><p>{escaped}</p></body></html>",
+                              subtype="html", cte="quoted-printable")  # fmt: skip
+        # After the content: setting it clears every Content-* header.
+        email["Content-Language"] = self.texts.language_for(ticket.language)
+        return email, message_id, ticket.customer_id
+
+    def _event_at(self, position: int) -> Any:
+        found = self.tickets.recorder.select_notifications(start=position, limit=1)
+        if not found or found[0].id != position:
+            raise Undeliverable(f"the log holds no event at position {position}")
+        return self.tickets.mapper.to_domain_event(found[0])
+
+    def _connect(self) -> smtplib.SMTP:
+        server = self.server
+        if server.ssl:
+            context = ssl.create_default_context()
+            connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                server.host, server.port, timeout=SMTP_TIMEOUT_SECONDS, context=context
+            )
+        else:
+            connection = smtplib.SMTP(server.host, server.port, timeout=SMTP_TIMEOUT_SECONDS)
+            if server.starttls:
+                connection.starttls(context=ssl.create_default_context())
+        if server.user:
+            connection.login(server.user, server.password or "")
+        return connection
+
+    def _transmit(self, connection: smtplib.SMTP, email: EmailMessage) -> str:
+        """MAIL, RCPT and DATA one by one: DATA's answer (the server's queue id) is what
+        the outcome records, and sendmail does not hand it back."""
+        connection.ehlo_or_helo_if_needed()
+        for command, argument in (("mail", self.sender_address()), ("rcpt", email["To"])):
+            code, text = getattr(connection, command)(argument)
+            if code >= 400:
+                connection.rset()
+                raise smtplib.SMTPResponseException(code, text)
+        # CRLF line ends (policy.SMTP): smtplib sends bytes as they are, and a server
+        # reading lines by CRLF would take the whole message for one overlong line.
+        code, text = connection.data(email.as_bytes(policy=email_policy.SMTP))
+        if code >= 400:
+            raise smtplib.SMTPResponseException(code, text)
+        return f"{code} {_text(text)}"
+
+    def sender_address(self) -> str:
+        return parseaddr(self.sender)[1]
+
+    def _record(
+        self, row: dict[str, Any], now: datetime, outcome: str, answer: str,
+        message_id: UUID | None, owner: UUID | None, latency_ms: float,
+    ) -> None:  # fmt: skip
+        """The attempt in the outbox, and the outcome in the ticket's email record. The
+        outbox keeps only the answer's codes: the text may quote the customer's address,
+        which only the record holds, sealed with their key."""
+        attempts = row["attempts"] + 1
+        first = unstamp(row["first_attempt_at"]) or now
+        if outcome == DEFERRED and now - first >= self.policy.give_up_after:
+            outcome = FAILED
+        retry_at = now + self.policy.wait_after(attempts) if outcome == DEFERRED else None
+        changes: dict[str, Any] = {
+            "attempts": attempts,
+            "first_attempt_at": stamp(first),
+            "last_attempt_at": stamp(now),
+            "last_status_code": _code_of(answer),
+            "last_error": None if outcome == DELIVERED else codes_of(answer),
+            "last_latency_ms": round(latency_ms, 3),
+            "status": PENDING if outcome == DEFERRED else outcome,
+        }
+        if outcome == DELIVERED:
+            changes["delivered_at"] = stamp(now)
+        if retry_at is not None:
+            changes["next_attempt_at"] = stamp(retry_at)
+        if owner is not None:  # None: the ticket could not be read; the outbox says so
+            self.record_outcome(
+                UUID(row["ordering_key"]), outcome, row["id"], message_id, row["event_type"],
+                Personal(owner, answer), retry_at,
+            )  # fmt: skip
+        self.view.record(
+            row["id"],
+            Attempt(row["id"], attempts, now, _code_of(answer), latency_ms,
+                    None if outcome == DELIVERED else codes_of(answer)),
+            changes,
+        )  # fmt: skip
+        if outcome != DELIVERED:
+            log.warning("email %s for ticket %s %s: %s", row["id"], row["ordering_key"],
+                        outcome, codes_of(answer))  # fmt: skip
+
+
+def _text(raw: bytes | str) -> str:
+    return (raw.decode(errors="replace") if isinstance(raw, bytes) else raw).strip()[:500]
+
+
+def codes_of(answer: str) -> str:
+    """An SMTP answer's codes without its text ("550 5.1.1"), which may quote an address;
+    other failures ("no answer: ...", "could not be written") are kept whole."""
+    words = answer.split()
+    if not words or not words[0].isdigit():
+        return answer
+    codes = [words[0]]
+    if len(words) > 1 and all(part.isdigit() for part in words[1].split(".")):
+        codes.append(words[1])
+    return " ".join(codes)
+
+
+def _code_of(answer: str) -> int | None:
+    head = answer[:3]
+    return int(head) if head.isdigit() else None
+
+
+def _dropped(connection: smtplib.SMTP | None) -> None:
+    """After a refusal the conversation may be in any state: start the next afresh."""
+    if connection is not None:
+        with contextlib.suppress(OSError):
+            connection.close()
+    return None

@@ -1,0 +1,47 @@
+"""A real SMTP server in the test process (aiosmtpd): it keeps every email it accepts,
+parsed back, and answers DATA with the next line of a script (then 250)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from tests.e2e.server import free_port
+
+ACCEPTED = "250 2.0.0 Ok: queued as TEST"
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.accepted: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.answers: list[str] = []  # DATA's answers, in turn; then ACCEPTED
+        self.attempts = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.attempts += 1
+        answer = self.answers.pop(0) if self.answers else ACCEPTED
+        if answer.startswith("250"):
+            parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            self.accepted.append(parsed)  # type: ignore[arg-type]
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return answer
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple[Mailbox, str]]:
+    """The mailbox and the ATENDE_SMTP_URL that reaches it."""
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox, f"smtp://127.0.0.1:{port}"
+    finally:
+        controller.stop()
