@@ -91,6 +91,8 @@ class Settings:
     # Email out (issue 22): agents' replies and notices, over SMTP (None: not sent).
     smtp: SmtpServer | None = field(default=None, repr=False)
     mail_from: str | None = None
+    # Where customers reach Atende (survey links in emails): https://help.example.com.
+    public_url: str | None = None
     mail_first_retry: timedelta = timedelta(seconds=30)
     mail_retry_for: timedelta = timedelta(hours=24)
     environ: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -170,6 +172,7 @@ class Settings:
             templates_dir=env.get("ATENDE_TEMPLATES_DIR") or None,
             smtp=smtp_server(env.get("ATENDE_SMTP_URL", "")),
             mail_from=mail_from(env),
+            public_url=public_url(env.get("ATENDE_PUBLIC_URL", "")),
             mail_first_retry=parse_duration(
                 env.get("ATENDE_MAIL_FIRST_RETRY", "30s"), "ATENDE_MAIL_FIRST_RETRY"
             ),
@@ -338,6 +341,16 @@ def _without_password(url: str) -> str:
     if parsed.password is None:
         return url
     return url.replace(f":{parsed.password}@", ":***@", 1)
+
+
+def public_url(text: str) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    parsed = urlparse(text)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query:
+        raise ValueError(f"ATENDE_PUBLIC_URL must look like https://help.example.com, got {text!r}")
+    return text.rstrip("/")
 
 
 def mail_from(env: dict[str, str]) -> str | None:

@@ -273,11 +273,14 @@ def build_projector(atende: Atende) -> Projector:
             settings.system_texts(),
             atende.email_records.record,
             RetryPolicy(settings.mail_first_retry, settings.mail_retry_for),
+            public_url=settings.public_url,
         )
         start_at_the_head(atende.email_deliveries, tickets)
         followers["outbound_email"] = ViewFollower(
             tickets,
-            EmailOutboxProjection(atende.email_deliveries),
+            EmailOutboxProjection(
+                atende.email_deliveries, invitations=settings.public_url is not None
+            ),
             batch,
             pace_seconds=pace,
             after_batch=mail.wake,

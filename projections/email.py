@@ -13,16 +13,19 @@ from __future__ import annotations
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
+from domain.survey import Survey
 from domain.ticket import Ticket
 from projections.base import RowProjection
 from projections.webhooks import Change, Delivery, WebhookDeliveryView, delivery_id
 
 EMAIL_DESTINATION = str(uuid5(NAMESPACE_URL, "/outbound/email"))
 REPLY, REMINDER, CLOSE_NOTICE = "ticket.message_added", "ticket.customer_reminded", "ticket.closed"
+INVITATION = "survey.issued"
 
 
-def email_kind(domain_event: Any) -> str | None:
-    """Which email an event asks for, if any."""
+def email_kind(domain_event: Any, invitations: bool = True) -> str | None:
+    """Which email an event asks for, if any (survey invitations only with a public
+    address for their link: ``invitations``)."""
     if isinstance(domain_event, Ticket.MessageAdded):
         outbound = domain_event.outbound or {}
         return REPLY if outbound.get("channel") == "email" else None
@@ -30,6 +33,8 @@ def email_kind(domain_event: Any) -> str | None:
         return REMINDER
     if isinstance(domain_event, Ticket.Closed) and domain_event.actor.role == "system":
         return CLOSE_NOTICE  # closed by itself; a person's close says what it needs to
+    if invitations and isinstance(domain_event, Survey.Issued):
+        return INVITATION
     return None
 
 
@@ -37,11 +42,16 @@ class EmailOutboxProjection(RowProjection[Change]):
     name = "outbound_email"
     view: WebhookDeliveryView
 
+    def __init__(self, view: WebhookDeliveryView, invitations: bool = True):
+        super().__init__(view)
+        self.invitations = invitations
+
     def changes(self, domain_event: Any, position: int) -> list[Change]:
-        kind = email_kind(domain_event)
+        kind = email_kind(domain_event, self.invitations)
         if kind is None:
             return []
-        ticket_id = str(domain_event.originator_id)
+        # A survey's email goes in its ticket's order, after the reply that resolved it.
+        ticket_id = str(getattr(domain_event, "ticket_id", None) or domain_event.originator_id)
         return [
             Delivery(
                 delivery_id(EMAIL_DESTINATION, position), EMAIL_DESTINATION, position,

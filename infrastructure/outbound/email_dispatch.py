@@ -45,14 +45,18 @@ from infrastructure.outbound.webhook_view import (
     unstamp,
 )
 from infrastructure.settings import SmtpServer
-from projections.email import CLOSE_NOTICE, EMAIL_DESTINATION, REMINDER, REPLY
+from projections.email import CLOSE_NOTICE, EMAIL_DESTINATION, INVITATION, REMINDER, REPLY
 
 log = logging.getLogger("atende.outbound.email")
 
 LOOK_EVERY_SECONDS = 1.0
 BATCH = 50
 SMTP_TIMEOUT_SECONDS = 30
-NOTICES = {REMINDER: "pending_reminder", CLOSE_NOTICE: "auto_close_notice"}
+NOTICES = {
+    REMINDER: "pending_reminder",
+    CLOSE_NOTICE: "auto_close_notice",
+    INVITATION: "survey_invitation",
+}
 
 # Saves one outcome on the ticket's email record (application.email_records).
 RecordOutcome = Callable[..., None]
@@ -73,7 +77,9 @@ class EmailDispatcher:
         record_outcome: RecordOutcome,
         policy: RetryPolicy,
         clock: Callable[[], datetime] | None = None,
+        public_url: str | None = None,  # where survey links point (ATENDE_PUBLIC_URL)
     ):
+        self.public_url = (public_url or "").rstrip("/")
         self.tickets = tickets
         self.view = view
         self.server = server
@@ -164,9 +170,13 @@ class EmailDispatcher:
             if names:
                 text += "\n\n" + "\n".join(f"[{name}]" for name in names)
         else:
+            extra = {}
+            if row["event_type"] == INVITATION:
+                link = self.tickets.surveys.link_for(event.originator_id)
+                extra["link"] = self.public_url + link.path
             notice = self.texts.email(
                 NOTICES[row["event_type"]], ticket.language, number=number,
-                subject=str(ticket.subject),
+                subject=str(ticket.subject), **extra,
             )  # fmt: skip
             email["Subject"] = notice.subject
             email["Message-ID"] = f"<notice-{row['id']}@atende>"

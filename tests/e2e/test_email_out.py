@@ -22,6 +22,7 @@ from tests.e2e.server import BIN, Server, running_server
 from tests.smtp_server import Mailbox, smtp_server
 
 MAIL_FROM = "Soporte Atende <soporte@atende.example>"
+PUBLIC_URL = "https://ayuda.example.com"
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,7 @@ def mailbox_and_server(server: Server, tmp_path_factory) -> Iterator[tuple[Mailb
             "ATENDE_MAIL_FIRST_RETRY": "1s",
             "ATENDE_PENDING_REMINDER_AFTER": "2s",
             "ATENDE_FOLLOW_UP_INTERVAL": "1s",
+            "ATENDE_PUBLIC_URL": PUBLIC_URL,
         }
         with running_server(backend, directory, workers=1, env=env) as running:
             yield mailbox, running
@@ -163,6 +165,25 @@ def test_a_customer_who_leaves_a_ticket_pending_is_reminded_in_their_language(
     assert reminder["Subject"] == f"[#{number}] Aguardamos sua resposta"
     assert "Internet lenta" in reminder.get_body(("plain",)).get_content()
     assert reminder["Content-Language"] == "pt"
+
+
+def test_a_resolution_invites_the_customer_to_a_survey_by_a_link_that_works(
+    mailbox: Mailbox, integrator: Api
+):
+    sender = f"marta-{make_msgid()[1:9]}@example.com"
+    ticket_id, _ = _customer_writes(integrator, sender, "Cobro doble", "Me cobraron dos veces.")
+    assert (
+        integrator.command(ticket_id, "resolve", {"resolution": "Reembolsado"}).status_code == 200
+    )
+
+    (invitation,) = eventually(lambda: _for(mailbox, sender), "the invitation")
+    text = invitation.get_body(("plain",)).get_content()
+    assert invitation["Subject"].endswith("¿Cómo lo hicimos?")
+    link = next(word for word in text.split() if word.startswith(PUBLIC_URL))
+    path = link.removeprefix(PUBLIC_URL)
+    assert path.startswith("/v1/surveys/")
+    survey = Api(integrator.base_url, None).get(path)  # what the customer's click reaches
+    assert survey.status_code == 200, survey.text
 
 
 def test_an_unparseable_smtp_url_stops_the_server_with_a_message(tmp_path):
