@@ -3,22 +3,70 @@ for it, saved by the email dispatcher, read by GET /v1/tickets/{id}."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from application.errors import TicketNotFound
 from application.retries import Save, save_with_retries
 from domain.personal import Personal
-from domain.ticket_email import TicketEmail, email_record_id
+from domain.ticket_email import BOUNCED, TicketEmail, email_record_id
+from domain.ticket_refs import parse_outbound_message_id
 
 CONFLICT_RETRIES = 5
 
 
+# The ticket and kind of the notice with this delivery id (the email outbox knows).
+FindNotice = Callable[[str], tuple[UUID, str] | None]
+NOTICE_ID = re.compile(r"^notice-([0-9a-f-]{36})@atende$")
+REPLY_KIND = "ticket.message_added"
+
+
 class EmailRecords:
-    def __init__(self, app: Any):
+    def __init__(self, app: Any, find_notice: FindNotice | None = None):
         self.app = app
+        self.find_notice = find_notice or (lambda _: None)
+
+    def bounce(self, original_message_id: str, status: str, diagnostic: str) -> UUID | None:
+        """Record that an email Atende sent came back (a bounce naming its Message-ID);
+        the ticket it was for, or None when it names no email of ours."""
+        found = self._sent(original_message_id.strip().lower())
+        if found is None:
+            return None
+        ticket_id, message_id, kind, delivery_id = found
+        try:
+            ticket = self.app.get_ticket(ticket_id)
+        except TicketNotFound:
+            return None
+        answer = Personal(ticket.customer_id, f"{status} {diagnostic}".strip() or "bounced")
+        self.record(ticket_id, BOUNCED, delivery_id, message_id, kind, answer)
+        return ticket_id
+
+    def sent_ticket(self, original_message_id: str) -> UUID | None:
+        """The ticket an email Atende sent was for (None: not one of ours)."""
+        found = self._sent(original_message_id.strip().lower())
+        return found[0] if found is not None else None
+
+    def _sent(self, message_id: str) -> tuple[UUID, UUID | None, str, str] | None:
+        reply = parse_outbound_message_id(message_id)
+        if reply is not None:
+            ticket_id, carried = reply
+            record = self.of_ticket(ticket_id)
+            outcome = record.of_message(carried) if record is not None else None
+            delivery_id = outcome["delivery_id"] if outcome and "delivery_id" in outcome else ""
+            return ticket_id, carried, REPLY_KIND, delivery_id
+        notice = NOTICE_ID.match(message_id)
+        if notice is None:
+            return None
+        found = self.find_notice(notice[1])
+        if found is None:
+            return None
+        ticket_id, kind = found
+        return ticket_id, None, kind, notice[1]
 
     def of_ticket(self, ticket_id: UUID) -> TicketEmail | None:
         try:

@@ -18,7 +18,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.personal import Personal
 
-DELIVERED, DEFERRED, FAILED = "delivered", "deferred", "failed"
+DELIVERED, DEFERRED, FAILED, BOUNCED = "delivered", "deferred", "failed", "bounced"
 
 
 def email_record_id(ticket_id: UUID) -> UUID:
@@ -52,6 +52,8 @@ class TicketEmail(Aggregate):
             self._delivered(**fields)
         elif outcome == DEFERRED:
             self._deferred(**fields, retry_at=retry_at)
+        elif outcome == BOUNCED:
+            self._bounced(**fields)
         else:
             self._failed(**fields)
 
@@ -59,6 +61,7 @@ class TicketEmail(Aggregate):
               answer: Personal) -> None:  # fmt: skip
         attempts = self.outcomes.get(delivery_id, {}).get("attempts", 0) + 1
         self.outcomes[delivery_id] = {
+            "delivery_id": delivery_id,
             "state": state,
             "message_id": None if message_id is None else str(message_id),
             "kind": kind,
@@ -100,3 +103,15 @@ class TicketEmail(Aggregate):
         answer: Personal,
     ) -> None:
         self._note(FAILED, delivery_id, message_id, kind, answer)
+
+    @event("Bounced")
+    def _bounced(
+        self,
+        ticket_id: UUID,
+        delivery_id: str,
+        message_id: UUID | None,
+        kind: str,
+        answer: Personal,
+    ) -> None:
+        # After "delivered": the server took it, the recipient's server sent it back.
+        self._note(BOUNCED, delivery_id, message_id, kind, answer)

@@ -8,6 +8,7 @@ import json
 import threading
 from functools import lru_cache, partial
 from typing import Any
+from uuid import UUID
 
 import falcon
 from eventsourcing.persistence import InfrastructureFactory, Tracking, Transcoding
@@ -208,7 +209,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
             new_secret=new_secret,
         ),
         webhook_deliveries=webhook_deliveries,
-        email_records=EmailRecords(tickets),
+        email_records=EmailRecords(tickets, find_notice=partial(notice_of, email_deliveries)),
         email_deliveries=email_deliveries,
     )
 
@@ -319,6 +320,12 @@ def build_projector(atende: Atende) -> Projector:
         connections,
         services=services,
     )
+
+
+def notice_of(outbox: Any, delivery_id: str) -> tuple[UUID, str] | None:
+    """The ticket and kind of an email the outbox sent (a bounce names it)."""
+    row = outbox.delivery(delivery_id)
+    return None if row is None else (UUID(row["ordering_key"]), row["event_type"])
 
 
 def start_at_the_head(view: Any, tickets: TicketApplication) -> None:

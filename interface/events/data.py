@@ -28,6 +28,7 @@ from domain.ticket_vocabulary import (
     SETTABLE_STATUSES,
     VISIBILITIES,
 )
+from projections.email import CLOSE_NOTICE, INVITATION, REMINDER, REPLY
 
 PERSONAL = (
     "Personal: encrypted with the customer's key; reads `[erased]` after the "
@@ -649,7 +650,7 @@ class TicketEmailCreated(Schema):
     ticket_id = uuid("The ticket.")
 
 
-_EMAIL_KINDS = ("ticket.message_added", "ticket.customer_reminded", "ticket.closed")
+_EMAIL_KINDS = (REPLY, REMINDER, CLOSE_NOTICE, INVITATION)
 
 
 class TicketEmailDelivered(Schema):
@@ -659,7 +660,10 @@ class TicketEmailDelivered(Schema):
     delivery_id = text("The email's delivery (one per email, the same on every attempt).")
     message_id = uuid("The message it carried (an agent's reply); null for a notice.",
                       nullable=True)  # fmt: skip
-    kind = one_of(_EMAIL_KINDS, "What it was: a reply, a pending reminder, a closing notice.")
+    kind = one_of(
+        _EMAIL_KINDS,
+        "What it was: a reply, a pending reminder, a closing notice, a survey invitation.",
+    )
     answer = personal("The SMTP server's answer.")
 
 
@@ -667,6 +671,11 @@ class TicketEmailDeferred(TicketEmailDelivered):
     """The SMTP server answered 4xx (or none did): the email is tried again at retry_at."""
 
     retry_at = instant("When it is tried again.", nullable=True)
+
+
+class TicketEmailBounced(TicketEmailDelivered):
+    """A delivery report came back for an email (POST /v1/intake/email): the recipient's
+    server refused it after the SMTP server had accepted it."""
 
 
 class TicketEmailFailed(TicketEmailDelivered):

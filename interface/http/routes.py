@@ -92,7 +92,11 @@ def add_routes(app: falcon.App, atende: Atende) -> None:
         aggregates=tickets,
     )
     add_intake_routes(
-        app, intake=atende.intake, max_email_bytes=settings.max_email_bytes, retries=retries
+        app,
+        intake=atende.intake,
+        max_email_bytes=settings.max_email_bytes,
+        retries=retries,
+        email_records=atende.email_records,
     )
     add_customer_routes(app, ticket_list=views.ticket_list, log=log, access_log=access_log)
     add_survey_routes(

@@ -186,6 +186,63 @@ def test_a_resolution_invites_the_customer_to_a_survey_by_a_link_that_works(
     assert survey.status_code == 200, survey.text
 
 
+def _report(original: str, recipient: str, action: str = "failed") -> bytes:
+    """A delivery status notification as a mail server sends it back (RFC 3464)."""
+    status = "5.1.1" if action == "failed" else "4.4.7"
+    return (
+        "From: MAILER-DAEMON@mx.example.net\r\nTo: soporte@atende.example\r\n"
+        f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: {make_msgid()}\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; "
+        'boundary="DSN"\r\n\r\n--DSN\r\nContent-Type: text/plain\r\n\r\n'
+        "This is the mail system.\r\n\r\n--DSN\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.net\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: {action}\r\nStatus: {status}\r\n"
+        f"Diagnostic-Code: smtp; 550 {status} <{recipient}>: no such user\r\n\r\n"
+        "--DSN\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: soporte@atende.example\r\nTo: {recipient}\r\nMessage-ID: {original}\r\n"
+        "\r\n--DSN--\r\n"
+    ).encode()
+
+
+def _post_report(integrator: Api, raw: bytes):
+    return integrator.post("/v1/intake/email", data=raw, headers={"Content-Type": "message/rfc822"})
+
+
+def test_a_bounce_is_recorded_on_the_message_it_names_instead_of_opening_a_ticket(
+    mailbox: Mailbox, integrator: Api
+):
+    sender = f"dora-{make_msgid()[1:9]}@example.com"
+    ticket_id, _ = _customer_writes(integrator, sender, "Router", "El router no enciende.")
+    reply = _reply(integrator, ticket_id, "Le enviamos uno nuevo.")
+    (sent,) = eventually(lambda: _for(mailbox, sender), "the reply")
+    head = integrator.get("/v1/events", params={"limit": 1}).json()["head"]
+
+    bounced = _post_report(integrator, _report(sent["Message-ID"], sender))
+    assert bounced.status_code == 200, bounced.text
+    assert bounced.json()["intake"]["outcome"] == "bounced"
+    assert bounced.json()["id"] == ticket_id
+    new = [e for e in feed(integrator) if e["position"] > head]
+    assert [(e["aggregate_type"], e["type"]) for e in new] == [("ticket_email", "bounced")]
+    delivery = _delivery(integrator, ticket_id, reply["id"])
+    assert delivery["state"] == "bounced" and "5.1.1" in delivery["answer"]
+
+
+def test_a_delay_warning_is_acknowledged_and_a_report_about_no_email_of_ours_refused(
+    mailbox: Mailbox, integrator: Api
+):
+    sender = f"ema-{make_msgid()[1:9]}@example.com"
+    ticket_id, _ = _customer_writes(integrator, sender, "Lentitud", "Todo anda lento.")
+    _reply(integrator, ticket_id, "Revisamos su línea.")
+    (sent,) = eventually(lambda: _for(mailbox, sender), "the reply")
+    head = integrator.get("/v1/events", params={"limit": 1}).json()["head"]
+
+    delayed = _post_report(integrator, _report(sent["Message-ID"], sender, action="delayed"))
+    assert delayed.status_code == 200 and delayed.json()["intake"]["outcome"] == "delay_reported"
+    stranger = _post_report(integrator, _report("<someone-else@mail.example.com>", sender))
+    assert stranger.status_code == 422 and "message" in stranger.json()["errors"]
+    assert integrator.get("/v1/events", params={"limit": 1}).json()["head"] == head
+
+
 def test_an_unparseable_smtp_url_stops_the_server_with_a_message(tmp_path):
     for url in ("smtp://", "http://mail.example.com", "smtp://mail.example.com:port"):
         env = {"ATENDE_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}", "ATENDE_SMTP_URL": url,

@@ -295,7 +295,7 @@ PROPERTIES: dict[str, str] = {
     "MessageOut.delivery": "What became of the email that carried it (GET of one ticket, "
     "with ATENDE_SMTP_URL set; absent until an attempt was made).",
     "EmailDeliveryOut.state": "delivered (the SMTP server accepted it), deferred (tried again "
-    "later) or failed.",
+    "later), failed, or bounced (a delivery report came back).",
     "EmailDeliveryOut.attempts": "Attempts made so far.",
     "EmailDeliveryOut.at": "When the latest attempt's outcome was recorded.",
     # Where a name means something else.

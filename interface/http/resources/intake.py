@@ -8,12 +8,14 @@ from typing import Any
 
 import falcon
 
+from application.email_records import EmailRecords
 from application.idempotency import PreviousAttempt
 from application.intake import Inbound, Intake, IntakeResult
 from application.ports import AnswersRetries
 from domain.customer import Contact
 from domain.intake import INTAKE_CHANNELS
-from infrastructure.mail import ParsedEmail, parse_email
+from infrastructure.delivery_reports import DeliveryReport, delivery_report
+from infrastructure.mail import InvalidEmail, ParsedEmail, parse_email
 from interface.http.errors import Problem
 from interface.http.idempotency import idempotent, replay_ticket
 from interface.http.middleware.auth import INTAKE_WRITERS, allow
@@ -51,10 +53,14 @@ def replay_intake(
 
 
 class EmailIntake:
-    def __init__(self, *, intake: Intake, max_email_bytes: int, retries: AnswersRetries):
+    def __init__(
+        self, *, intake: Intake, max_email_bytes: int, retries: AnswersRetries,
+        email_records: EmailRecords,
+    ):  # fmt: skip
         self.intake = intake
         self.max_email_bytes = max_email_bytes
         self.retries = retries
+        self.email_records = email_records  # where a bounce is recorded
 
     @falcon.before(allow(*INTAKE_WRITERS))
     @idempotent(replay=replay_intake)
@@ -77,9 +83,36 @@ class EmailIntake:
                 "Request body too large",
                 f"The message must be at most {limit} bytes.",
             )
+        report = delivery_report(raw)
+        if report is not None:
+            self._reported(req, resp, report)
+            return
         inbound = inbound_email(parse_email(raw))  # InvalidEmail -> 422 naming the field
         received = self.intake.receive(inbound, req.context.actor, req.context.claim)
         render_intake(resp, received, inbound)
+
+    def _reported(self, req: falcon.Request, resp: falcon.Response, report: DeliveryReport) -> None:
+        """A delivery report about an email Atende sent: a bounce is recorded on the
+        ticket's email record (never a ticket of its own); a delay warning only
+        acknowledged. Either way nothing is kept for an Idempotency-Key: a retry is
+        answered the same, and recording a bounce twice says nothing new."""
+        original = report.original_message_id
+        if original is None:
+            raise InvalidEmail("message", "The delivery report names no message it is about.")
+        if report.failed:
+            ticket_id = self.email_records.bounce(original, report.status, report.diagnostic)
+        else:
+            ticket_id = self.email_records.sent_ticket(original)
+        if ticket_id is None:
+            raise InvalidEmail("message", "The delivery report is about no email Atende sent.")
+        if req.context.claim is not None:
+            self.intake.app.idempotency.release(req.context.claim)
+        render_ticket(resp, self.intake.app.ticket_result(ticket_id))
+        resp.media["intake"] = {
+            "outcome": "bounced" if report.failed else "delay_reported",
+            "channel": "email",
+            "message_id": report.message_id,
+        }
 
     def inbound(self, req: falcon.Request) -> Inbound:
         """A replayed request's contact (the body is the first request's)."""
@@ -184,10 +217,16 @@ OPERATIONS: Operations = {
 
 
 def add_intake_routes(
-    app: falcon.App, *, intake: Intake, max_email_bytes: int, retries: AnswersRetries
-) -> None:
+    app: falcon.App, *, intake: Intake, max_email_bytes: int, retries: AnswersRetries,
+    email_records: EmailRecords,
+) -> None:  # fmt: skip
     app.add_route(
         "/v1/intake/email",
-        EmailIntake(intake=intake, max_email_bytes=max_email_bytes, retries=retries),
+        EmailIntake(
+            intake=intake,
+            max_email_bytes=max_email_bytes,
+            retries=retries,
+            email_records=email_records,
+        ),
     )
     app.add_route("/v1/intake/{channel}", ChannelIntake(intake=intake, retries=retries))

@@ -88,7 +88,11 @@ def intake_schema(channel: str) -> IntakeIn:
 
 
 class IntakeOut(OutSchema):
-    outcome = one_of(("opened", "appended", "followed_up", "duplicate"))
+    # bounced / delay_reported: a delivery report about an email Atende sent (the ticket
+    # it was for; nothing of the ticket changed).
+    outcome = one_of(
+        ("opened", "appended", "followed_up", "duplicate", "bounced", "delay_reported")
+    )
     channel = one_of(CHANNELS)
     message_id = fields.String(allow_none=True)
 

@@ -249,7 +249,7 @@ class TicketNumberIn(Schema):
 
 
 class EmailDeliveryOut(OutSchema):
-    state = one_of(("delivered", "deferred", "failed"))
+    state = one_of(("delivered", "deferred", "failed", "bounced"))
     attempts = fields.Integer()
     answer = fields.String(metadata={"description": "The SMTP server's answer (or why none)."})
     at = fields.AwareDateTime()
