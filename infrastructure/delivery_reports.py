@@ -12,6 +12,10 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default
 
+from infrastructure.mail_bounds import MAX_HEADER_BYTES
+
+REPORT_BYTES = 256 * 1024
+
 
 @dataclass(frozen=True)
 class DeliveryReport:
@@ -23,9 +27,15 @@ class DeliveryReport:
 
 
 def delivery_report(raw: bytes) -> DeliveryReport | None:
-    """The report this message is, or None for any other message."""
+    """The report this message is, or None for any other message. Only the headers are
+    read for any other message. A report's first REPORT_BYTES are: its status and the
+    original's headers come before the original's body, which may be long; a hostile
+    "report" costs no more than parsing that much."""
     try:
-        msg = BytesParser(policy=default).parsebytes(raw)
+        head = BytesParser(policy=default).parsebytes(raw[:MAX_HEADER_BYTES], headersonly=True)
+        if head.get_content_type() != "multipart/report":
+            return None
+        msg = BytesParser(policy=default).parsebytes(raw[:REPORT_BYTES])
     except Exception:  # noqa: BLE001 - not readable as a report: intake judges it as mail
         return None
     if msg.get_content_type() != "multipart/report":

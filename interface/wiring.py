@@ -156,7 +156,9 @@ def bootstrap(settings: Settings | None = None) -> Atende:
             keyring, idempotency, token_index, audit_log, access_log, view_failures, heartbeats,
             write_probe,
         )  # fmt: skip
-        for store in (*stores, *views.values(), webhook_deliveries, email_deliveries):
+        # The outbox tables always (they cost nothing idle); the stream's tracking when on.
+        followed = {id(s): s for s in (webhook_deliveries, email_deliveries, *outbound.values())}
+        for store in (*stores, *views.values(), *followed.values()):
             store.create_table()
         tokens.import_legacy()  # tokens from before tokens were events (issue 20)
     return Atende(

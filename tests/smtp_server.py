@@ -3,8 +3,10 @@ parsed back, and answers DATA with the next line of a script (then 250)."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
@@ -23,8 +25,13 @@ class Mailbox:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.answers: list[str] = []  # DATA's answers, in turn; then ACCEPTED
         self.attempts = 0
+        # Cleared, DATA waits until it is set again (a backlog builds up meanwhile).
+        self.open = threading.Event()
+        self.open.set()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if not self.open.is_set():
+            await asyncio.get_running_loop().run_in_executor(None, self.open.wait)
         self.attempts += 1
         answer = self.answers.pop(0) if self.answers else ACCEPTED
         if answer.startswith("250"):

@@ -9,6 +9,9 @@ projector):
 - the webhook outbox's rate: a replay queues one delivery per opening at once, and the
   dispatcher sends them to a local receiver that answers 200 at once; the rate is
   deliveries over the time from the replay's answer to the last one received;
+- the email outbox's rate: agents' replies (ATENDE_BENCH_REQUESTS of them, on email
+  tickets) are queued while a local SMTP server (aiosmtpd) holds its first answer; once
+  it answers, the rate is emails over the time to the last one accepted;
 - the NATS stream's rate: the same server started again with ATENDE_NATS_URL publishes
   the whole log as a backlog; the rate is events over the time to the last
   acknowledgement;
@@ -33,13 +36,17 @@ import pytest
 
 from tests.bench.summary import record
 from tests.bench.test_open_ticket_throughput import (
+    MESSAGE,
+    MESSAGE_TICKETS,
     WORKERS,
     drive,
+    open_tickets,
     ticket_bodies,
 )
 from tests.databases import SECRET_KEY_TEXT, fresh_database_url
 from tests.e2e.server import Server, server_env
 from tests.nats_stream import count, fresh_stream
+from tests.smtp_server import smtp_server
 from tests.webhook_receiver import receiving
 
 pytestmark = pytest.mark.bench
@@ -73,8 +80,17 @@ def _until(condition, what: str) -> float:
 
 def test_outbound_delivery_keeps_up_with_ticket_creation(backend: str, tmp_path: Path) -> None:
     bodies = ticket_bodies()
-    with fresh_database_url(backend, tmp_path) as url, receiving() as receiver:
-        env = {**server_env(url, SECRET_KEY_TEXT), "ATENDE_WEBHOOK_ALLOW_PRIVATE": "true"}
+    with (
+        fresh_database_url(backend, tmp_path) as url,
+        receiving() as receiver,
+        smtp_server() as (mailbox, smtp_url),
+    ):
+        env = {
+            **server_env(url, SECRET_KEY_TEXT),
+            "ATENDE_WEBHOOK_ALLOW_PRIVATE": "true",
+            "ATENDE_SMTP_URL": smtp_url,
+            "ATENDE_MAIL_FROM": "soporte@atende.example",
+        }
         atende = Server(url, tmp_path / "atende.log", env=env)
         atende.start(workers=WORKERS)
         try:
@@ -109,6 +125,19 @@ def test_outbound_delivery_keeps_up_with_ticket_creation(backend: str, tmp_path:
                 assert receiver.received[-1].event["ticket_id"] == opened["id"]
                 delays.append((arrived - committed) * 1000)
                 time.sleep(IDLE_PAUSE_SECONDS)
+            # The email outbox's own rate: replies queued while the server holds DATA.
+            tickets = open_tickets(atende, {"Authorization": f"Bearer {token}"},
+                                   bodies[:1] * MESSAGE_TICKETS)  # fmt: skip
+            mailbox.open.clear()
+            drive(backend, "atende", "message", atende,
+                            lambda i: f"/v1/tickets/{tickets[i % len(tickets)]}/messages",
+                            {"Authorization": f"Bearer {token}"}, [MESSAGE])  # fmt: skip
+            emails = _replies_queued(atende, token, tickets)
+            started = time.monotonic()
+            mailbox.open.set()
+            done = _until(lambda: len(mailbox.accepted) >= emails, "the email backlog")
+            email_rate = emails / (done - started)
+
             events = _count_feed(atende, admin)
             atende.stop()
 
@@ -129,11 +158,13 @@ def test_outbound_delivery_keeps_up_with_ticket_creation(backend: str, tmp_path:
     twice = 2 * create_rate
     record("webhook outbox/2x create rate", backend, webhook_rate / twice, at_least=1.0)
     record("nats stream/2x create rate", backend, nats_rate / twice, at_least=1.0)
+    record("email outbox/2x create rate", backend, email_rate / twice, at_least=1.0)
     record("webhook commit-to-delivery p99 ms (idle)", backend, p99, below=DELAY_TARGET_MS)
     print(
         f"\n\n{backend}: create {create_rate:,.0f} tickets/s; "
         f"webhook outbox {webhook_rate:,.0f} deliveries/s ({queued} replayed); "
         f"NATS stream {nats_rate:,.0f} events/s ({events} published); "
+        f"email outbox {email_rate:,.0f} emails/s ({emails} sent); "
         f"commit to delivery, idle: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({IDLE_SAMPLES} samples)"
     )
 
@@ -150,5 +181,17 @@ def _count_feed(server: Server, token: str) -> int:
             break
         total += len(page["events"])
         after = page["next_after"]
+    conn.close()
+    return total
+
+
+def _replies_queued(server: Server, token: str, tickets: list[str]) -> int:
+    """Agents' public replies on these tickets (every one is an email to send)."""
+    total = 0
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    for ticket in tickets:
+        conn.request("GET", f"/v1/tickets/{ticket}", headers={"Authorization": f"Bearer {token}"})
+        messages = json.loads(conn.getresponse().read())["messages"]
+        total += sum(1 for m in messages if m["outbound"])
     conn.close()
     return total
