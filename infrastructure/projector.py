@@ -118,7 +118,12 @@ class ViewFollower:
     def _apply(self, notifications: list[Notification]) -> None:
         self.attempting = notifications[0].id
         changes = []
+        # A projection that shows few kinds of event says which from the topic, so the
+        # others are never decoded (an outbox with no subscriber reads almost nothing).
+        wants = getattr(self.projection, "wants", None)
         for notification in notifications:
+            if wants is not None and not wants(notification.topic, notification.id):
+                continue
             event = self.app.mapper.to_domain_event(notification)
             changes.extend(self.projection.changes(event, notification.id))
         tracking = Tracking(self.app.name, notifications[-1].id)

@@ -16,7 +16,13 @@ from uuid import NAMESPACE_URL, uuid5
 from domain.survey import Survey
 from domain.ticket import Ticket
 from projections.base import RowProjection
-from projections.webhooks import Change, Delivery, WebhookDeliveryView, delivery_id
+from projections.webhooks import (
+    Change,
+    Delivery,
+    WebhookDeliveryView,
+    delivery_id,
+    topic_names,
+)
 
 EMAIL_DESTINATION = str(uuid5(NAMESPACE_URL, "/outbound/email"))
 REPLY, REMINDER, CLOSE_NOTICE = "ticket.message_added", "ticket.customer_reminded", "ticket.closed"
@@ -45,6 +51,18 @@ class EmailOutboxProjection(RowProjection[Change]):
     def __init__(self, view: WebhookDeliveryView, invitations: bool = True):
         super().__init__(view)
         self.invitations = invitations
+
+    def wants(self, topic: str, position: int) -> bool:
+        """Only these events can ask for an email: the follower decodes no other."""
+        return topic_names(topic) in self._kinds
+
+    @property
+    def _kinds(self) -> set[tuple[str, str] | None]:
+        kinds = {("ticket", "message_added"), ("ticket", "customer_reminded"),
+                 ("ticket", "closed")}  # fmt: skip
+        if self.invitations:
+            kinds.add(("survey", "issued"))
+        return kinds
 
     def changes(self, domain_event: Any, position: int) -> list[Change]:
         kind = email_kind(domain_event, self.invitations)

@@ -15,9 +15,11 @@ again, the same, when the batch is retried.
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -99,6 +101,15 @@ class WebhookDeliveryProjection(RowProjection[Change]):
                 )
         return found
 
+    def wants(self, topic: str, position: int) -> bool:
+        """Whether the event needs reading at all: the follower skips decoding the
+        others (with no subscription, every event but the registry's). The same rule
+        as ``changes``, told from the event's topic alone."""
+        names = topic_names(topic)
+        if names is None or names[0] == REGISTRY:
+            return True
+        return any(f.wants(position, *names) for f in self._subscriptions().values())
+
     def _subscriptions(self) -> dict[str, Followed]:
         if self._followed is None:
             self._followed = {f.id: f for f in self.view.followed()}
@@ -117,6 +128,22 @@ class WebhookDeliveryProjection(RowProjection[Change]):
         if isinstance(event, WebhookRegistry.Enabled):
             return replace(current, since=position, until=None)
         return None
+
+
+REGISTRY = "webhook_registry"
+_WORD = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+@lru_cache(maxsize=512)
+def topic_names(topic: str) -> tuple[str, str] | None:
+    """(aggregate_type, type) from a stored event's topic (``domain.ticket:Ticket.Opened``
+    -> ticket, opened), as aggregate_type_name and event_type_name give them; None for a
+    topic of another shape."""
+    _, _, qualname = topic.partition(":")
+    owner, dot, name = qualname.rpartition(".")
+    if not dot or "." in owner:
+        return None
+    return _WORD.sub("_", owner).lower(), _WORD.sub("_", name).lower()
 
 
 def deliveries(changes: Sequence[Change]) -> list[Delivery]:

@@ -31,3 +31,15 @@ def test_a_failed_delivery_waits_twice_as_long_each_time_up_to_an_hour():
     policy = RetryPolicy(first_wait=timedelta(seconds=10))
     waits = [policy.wait_after(n).total_seconds() for n in (1, 2, 3, 4, 10, 20)]
     assert waits == [10, 20, 40, 80, 3600, 3600]
+
+
+def test_the_names_read_from_a_topic_are_the_feeds_for_every_event_type():
+    """The outboxes skip decoding by topic (projections/webhooks.topic_names): for every
+    catalogued type it must name the event as the feed does."""
+    from eventsourcing.utils import get_topic
+
+    from interface.events.catalogue import CATALOGUE
+    from projections.webhooks import topic_names
+
+    for entry in CATALOGUE:
+        assert topic_names(get_topic(entry.event_class)) == (entry.aggregate_type, entry.type)
