@@ -4,12 +4,14 @@ for it, saved by the email dispatcher, read by GET /v1/tickets/{id}."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from application.errors import TicketNotFound
 from application.retries import Save, save_with_retries
@@ -18,6 +20,19 @@ from domain.ticket_email import BOUNCED, TicketEmail, email_record_id
 from domain.ticket_refs import parse_outbound_message_id
 
 CONFLICT_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class EmailOutcome:
+    """One outcome of one email, for its ticket's email record."""
+
+    ticket_id: UUID
+    outcome: str
+    delivery_id: str
+    message_id: UUID | None
+    kind: str
+    answer: Personal
+    retry_at: datetime | None = None
 
 
 # The ticket and kind of the notice with this delivery id (the email outbox knows).
@@ -85,3 +100,26 @@ class EmailRecords:
 
         save_with_retries(attempt, what=f"ticket {ticket_id}'s email record",
                           retries=CONFLICT_RETRIES)  # fmt: skip
+
+    def record_batch(self, outcomes: Sequence[EmailOutcome]) -> None:
+        """A dispatcher's batch of outcomes, every ticket's record saved in one transaction
+        (one commit for the batch, not one per email). Should another writer have saved a
+        record meanwhile (a bounce arriving), each outcome is recorded on its own instead,
+        with retries, so none is lost."""
+        records: dict[UUID, TicketEmail] = {}
+        for o in outcomes:
+            if o.ticket_id not in records:
+                records[o.ticket_id] = self.of_ticket(o.ticket_id) or TicketEmail(
+                    ticket_id=o.ticket_id
+                )
+            records[o.ticket_id].record(
+                o.outcome, o.delivery_id, o.message_id, o.kind, o.answer, o.retry_at
+            )
+        if not records:
+            return
+        try:
+            self.app.save(*records.values())
+        except IntegrityError:
+            for o in outcomes:
+                self.record(o.ticket_id, o.outcome, o.delivery_id, o.message_id, o.kind,
+                            o.answer, o.retry_at)  # fmt: skip

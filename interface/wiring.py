@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from functools import lru_cache, partial
 from typing import Any
 from uuid import UUID
@@ -54,10 +55,11 @@ from infrastructure.language import LinguaDetector
 from infrastructure.message_rows import MessageLogAsRows
 from infrastructure.outbound.email_dispatch import EmailDispatcher
 from infrastructure.outbound.nats_stream import NatsStream
+from infrastructure.outbound.outbox import RetryPolicy, notifications_at
 from infrastructure.outbound.secret_box import AesGcmSecretBox
 from infrastructure.outbound.stream_view import StreamView, stream_tracking
 from infrastructure.outbound.webhook_client import WebhookSender, check_destination, new_secret
-from infrastructure.outbound.webhook_dispatch import RetryPolicy, WebhookDispatcher
+from infrastructure.outbound.webhook_dispatch import WebhookDispatcher
 from infrastructure.outbound.webhook_view import email_view, webhook_view
 from infrastructure.projector import Projector, RoutingFollower, ViewFollower, add_checkpoint_job
 from infrastructure.recorders import LINK_SEAL_KEY, SNAPSHOT_SEAL_KEY
@@ -256,7 +258,7 @@ def build_projector(atende: Atende) -> Projector:
         atende.webhooks,
         atende.webhook_deliveries,
         WebhookSender(allow_private=settings.webhook_allow_private),
-        partial(delivery_body, tickets),
+        partial(delivery_bodies, tickets),
         RetryPolicy(settings.webhook_first_retry, settings.webhook_retry_for),
     )
     followers["outbound_webhooks"] = ViewFollower(
@@ -274,7 +276,7 @@ def build_projector(atende: Atende) -> Projector:
             settings.smtp,
             settings.mail_from,
             settings.system_texts(),
-            atende.email_records.record,
+            atende.email_records.record_batch,
             RetryPolicy(settings.mail_first_retry, settings.mail_retry_for),
             public_url=settings.public_url,
         )
@@ -346,14 +348,14 @@ def subscribable_event_types() -> set[str]:
     return {t for _, t in BY_TYPE} | {f"{a}.{t}" for a, t in BY_TYPE}
 
 
-def delivery_body(tickets: TicketApplication, position: int) -> bytes | None:
-    """The event at ``position`` as the feed shows it, as a webhook delivers it: read
-    when it is sent, so a customer erased meanwhile reads ``[erased]`` there too."""
-    found = tickets.recorder.select_notifications(start=position, limit=1)
-    if not found or found[0].id != position:
-        return None
-    event = event_as_fed(tickets.mapper.to_domain_event(found[0]), position)
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+def delivery_bodies(tickets: TicketApplication, positions: Sequence[int]) -> dict[int, bytes]:
+    """The events at ``positions`` as the feed shows them, as webhooks deliver them: read
+    when they are sent, so a customer erased meanwhile reads ``[erased]`` there too."""
+    bodies = {}
+    for position, stored in notifications_at(tickets.recorder, positions).items():
+        event = event_as_fed(tickets.mapper.to_domain_event(stored), position)
+        bodies[position] = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    return bodies
 
 
 def run_projector(atende: Atende, stop: threading.Event) -> None:

@@ -42,6 +42,13 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as receivers in production answer: a connection per request
+            # would measure the test's server rather than the sender.
+            protocol_version = "HTTP/1.1"
+            # Headers and body leave in two writes: without this the second waits for
+            # the client's delayed ACK (40 ms) on a kept-alive connection.
+            disable_nagle_algorithm = True
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)

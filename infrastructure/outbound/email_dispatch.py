@@ -26,31 +26,32 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from functools import partial
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import Notification
+
+from application.email_records import EmailOutcome
 from application.system_texts import SystemTexts
 from domain.personal import ERASED, Personal
 from domain.ticket_email import DEFERRED, DELIVERED, FAILED
-from infrastructure.outbound.webhook_dispatch import RetryPolicy
-from infrastructure.outbound.webhook_view import (
-    PENDING,
-    Attempt,
-    SqlWebhookRows,
-    stamp,
-    unstamp,
-)
+from infrastructure.outbound.outbox import RetryPolicy, Tried, notifications_at, settle
+from infrastructure.outbound.webhook_view import PENDING, SqlWebhookRows
 from infrastructure.settings import SmtpServer
 from projections.email import CLOSE_NOTICE, EMAIL_DESTINATION, INVITATION, REMINDER, REPLY
 
 log = logging.getLogger("atende.outbound.email")
 
 LOOK_EVERY_SECONDS = 1.0
-BATCH = 50
+BATCH = 200  # emails taken, sent and recorded at a time
+LANES = 4  # SMTP connections sending side by side, each a share of the batch's tickets
 SMTP_TIMEOUT_SECONDS = 30
 NOTICES = {
     REMINDER: "pending_reminder",
@@ -58,8 +59,10 @@ NOTICES = {
     INVITATION: "survey_invitation",
 }
 
-# Saves one outcome on the ticket's email record (application.email_records).
-RecordOutcome = Callable[..., None]
+# Saves a batch's outcomes on the tickets' email records (EmailRecords.record_batch).
+RecordOutcomes = Callable[[list[EmailOutcome]], None]
+# An outbox delivery's outcome (outbox.settle) as the ticket's email record names it.
+OUTCOMES = {DELIVERED: DELIVERED, PENDING: DEFERRED, FAILED: FAILED}
 
 
 class Undeliverable(Exception):
@@ -74,7 +77,7 @@ class EmailDispatcher:
         server: SmtpServer,
         sender: str,
         texts: SystemTexts,
-        record_outcome: RecordOutcome,
+        record_outcomes: RecordOutcomes,
         policy: RetryPolicy,
         clock: Callable[[], datetime] | None = None,
         public_url: str | None = None,  # where survey links point (ATENDE_PUBLIC_URL)
@@ -85,7 +88,7 @@ class EmailDispatcher:
         self.server = server
         self.sender = sender
         self.texts = texts
-        self.record_outcome = record_outcome
+        self.record_outcomes = record_outcomes
         self.policy = policy
         self.clock = clock or (lambda: datetime.now(UTC))
         self._wake = threading.Event()
@@ -100,29 +103,59 @@ class EmailDispatcher:
             self._wake.wait(LOOK_EVERY_SECONDS)
 
     def drain(self, stop: threading.Event | None = None) -> None:
-        """Send every email due now, in order per ticket, over one connection."""
-        connection: smtplib.SMTP | None = None
+        """Send every email due now, in order per ticket: a batch at a time, its tickets
+        shared among LANES connections that send side by side, its outcomes recorded
+        together (the tickets' email records in one transaction, then the outbox's
+        attempts in another)."""
+        connections: list[smtplib.SMTP | None] = [None] * LANES
         try:
-            while stop is None or not stop.is_set():
-                rows = self.view.due(EMAIL_DESTINATION, self.clock(), BATCH)
-                if not rows:
-                    return
-                for row in rows:
-                    connection = self._send_one(row, connection)
+            with ThreadPoolExecutor(LANES, thread_name_prefix="email-send") as pool:
+                while stop is None or not stop.is_set():
+                    rows = self.view.due(EMAIL_DESTINATION, self.clock(), BATCH)
+                    if not rows:
+                        return
+                    events = notifications_at(self.tickets.recorder, [r["position"] for r in rows])
+                    tickets: dict[str, list[dict[str, Any]]] = {}
+                    for row in rows:
+                        tickets.setdefault(row["ordering_key"], []).append(row)
+                    shares = [list(tickets.values())[lane::LANES] for lane in range(LANES)]
+                    sent = pool.map(
+                        partial(self._send_share, connections, events=events),
+                        range(LANES), shares,
+                    )  # fmt: skip
+                    self._record([email for share in sent for email in share])
         finally:
-            if connection is not None:
-                try:
-                    connection.quit()
-                except (smtplib.SMTPException, OSError):
-                    connection.close()
+            for connection in connections:
+                if connection is not None:
+                    _quit(connection)
 
-    def _send_one(self, row: dict[str, Any], connection: smtplib.SMTP | None) -> Any:
+    def _send_share(
+        self,
+        connections: list[smtplib.SMTP | None],
+        lane: int,
+        share: list[list[dict[str, Any]]],
+        events: dict[int, Any],
+    ) -> list[Sent]:
+        """Some tickets' emails over one connection (connections[lane], this thread's
+        alone), each ticket's in order, stopping at the first not delivered."""
+        sent = []
+        for emails in share:
+            for row in emails:
+                email, connections[lane] = self._send_one(row, connections[lane], events)
+                sent.append(email)
+                if not email.tried.delivered:
+                    break
+        return sent
+
+    def _send_one(
+        self, row: dict[str, Any], connection: smtplib.SMTP | None, events: dict[int, Any]
+    ) -> tuple[Sent, smtplib.SMTP | None]:
         now = self.clock()
         started = time.monotonic()
         message_id: UUID | None = None
         owner: UUID | None = None
         try:
-            email, message_id, owner = self.compose(row)
+            email, message_id, owner = self.compose(row, events.get(row["position"]))
             connection = connection or self._connect()
             answer = self._transmit(connection, email)
             outcome = DELIVERED
@@ -144,16 +177,25 @@ class EmailDispatcher:
             log.exception("email %s could not be written", row["id"])
             answer, outcome = f"could not be written: {error!r}"[:500], FAILED
         latency = (time.monotonic() - started) * 1000
-        self._record(row, now, outcome, answer, message_id, owner, latency)
-        return connection
+        # The outbox keeps only the answer's codes: the text may quote the customer's
+        # address, which only the ticket's email record holds, sealed with their key.
+        delivered = outcome == DELIVERED
+        tried = Tried(row, now, delivered, outcome == FAILED, _code_of(answer),
+                      None if delivered else codes_of(answer), latency)  # fmt: skip
+        return Sent(tried, answer, message_id, owner), connection
 
-    def compose(self, row: dict[str, Any]) -> tuple[EmailMessage, UUID | None, UUID]:
-        """The email, the message it carries (a reply's) and the customer it is for."""
+    def compose(
+        self, row: dict[str, Any], stored: Notification | None
+    ) -> tuple[EmailMessage, UUID | None, UUID]:
+        """The email, the message it carries (a reply's) and the customer it is for;
+        ``stored``: the event it is about, as the log holds it."""
         ticket = self.tickets.get_ticket(UUID(row["ordering_key"]))
         address = ticket.requester.get("email")
         if address is None or str(address) == ERASED:
             raise Undeliverable("the requester has no email address")
-        event = self._event_at(row["position"])
+        if stored is None:
+            raise Undeliverable(f"the log holds no event at position {row['position']}")
+        event = self.tickets.mapper.to_domain_event(stored)
         number = self.tickets.number_of(ticket.id)
         thread = [f"<{m}>" for m in ticket.external_message_ids]
         email = EmailMessage()
@@ -193,12 +235,6 @@ class EmailDispatcher:
         email["Content-Language"] = self.texts.language_for(ticket.language)
         return email, message_id, ticket.customer_id
 
-    def _event_at(self, position: int) -> Any:
-        found = self.tickets.recorder.select_notifications(start=position, limit=1)
-        if not found or found[0].id != position:
-            raise Undeliverable(f"the log holds no event at position {position}")
-        return self.tickets.mapper.to_domain_event(found[0])
-
     def _connect(self) -> smtplib.SMTP:
         server = self.server
         if server.ssl:
@@ -233,45 +269,49 @@ class EmailDispatcher:
     def sender_address(self) -> str:
         return parseaddr(self.sender)[1]
 
-    def _record(
-        self, row: dict[str, Any], now: datetime, outcome: str, answer: str,
-        message_id: UUID | None, owner: UUID | None, latency_ms: float,
-    ) -> None:  # fmt: skip
-        """The attempt in the outbox, and the outcome in the ticket's email record. The
-        outbox keeps only the answer's codes: the text may quote the customer's address,
-        which only the record holds, sealed with their key."""
-        attempts = row["attempts"] + 1
-        first = unstamp(row["first_attempt_at"]) or now
-        if outcome == DEFERRED and now - first >= self.policy.give_up_after:
-            outcome = FAILED
-        retry_at = now + self.policy.wait_after(attempts) if outcome == DEFERRED else None
-        changes: dict[str, Any] = {
-            "attempts": attempts,
-            "first_attempt_at": stamp(first),
-            "last_attempt_at": stamp(now),
-            "last_status_code": _code_of(answer),
-            "last_error": None if outcome == DELIVERED else codes_of(answer),
-            "last_latency_ms": round(latency_ms, 3),
-            "status": PENDING if outcome == DEFERRED else outcome,
-        }
-        if outcome == DELIVERED:
-            changes["delivered_at"] = stamp(now)
-        if retry_at is not None:
-            changes["next_attempt_at"] = stamp(retry_at)
-        if owner is not None:  # None: the ticket could not be read; the outbox says so
-            self.record_outcome(
-                UUID(row["ordering_key"]), outcome, row["id"], message_id, row["event_type"],
-                Personal(owner, answer), retry_at,
-            )  # fmt: skip
-        self.view.record(
-            row["id"],
-            Attempt(row["id"], attempts, now, _code_of(answer), latency_ms,
-                    None if outcome == DELIVERED else codes_of(answer)),
-            changes,
-        )  # fmt: skip
-        if outcome != DELIVERED:
-            log.warning("email %s for ticket %s %s: %s", row["id"], row["ordering_key"],
-                        outcome, codes_of(answer))  # fmt: skip
+    def _record(self, sent: list[Sent]) -> None:
+        """A batch's outcomes: on each ticket's email record, then as the outbox's attempts
+        (in that order: a crash between them sends the batch again rather than leave an
+        outcome unrecorded on the ticket)."""
+        settled = [settle(email.tried, self.policy) for email in sent]
+        outcomes = [
+            EmailOutcome(
+                UUID(s.tried.row["ordering_key"]),
+                OUTCOMES[s.outcome],
+                s.delivery_id,
+                email.message_id,
+                s.tried.row["event_type"],
+                Personal(email.owner, email.answer),
+                s.retry_at,
+            )
+            for email, s in zip(sent, settled, strict=True)
+            if email.owner is not None  # None: the ticket could not be read; the outbox says so
+        ]
+        self.record_outcomes(outcomes)
+        self.view.record_batch(settled)
+        for s in settled:
+            if s.outcome != DELIVERED:
+                ticket, state = s.tried.row["ordering_key"], OUTCOMES[s.outcome]
+                log.warning("email %s for ticket %s %s: %s", s.delivery_id, ticket, state,
+                            s.tried.error)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One email's attempt, with what its ticket's record keeps of it: the server's whole
+    answer (sealed there), the message it carried, the customer it was for."""
+
+    tried: Tried
+    answer: str
+    message_id: UUID | None
+    owner: UUID | None
+
+
+def _quit(connection: smtplib.SMTP) -> None:
+    try:
+        connection.quit()
+    except (smtplib.SMTPException, OSError):
+        connection.close()
 
 
 def _text(raw: bytes | str) -> str:

@@ -11,7 +11,10 @@ changed in between (DNS rebinding) could still reach a private address.
 from __future__ import annotations
 
 import base64
+import heapq
 import ipaddress
+import itertools
+import os
 import socket
 import ssl
 import threading
@@ -139,15 +142,14 @@ class _Deadline:
     """Cuts the connection of one send when its total time is up. A read timeout bounds each
     wait for bytes, not the whole answer: a receiver trickling a byte at a time, in its status
     line, headers or body, would hold the sender as long as it liked. Shutting the socket down
-    from a timer thread wakes the blocked read at once, wherever it is."""
+    from the watchdog's thread wakes the blocked read at once, wherever it is."""
 
     def __init__(self, seconds: float):
         self.expired = False
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        self._finished = False
+        _watchdog().watch(self, time.monotonic() + seconds)
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
@@ -155,17 +157,60 @@ class _Deadline:
             if self.expired:
                 _cut(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
+            if self._finished:
+                return
             self.expired = True
             if self._sock is not None:
                 _cut(self._sock)
 
     def finish(self) -> None:
         """After this the socket is never cut: it may go on to serve another send."""
-        self._timer.cancel()
         with self._lock:
+            self._finished = True
             self._sock = None
+
+
+class _Watchdog:
+    """One thread that expires every send's deadline when its time comes. A timer thread
+    per send would do the same, but starting a thread costs about as much as a local
+    send itself, and a busy outbox sends hundreds a second."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, _Deadline]] = []
+        self._added = itertools.count()
+        self._changed = threading.Condition()
+        threading.Thread(target=self._run, name="webhook-deadlines", daemon=True).start()
+
+    def watch(self, deadline: _Deadline, at: float) -> None:
+        with self._changed:
+            heapq.heappush(self._due, (at, next(self._added), deadline))
+            if self._due[0][2] is deadline:  # sooner than the one waited for
+                self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                now = time.monotonic()
+                while not self._due or self._due[0][0] > now:
+                    self._changed.wait(None if not self._due else self._due[0][0] - now)
+                    now = time.monotonic()
+                _, _, deadline = heapq.heappop(self._due)
+            deadline.expire()  # a finished send's deadline does nothing
+
+
+_watchdogs: dict[int, _Watchdog] = {}  # by process: a forked child has not the thread
+_watchdog_lock = threading.Lock()
+
+
+def _watchdog() -> _Watchdog:
+    with _watchdog_lock:
+        pid = os.getpid()
+        if pid not in _watchdogs:
+            _watchdogs.clear()
+            _watchdogs[pid] = _Watchdog()
+        return _watchdogs[pid]
 
 
 def _cut(sock: socket.socket) -> None:

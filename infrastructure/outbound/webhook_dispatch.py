@@ -18,45 +18,29 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from application.webhooks import WebhookSubscriptions
 from domain.webhook import ACTIVE, Subscription
-from infrastructure.outbound.webhook_client import WebhookAttempt, WebhookSender
-from infrastructure.outbound.webhook_view import (
-    DELIVERED,
-    FAILED,
-    PENDING,
-    Attempt,
-    SqlWebhookRows,
-    stamp,
-    unstamp,
-)
+from infrastructure.outbound.outbox import RetryPolicy, Settled, Tried, settle
+from infrastructure.outbound.webhook_client import WebhookSender
+from infrastructure.outbound.webhook_view import SqlWebhookRows
 
 log = logging.getLogger("atende.outbound.webhooks")
 
 LOOK_EVERY_SECONDS = 1.0  # without a wake-up (new deliveries wake it at once)
-BATCH = 100  # deliveries a subscription's drain takes at a time
-SIDE_BY_SIDE = 4  # ordering keys of one subscription sent at the same time
-LONGEST_WAIT = timedelta(hours=1)
+BATCH = 200  # deliveries a subscription's drain takes, sends and records at a time
+SIDE_BY_SIDE = 8  # ordering keys of one subscription sent at the same time
 
+__all__ = ["RetryPolicy", "WebhookDispatcher"]
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    first_wait: timedelta = timedelta(seconds=10)
-    give_up_after: timedelta = timedelta(hours=24)
-
-    def wait_after(self, attempts: int) -> timedelta:
-        return min(LONGEST_WAIT, self.first_wait * 2 ** max(0, attempts - 1))
-
-
-# The body of the delivery of the event at a position (the event as the feed shows it),
-# or None when the log holds no such position.
-RenderEvent = Callable[[int], bytes | None]
+# The bodies of the deliveries of the events at these positions (each event as the feed
+# shows it), read together; a position the log does not hold is left out.
+RenderEvents = Callable[[Sequence[int]], dict[int, bytes]]
 
 
 class WebhookDispatcher:
@@ -65,7 +49,7 @@ class WebhookDispatcher:
         subscriptions: WebhookSubscriptions,
         view: SqlWebhookRows,
         sender: WebhookSender,
-        render: RenderEvent,
+        render: RenderEvents,
         policy: RetryPolicy,
         clock: Callable[[], datetime] | None = None,
     ):
@@ -95,8 +79,9 @@ class WebhookDispatcher:
     def dispatch_once(self) -> list[threading.Thread]:
         """Start a drain for each active subscription with deliveries due and none
         running; returns the threads started (tests join them)."""
-        due = self.view.due_subscriptions(self.clock())
-        if not due:
+        with self._lock:
+            due = [s for s in self.view.due_subscriptions(self.clock()) if s not in self._busy]
+        if not due:  # those with deliveries due are being drained: they will see them
             return []
         active = {str(s.id): s for s in self.subscriptions.list() if s.status == ACTIVE}
         started = []
@@ -124,71 +109,65 @@ class WebhookDispatcher:
                 self._busy.discard(str(subscription.id))
 
     def drain(self, subscription: Subscription) -> None:
-        """Send what is due until nothing is, or the subscription is disabled."""
+        """Send what is due until nothing is, or the subscription is disabled: a batch at
+        a time, its ordering keys side by side, its attempts recorded together."""
         secrets = self.subscriptions.secrets_of(subscription)
         with ThreadPoolExecutor(SIDE_BY_SIDE, thread_name_prefix="webhook-send") as pool:
             while not self._stop.is_set():
                 rows = self.view.due(str(subscription.id), self.clock(), BATCH)
                 if not rows:
                     return
+                bodies = self.render([row["position"] for row in rows])
                 lanes: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
                 for row in rows:
                     lanes.setdefault(row["ordering_key"], []).append(row)
-                outcomes = pool.map(lambda lane: self._send_lane(subscription, secrets, lane),
-                                    lanes.values())  # fmt: skip
-                if any(outcome == "disabled" for outcome in outcomes):
+                send = partial(self._send_lane, subscription, secrets, bodies=bodies)
+                tried = pool.map(send, lanes.values())
+                settled = [settle(t, self.policy) for lane in tried for t in lane]
+                self.view.record_batch(settled)
+                if self._gave_up(subscription, settled):
                     return
 
     def _send_lane(
-        self, subscription: Subscription, secrets: list[str], lane: list[dict[str, Any]]
-    ) -> str:
+        self,
+        subscription: Subscription,
+        secrets: list[str],
+        lane: list[dict[str, Any]],
+        bodies: dict[int, bytes],
+    ) -> list[Tried]:
         """One ordering key's deliveries, in order, stopping at the first not delivered."""
+        tried = []
         for row in lane:
-            outcome = self.deliver(subscription, secrets, row)
-            if outcome != DELIVERED:
-                return outcome
-        return DELIVERED
+            tried.append(self.send(subscription, secrets, row, bodies.get(row["position"])))
+            if not tried[-1].delivered:
+                break
+        return tried
 
-    def deliver(self, subscription: Subscription, secrets: list[str], row: dict[str, Any]) -> str:
+    def send(
+        self, subscription: Subscription, secrets: list[str], row: dict[str, Any],
+        body: bytes | None,
+    ) -> Tried:  # fmt: skip
         now = self.clock()
-        body = self.render(row["position"])
         if body is None:
-            result = WebhookAttempt(None, 0.0, "the event is not in the log", "", True)
-        else:
-            result = self.sender.send(
-                subscription.url, message_id=row["id"], timestamp=now, body=body, secrets=secrets
-            )
-        attempts = row["attempts"] + 1
-        first = unstamp(row["first_attempt_at"]) or now
-        changes: dict[str, Any] = {
-            "attempts": attempts,
-            "first_attempt_at": stamp(first),
-            "last_attempt_at": stamp(now),
-            "last_status_code": result.status_code,
-            "last_error": result.error,
-            "last_latency_ms": round(result.latency_ms, 3),
-        }
-        outcome = PENDING
-        if result.delivered:
-            outcome = DELIVERED
-            changes.update(status=DELIVERED, delivered_at=stamp(now))
-        elif result.permanent or now - first >= self.policy.give_up_after:
-            outcome = FAILED
-            changes["status"] = FAILED
-        else:
-            changes["next_attempt_at"] = stamp(now + self.policy.wait_after(attempts))
-        attempt = Attempt(row["id"], attempts, now, result.status_code, result.latency_ms,
-                          result.error)  # fmt: skip
-        self.view.record(row["id"], attempt, changes)
-        if outcome == FAILED and not result.permanent:
-            reason = (
-                f"deliveries failed for {_span(self.policy.give_up_after)} "
-                f"({attempts} attempts); last: {result.error}"
-            )
-            self.subscriptions.disable(subscription.id, reason)
-            log.warning("webhook subscription %s disabled: %s", subscription.id, reason)
-            return "disabled"
-        return outcome
+            return Tried(row, now, False, True, None, "the event is not in the log", 0.0)
+        result = self.sender.send(
+            subscription.url, message_id=row["id"], timestamp=now, body=body, secrets=secrets
+        )
+        return Tried(row, now, result.delivered, result.permanent, result.status_code,
+                     result.error, result.latency_ms)  # fmt: skip
+
+    def _gave_up(self, subscription: Subscription, settled: list[Settled]) -> bool:
+        """A delivery whose retries ran out disables its subscription, saying why."""
+        last = next((s for s in settled if s.gave_up), None)
+        if last is None:
+            return False
+        reason = (
+            f"deliveries failed for {_span(self.policy.give_up_after)} "
+            f"({last.attempts} attempts); last: {last.tried.error}"
+        )
+        self.subscriptions.disable(subscription.id, reason)
+        log.warning("webhook subscription %s disabled: %s", subscription.id, reason)
+        return True
 
 
 def _span(duration: timedelta) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from domain.webhook import matches
-from infrastructure.outbound.webhook_dispatch import RetryPolicy
+from infrastructure.outbound.outbox import RetryPolicy
 from projections.webhooks import Followed
 
 
