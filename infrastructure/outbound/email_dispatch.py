@@ -39,6 +39,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 
 from application.email_records import EmailOutcome
+from application.errors import TicketNotFound
 from application.system_texts import SystemTexts
 from domain.personal import ERASED, Personal
 from domain.ticket_email import DEFERRED, DELIVERED, FAILED
@@ -140,22 +141,33 @@ class EmailDispatcher:
         alone), each ticket's in order, stopping at the first not delivered."""
         sent = []
         for emails in share:
+            ticket = self._ticket(emails[0]["ordering_key"])  # read once for its emails
             for row in emails:
-                email, connections[lane] = self._send_one(row, connections[lane], events)
+                email, connections[lane] = self._send_one(row, connections[lane], events, ticket)
                 sent.append(email)
                 if not email.tried.delivered:
                     break
         return sent
 
+    def _ticket(self, ticket_id: str) -> Any:
+        try:
+            return self.tickets.get_ticket(UUID(ticket_id))
+        except TicketNotFound:  # each of its emails fails saying so (compose reads again)
+            return None
+
     def _send_one(
-        self, row: dict[str, Any], connection: smtplib.SMTP | None, events: dict[int, Any]
+        self,
+        row: dict[str, Any],
+        connection: smtplib.SMTP | None,
+        events: dict[int, Any],
+        ticket: Any = None,
     ) -> tuple[Sent, smtplib.SMTP | None]:
         now = self.clock()
         started = time.monotonic()
         message_id: UUID | None = None
         owner: UUID | None = None
         try:
-            email, message_id, owner = self.compose(row, events.get(row["position"]))
+            email, message_id, owner = self.compose(row, events.get(row["position"]), ticket)
             connection = connection or self._connect()
             answer = self._transmit(connection, email)
             outcome = DELIVERED
@@ -185,11 +197,12 @@ class EmailDispatcher:
         return Sent(tried, answer, message_id, owner), connection
 
     def compose(
-        self, row: dict[str, Any], stored: Notification | None
+        self, row: dict[str, Any], stored: Notification | None, ticket: Any = None
     ) -> tuple[EmailMessage, UUID | None, UUID]:
         """The email, the message it carries (a reply's) and the customer it is for;
-        ``stored``: the event it is about, as the log holds it."""
-        ticket = self.tickets.get_ticket(UUID(row["ordering_key"]))
+        ``stored``: the event it is about, as the log holds it; ``ticket``: the ticket as
+        just read (read here when not given)."""
+        ticket = ticket or self.tickets.get_ticket(UUID(row["ordering_key"]))
         address = ticket.requester.get("email")
         if address is None or str(address) == ERASED:
             raise Undeliverable("the requester has no email address")

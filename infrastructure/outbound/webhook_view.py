@@ -157,14 +157,17 @@ class SqlWebhookRows(WebhookDeliveryView):
 
     def due(self, subscription_id: str, now: datetime, limit: int) -> list[dict[str, Any]]:
         """Deliveries to send now, in position order, leaving out any behind an earlier
-        undelivered one of its ordering key (a ticket's events arrive in order)."""
+        undelivered one of its ordering key that waits to be tried again (a ticket's
+        events arrive in order). Several of one key may be due together: they come in
+        order, an earlier one before any later (the limit cuts by position), and the
+        dispatcher sends them in that order, stopping at the first not delivered."""
         self._analyze_if_grown()
         statement = (
             f"SELECT * FROM {self.t} d WHERE d.subscription_id = :s AND d.status = 'pending' "
             "AND d.next_attempt_at <= :now AND NOT EXISTS (SELECT 1 FROM "
             f"{self.t} e WHERE e.status = 'pending' AND e.subscription_id = :s AND "
-            "e.ordering_key = d.ordering_key AND e.position < d.position) "
-            "ORDER BY d.position LIMIT :limit"
+            "e.ordering_key = d.ordering_key AND e.position < d.position "
+            "AND e.next_attempt_at > :now) ORDER BY d.position LIMIT :limit"
         )
         return self._rows(statement, {"s": subscription_id, "now": stamp(now), "limit": limit})
 

@@ -10,8 +10,10 @@ projector):
   dispatcher sends them to a local receiver that answers 200 at once; the rate is
   deliveries over the time from the replay's answer to the last one received;
 - the email outbox's rate: agents' replies (ATENDE_BENCH_REQUESTS of them, on email
-  tickets) are queued while a local SMTP server (aiosmtpd) holds its first answer; once
-  it answers, the rate is emails over the time to the last one accepted;
+  tickets) are queued while a local SMTP server (aiosmtpd, counting what it accepts
+  without parsing it) holds its first answer; once it answers, the rate is emails over
+  the time to the last one accepted. That server is itself a ceiling: fed by a separate
+  process, it accepts about 380 such emails a second here (250 when it parses them);
 - the NATS stream's rate: the same server started again with ATENDE_NATS_URL publishes
   the whole log as a backlog; the rate is events over the time to the last
   acknowledgement;
@@ -83,7 +85,7 @@ def test_outbound_delivery_keeps_up_with_ticket_creation(backend: str, tmp_path:
     with (
         fresh_database_url(backend, tmp_path) as url,
         receiving() as receiver,
-        smtp_server() as (mailbox, smtp_url),
+        smtp_server(parse=False) as (mailbox, smtp_url),
     ):
         env = {
             **server_env(url, SECRET_KEY_TEXT),

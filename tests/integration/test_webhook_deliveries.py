@@ -11,7 +11,7 @@ from infrastructure.outbound import outbox, webhook_view
 from infrastructure.outbound.outbox import RetryPolicy, Tried, settle
 from infrastructure.projector import ViewFollower
 from projections.webhooks import WebhookDeliveryProjection
-from tests.integration.builders import open_ticket
+from tests.integration.builders import INTEGRATOR, open_ticket
 
 ADMIN = Actor(id="admin-token", name="admin", role="admin")
 URL = "http://93.184.216.34/hook"  # a public address: no DNS, never contacted here
@@ -157,3 +157,35 @@ def test_postgresql_plans_the_outbox_on_fresh_statistics_once_it_has_grown(atend
             estimated = dict(cursor.fetchone())["reltuples"]
         assert estimated >= webhook_view.ANALYZE_AFTER_ROWS  # what ANALYZE counted
     assert len(view.due(str(made.id), datetime.now(UTC), 1000)) >= view_grown
+
+
+def _ticket_deliveries(atende, made, count: int) -> list[dict]:
+    """``count`` events of one ticket, each a delivery, and what is due of them."""
+    opened = open_ticket(atende)
+    for n in range(count - 1):
+        atende.ticket_commands.add_message(opened.ticket.id, body=f"nota {n}",
+            author_type="customer", visibility="public", actor=INTEGRATOR)  # fmt: skip
+    _follower(atende).catch_up()
+    return [row for row in _due(atende, made.id) if row["ordering_key"] == str(opened.ticket.id)]
+
+
+def test_a_tickets_deliveries_due_together_come_in_order(atende):
+    made = atende.webhooks.subscribe(URL, ["*"], None, ADMIN).subscription
+
+    due = _ticket_deliveries(atende, made, 3)
+
+    assert len(due) == 3
+    assert [row["position"] for row in due] == sorted(row["position"] for row in due)
+
+
+def test_a_delivery_waiting_to_be_tried_again_holds_back_the_later_ones_of_its_ticket(atende):
+    made = atende.webhooks.subscribe(URL, ["*"], None, ADMIN).subscription
+    first, *later = _ticket_deliveries(atende, made, 3)
+
+    atende.webhook_deliveries.record_batch([settle(_tried(first, delivered=False), RetryPolicy())])
+
+    ticket = first["ordering_key"]
+    assert not [row for row in _due(atende, made.id) if row["ordering_key"] == ticket]
+    assert [atende.webhook_deliveries.delivery(row["id"])["status"] for row in later] == [
+        "pending", "pending",
+    ]  # fmt: skip
