@@ -119,7 +119,8 @@ class EmailDispatcher:
                     tickets: dict[str, list[dict[str, Any]]] = {}
                     for row in rows:
                         tickets.setdefault(row["ordering_key"], []).append(row)
-                    shares = [list(tickets.values())[lane::LANES] for lane in range(LANES)]
+                    runs = list(tickets.values())
+                    shares = [runs[lane::LANES] for lane in range(LANES)]
                     sent = pool.map(
                         partial(self._send_share, connections, events=events),
                         range(LANES), shares,

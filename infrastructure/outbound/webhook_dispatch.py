@@ -79,8 +79,9 @@ class WebhookDispatcher:
     def dispatch_once(self) -> list[threading.Thread]:
         """Start a drain for each active subscription with deliveries due and none
         running; returns the threads started (tests join them)."""
+        due = self.view.due_subscriptions(self.clock())
         with self._lock:
-            due = [s for s in self.view.due_subscriptions(self.clock()) if s not in self._busy]
+            due = [s for s in due if s not in self._busy]
         if not due:  # those with deliveries due are being drained: they will see them
             return []
         active = {str(s.id): s for s in self.subscriptions.list() if s.status == ACTIVE}
