@@ -184,28 +184,32 @@ class SqlWebhookRows(WebhookDeliveryView):
                 ":status_code, :latency_ms, :error) ON CONFLICT DO NOTHING",
                 attempts,
             )
-            # Grouped by the columns they set: one statement for each shape of change. A
-            # delivery queued again while it was being sent (a replay, an operator's
-            # retry: both make it due anew) keeps that: it is sent once more.
+            rows = [
+                {**s.changes, "id": s.delivery_id, "was_due": s.tried.row["next_attempt_at"]}
+                for s in settled
+            ]
+            # A delivery queued again while it was being sent (a replay, an operator's
+            # retry: both make it due anew) keeps that, and is sent once more; its attempt
+            # is still counted. First, so that it cannot match a delivery the updates
+            # below have just given a new due time.
+            self.db.executemany(
+                batch,
+                f"UPDATE {self.t} SET attempts = :attempts, last_attempt_at = "
+                ":last_attempt_at, last_status_code = :last_status_code, last_error = "
+                ":last_error, last_latency_ms = :last_latency_ms "
+                "WHERE id = :id AND next_attempt_at <> :was_due",
+                [{k: row[k] for k in ATTEMPT_COLUMNS} for row in rows],
+            )
+            # The others, grouped by the columns they set: one statement for each shape.
             shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-            for s in settled:
-                row = {**s.changes, "id": s.delivery_id, "was_due": s.tried.row["next_attempt_at"]}
+            for s, row in zip(settled, rows, strict=True):
                 shapes.setdefault(tuple(s.changes), []).append(row)
-            for columns, rows in shapes.items():
+            for columns, same_shape in shapes.items():
                 sets = ", ".join(f"{c} = :{c}" for c in columns)
                 self.db.executemany(
                     batch,
                     f"UPDATE {self.t} SET {sets} WHERE id = :id AND next_attempt_at = :was_due",
-                    rows,
-                )
-                # Queued again meanwhile: the attempt is still counted.
-                self.db.executemany(
-                    batch,
-                    f"UPDATE {self.t} SET attempts = :attempts, last_attempt_at = "
-                    ":last_attempt_at, last_status_code = :last_status_code, last_error = "
-                    ":last_error, last_latency_ms = :last_latency_ms "
-                    "WHERE id = :id AND next_attempt_at <> :was_due",
-                    [{k: row[k] for k in ATTEMPT_COLUMNS} for row in rows],
+                    same_shape,
                 )
 
     # Reads and operator commands (the HTTP routes).

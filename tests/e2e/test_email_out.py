@@ -204,15 +204,25 @@ def _report(original: str, recipient: str, action: str = "failed") -> bytes:
     ).encode()
 
 
-def _sent_and_recorded(
-    mailbox: Mailbox, integrator: Api, sender: str, ticket_id: str, message_id: str
-) -> EmailMessage:
-    """The reply as the SMTP server took it, once its delivery is also in the log: the
-    server holds the email a moment before the dispatcher records the outcome, and a test
-    that reads the log's head in between counts that event as its own."""
+def _a_reply_delivered(
+    mailbox: Mailbox, integrator: Api, name: str, subject: str, text: str, answer: str
+) -> tuple[str, str, dict[str, Any], EmailMessage, int]:
+    """A customer writes, an agent answers, and the answer reaches the SMTP server with its
+    delivery in the log: the customer's address, the ticket, the reply, the email as the
+    server took it, and the log's head then. The server holds the email a moment before
+    the dispatcher records the outcome; a test that read the head in between would count
+    that event as its own."""
+    sender = f"{name}-{make_msgid()[1:9]}@example.com"
+    ticket_id, _ = _customer_writes(integrator, sender, subject, text)
+    reply = _reply(integrator, ticket_id, answer)
     (sent,) = eventually(lambda: _for(mailbox, sender), "the reply")
-    eventually(lambda: _delivery(integrator, ticket_id, message_id), "its delivery recorded")
-    return sent
+    eventually(lambda: _delivery(integrator, ticket_id, reply["id"]), "its delivery recorded")
+    head = integrator.get("/v1/events", params={"limit": 1}).json()["head"]
+    return sender, ticket_id, reply, sent, head
+
+
+def _events_since(integrator: Api, head: int) -> list[tuple[str, str]]:
+    return [(e["aggregate_type"], e["type"]) for e in feed(integrator) if e["position"] > head]
 
 
 def _post_report(integrator: Api, raw: bytes):
@@ -222,18 +232,15 @@ def _post_report(integrator: Api, raw: bytes):
 def test_a_bounce_is_recorded_on_the_message_it_names_instead_of_opening_a_ticket(
     mailbox: Mailbox, integrator: Api
 ):
-    sender = f"dora-{make_msgid()[1:9]}@example.com"
-    ticket_id, _ = _customer_writes(integrator, sender, "Router", "El router no enciende.")
-    reply = _reply(integrator, ticket_id, "Le enviamos uno nuevo.")
-    sent = _sent_and_recorded(mailbox, integrator, sender, ticket_id, reply["id"])
-    head = integrator.get("/v1/events", params={"limit": 1}).json()["head"]
+    sender, ticket_id, reply, sent, head = _a_reply_delivered(
+        mailbox, integrator, "dora", "Router", "El router no enciende.", "Le enviamos uno nuevo."
+    )
 
     bounced = _post_report(integrator, _report(sent["Message-ID"], sender))
     assert bounced.status_code == 200, bounced.text
     assert bounced.json()["intake"]["outcome"] == "bounced"
     assert bounced.json()["id"] == ticket_id
-    new = [e for e in feed(integrator) if e["position"] > head]
-    assert [(e["aggregate_type"], e["type"]) for e in new] == [("ticket_email", "bounced")]
+    assert _events_since(integrator, head) == [("ticket_email", "bounced")]
     delivery = _delivery(integrator, ticket_id, reply["id"])
     assert delivery["state"] == "bounced" and "5.1.1" in delivery["answer"]
 
@@ -241,18 +248,15 @@ def test_a_bounce_is_recorded_on_the_message_it_names_instead_of_opening_a_ticke
 def test_a_delay_warning_is_acknowledged_and_a_report_about_no_email_of_ours_refused(
     mailbox: Mailbox, integrator: Api
 ):
-    sender = f"ema-{make_msgid()[1:9]}@example.com"
-    ticket_id, _ = _customer_writes(integrator, sender, "Lentitud", "Todo anda lento.")
-    reply = _reply(integrator, ticket_id, "Revisamos su línea.")
-    sent = _sent_and_recorded(mailbox, integrator, sender, ticket_id, reply["id"])
-    head = integrator.get("/v1/events", params={"limit": 1}).json()["head"]
+    sender, _, _, sent, head = _a_reply_delivered(
+        mailbox, integrator, "ema", "Lentitud", "Todo anda lento.", "Revisamos su línea."
+    )
 
     delayed = _post_report(integrator, _report(sent["Message-ID"], sender, action="delayed"))
     assert delayed.status_code == 200 and delayed.json()["intake"]["outcome"] == "delay_reported"
     stranger = _post_report(integrator, _report("<someone-else@mail.example.com>", sender))
     assert stranger.status_code == 422 and "message" in stranger.json()["errors"]
-    new = [(e["aggregate_type"], e["type"]) for e in feed(integrator) if e["position"] > head]
-    assert new == []
+    assert _events_since(integrator, head) == []
 
 
 def test_an_unparseable_smtp_url_stops_the_server_with_a_message(tmp_path):
