@@ -68,25 +68,39 @@ class TcpProxy:
                     _close(upstream)
                     return
                 self._sockets |= {client, upstream}
+            # Set before a dropped COMMIT is forwarded: from then on nothing PostgreSQL
+            # answers reaches the client (the answer would otherwise race the cut).
+            muted = threading.Event()
             outbound = (client, upstream, True)
             for source, sink, watch in (outbound, (upstream, client, False)):
                 threading.Thread(
-                    target=self._pump, args=(source, sink, watch), daemon=True
+                    target=self._pump, args=(source, sink, muted, watch), daemon=True
                 ).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket, watch: bool = False) -> None:
+    def _pump(
+        self,
+        source: socket.socket,
+        sink: socket.socket,
+        muted: threading.Event,
+        watch: bool = False,
+    ) -> None:
         inserted = False  # this connection's transaction has inserted events
         try:
             while chunk := source.recv(CHUNK):
-                sink.sendall(chunk)
                 if not watch:
+                    if muted.is_set():
+                        break
+                    sink.sendall(chunk)
                     continue
                 inserted = inserted or (b"INSERT INTO" in chunk and b"_events" in chunk)
                 if inserted and b"COMMIT" in chunk and self._drop_next_commit_answer:
                     self._drop_next_commit_answer = False
                     self.dropped_commits += 1
+                    muted.set()
+                    sink.sendall(chunk)
                     time.sleep(0.3)  # PostgreSQL applies the COMMIT meanwhile
                     break  # closes both sockets: the answer never reaches the client
+                sink.sendall(chunk)
                 if b"COMMIT" in chunk:
                     inserted = False
         except OSError:

@@ -263,7 +263,9 @@ def test_a_ticket_whose_commit_answer_was_lost_is_answered_201_and_stored_once(b
     assert proxy.dropped_commits == 1
     assert answer.status_code == 201, answer.text
     auditor = drill.api("auditor")
-    events = auditor.get("/v1/events", params={"limit": 500}).json()["events"]
+    log = auditor.get("/v1/events", params={"limit": 500})
+    assert log.status_code == 200, log.text
+    events = log.json()["events"]
     opened = [e for e in events if e["type"] == "opened"]
     assert [e["ticket_id"] for e in opened].count(answer.json()["id"]) == 1
     assert len(opened) == 2

@@ -5,6 +5,9 @@ to a request."""
 
 from __future__ import annotations
 
+import select
+import time
+
 import psycopg
 import pytest
 
@@ -43,3 +46,29 @@ def test_a_dead_idle_connection_fails_its_ping_so_the_pool_discards_it(conn, mon
     monkeypatch.setattr(pool_ping, "RECENT_SECONDS", 0.0)
     with pytest.raises(psycopg.OperationalError):
         ping_when_idle(conn)
+
+
+def test_a_recent_connection_the_server_has_closed_fails_its_check_so_the_pool_discards_it(
+    conn,
+):
+    """A reliability drill answered 503 when a connection used a moment before was cut
+    while idle in the pool: the window skipped its ping and handed it out dead."""
+    ping_when_idle(conn)
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as killer:
+        killer.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+    # the server's goodbye reaches the socket a moment after the backend ends
+    deadline = time.monotonic() + 5
+    while not _readable(conn) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(psycopg.OperationalError):
+        ping_when_idle(conn)
+
+
+def test_a_recent_healthy_connection_still_costs_no_round_trip_after_a_query(conn):
+    ping_when_idle(conn)
+    conn.execute("SELECT 1").fetchall()  # every answer read, as when it comes back to a pool
+    assert _round_trips(conn, lambda: ping_when_idle(conn)) == 0
+
+
+def _readable(conn) -> bool:
+    return bool(select.select([conn.fileno()], [], [], 0)[0])
