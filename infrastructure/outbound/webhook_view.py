@@ -16,7 +16,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore
 
 from infrastructure.sql import SqlDatabase
-from infrastructure.views.base import PostgresView, SQLiteView
+from infrastructure.views.base import PostgresView, SQLiteView, written_with_position
 from projections.webhooks import (
     Change,
     Delivery,
@@ -120,7 +120,7 @@ class SqlWebhookRows(WebhookDeliveryView):
             for f in bounds(changes)
         ]  # fmt: skip
         rows = [_new_delivery(d, now) for d in deliveries(changes)]
-        with self.db.transaction(commit=True) as cursor, self.db.pipeline(cursor) as batch:
+        with written_with_position(self, tracking) as batch:
             if follows:
                 self.db.executemany(
                     batch,
@@ -131,7 +131,6 @@ class SqlWebhookRows(WebhookDeliveryView):
                 )
             if rows:
                 self.db.executemany(batch, self._insert_delivery + " DO NOTHING", rows)
-            self._insert_tracking(cursor, tracking)
         self._written_since_analyze += len(rows)
 
     @property

@@ -4,11 +4,13 @@ promotes a rebuilt copy to live."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import Any
 
-from eventsourcing.persistence import Tracking
+import psycopg
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore
 
@@ -64,10 +66,9 @@ class SqlViewRows:
     def apply(self, changes: Sequence[Any], tracking: Tracking) -> None:
         """Apply a batch of row changes and record its position, in one transaction."""
         statements = self.statements(changes)
-        with self.db.transaction(commit=True) as cursor, self.db.pipeline(cursor) as batch:
+        with written_with_position(self, tracking) as batch:
             for statement, params in statements:
                 self.db.executemany(batch, statement, params)
-            self._insert_tracking(cursor, tracking)  # from the view's tracking recorder
 
     def statements(self, changes: Sequence[Any]) -> list[tuple[str, list[Params]]]:
         """The batch's statements, in order, each with the parameters of every row it
@@ -122,6 +123,62 @@ class SqlViewRows:
             statements += [f"DROP INDEX IF EXISTS {name}" for name in self.index_names()]
             statements += live.index_ddl()
         return statements
+
+
+# The library's single-row tracking upsert advances a view's position only forwards, and
+# answers no row when it would not (another process applied this batch, or a later one).
+# Wrapped so that case is an error on the server - division by zero, as no row was
+# returned - which aborts the rest of the pipeline, the batch's rows and COMMIT included.
+_ADVANCE_OR_FAIL = "WITH advanced AS ({upsert}) SELECT 1 / (SELECT COUNT(*) FROM advanced)"
+
+
+@contextmanager
+def written_with_position(view: Any, tracking: Tracking) -> Iterator[Any]:
+    """A cursor whose statements are written, with the batch's ``tracking`` position, in
+    one transaction; ``view`` is a view's tracking recorder (``db``, the library's
+    tracking statement). On PostgreSQL the whole transaction - BEGIN, the position, the
+    rows, COMMIT - leaves as one pipeline: one round trip where the library's
+    transaction() and tracking insert took four (BEGIN, the rows, the tracking row's
+    answer, COMMIT), paid by each of seven views on every batch the projector applies
+    (issue 19). The position goes first, so a second process applying the same batch
+    waits on its row and then fails rather than writing the rows twice."""
+    db: SqlDatabase = view.db
+    if not db.is_postgres or not db.datastore.single_row_tracking:
+        with db.transaction(commit=True) as cursor, db.pipeline(cursor) as batch:
+            yield batch
+            view._insert_tracking(cursor, tracking)  # the library's, after the rows
+        return
+    statement = _advance_or_fail(view.insert_tracking_statement.as_string())
+    position = {
+        "application_name": tracking.application_name,
+        "notification_id": tracking.notification_id,
+    }
+    with db.datastore.get_connection() as conn:
+        try:
+            with conn.pipeline(), conn.cursor() as batch:
+                batch.execute("BEGIN")
+                batch.execute(statement, position, prepare=True)
+                yield batch
+                batch.execute("COMMIT")
+        except psycopg.errors.DivisionByZero as error:
+            _roll_back(conn)
+            raise IntegrityError(
+                f"Failed to record tracking for {tracking.application_name} "
+                f"{tracking.notification_id}: the view is already past it"
+            ) from error
+        except BaseException:
+            _roll_back(conn)  # not left to the pool, which would warn of it
+            raise
+
+
+@lru_cache(maxsize=64)
+def _advance_or_fail(upsert: str) -> str:
+    return _ADVANCE_OR_FAIL.format(upsert=upsert)
+
+
+def _roll_back(conn: Any) -> None:
+    with suppress(psycopg.Error):  # a lost connection: the pool discards it anyway
+        conn.rollback()
 
 
 def row_batch(changes: Sequence[Any]) -> RowBatch:

@@ -13,7 +13,12 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from domain.routing import AgentState, WaitingTicket, primary_subtag
 from infrastructure.sql import SqlDatabase
-from infrastructure.views.base import PostgresView, SQLiteView, SqlViewRows
+from infrastructure.views.base import (
+    PostgresView,
+    SQLiteView,
+    SqlViewRows,
+    written_with_position,
+)
 from projections.routing import AGENTS, TICKETS, RoutingChange, RoutingView
 
 TABLE = "routing"
@@ -59,10 +64,9 @@ class SqlRoutingRows(SqlViewRows, RoutingView):
         self.db.create_tables(_ddl(self.agents_table, self.tickets_table, self.index_prefix))
 
     def apply(self, changes: Sequence[RoutingChange], tracking: Tracking) -> None:
-        with self.db.transaction(commit=True) as cursor, self.db.pipeline(cursor) as batch:
+        with written_with_position(self, tracking) as batch:
             for statement, params in _consecutive(self._statement(c) for c in changes):
                 self.db.executemany(batch, statement, params)
-            self._insert_tracking(cursor, tracking)
 
     def _statement(self, change: RoutingChange) -> tuple[str, dict[str, Any]]:
         table = self.tables[change.table]

@@ -1,0 +1,98 @@
+"""How a view writes a batch (infrastructure/views/base.py, written_with_position): its
+rows and its position in one transaction - on PostgreSQL in one round trip - and never
+a batch the view is already past, so two processes applying the same events cannot
+count them twice."""
+
+from __future__ import annotations
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from infrastructure.projector import ViewFollower
+from infrastructure.views.registry import VIEWS
+from tests.integration.builders import open_ticket
+from tests.integration.sql_trace import counting, observe_connections  # noqa: F401
+
+VIEWS_WRITTEN = ["ticket_list", "queue", "routing", "sla"]
+
+
+def _changes(atende, name: str, since: int = 0) -> tuple[list, int]:
+    """The changes the view's projection makes of the events after ``since``, and the
+    last event's position."""
+    projection = VIEWS[name].projection(view=atende.views[name])
+    notifications = atende.tickets.recorder.select_notifications(
+        start=since, limit=100, inclusive_of_start=False
+    )
+    changes = []
+    for notification in notifications:
+        event = atende.tickets.mapper.to_domain_event(notification)
+        changes.extend(projection.changes(event, notification.id))
+    return changes, notifications[-1].id
+
+
+def _rows(atende, name: str) -> list:
+    return atende.views[name].rows()
+
+
+@pytest.mark.parametrize("name", VIEWS_WRITTEN)
+def test_a_batch_and_its_position_are_written_together(atende, name):
+    open_ticket(atende)
+    changes, last = _changes(atende, name)
+    view = atende.views[name]
+
+    view.apply(changes, Tracking(atende.tickets.name, last))
+
+    assert view.max_tracking_id(atende.tickets.name) == last
+    caught_up = ViewFollower(atende.tickets, VIEWS[name].projection(view=view))
+    assert caught_up.step() == 0  # nothing left to apply: the rows came with the position
+
+
+@pytest.mark.parametrize("name", VIEWS_WRITTEN)
+def test_a_batch_the_view_is_already_past_is_refused_and_writes_no_row(atende, name):
+    open_ticket(atende)
+    first, first_last = _changes(atende, name)
+    view = atende.views[name]
+    view.apply(first, Tracking(atende.tickets.name, first_last))
+    open_ticket(atende, subject="Otro")
+    later, later_last = _changes(atende, name, since=first_last)
+    view.apply(later, Tracking(atende.tickets.name, later_last))
+    rows = _rows(atende, name)
+
+    # Another process still holding the second batch applies it again.
+    with pytest.raises(IntegrityError):
+        view.apply(later, Tracking(atende.tickets.name, later_last))
+    with pytest.raises(IntegrityError):
+        view.apply(later, Tracking(atende.tickets.name, first_last))
+
+    assert _rows(atende, name) == rows
+    assert view.max_tracking_id(atende.tickets.name) == later_last
+
+
+def test_a_refused_batch_leaves_the_connection_usable(atende):
+    open_ticket(atende)
+    changes, last = _changes(atende, "ticket_list")
+    view = atende.views["ticket_list"]
+    view.apply(changes, Tracking(atende.tickets.name, last))
+    for _ in range(3):  # more refusals than a small pool has connections
+        with pytest.raises(IntegrityError):
+            view.apply(changes, Tracking(atende.tickets.name, last))
+
+    open_ticket(atende, subject="Después")
+    assert ViewFollower(atende.tickets, VIEWS["ticket_list"].projection(view=view)).step() > 0
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+@pytest.mark.parametrize("name", ["ticket_list", "queue", "routing"])  # sla: no policy, no rows
+def test_on_postgres_a_batch_costs_one_round_trip(observe_connections, atende, name):  # noqa: F811
+    open_ticket(atende)
+    changes, last = _changes(atende, name)
+    view = atende.views[name]
+    view.apply([], Tracking(atende.tickets.name, 1))  # its statements prepared once
+    assert changes
+
+    with counting() as cost:
+        view.apply(changes, Tracking(atende.tickets.name, last))
+
+    # BEGIN, the position, the rows and COMMIT leave together (four round trips before)
+    assert cost.round_trips == 1, cost.statements
+    assert cost.statements[0].startswith("BEGIN") and cost.statements[-1] == "COMMIT"
