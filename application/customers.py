@@ -11,6 +11,7 @@ since each one's history is sealed with that customer's own key."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from copy import deepcopy
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
@@ -41,7 +42,7 @@ class CustomerDirectory:
         the erased customer's destroyed key."""
         namespace = self.app.customer_namespace
         claims = {
-            (kind, value): self._claim(identity_id(namespace, kind, value))
+            (kind, value): self._claim(identity_id(namespace, kind, value), to_change=False)
             for kind, value in contact.identities()
         }
         found = [claim for claim in claims.values() if claim is not None]
@@ -57,6 +58,7 @@ class CustomerDirectory:
             if claim is None:
                 changed.append(CustomerIdentity.claim(namespace, kind, value, customer_id))
             elif claim.released:
+                claim = deepcopy(claim)  # read uncopied: the cached one must not change
                 claim.reclaim(customer_id)
                 changed.append(claim)
         return customer_id, changed
@@ -68,7 +70,7 @@ class CustomerDirectory:
         if not identities:
             raise NoContactError
         kind, value = identities[0]
-        claim = self._claim(identity_id(self.app.customer_namespace, kind, value))
+        claim = self._claim(identity_id(self.app.customer_namespace, kind, value), to_change=False)
         if claim is None:
             return contact.customer_id(self.app.customer_namespace)
         return claim.owner
@@ -90,9 +92,13 @@ class CustomerDirectory:
                 released[claim_id] = claim
         return [released[claim_id] for claim_id in sorted(released)]
 
-    def _claim(self, claim_id: UUID) -> CustomerIdentity | None:
+    def _claim(self, claim_id: UUID, *, to_change: bool = True) -> CustomerIdentity | None:
+        """The claim on an identity, if any. Not ``to_change``: the cached aggregate
+        itself, which the caller must not change - the library's defensive copy of it was
+        a twelfth of a new ticket's Python time (issue 19), for a claim that almost never
+        changes (only a released one is claimed again)."""
         try:
-            claim = self.app.small_aggregates.get(claim_id)
+            claim = self.app.small_aggregates.get(claim_id, deepcopy_from_cache=to_change)
         except AggregateNotFoundError:
             return None
         return claim if isinstance(claim, CustomerIdentity) else None

@@ -199,3 +199,21 @@ def test_an_identity_claimed_under_the_erasure_leaves_neither_released_nor_erase
         {"id": owner.hex},
     )
     assert key["wrapped_key"] is not None  # the key was not destroyed either
+
+
+def test_resolving_a_released_identity_leaves_the_cached_claim_released_until_saved(atende):
+    """Claims are read from the cache uncopied; reclaiming a released one must copy it
+    first, or a resolution that is never saved (a refused ticket) would leave the cache
+    saying the identity is owned again."""
+    customer = open_ticket(atende, contact=CARLA).ticket.customer_id
+    erase(atende, customer)
+    namespace = atende.tickets.customer_namespace
+    claim_id = identity_id(namespace, "email", CARLA.email)
+    directory = atende.tickets.customers
+
+    newcomer, changed = directory.resolve(CARLA)  # not saved
+
+    assert newcomer != customer and [c.id for c in changed if c.id == claim_id]
+    cached = atende.tickets.small_aggregates.get(claim_id, deepcopy_from_cache=False)
+    assert (cached.released, cached.owner) == (True, None)
+    assert directory.customer_of(CARLA) is None  # still released
