@@ -74,6 +74,17 @@ class SqlDatabase:
         with cursor.connection.cursor() as batch, cursor.connection.pipeline():
             yield batch
 
+    @contextmanager
+    def side_cursor(self, cursor: Any) -> Iterator[Any]:
+        """Another cursor in ``cursor``'s transaction, for reads in the middle of a
+        pipeline (written_with_position): on PostgreSQL a cursor of its own, since in a
+        pipeline a fetch reads the first result its cursor holds, not the last."""
+        if not self.is_postgres:
+            yield cursor
+            return
+        with cursor.connection.cursor() as side:
+            yield side
+
     def fetch_values(self, cursor: Any) -> list[tuple]:
         """The rows of the last statement as tuples, in its column order: quicker to read
         than by name, which SQLite's rows look up column by column."""
