@@ -107,12 +107,28 @@ class ViewFollower:
     def step(self) -> int:
         """Process the next batch; return how many events it held."""
         self.attempting = None
+        try:
+            return self._step()
+        except Exception:
+            # The view may have moved on without this follower (another projector wrote
+            # past the position it held in memory, and the batch was refused): after a
+            # failure the position is read from the view again.
+            self._unrecorded = None
+            raise
+
+    def _step(self) -> int:
         notifications = self.app.recorder.select_notifications(
             start=self.position(), limit=self.batch_size, inclusive_of_start=False
         )
         if not notifications:
             self._record_quiet_position()
             return 0
+        self._apply_or_name_the_failure(notifications)
+        self.attempting = None
+        self._passed(notifications[-1].id)
+        return len(notifications)
+
+    def _apply_or_name_the_failure(self, notifications: list[Notification]) -> None:
         try:
             self._apply(notifications)
         except Exception:
@@ -122,9 +138,6 @@ class ViewFollower:
             # very event that fails.
             for notification in notifications:
                 self._apply([notification])
-        self.attempting = None
-        self._passed(notifications[-1].id)
-        return len(notifications)
 
     def _apply(self, notifications: list[Notification]) -> None:
         self.attempting = notifications[0].id

@@ -4,6 +4,9 @@ it reads those events again and they change nothing again."""
 
 from __future__ import annotations
 
+import pytest
+from eventsourcing.persistence import IntegrityError
+
 from infrastructure.projector import ViewFollower
 from projections.webhooks import WebhookDeliveryProjection
 from tests.integration.builders import open_ticket
@@ -49,3 +52,27 @@ def test_a_view_stopped_before_writing_its_position_reads_the_events_again(atend
     again.catch_up()
     assert _recorded(atende) == atende.tickets.head_position()
     assert atende.webhook_deliveries.deliveries("any", status=None, before=None, limit=10) == []
+
+
+
+def test_a_follower_whose_view_another_process_moved_past_its_unwritten_position_recovers(
+    atende,
+):
+    """A view's position only moves forwards: a write behind it is refused. A follower
+    holding a quiet position in memory must then read the view's position again, not
+    fail on the same write every second."""
+    for _ in range(5):
+        open_ticket(atende)
+    behind = _quiet_follower(atende)
+    behind.step()  # written: the first
+    behind.step()  # read, unwritten
+    _quiet_follower(atende).catch_up()  # another projector brings the view to the head
+    head = atende.tickets.head_position()
+    while behind.position() < head:  # the rest of the log, quiet, read to its head,
+        behind.step()  # where it is written at once...
+
+    with pytest.raises(IntegrityError):  # ...which the view is already at
+        behind.step()
+
+    assert behind.position() == head == _recorded(atende)
+    assert behind.step() == 0  # and it carries on
