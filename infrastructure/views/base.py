@@ -135,20 +135,21 @@ _ADVANCE_OR_FAIL = "WITH advanced AS ({upsert}) SELECT 1 / (SELECT COUNT(*) FROM
 @contextmanager
 def written_with_position(view: Any, tracking: Tracking) -> Iterator[Any]:
     """A cursor whose statements are written, with the batch's ``tracking`` position, in
-    one transaction; ``view`` is a view's tracking recorder (``db``, the library's
-    tracking statement). On PostgreSQL the whole transaction - BEGIN, the position, the
-    rows, COMMIT - leaves as one pipeline: one round trip where the library's
-    transaction() and tracking insert took four (BEGIN, the rows, the tracking row's
-    answer, COMMIT), paid by each of seven views on every batch the projector applies
-    (issue 19). The position goes first, so a second process applying the same batch
-    waits on its row and then fails rather than writing the rows twice."""
+    one transaction; ``view`` is a view's tracking recorder (``db``; on PostgreSQL a
+    PostgresView, with its ``advance_or_fail_statement``). On PostgreSQL the whole
+    transaction - BEGIN, the position, the rows, COMMIT - leaves as one pipeline: one
+    round trip where the library's transaction() and tracking insert took four (BEGIN,
+    the rows, the tracking row's answer, COMMIT), paid by each of seven views on every
+    batch the projector applies (issue 19). The position goes first, so a second process
+    applying the same batch waits on its row and then fails rather than writing the rows
+    twice."""
     db: SqlDatabase = view.db
     if not db.is_postgres or not db.datastore.single_row_tracking:
         with db.transaction(commit=True) as cursor, db.pipeline(cursor) as batch:
             yield batch
             view._insert_tracking(cursor, tracking)  # the library's, after the rows
         return
-    statement = _advance_or_fail(view.insert_tracking_statement.as_string())
+    statement = view.advance_or_fail_statement
     position = {
         "application_name": tracking.application_name,
         "notification_id": tracking.notification_id,
@@ -169,11 +170,6 @@ def written_with_position(view: Any, tracking: Tracking) -> Iterator[Any]:
         except BaseException:
             _roll_back(conn)  # not left to the pool, which would warn of it
             raise
-
-
-@lru_cache(maxsize=64)
-def _advance_or_fail(upsert: str) -> str:
-    return _ADVANCE_OR_FAIL.format(upsert=upsert)
 
 
 def _roll_back(conn: Any) -> None:
@@ -231,6 +227,10 @@ class PostgresView(PostgresTrackingRecorder):
         self._setup_rows(datastore, suffix)
         super().__init__(
             datastore, tracking_table_name=f"tracking_{self.view_name}{suffix}", **kwargs
+        )
+        # Rendered once: written_with_position sends it with every batch.
+        self.advance_or_fail_statement = _ADVANCE_OR_FAIL.format(
+            upsert=self.insert_tracking_statement.as_string()
         )
 
     def create_table(self) -> None:
