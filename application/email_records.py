@@ -3,14 +3,16 @@ for it, saved by the email dispatcher, read by GET /v1/tickets/{id}."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.persistence import IntegrityError
 
 from application.errors import TicketNotFound
@@ -20,6 +22,8 @@ from domain.ticket_email import BOUNCED, TicketEmail, email_record_id
 from domain.ticket_refs import parse_outbound_message_id
 
 CONFLICT_RETRIES = 5
+# Email records the dispatcher keeps between batches (see EmailRecords.for_dispatch).
+RECORDS_CACHED = 5000
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,30 @@ class EmailRecords:
         except AggregateNotFoundError:
             return None
 
+    @cached_property
+    def _cached(self) -> Repository[UUID]:
+        """The records as the dispatcher last saved them (an LRU cache, the library's),
+        where reading a record afresh decoded every outcome it ever recorded, most of an
+        email's cost once a ticket has had a few dozen. Not fast-forwarded: the
+        dispatcher is their only writer but for a bounce now and then, and a record
+        another process wrote meanwhile is refused by the store at the batch's save
+        (its version is taken), which then drops the batch's records from here and
+        records each outcome on a fresh read. Changed in place, not copied. The records
+        hold no plaintext to outlive an erasure: their answers load sealed
+        (infrastructure.crypto's SealedPersonal) and read "[erased]" once the
+        customer's key is gone."""
+        return Repository(self.app.events, cache_maxsize=RECORDS_CACHED, fastforward=False,
+                          deepcopy_from_cache=False)  # fmt: skip
+
+    def _for_dispatch(self, ticket_id: UUID) -> TicketEmail:
+        record_id = email_record_id(ticket_id)
+        try:
+            return self._cached.get(record_id)
+        except AggregateNotFoundError:
+            record = TicketEmail(ticket_id=ticket_id)
+            self._cached.cache.put(record_id, record)
+            return record
+
     def record(
         self, ticket_id: UUID, outcome: str, delivery_id: str, message_id: UUID | None,
         kind: str, answer: Personal, retry_at: datetime | None = None,
@@ -107,19 +135,22 @@ class EmailRecords:
         record meanwhile (a bounce arriving), each outcome is recorded on its own instead,
         with retries, so none is lost."""
         records: dict[UUID, TicketEmail] = {}
-        for o in outcomes:
-            if o.ticket_id not in records:
-                records[o.ticket_id] = self.of_ticket(o.ticket_id) or TicketEmail(
-                    ticket_id=o.ticket_id
-                )
-            records[o.ticket_id].record(
-                o.outcome, o.delivery_id, o.message_id, o.kind, o.answer, o.retry_at
-            )
-        if not records:
-            return
         try:
-            self.app.save(*records.values())
-        except IntegrityError:
+            for o in outcomes:
+                if o.ticket_id not in records:
+                    records[o.ticket_id] = self._for_dispatch(o.ticket_id)
+                records[o.ticket_id].record(
+                    o.outcome, o.delivery_id, o.message_id, o.kind, o.answer, o.retry_at
+                )
+            if records:
+                self.app.save(*records.values())
+        except BaseException as failed:
+            # The cached records took outcomes the store did not: read them afresh.
+            for record in records.values():
+                with contextlib.suppress(KeyError):
+                    self._cached.cache.get(record.id, evict=True)
+            if not isinstance(failed, IntegrityError):
+                raise
             for o in outcomes:
                 self.record(o.ticket_id, o.outcome, o.delivery_id, o.message_id, o.kind,
                             o.answer, o.retry_at)  # fmt: skip

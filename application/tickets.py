@@ -51,6 +51,9 @@ CONFLICT_BACKOFF_SECONDS = 0.005
 # and calendars always, and the claims and timers of recent customers and tickets, a
 # few kilobytes each.
 SMALL_AGGREGATES_CACHED = 5000
+# Tickets a process that reads the same tickets again and again keeps (TicketApplication.
+# read_ticket): few, since a ticket holds all its messages.
+TICKETS_CACHED = 500
 
 # What an event's data never shows (the feed, histories): the library's own members, the
 # actor (shown beside the data) and credentials' material.
@@ -164,9 +167,23 @@ class TicketApplication(Application[UUID]):
         read of one that did not change is one query for its events after the cached
         version, which finds none, and nothing to decode. So configuration is decoded
         once per version per process, as issue 19 asks, and a change made by any
-        process is seen by the next read. Tickets stay out: a cached ticket would keep
-        a customer's decrypted text in memory after an erasure destroyed its key."""
+        process is seen by the next read. Tickets stay out: they have their own
+        (recent_tickets)."""
         return Repository(self.events, cache_maxsize=SMALL_AGGREGATES_CACHED, fastforward=True)
+
+    @cached_property
+    def recent_tickets(self) -> Repository[UUID]:
+        """The tickets this process read last (TICKETS_CACHED of them, an LRU cache, the
+        library's), fast-forwarded on each read like small_aggregates': for a reader of
+        the same tickets again and again, the email dispatcher, which read a ticket
+        afresh (its snapshot and every event after it) for each batch of its emails.
+        Read-only: the cached ticket is shared, not copied, so no command may use it.
+        A cached ticket keeps no customer's text in the clear: personal values load
+        sealed (infrastructure.crypto's SealedPersonal), are deciphered each time they
+        are read, and read "[erased]" once an erasure destroyed the key."""
+        return Repository(self.events, snapshot_store=self.snapshots,
+                          cache_maxsize=TICKETS_CACHED, fastforward=True,
+                          deepcopy_from_cache=False)  # fmt: skip
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         return self._factory
@@ -341,6 +358,17 @@ class TicketApplication(Application[UUID]):
     def get_ticket(self, ticket_id: UUID, version: int | None = None) -> Ticket:
         try:
             ticket = self.repository.get(ticket_id, version=version, projector_func=replay)
+        except AggregateNotFoundError:
+            raise TicketNotFound(ticket_id) from None
+        if not isinstance(ticket, Ticket):
+            raise TicketNotFound(ticket_id)
+        return ticket
+
+    def read_ticket(self, ticket_id: UUID) -> Ticket:
+        """The ticket as it is now, from this process's recent_tickets: to read, never
+        to change."""
+        try:
+            ticket = self.recent_tickets.get(ticket_id, projector_func=replay)
         except AggregateNotFoundError:
             raise TicketNotFound(ticket_id) from None
         if not isinstance(ticket, Ticket):

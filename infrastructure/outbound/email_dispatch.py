@@ -19,7 +19,6 @@ outbox; a crash between sending and recording sends the email again (at least on
 from __future__ import annotations
 
 import contextlib
-import html
 import logging
 import smtplib
 import ssl
@@ -29,9 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy as email_policy
-from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.utils import parseaddr
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -43,6 +40,7 @@ from application.errors import TicketNotFound
 from application.system_texts import SystemTexts
 from domain.personal import ERASED, Personal
 from domain.ticket_email import DEFERRED, DELIVERED, FAILED
+from infrastructure.outbound.mime import OutgoingEmail
 from infrastructure.outbound.outbox import RetryPolicy, Tried, notifications_at, settle
 from infrastructure.outbound.webhook_view import PENDING, SqlWebhookRows
 from infrastructure.settings import SmtpServer
@@ -104,10 +102,13 @@ class EmailDispatcher:
             self._wake.wait(LOOK_EVERY_SECONDS)
 
     def drain(self, stop: threading.Event | None = None) -> None:
-        """Send every email due now, in order per ticket: a batch at a time, its tickets
-        shared among LANES connections that send side by side, its outcomes recorded
-        together (the tickets' email records in one transaction, then the outbox's
-        attempts in another)."""
+        """Send every email due now, in order per ticket: a batch at a time. Each batch's
+        emails are written first, in this thread; then its tickets are shared among
+        LANES connections that send side by side (threads that only wait on their
+        sockets: a thread that also wrote emails would hold the others' answers up for
+        the interpreter's switch interval); then its outcomes are recorded together
+        (the tickets' email records in one transaction, then the outbox's attempts in
+        another)."""
         connections: list[smtplib.SMTP | None] = [None] * LANES
         try:
             with ThreadPoolExecutor(LANES, thread_name_prefix="email-send") as pool:
@@ -119,32 +120,44 @@ class EmailDispatcher:
                     tickets: dict[str, list[dict[str, Any]]] = {}
                     for row in rows:
                         tickets.setdefault(row["ordering_key"], []).append(row)
-                    runs = list(tickets.values())
+                    runs = [self._write(emails, events) for emails in tickets.values()]
                     shares = [runs[lane::LANES] for lane in range(LANES)]
-                    sent = pool.map(
-                        partial(self._send_share, connections, events=events),
-                        range(LANES), shares,
-                    )  # fmt: skip
+                    sent = pool.map(partial(self._send_share, connections), range(LANES), shares)
                     self._record([email for share in sent for email in share])
         finally:
             for connection in connections:
                 if connection is not None:
                     _quit(connection)
 
+    def _write(self, emails: list[dict[str, Any]], events: dict[int, Any]) -> list[Written]:
+        """One ticket's emails, written from the ticket read once for them all."""
+        ticket = self._ticket(emails[0]["ordering_key"])
+        written = []
+        for row in emails:
+            try:
+                email, message_id, owner = self.compose(row, events.get(row["position"]), ticket)
+                written.append(Written(row, email, message_id, owner))
+            except Undeliverable as refused:
+                written.append(Written(row, None, None, None, str(refused)))
+            except Exception as error:
+                log.exception("email %s could not be written", row["id"])
+                written.append(
+                    Written(row, None, None, None, f"could not be written: {error!r}"[:500])
+                )
+        return written
+
     def _send_share(
         self,
         connections: list[smtplib.SMTP | None],
         lane: int,
-        share: list[list[dict[str, Any]]],
-        events: dict[int, Any],
+        share: list[list[Written]],
     ) -> list[Sent]:
         """Some tickets' emails over one connection (connections[lane], this thread's
         alone), each ticket's in order, stopping at the first not delivered."""
         sent = []
         for emails in share:
-            ticket = self._ticket(emails[0]["ordering_key"])  # read once for its emails
-            for row in emails:
-                email, connections[lane] = self._send_one(row, connections[lane], events, ticket)
+            for written in emails:
+                email, connections[lane] = self._send_one(written, connections[lane])
                 sent.append(email)
                 if not email.tried.delivered:
                     break
@@ -152,28 +165,22 @@ class EmailDispatcher:
 
     def _ticket(self, ticket_id: str) -> Any:
         try:
-            return self.tickets.get_ticket(UUID(ticket_id))
+            return self.tickets.read_ticket(UUID(ticket_id))
         except TicketNotFound:  # each of its emails fails saying so (compose reads again)
             return None
 
     def _send_one(
-        self,
-        row: dict[str, Any],
-        connection: smtplib.SMTP | None,
-        events: dict[int, Any],
-        ticket: Any = None,
+        self, written: Written, connection: smtplib.SMTP | None
     ) -> tuple[Sent, smtplib.SMTP | None]:
         now = self.clock()
         started = time.monotonic()
-        message_id: UUID | None = None
-        owner: UUID | None = None
         try:
-            email, message_id, owner = self.compose(row, events.get(row["position"]), ticket)
-            connection = connection or self._connect()
-            answer = self._transmit(connection, email)
-            outcome = DELIVERED
-        except Undeliverable as refused:
-            answer, outcome = str(refused), FAILED
+            if written.email is None:
+                answer, outcome = written.failure or "could not be written", FAILED
+            else:
+                connection = connection or self._connect()
+                answer = self._transmit(connection, written.email)
+                outcome = DELIVERED
         except smtplib.SMTPResponseException as refused:
             answer = f"{refused.smtp_code} {_text(refused.smtp_error)}"
             outcome = DEFERRED if 400 <= refused.smtp_code < 500 else FAILED
@@ -186,20 +193,17 @@ class EmailDispatcher:
         except (smtplib.SMTPException, OSError) as broken:
             answer, outcome = f"no answer: {broken!r}"[:500], DEFERRED
             connection = _dropped(connection)
-        except Exception as error:
-            log.exception("email %s could not be written", row["id"])
-            answer, outcome = f"could not be written: {error!r}"[:500], FAILED
         latency = (time.monotonic() - started) * 1000
         # The outbox keeps only the answer's codes: the text may quote the customer's
         # address, which only the ticket's email record holds, sealed with their key.
         delivered = outcome == DELIVERED
-        tried = Tried(row, now, delivered, outcome == FAILED, _code_of(answer),
+        tried = Tried(written.row, now, delivered, outcome == FAILED, _code_of(answer),
                       None if delivered else codes_of(answer), latency)  # fmt: skip
-        return Sent(tried, answer, message_id, owner), connection
+        return Sent(tried, answer, written.message_id, written.owner), connection
 
     def compose(
         self, row: dict[str, Any], stored: Notification | None, ticket: Any = None
-    ) -> tuple[EmailMessage, UUID | None, UUID]:
+    ) -> tuple[OutgoingEmail, UUID | None, UUID]:
         """The email, the message it carries (a reply's) and the customer it is for;
         ``stored``: the event it is about, as the log holds it; ``ticket``: the ticket as
         just read (read here when not given)."""
@@ -211,16 +215,11 @@ class EmailDispatcher:
             raise Undeliverable(f"the log holds no event at position {row['position']}")
         event = self.tickets.mapper.to_domain_event(stored)
         number = self.tickets.number_of(ticket.id)
-        thread = [f"<{m}>" for m in ticket.external_message_ids]
-        email = EmailMessage()
-        email["From"] = self.sender
-        email["To"] = str(address)
-        email["Date"] = formatdate(localtime=False)
         message_id = None
         if row["event_type"] == REPLY:
             message_id = event.message_id
-            email["Subject"] = f"Re: {ticket.subject} [#{number}]"
-            email["Message-ID"] = f"<{event.outbound['email_message_id']}>"
+            subject = f"Re: {ticket.subject} [#{number}]"
+            email_id = event.outbound["email_message_id"]
             text = str(event.body)
             names = [str(a["filename"]) for a in event.attachments or () if a.get("filename")]
             if names:
@@ -234,19 +233,16 @@ class EmailDispatcher:
                 NOTICES[row["event_type"]], ticket.language, number=number,
                 subject=str(ticket.subject), **extra,
             )  # fmt: skip
-            email["Subject"] = notice.subject
-            email["Message-ID"] = f"<notice-{row['id']}@atende>"
-            text = notice.body
-        if thread:
-            email["In-Reply-To"] = thread[-1]
-            email["References"] = " ".join(thread)
-        # Quoted-printable keeps every line 7-bit: a server without 8BITMIME takes it too.
-        email.set_content(text, cte="quoted-printable")
-        escaped = html.escape(text).replace("\n", "<br>\n")
-        email.add_alternative(f"<!doctype html><html><body><p>{escaped}</p></body></html>",
-                              subtype="html", cte="quoted-printable")  # fmt: skip
-        # After the content: setting it clears every Content-* header.
-        email["Content-Language"] = self.texts.language_for(ticket.language)
+            subject, email_id, text = notice.subject, f"notice-{row['id']}@atende", notice.body
+        email = OutgoingEmail(
+            sender=self.sender,
+            to=str(address),
+            subject=subject,
+            message_id=email_id,
+            text=text,
+            language=self.texts.language_for(ticket.language),
+            thread=ticket.external_message_ids,
+        )
         return email, message_id, ticket.customer_id
 
     def _connect(self) -> smtplib.SMTP:
@@ -264,18 +260,16 @@ class EmailDispatcher:
             connection.login(server.user, server.password or "")
         return connection
 
-    def _transmit(self, connection: smtplib.SMTP, email: EmailMessage) -> str:
+    def _transmit(self, connection: smtplib.SMTP, email: OutgoingEmail) -> str:
         """MAIL, RCPT and DATA one by one: DATA's answer (the server's queue id) is what
         the outcome records, and sendmail does not hand it back."""
         connection.ehlo_or_helo_if_needed()
-        for command, argument in (("mail", self.sender_address()), ("rcpt", email["To"])):
+        for command, argument in (("mail", self.sender_address()), ("rcpt", email.to)):
             code, text = getattr(connection, command)(argument)
             if code >= 400:
                 connection.rset()
                 raise smtplib.SMTPResponseException(code, text)
-        # CRLF line ends (policy.SMTP): smtplib sends bytes as they are, and a server
-        # reading lines by CRLF would take the whole message for one overlong line.
-        code, text = connection.data(email.as_bytes(policy=email_policy.SMTP))
+        code, text = connection.data(email.as_bytes())
         if code >= 400:
             raise smtplib.SMTPResponseException(code, text)
         return f"{code} {_text(text)}"
@@ -308,6 +302,19 @@ class EmailDispatcher:
                 ticket, state = s.tried.row["ordering_key"], OUTCOMES[s.outcome]
                 log.warning("email %s for ticket %s %s: %s", s.delivery_id, ticket, state,
                             s.tried.error)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Written:
+    """One email of the outbox as the dispatcher wrote it, before it is sent: the email
+    (None: it could not be written, and ``failure`` says why), the message it carries
+    and the customer it is for."""
+
+    row: dict[str, Any]
+    email: OutgoingEmail | None
+    message_id: UUID | None
+    owner: UUID | None
+    failure: str | None = None
 
 
 @dataclass(frozen=True)
