@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.utils import TopicError, resolve_topic
 
 ChangeT = TypeVar("ChangeT")  # one change to a view's rows (queue.Change, sla.TimerRow...)
 
@@ -42,3 +43,23 @@ class RowProjection(ABC, Generic[ChangeT]):
     def changes(self, domain_event: Any, position: int) -> list[ChangeT]:
         """The event's changes to the view's rows (none for an event the view shows
         nothing of); ``position`` is the event's place in the log."""
+
+    def handles(self, event_class: type) -> bool:
+        """Whether events of this class can change the view at all (``changes`` makes
+        none for the others). A projection that knows says so: the follower then never
+        decodes the others."""
+        return True
+
+    def wants(self, topic: str, position: int) -> bool:
+        """``handles``, told from a stored event's topic, once per topic: an email
+        outcome or an SLA timer's tick is decoded by the views that show it, not by
+        all seven."""
+        known = self.__dict__.setdefault("_wanted_topics", {})
+        wanted = known.get(topic)
+        if wanted is None:
+            try:
+                wanted = self.handles(resolve_topic(topic))
+            except TopicError:  # no class answers to it: decoding it says why
+                wanted = True
+            known[topic] = wanted
+        return wanted

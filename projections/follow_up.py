@@ -14,6 +14,11 @@ from projections.timestamps import timestamp
 
 # What the sweep asks for: resolved tickets to close, pending ones to remind or resolve.
 KINDS = ("close", "remind", "resolve")
+# The events that start, change or end a ticket's wait for a follow-up.
+FOLLOWED = (
+    Ticket.StatusChanged, Ticket.Resolved, Ticket.CustomerReminded, Ticket.Reopened,
+    Ticket.Closed,
+)  # fmt: skip
 
 
 class FollowUpView(RowView[RowChange]):
@@ -32,6 +37,9 @@ class FollowUpView(RowView[RowChange]):
 
 class FollowUpProjection(RowProjection[RowChange]):
     name = "follow_up"
+
+    def handles(self, event_class: type) -> bool:
+        return issubclass(event_class, FOLLOWED)
 
     def changes(self, domain_event: Any, position: int) -> list[RowChange]:
         ticket_id = str(getattr(domain_event, "originator_id", ""))

@@ -66,6 +66,9 @@ class QueueView(RowView[Change]):
 class QueueProjection(RowProjection[Change]):
     name = "queue"
 
+    def handles(self, event_class: type) -> bool:
+        return event_class in CHANGES
+
     def changes(self, domain_event: Any, position: int) -> list[Change]:
         """The event's row changes; events the queue does not show (escalations...) make none."""
         # A plain lookup by class: singledispatch costs microseconds a call, which a

@@ -97,6 +97,9 @@ class ReportsView(RowView[ReportChange]):
 class ReportsProjection(RowProjection[ReportChange]):
     name = "reports"
 
+    def handles(self, event_class: type) -> bool:
+        return event_class in _CHANGES
+
     def changes(self, e: Any, position: int) -> list[ReportChange]:
         handler = _CHANGES.get(type(e))
         return handler(e) if handler is not None else []

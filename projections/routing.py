@@ -58,6 +58,9 @@ class RoutingView(RowView[RoutingChange]):
 class RoutingProjection(RowProjection[RoutingChange]):
     name = "routing"
 
+    def handles(self, event_class: type) -> bool:
+        return event_class in CHANGES
+
     def changes(self, domain_event: Any, position: int) -> list[RoutingChange]:
         handler = CHANGES.get(type(domain_event))
         return handler(domain_event, position) if handler else []

@@ -77,6 +77,9 @@ class SlaView(RowView[TimerRow]):
 class SlaProjection(RowProjection[TimerRow]):
     name = "sla"
 
+    def handles(self, event_class: type) -> bool:
+        return issubclass(event_class, TIMER_EVENTS)
+
     def changes(self, domain_event: Any, position: int) -> list[TimerRow]:
         if not isinstance(domain_event, TIMER_EVENTS):
             return []

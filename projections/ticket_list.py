@@ -60,6 +60,9 @@ class TicketListView(RowView[RowChange]):
 class TicketListProjection(RowProjection[RowChange]):
     name = "ticket_list"
 
+    def handles(self, event_class: type) -> bool:
+        return event_class in CHANGES or issubclass(event_class, Ticket.Event)
+
     def changes(self, domain_event: Any, position: int) -> list[RowChange]:
         # A plain lookup by class, as the queue's (see projections.queue).
         handler = CHANGES.get(type(domain_event))

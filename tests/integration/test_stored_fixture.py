@@ -157,3 +157,20 @@ def test_every_view_rebuilt_from_an_earlier_log_holds_the_stored_rows(store, vie
     assert stored, f"the fixture's {view} view is empty: it would prove nothing"
     rebuild(atende, view)
     assert atende.views[view].rows() == stored
+
+
+@pytest.mark.parametrize("view", sorted(VIEWS))
+def test_a_view_s_follower_skips_only_events_that_change_nothing_in_it(store, view: str) -> None:
+    """A follower decodes only the events its projection wants (told from the topic,
+    RowProjection.handles); every event of every type the store holds that it skips
+    would have made no change, and each view skips some (the filter is in use)."""
+    atende, _ = store
+    projection = VIEWS[view].projection(view=atende.views[view])
+    head = atende.tickets.head_position()
+    skipped = set()
+    for n in atende.tickets.recorder.select_notifications(start=0, limit=head + 1):
+        if not projection.wants(n.topic, n.id):
+            skipped.add(n.topic)
+            event = atende.tickets.mapper.to_domain_event(n)
+            assert projection.changes(event, n.id) == [], f"{view} skipped {n.topic}"
+    assert skipped, f"{view} decodes every event"
