@@ -193,6 +193,12 @@ class EmailDispatcher:
         except (smtplib.SMTPException, OSError) as broken:
             answer, outcome = f"no answer: {broken!r}"[:500], DEFERRED
             connection = _dropped(connection)
+        except Exception as error:
+            # An email smtplib cannot put on the wire (an address outside ASCII, which
+            # it refuses to encode) fails alone: the lane and its batch go on.
+            log.exception("email %s could not be sent", written.row["id"])
+            answer, outcome = f"could not be sent: {error!r}"[:500], FAILED
+            connection = _dropped(connection)
         latency = (time.monotonic() - started) * 1000
         # The outbox keeps only the answer's codes: the text may quote the customer's
         # address, which only the ticket's email record holds, sealed with their key.

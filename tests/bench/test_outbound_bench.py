@@ -12,7 +12,7 @@ projector):
 - the email outbox's rate: agents' replies (ATENDE_BENCH_REQUESTS of them, on email
   tickets) are queued while a local SMTP server (tests/bench/smtp_sink.py, a counting
   server) holds its answers to DATA; once it answers, the rate is emails over the time to
-  the last one accepted. That server's own ceiling (``python -m tests.bench.smtp_sink``)
+  the last one accepted. That server's own ceiling (``python -m tests.smtp_sink``)
   is about 10,000 emails a second here; aiosmtpd, used before, capped the figure at 380;
 - the NATS stream's rate: the same server started again with ATENDE_NATS_URL publishes
   the whole log as a backlog; the rate is events over the time to the last
@@ -36,7 +36,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.smtp_sink import counting_smtp_server
 from tests.bench.summary import record
 from tests.bench.test_open_ticket_throughput import (
     MESSAGE,
@@ -49,6 +48,7 @@ from tests.bench.test_open_ticket_throughput import (
 from tests.databases import SECRET_KEY_TEXT, fresh_database_url
 from tests.e2e.server import Server, server_env
 from tests.nats_stream import count, fresh_stream
+from tests.smtp_sink import counting_smtp_server
 from tests.webhook_receiver import receiving
 
 pytestmark = pytest.mark.bench

@@ -1,13 +1,13 @@
-"""A counting SMTP server for the outbound benchmark: a real SMTP conversation (greeting,
-EHLO with PIPELINING, MAIL, RCPT, DATA with dot-stuffed content, RSET, NOOP, QUIT) that
-keeps nothing but a count of the emails it accepted.
+"""A counting SMTP server, for the outbound benchmark and tests that need one to accept: a
+real SMTP conversation (greeting, EHLO with PIPELINING, MAIL, RCPT, DATA with dot-stuffed
+content, RSET, NOOP, QUIT) that keeps nothing but a count of the emails it accepted.
 
 Why not aiosmtpd (tests/smtp_server.py, which every other test uses): parsing each
 command through its session machinery capped it at about 380 emails a second here even
 with the content left unparsed, below the rate the outbox has to reach (twice the create
 rate, about 1,300 a second), so the benchmark measured the receiver and not Atende. This
 one is an asyncio protocol answering line by line; its own ceiling, fed by
-``python -m tests.bench.smtp_sink`` (8 smtplib connections in separate processes), is
+``python -m tests.smtp_sink`` (8 smtplib connections in separate processes), is
 printed by that command and quoted in the benchmark's docstring.
 """
 
