@@ -38,6 +38,7 @@ class RowProjection(ABC, Generic[ChangeT]):
 
     def __init__(self, view: RowView[ChangeT]) -> None:
         self.view = view  # where the follower applies the changes; changes() never reads it
+        self._wanted_topics: dict[str, bool] = {}  # wants(), by stored topic
 
     @abstractmethod
     def changes(self, domain_event: Any, position: int) -> list[ChangeT]:
@@ -54,12 +55,11 @@ class RowProjection(ABC, Generic[ChangeT]):
         """``handles``, told from a stored event's topic, once per topic: an email
         outcome or an SLA timer's tick is decoded by the views that show it, not by
         all seven."""
-        known = self.__dict__.setdefault("_wanted_topics", {})
-        wanted = known.get(topic)
+        wanted = self._wanted_topics.get(topic)
         if wanted is None:
             try:
                 wanted = self.handles(resolve_topic(topic))
             except TopicError:  # no class answers to it: decoding it says why
                 wanted = True
-            known[topic] = wanted
+            self._wanted_topics[topic] = wanted
         return wanted
