@@ -233,5 +233,7 @@ def projector_pids(master_pid: int) -> set[int]:
 def _cmdline(pid: int, missing: bytes = b"project") -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:  # exited between the two reads
+    except (FileNotFoundError, ProcessLookupError):
+        # Exited between the two reads: gone (FileNotFoundError), or dying and not yet
+        # reaped, when reading it answers ESRCH (a worker just killed by a drill).
         return missing
