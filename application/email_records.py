@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -22,7 +22,7 @@ from domain.ticket_email import BOUNCED, TicketEmail, email_record_id
 from domain.ticket_refs import parse_outbound_message_id
 
 CONFLICT_RETRIES = 5
-# Email records the dispatcher keeps between batches (see EmailRecords.for_dispatch).
+# Email records the dispatcher keeps between batches (see EmailRecords._cached).
 RECORDS_CACHED = 5000
 
 
@@ -144,13 +144,17 @@ class EmailRecords:
                 )
             if records:
                 self.app.save(*records.values())
-        except BaseException as failed:
-            # The cached records took outcomes the store did not: read them afresh.
-            for record in records.values():
-                with contextlib.suppress(KeyError):
-                    self._cached.cache.get(record.id, evict=True)
-            if not isinstance(failed, IntegrityError):
-                raise
+        except IntegrityError:
+            self._forget(records.values())
             for o in outcomes:
                 self.record(o.ticket_id, o.outcome, o.delivery_id, o.message_id, o.kind,
                             o.answer, o.retry_at)  # fmt: skip
+        except BaseException:
+            self._forget(records.values())
+            raise
+
+    def _forget(self, records: Iterable[TicketEmail]) -> None:
+        """Drop kept records that took outcomes the store did not: read afresh next."""
+        for record in records:
+            with contextlib.suppress(KeyError):
+                self._cached.cache.get(record.id, evict=True)

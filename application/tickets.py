@@ -356,24 +356,12 @@ class TicketApplication(Application[UUID]):
     # Queries
 
     def get_ticket(self, ticket_id: UUID, version: int | None = None) -> Ticket:
-        try:
-            ticket = self.repository.get(ticket_id, version=version, projector_func=replay)
-        except AggregateNotFoundError:
-            raise TicketNotFound(ticket_id) from None
-        if not isinstance(ticket, Ticket):
-            raise TicketNotFound(ticket_id)
-        return ticket
+        return _ticket_in(self.repository, ticket_id, version)
 
     def read_ticket(self, ticket_id: UUID) -> Ticket:
         """The ticket as it is now, from this process's recent_tickets: to read, never
         to change."""
-        try:
-            ticket = self.recent_tickets.get(ticket_id, projector_func=replay)
-        except AggregateNotFoundError:
-            raise TicketNotFound(ticket_id) from None
-        if not isinstance(ticket, Ticket):
-            raise TicketNotFound(ticket_id)
-        return ticket
+        return _ticket_in(self.recent_tickets, ticket_id)
 
     def ticket_result(self, ticket_id: UUID, version: int | None = None) -> CommandResult:
         """The ticket (at a version, for idempotent replays) as a command returned it."""
@@ -425,6 +413,16 @@ class TicketApplication(Application[UUID]):
             raise TicketNotFound(ticket.id)
         number, position = found
         return CommandResult(ticket, number=number, position=position)
+
+
+def _ticket_in(repository: Repository[UUID], ticket_id: UUID, version: int | None = None) -> Ticket:
+    try:
+        ticket = repository.get(ticket_id, version=version, projector_func=replay)
+    except AggregateNotFoundError:
+        raise TicketNotFound(ticket_id) from None
+    if not isinstance(ticket, Ticket):
+        raise TicketNotFound(ticket_id)
+    return ticket
 
 
 def replay(aggregate: Any, domain_events: Iterable[Any]) -> Any:
