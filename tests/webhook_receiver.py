@@ -52,6 +52,11 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender died mid-request (a drill's kill -9): nothing was
+                    # delivered, as a real receiver would see it; it sends again.
+                    self.close_connection = True
+                    return
                 with receiver._lock:
                     receiver.received.append(
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
