@@ -14,6 +14,7 @@ from application.email_records import EmailRecords
 from application.erasure import CustomerEraser
 from application.idempotency import IdempotencyStore
 from application.intake import Intake
+from application.kb import KnowledgeBase
 from application.sla_config import SlaConfiguration
 from application.ticket_commands import TicketCommands
 from application.tickets import TicketApplication
@@ -53,6 +54,7 @@ class Atende:
     webhook_deliveries: SqlWebhookRows
     email_records: EmailRecords
     email_deliveries: SqlWebhookRows  # the email outbox: the same tables, its own follower
+    kb: KnowledgeBase
     # Where each outbound destination has got to in the log (issue 22), by follower name.
     outbound: dict[str, TrackingRecorder] = field(default_factory=dict)
 

@@ -23,6 +23,7 @@ from application.erasure import CustomerEraser
 from application.follow_up import FollowUpPolicy
 from application.intake import Intake
 from application.integrity import side_table_break
+from application.kb import KnowledgeBase
 from application.language import LanguagePolicy
 from application.router import Router
 from application.sla import SlaTimekeeper
@@ -215,6 +216,12 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         webhook_deliveries=webhook_deliveries,
         email_records=EmailRecords(tickets, find_notice=partial(notice_of, email_deliveries)),
         email_deliveries=email_deliveries,
+        kb=KnowledgeBase(
+            tickets,
+            audit_log,
+            languages=settings.languages,
+            default_language=settings.default_language,
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 
 from infrastructure.views.follow_up import PostgresFollowUpView, SQLiteFollowUpView
+from infrastructure.views.kb import PostgresKbView, SQLiteKbView
 from infrastructure.views.queue import PostgresQueueView, SQLiteQueueView
 from infrastructure.views.reports import PostgresReportsView, SQLiteReportsView
 from infrastructure.views.routing import PostgresRoutingView, SQLiteRoutingView
@@ -16,6 +17,7 @@ from infrastructure.views.sla import PostgresSlaView, SQLiteSlaView
 from infrastructure.views.ticket_list import PostgresTicketListView, SQLiteTicketListView
 from projections.base import RowProjection, RowView
 from projections.follow_up import FollowUpProjection, FollowUpView
+from projections.kb import KbProjection, KbView
 from projections.queue import QueueProjection, QueueView
 from projections.reports import ReportsProjection, ReportsView
 from projections.routing import RoutingProjection, RoutingView
@@ -41,6 +43,7 @@ VIEWS: dict[str, ViewKind] = {
     "routing": ViewKind(RoutingProjection, SQLiteRoutingView, PostgresRoutingView),
     "follow_up": ViewKind(FollowUpProjection, SQLiteFollowUpView, PostgresFollowUpView),
     "reports": ViewKind(ReportsProjection, SQLiteReportsView, PostgresReportsView),
+    "kb": ViewKind(KbProjection, SQLiteKbView, PostgresKbView),
 }
 
 
@@ -56,6 +59,7 @@ class Views(Mapping[str, RowView[Any]]):
     routing: RoutingView
     follow_up: FollowUpView
     reports: ReportsView
+    kb: KbView
 
     @classmethod
     def make(cls, datastore: Any) -> Views:

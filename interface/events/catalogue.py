@@ -26,6 +26,8 @@ from domain.calendar import Calendar
 from domain.customer import CustomerIdentity
 from domain.erasure import CustomerErasure
 from domain.intake import ThreadKey
+from domain.kb.article import Article
+from domain.kb.categories import KbCategories
 from domain.sla.policy import SlaPolicies
 from domain.sla.timers import TicketSla
 from domain.survey import Survey
@@ -48,6 +50,8 @@ AGGREGATES: tuple[type, ...] = (
     ApiToken,
     WebhookRegistry,
     TicketEmail,
+    Article,
+    KbCategories,
 )
 # Who an event's actor can be: a token's role, the system (SLA clock, router, follow-up
 # sweep) or the customer (a survey link).

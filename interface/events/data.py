@@ -644,6 +644,72 @@ class WebhookRegistryEnabled(Schema):
     subscription_id = uuid("The subscription.")
 
 
+class ArticleText(Schema):
+    title = text("The title in this language.")
+    body = text("The body in Markdown, as written (rendered with raw HTML escaped).")
+
+
+class ArticleCreated(Schema):
+    """A knowledge-base article was written, as a draft (issue 23)."""
+
+    slug = text("Its address on the public help centre, fixed for its life.")
+    source_language = text("The language the others are translated from.")
+    translations = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(ArticleText),
+        required=True,
+        **_meta("Its texts, by language."),
+    )
+    category_id = uuid("Its category.", nullable=True)
+    tags = texts("Its tags.")
+
+
+class ArticleTranslationPut(Schema):
+    """An article's text in one language was written or rewritten. Rewriting the source
+    language's marks every other translation outdated until it is written again."""
+
+    language = text("The language.")
+    title = text("The title in this language.")
+    body = text("The body in Markdown, as written.")
+
+
+class ArticleRecategorised(Schema):
+    """An article moved to another category (or to none)."""
+
+    category_id = uuid("Its category now.", nullable=True)
+
+
+class ArticleRetagged(Schema):
+    """An article's tags were replaced."""
+
+    tags = texts("Its tags now.")
+
+
+class ArticlePublished(Schema):
+    """An article became visible on the public help centre and in suggestions."""
+
+
+class ArticleArchived(Schema):
+    """An article was withdrawn from the public help centre and suggestions."""
+
+
+class KbCategoriesCreated(Schema):
+    """The knowledge base's category tree was started (empty)."""
+
+
+class KbCategoriesAdded(Schema):
+    """A category was added to the knowledge base's tree."""
+
+    category_id = uuid("The category.")
+    names = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        **_meta("Its name, by language."),
+    )
+    parent_id = uuid("The category it sits under; null at the top.", nullable=True)
+
+
 class TicketEmailCreated(Schema):
     """A ticket's email record was started (with its first email's outcome)."""
 

@@ -1,0 +1,340 @@
+"""The knowledge base's search view in SQL, with each database's own full-text engine.
+
+PostgreSQL: a ``tsvector`` per text (title weighted above body) under a GIN index, built
+by a text search configuration per language that folds accents (``unaccent``) and then
+stems with the language's Snowball dictionary, ranked by ``ts_rank_cd``.
+
+SQLite: an FTS5 table (``unicode61 remove_diacritics 2``) holding each text's stems,
+which Atende computes with the same Snowball algorithms (infrastructure/search_text.py),
+ranked by ``bm25``; its rowid is the text row's.
+
+Both index every word: the configurations' stemming dictionaries have no stop-word list,
+since FTS5 has none either, and "the same queries give the same top results on both
+backends" would not hold if one of them dropped ``como`` from a query and the other
+required it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+
+from infrastructure.markdown import to_text
+from infrastructure.search_text import (
+    ALGORITHMS,
+    SIMPLE,
+    algorithm,
+    fts5_match,
+    indexed,
+    query_words,
+)
+from infrastructure.sql import SqlDatabase
+from infrastructure.views.base import PostgresView, SQLiteView, SqlViewRows
+from infrastructure.views.batch import Params
+from projections.kb import ARTICLE, KbChange, KbView, SearchHit
+
+TABLE = "kb"
+_ARTICLE_COLUMNS = ("slug", "state", "category_id", "tags", "source_language", "updated_at")
+TITLE_WEIGHT = 5.0  # a word in the title counts five times one in the body (SQLite's bm25)
+
+
+class SqlKbRows(SqlViewRows, KbView):
+    db: SqlDatabase
+
+    def _setup_rows(self, datastore: SQLiteDatastore | PostgresDatastore, suffix: str) -> None:
+        self.db = SqlDatabase(datastore)
+        self.t = self.db.table(f"{TABLE}_articles{suffix}")
+        self.texts = self.db.table(f"{TABLE}_texts{suffix}")
+        self.fts = self.db.table(f"{TABLE}_search{suffix}")
+        self.index_prefix = TABLE + suffix
+
+    def owned_tables(self) -> list[str]:
+        return [self.t, self.texts] + ([] if self.db.is_postgres else [self.fts])
+
+    def rows(self) -> dict[str, list[dict[str, Any]]]:
+        with self.db.transaction(commit=False) as cursor:
+            self.db.execute(cursor, f"SELECT * FROM {self.t} ORDER BY id")
+            articles = [dict(row) for row in cursor.fetchall()]
+            self.db.execute(
+                cursor,
+                f"SELECT key, article_id, language, title, body FROM {self.texts} ORDER BY key",
+            )
+            texts = [dict(row) for row in cursor.fetchall()]
+        return {"articles": articles, "texts": texts}
+
+    def statements(self, changes: Sequence[KbChange]) -> list[tuple[str, list[Params]]]:
+        # Articles are written rarely and a batch holds few: a statement per change, in
+        # the order of the log, is plainer than grouping them as the ticket views do.
+        out: list[tuple[str, list[Params]]] = []
+        for change in changes:
+            if change.kind == ARTICLE:
+                out.append(self._article_statement(change))
+            else:
+                out += self._text_statements(change)
+        return out
+
+    def _article_statement(self, change: KbChange) -> tuple[str, list[Params]]:
+        params = {**change.fields, "id": change.article_id}
+        if change.insert:
+            columns = ("id", *_ARTICLE_COLUMNS)
+            values = ", ".join(f":{c}" for c in columns)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in _ARTICLE_COLUMNS)
+            statement = (
+                f"INSERT INTO {self.t} ({', '.join(columns)}) VALUES ({values}) "
+                f"ON CONFLICT (id) DO UPDATE SET {updates}"
+            )
+            return statement, [params]
+        sets = ", ".join(f"{c} = :{c}" for c in sorted(change.fields))
+        return f"UPDATE {self.t} SET {sets} WHERE id = :id", [params]
+
+    def _text_params(self, change: KbChange) -> dict[str, Any]:
+        language = str(change.language)
+        return {
+            "key": f"{change.article_id}:{language}",
+            "article_id": change.article_id,
+            "language": language,
+            "title": change.fields["title"],
+            "body": to_text(change.fields["body"]),
+        }
+
+    def _text_statements(self, change: KbChange) -> list[tuple[str, list[Params]]]:
+        raise NotImplementedError
+
+    def _hits(self, rows: list[tuple]) -> list[SearchHit]:
+        return [
+            SearchHit(row[0], row[4], row[1], row[2], row[3], float(row[5]))
+            for row in rows
+        ]
+
+    def index_names(self) -> list[str]:
+        return [f"{self.index_prefix}_texts_by_article"]
+
+    def index_ddl(self) -> list[str]:
+        return [
+            f"CREATE INDEX IF NOT EXISTS {self.index_prefix}_texts_by_article "
+            f"ON {self.texts} (article_id, language)"
+        ]
+
+    def _article_table_ddl(self) -> str:
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.t} (id TEXT PRIMARY KEY, slug TEXT NOT NULL, "
+            "state TEXT NOT NULL, category_id TEXT, tags TEXT NOT NULL, "
+            "source_language TEXT NOT NULL, updated_at TEXT NOT NULL)"
+        )
+
+
+class SQLiteKbView(SQLiteView, SqlKbRows):
+    view_name = TABLE
+
+    def create_row_tables(self) -> None:
+        self.db.create_tables(
+            [
+                self._article_table_ddl(),
+                # n: the FTS5 row's rowid (kept by ON CONFLICT ... DO UPDATE).
+                f"CREATE TABLE IF NOT EXISTS {self.texts} (n INTEGER PRIMARY KEY, "
+                "key TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL, language TEXT NOT NULL, "
+                "title TEXT NOT NULL, body TEXT NOT NULL)",
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {self.fts} USING fts5(title, body, "
+                "tokenize = 'unicode61 remove_diacritics 2')",
+                *self.index_ddl(),
+            ]
+        )
+
+    def _text_statements(self, change: KbChange) -> list[tuple[str, list[Params]]]:
+        params = self._text_params(change)
+        language = params["language"]
+        indexed_params = {
+            "key": params["key"],
+            "title_stems": indexed(params["title"], language),
+            "body_stems": indexed(params["body"], language),
+        }
+        return [
+            (
+                f"DELETE FROM {self.fts} WHERE rowid = "
+                f"(SELECT n FROM {self.texts} WHERE key = :key)",
+                [{"key": params["key"]}],
+            ),
+            (
+                f"INSERT INTO {self.texts} (key, article_id, language, title, body) "
+                "VALUES (:key, :article_id, :language, :title, :body) ON CONFLICT (key) "
+                "DO UPDATE SET title = excluded.title, body = excluded.body",
+                [params],
+            ),
+            (
+                f"INSERT INTO {self.fts} (rowid, title, body) VALUES "
+                f"((SELECT n FROM {self.texts} WHERE key = :key), :title_stems, :body_stems)",
+                [indexed_params],
+            ),
+        ]
+
+    def search(
+        self,
+        query: str,
+        language: str,
+        *,
+        limit: int,
+        any_word: bool = False,
+        states: tuple[str, ...] = ("published",),
+    ) -> list[SearchHit]:
+        match = fts5_match(query, language, any_word=any_word)
+        if match is None:
+            return []
+        wanted_states = ", ".join(f"'{s}'" for s in states if s.isalpha())
+        statement = (
+            f"SELECT t.article_id, t.language, t.title, t.body, a.slug, "
+            f"-bm25({self.fts}, {TITLE_WEIGHT}, 1.0) AS score "
+            f"FROM {self.fts} s JOIN {self.texts} t ON t.n = s.rowid "
+            f"JOIN {self.t} a ON a.id = t.article_id "
+            f"WHERE {self.fts} MATCH :match AND t.language = :language "
+            f"AND a.state IN ({wanted_states}) ORDER BY score DESC, a.slug LIMIT :limit"
+        )
+        with self.db.reading() as cursor:
+            self.db.execute(
+                cursor, statement, {"match": match, "language": language, "limit": limit}
+            )
+            return self._hits(self.db.fetch_values(cursor))
+
+
+class PostgresKbView(PostgresView, SqlKbRows):
+    view_name = TABLE
+
+    def create_row_tables(self) -> None:
+        # Under bootstrap's schema lock, like every table (workers start together).
+        _ensure_configurations(self.db)
+        self.db.create_tables(
+            [
+                self._article_table_ddl(),
+                f"CREATE TABLE IF NOT EXISTS {self.texts} (key TEXT PRIMARY KEY, "
+                "article_id TEXT NOT NULL, language TEXT NOT NULL, title TEXT NOT NULL, "
+                "body TEXT NOT NULL, document tsvector NOT NULL)",
+                *self.index_ddl(),
+            ]
+        )
+
+    def index_names(self) -> list[str]:
+        return [*super().index_names(), f"{self.index_prefix}_texts_search"]
+
+    def index_ddl(self) -> list[str]:
+        return [
+            *super().index_ddl(),
+            f"CREATE INDEX IF NOT EXISTS {self.index_prefix}_texts_search "
+            f"ON {self.texts} USING GIN (document)",
+        ]
+
+    def configuration(self, language: str) -> str:
+        return f'"{self.db.datastore.schema}".{_configuration_name(algorithm(language))}'
+
+    def _text_statements(self, change: KbChange) -> list[tuple[str, list[Params]]]:
+        params = self._text_params(change)
+        params["config"] = self.configuration(params["language"])
+        document = (
+            "setweight(to_tsvector(CAST(:config AS regconfig), :title), 'A') || "
+            "setweight(to_tsvector(CAST(:config AS regconfig), :body), 'B')"
+        )
+        return [
+            (
+                f"INSERT INTO {self.texts} (key, article_id, language, title, body, document) "
+                f"VALUES (:key, :article_id, :language, :title, :body, {document}) "
+                "ON CONFLICT (key) DO UPDATE SET title = EXCLUDED.title, "
+                "body = EXCLUDED.body, document = EXCLUDED.document",
+                [params],
+            )
+        ]
+
+    def search(
+        self,
+        query: str,
+        language: str,
+        *,
+        limit: int,
+        any_word: bool = False,
+        states: tuple[str, ...] = ("published",),
+    ) -> list[SearchHit]:
+        # Words only (letters and digits), so nothing typed is tsquery syntax; the
+        # configuration folds and stems each as it did the texts.
+        words = list(dict.fromkeys(w.lower() for w in query_words(query)))
+        if not words:
+            return []
+        joiner = " | " if any_word else " & "
+        statement = (
+            "SELECT t.article_id, t.language, t.title, t.body, a.slug, "
+            "ts_rank_cd(t.document, q, 1) AS score "
+            f"FROM {self.texts} t JOIN {self.t} a ON a.id = t.article_id, "
+            "to_tsquery(CAST(:config AS regconfig), :query) q "
+            "WHERE t.document @@ q AND t.language = :language AND a.state = ANY(:states) "
+            "ORDER BY score DESC, a.slug LIMIT :limit"
+        )
+        params = {
+            "config": self.configuration(language),
+            "query": joiner.join(words),
+            "language": language,
+            "states": list(states),
+            "limit": limit,
+        }
+        with self.db.reading() as cursor:
+            self.db.execute(cursor, statement, params)
+            return self._hits(self.db.fetch_values(cursor))
+
+
+def _configuration_name(algorithm_name: str) -> str:
+    return f"atende_{algorithm_name}"
+
+
+# Every token type a word can be, so numbers and hyphenated words are folded and
+# stemmed like plain words (as search_text treats them on SQLite).
+_WORD_TOKENS = (
+    "asciiword, word, numword, asciihword, hword, numhword, "
+    "hword_asciipart, hword_part, hword_numpart"
+)
+
+
+def _ensure_configurations(db: SqlDatabase) -> None:
+    """The ``unaccent`` extension (in ``public``, so dropping an Atende schema never
+    takes it) and, in Atende's schema, a configuration per language: unaccent, then the
+    language's Snowball stemmer without stop words (or nothing more, for ``simple``)."""
+    schema = f'"{db.datastore.schema}"'
+    with db.datastore.get_connection() as conn:
+        found = conn.execute(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+            "ON n.oid = e.extnamespace WHERE e.extname = 'unaccent'"
+        ).fetchone()
+        if found is None:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA public")
+            extension_schema = "public"
+        else:
+            extension_schema = found[0]
+        existing = {
+            row[0]
+            for row in conn.execute(
+                "SELECT c.cfgname FROM pg_ts_config c JOIN pg_namespace n "
+                "ON n.oid = c.cfgnamespace WHERE n.nspname = %s",
+                (db.datastore.schema,),
+            )
+        }
+        for name in sorted({*ALGORITHMS.values(), SIMPLE}):
+            configuration = _configuration_name(name)
+            if configuration in existing:
+                continue
+            dictionaries = f'"{extension_schema}".unaccent'
+            if name == SIMPLE:
+                dictionaries += ", pg_catalog.simple"
+            else:
+                stemmer = f"{schema}.{configuration}_stem"
+                conn.execute(
+                    f"CREATE TEXT SEARCH DICTIONARY {stemmer} "
+                    f"(TEMPLATE = pg_catalog.snowball, Language = {name})"
+                )
+                dictionaries += f", {stemmer}"
+            conn.execute(
+                f"CREATE TEXT SEARCH CONFIGURATION {schema}.{configuration} "
+                "(COPY = pg_catalog.simple)"
+            )
+            conn.execute(
+                f"ALTER TEXT SEARCH CONFIGURATION {schema}.{configuration} "
+                f"ALTER MAPPING FOR {_WORD_TOKENS} WITH {dictionaries}"
+            )
+        conn.commit()
+
