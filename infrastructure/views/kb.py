@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
+from psycopg.rows import tuple_row
 from eventsourcing.sqlite import SQLiteDatastore
 
 from infrastructure.markdown import to_text
@@ -296,7 +297,8 @@ def _ensure_configurations(db: SqlDatabase) -> None:
     takes it) and, in Atende's schema, a configuration per language: unaccent, then the
     language's Snowball stemmer without stop words (or nothing more, for ``simple``)."""
     schema = f'"{db.datastore.schema}"'
-    with db.datastore.get_connection() as conn:
+    with db.datastore.get_connection() as connection:
+        conn = connection.cursor(row_factory=tuple_row)  # the pool's rows are dicts
         found = conn.execute(
             "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
             "ON n.oid = e.extnamespace WHERE e.extname = 'unaccent'"
@@ -336,5 +338,5 @@ def _ensure_configurations(db: SqlDatabase) -> None:
                 f"ALTER TEXT SEARCH CONFIGURATION {schema}.{configuration} "
                 f"ALTER MAPPING FOR {_WORD_TOKENS} WITH {dictionaries}"
             )
-        conn.commit()
+        connection.commit()
 

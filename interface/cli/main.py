@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from infrastructure.views.registry import VIEWS
 from interface.cli.audit import add_audit_commands
+from interface.cli.kb import add_kb_commands
 from interface.cli.keys import add_key_commands
 from interface.cli.tokens import add_token_commands
 
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     add_token_commands(commands)
     add_audit_commands(commands)
     add_key_commands(commands)
+    add_kb_commands(commands)
 
     secret = commands.add_parser("secret", help="print a new ATENDE_SECRET_KEY value")
     secret.set_defaults(run=_print_secret)

@@ -30,10 +30,13 @@ from application.errors import (
     TokenNotFound,
     WebhookDeliveryNotFound,
 )
+from application.kb import InvalidArticle
 from domain.actor import NotYourOwn
 from domain.agent import AgentInactive
 from domain.api_token import TokenExpired, TokenRevoked
 from domain.calendar import InvalidCalendar
+from domain.kb.article import ArticleNotFound, ArticleStateConflict, DuplicateSlug
+from domain.kb.categories import CategoryNotFound, DuplicateCategory
 from domain.sla.policy import InvalidPolicy
 from domain.survey import SurveyClosed
 from domain.ticket import TransitionNotAllowed
@@ -166,6 +169,12 @@ def add_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(TokenExpired, _on_token_unusable)
     for invalid in (InvalidCalendar, InvalidPolicy, InvalidHolidaySeed):
         app.add_error_handler(invalid, _on_invalid_field)
+    app.add_error_handler(ArticleNotFound, _on_not_found)
+    app.add_error_handler(InvalidArticle, _on_invalid_field)
+    app.add_error_handler(CategoryNotFound, _on_no_parent)
+    app.add_error_handler(DuplicateSlug, _on_duplicate_slug)
+    app.add_error_handler(DuplicateCategory, _on_duplicate_category)
+    app.add_error_handler(ArticleStateConflict, _on_article_state)
     app.add_error_handler(TransitionNotAllowed, _on_transition)
     app.add_error_handler(DuplicateExternalRef, _on_duplicate_ref)
     app.add_error_handler(StaleVersion, _on_stale)
@@ -258,6 +267,26 @@ def _on_survey_closed(req: Any, resp: Any, ex: SurveyClosed, params: Any) -> Non
         else "The ticket was reopened, so this survey takes no more answers."
     )  # fmt: skip
     raise Problem(falcon.HTTP_410, "survey-closed", "Survey closed", detail, state=ex.state)
+
+
+def _on_no_parent(req: Any, resp: Any, ex: CategoryNotFound, params: Any) -> None:
+    # Only adding a category looks one up (an article's category_id is InvalidArticle).
+    raise validation_problem({"parent_id": [str(ex)]})
+
+
+def _on_duplicate_slug(req: Any, resp: Any, ex: DuplicateSlug, params: Any) -> None:
+    raise Problem(falcon.HTTP_409, "duplicate-slug", "Duplicate slug", str(ex), slug=ex.slug)
+
+
+def _on_duplicate_category(req: Any, resp: Any, ex: DuplicateCategory, params: Any) -> None:
+    raise Problem(
+        falcon.HTTP_409, "duplicate-category", "Duplicate category", str(ex),
+        category_id=str(ex.existing),
+    )  # fmt: skip
+
+
+def _on_article_state(req: Any, resp: Any, ex: ArticleStateConflict, params: Any) -> None:
+    raise Problem(falcon.HTTP_409, "article-state", "Article state", str(ex))
 
 
 def _on_transition(req: Any, resp: Any, ex: TransitionNotAllowed, params: Any) -> None:

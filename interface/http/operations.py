@@ -25,6 +25,7 @@ from interface.http.resources import (
     events,
     health,
     intake,
+    kb,
     me,
     metrics,
     queue,
@@ -52,6 +53,7 @@ DECLARING = (
     audit,
     tokens,
     webhooks,
+    kb,
     me,
     docs,
 )

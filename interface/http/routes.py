@@ -23,6 +23,7 @@ from interface.http.resources.docs import add_docs_routes
 from interface.http.resources.events import EventFeed
 from interface.http.resources.health import Health
 from interface.http.resources.intake import add_intake_routes
+from interface.http.resources.kb import add_kb_routes
 from interface.http.resources.me import add_me_routes
 from interface.http.resources.metrics import add_metrics_route
 from interface.http.resources.queue import Queue
@@ -127,4 +128,7 @@ def add_routes(app: falcon.App, atende: Atende) -> None:
         ),
     )
     add_me_routes(app, agents=tickets.agents, routing=views.routing, log=log)
+    add_kb_routes(
+        app, kb=atende.kb, view=views.kb, languages=settings.languages, tickets=tickets
+    )
     add_docs_routes(app, build_document())  # built once: operations never change

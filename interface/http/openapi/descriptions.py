@@ -13,6 +13,10 @@ PARAMETERS: dict[tuple[str, str], str] = {
     ("path", "delivery_id"): "The delivery's id (its webhook-id header).",
     ("path", "customer_id"): "The customer's id, as tickets show it (`customer_id`).",
     ("path", "name"): "The calendar's name, as SLA policies refer to it.",
+    ("path", "article_id"): "The article's id (a UUID derived from its slug).",
+    ("path", "slug"): "The article's slug, its address on the help centre.",
+    ("query", "lang"): "A configured language (es, pt, en...): the translation shown, "
+    "or the texts searched.",
     ("path", "n"): "The ticket's human number (1, 2, 3... in the order tickets were opened).",
     ("path", "token"): "The survey link's token: the credential the customer holds.",
     ("path", "channel"): "The contact's channel: chat, social, phone or web.",
@@ -81,6 +85,9 @@ TAGS: dict[str, str] = {
     "tokens": "API tokens: issue, list, rotate, revoke; `GET /v1/me` says who a token is.",
     "webhooks": "Events delivered to your URLs, signed per Standard Webhooks: subscriptions, "
     "their deliveries and every attempt, retries and replays.",
+    "kb": "The knowledge base: categories and articles in every language served, a public "
+    "help centre (no token: search, suggestions, published articles) and suggestions for "
+    "a ticket.",
     "operations": "Health and metrics, for operators and probes.",
     "documentation": "This document and its browsable page.",
 }
@@ -88,6 +95,26 @@ TAGS: dict[str, str] = {
 # What a member means, by its name; "Schema.member" where a name means something else
 # there. The builder adds it where the schema's field gives no description.
 PROPERTIES: dict[str, str] = {
+    # The knowledge base.
+    "ArticleIn.category_id": "Its category (GET /v1/kb/categories); null: none.",
+    "ArticleChangeIn.category_id": "Move it to this category; null: to none.",
+    "ArticleOut.category_id": "Its category (null: none).",
+    "PublicArticleOut.category_id": "Its category (null: none).",
+    "KbCategoryIn.parent_id": "The category it sits under (null: at the top).",
+    "KbCategoryOut.parent_id": "The category it sits under (null: at the top).",
+    "KbCategoryOut.names": "Its name, by language.",
+    "ArticleOut.slug": "Its address on the public help centre.",
+    "PublicArticleOut.slug": "Its address on the public help centre.",
+    "SearchHitOut.slug": "The article's address on the public help centre.",
+    "ArticleOut.source_language": "The language the others translate.",
+    "ArticleOut.title": "The title in the language shown.",
+    "PublicArticleOut.title": "The title in the language shown.",
+    "SearchHitOut.title": "The article's title in the language searched.",
+    "TranslationIn.title": "The title in this language.",
+    "TranslationOut.title": "The title in this language.",
+    "ArticleOut.translations": "Every text it has, by language.",
+    "PublicArticleOut.body_html": "The body as HTML: raw HTML in the Markdown is shown as "
+    "text and unsafe links as text, so it is safe to show as is.",
     # Tickets.
     "id": "The id.",
     "number": "The ticket's human number (1, 2, 3... in the order tickets were opened).",

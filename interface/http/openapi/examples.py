@@ -28,6 +28,27 @@ REQUEST_EXAMPLES: dict[str, Any] = {
         "visibility": "public",
     },
     "EmptyIn": {},
+    "KbCategoryIn": {"names": {"es": "Facturación", "pt": "Cobrança", "en": "Billing"}},
+    "ArticleIn": {
+        "slug": "pagar-factura",
+        "translations": {
+            "es": {
+                "title": "Cómo pagar su factura",
+                "body": "Pague en línea con **tarjeta** o en cualquier agencia.",
+            },
+            "pt": {
+                "title": "Como pagar sua fatura",
+                "body": "Pague pelo aplicativo com **cartão** ou em qualquer agência.",
+            },
+        },
+        "tags": ["facturacion"],
+    },
+    "ArticleChangeIn": {
+        "translations": {
+            "en": {"title": "How to pay your bill", "body": "Pay online by **card**."}
+        },
+        "tags": ["billing", "facturacion"],
+    },
     "StatusIn": {"status": "pending"},
     "LanguageIn": {"language": "pt-BR"},
     "PriorityIn": {"priority": "urgent"},

@@ -11,6 +11,7 @@ _TICKET = "/v1/tickets/{ticket_id:uuid}"
 _AGENT = "/v1/agents/{agent_id:uuid}"
 _TOKEN = "/v1/tokens/{token_id:uuid}"
 _WEBHOOK = "/v1/webhooks/{webhook_id:uuid}"
+_ARTICLE = "/v1/kb/articles/{article_id:uuid}"
 _DELIVERY = f"{_WEBHOOK}/deliveries/{{delivery_id:uuid}}"
 
 OPERATION_IDS: dict[tuple[str, str], str] = {
@@ -80,6 +81,18 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     (_DELIVERY, "get"): "getWebhookDelivery",
     (f"{_DELIVERY}/retry", "post"): "retryWebhookDelivery",
     (f"{_WEBHOOK}/replay", "post"): "replayWebhook",
+    ("/v1/kb/categories", "post"): "createKbCategory",
+    ("/v1/kb/categories", "get"): "listKbCategories",
+    ("/v1/kb/articles", "post"): "createKbArticle",
+    (_ARTICLE, "get"): "getKbArticle",
+    (_ARTICLE, "put"): "changeKbArticle",
+    (f"{_ARTICLE}/publish", "post"): "publishKbArticle",
+    (f"{_ARTICLE}/archive", "post"): "archiveKbArticle",
+    (f"{_ARTICLE}/history", "get"): "getKbArticleHistory",
+    ("/v1/public/kb/search", "get"): "searchPublicKb",
+    ("/v1/public/kb/suggest", "get"): "suggestPublicKb",
+    ("/v1/public/kb/articles/{slug}", "get"): "getPublicKbArticle",
+    ("/v1/tickets/{ticket_id:uuid}/suggestions", "get"): "getTicketSuggestions",
     ("/v1/me", "get"): "getMe",
     ("/docs", "get"): "getDocsPage",
     ("/v1/openapi.json", "get"): "getOpenApiDocument",

@@ -17,6 +17,12 @@ URN = "urn:atende:problem:"
 
 # The members some problems add, as JSON Schema.
 MEMBERS: dict[str, dict[str, Any]] = {
+    "slug": {"type": "string", "description": "The slug asked for."},
+    "category_id": {
+        "type": "string",
+        "format": "uuid",
+        "description": "The category that already has this name.",
+    },
     "errors": {
         "type": "object",
         "description": "Each invalid field, parameter or header (dotted for nested fields, "
@@ -113,6 +119,12 @@ PROBLEM_TYPES: tuple[ProblemType, ...] = (
                 "The answer kept for this Idempotency-Key does not verify; use a new key."),
     ProblemType("duplicate-webhook", 409, "Duplicate webhook",
                 "A subscription sends these events to this URL already.", ("webhook_id",)),
+    ProblemType("duplicate-slug", 409, "Duplicate slug",
+                "Another knowledge-base article has this slug.", ("slug",)),
+    ProblemType("duplicate-category", 409, "Duplicate category",
+                "A sibling category has this name in this language.", ("category_id",)),
+    ProblemType("article-state", 409, "Article state",
+                "The article is already published (or archived)."),
     ProblemType("token-revoked", 409, "Token not usable", "The token is revoked."),
     ProblemType("token-expired", 409, "Token not usable", "The token has expired."),
     ProblemType("survey-closed", 410, "Survey closed",

@@ -1,0 +1,378 @@
+"""Knowledge-base routes (issue 23).
+
+Editors (admins, supervisors, agents) write categories and articles; every token
+holder reads them. Articles are read from the log: an edit is visible at once, and
+``?as_of=`` shows any past version. Search and suggestions read the ``kb`` view.
+
+The public help centre (no token: ``/v1/public/kb/...``) shows published articles
+only. Its answers carry an ``ETag`` and ``Cache-Control: public``, and answer 304 to a
+matching ``If-None-Match``; like every public route they spend the client address's
+budget (ATENDE_PUBLIC_RATE_LIMIT).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import falcon
+
+from application.kb import ArticleChange, KnowledgeBase
+from application.ports import ReadsTickets
+from domain.kb.article import Article
+from infrastructure.markdown import to_html
+from infrastructure.search_text import highlight
+from interface.http.errors import validation_problem
+from interface.http.hooks import expected_version, validate_body
+from interface.http.middleware.auth import TICKET_READERS, allow
+from interface.http.openapi.operation import PUBLIC, Operation, Operations
+from interface.http.schemas.common import EmptyIn
+from interface.http.schemas.events import EventOut
+from interface.http.schemas.kb import (
+    ArticleChangeIn,
+    ArticleIn,
+    ArticleOut,
+    ArticleReadQueryIn,
+    KbCategoryIn,
+    KbCategoryListOut,
+    KbCategoryOut,
+    PublicArticleOut,
+    PublicArticleQueryIn,
+    SearchOut,
+    SearchQueryIn,
+    SuggestionQueryIn,
+)
+from projections.kb import KbView, SearchHit
+
+EDITORS = ("admin", "supervisor", "agent")
+READERS = ("admin", "supervisor", "agent", "integrator", "auditor", "analyst")
+ARTICLE = "/v1/kb/articles/{article_id:uuid}"
+# How long a shared cache may keep a public answer: an edit shows within a minute.
+PUBLIC_MAX_AGE = 60
+
+_CATEGORY_OUT = KbCategoryOut()
+_ARTICLE_OUT = ArticleOut()
+_PUBLIC_OUT = PublicArticleOut()
+_HISTORY_OUT = EventOut(exclude=("position",), many=True)
+_READ_QUERY = ArticleReadQueryIn()
+_PUBLIC_QUERY = PublicArticleQueryIn()
+_SEARCH_QUERY = SearchQueryIn()
+_SUGGESTION_QUERY = SuggestionQueryIn()
+
+
+def _language(wanted: str | None, languages: Collection[str], field: str = "lang") -> str | None:
+    if wanted is not None and wanted not in languages:
+        raise validation_problem(
+            {field: [f"Not a configured language (configured: {', '.join(languages)})."]}
+        )
+    return wanted
+
+
+def article_document(article: Article, wanted: str | None = None) -> dict[str, Any]:
+    language = article.shown_language(wanted)
+    shown = article.translations[language]
+    document = {
+        "id": article.id,
+        "slug": article.slug,
+        "state": article.state,
+        "version": article.version,
+        "source_language": article.source_language,
+        "category_id": article.category_id,
+        "tags": article.tags,
+        "author": article.author,
+        "translations": {
+            code: {"title": t.title, "body": t.body, "outdated": article.outdated(code)}
+            for code, t in sorted(article.translations.items())
+        },
+        "language": language,
+        "title": shown.title,
+        "body": shown.body,
+        "body_html": to_html(shown.body),
+        "created_at": article.created_on,
+        "updated_at": article.modified_on,
+    }
+    return _ARTICLE_OUT.dump(document)
+
+
+def _render_article(resp: falcon.Response, article: Article, wanted: str | None, status=200):
+    resp.status = status
+    resp.media = article_document(article, wanted)
+    resp.etag = str(article.version)
+    if status == 201:
+        resp.location = f"/v1/kb/articles/{article.id}"
+
+
+def _hits(hits: list[SearchHit], query: str) -> dict[str, Any]:
+    return SearchOut().dump(
+        {
+            "items": [
+                {
+                    "id": hit.article_id,
+                    "slug": hit.slug,
+                    "language": hit.language,
+                    "title": hit.title,
+                    "snippet": highlight(hit.body, query, hit.language),
+                    "score": round(hit.score, 6),
+                }
+                for hit in hits
+            ]
+        }
+    )
+
+
+def _public(req: falcon.Request, resp: falcon.Response, media: dict[str, Any]) -> None:
+    """Cacheable by anyone: an ETag of the answer itself, 304 when the client has it."""
+    body = json.dumps(media, sort_keys=True, default=str).encode()
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    resp.etag = etag
+    resp.cache_control = ["public", f"max-age={PUBLIC_MAX_AGE}"]
+    resp.vary = ["Accept-Language"]
+    if req.if_none_match and any(tag == etag for tag in req.if_none_match):
+        resp.status = falcon.HTTP_304
+        return
+    resp.media = media
+
+
+class _Kb:
+    def __init__(self, *, kb: KnowledgeBase, view: KbView, languages: Collection[str]):
+        self.kb = kb
+        self.view = view
+        self.languages = tuple(languages)
+
+
+class CategoryCollection(_Kb):
+    schema = KbCategoryIn()
+
+    @falcon.before(allow(*EDITORS))
+    @falcon.before(validate_body)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = req.context.body
+        category = self.kb.add_category(body["names"], body["parent_id"], req.context.actor)
+        resp.status = falcon.HTTP_201
+        resp.media = _CATEGORY_OUT.dump(category)
+
+    @falcon.before(allow(*READERS))
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"items": [_CATEGORY_OUT.dump(c) for c in self.kb.categories()]}
+
+
+class ArticleCollection(_Kb):
+    schema = ArticleIn()
+
+    @falcon.before(allow(*EDITORS))
+    @falcon.before(validate_body)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = req.context.body
+        article = self.kb.create(
+            body["slug"],
+            body["translations"],
+            req.context.actor,
+            source_language=body["source_language"],
+            category_id=body["category_id"],
+            tags=body["tags"],
+        )
+        _render_article(resp, article, None, status=201)
+
+
+class ArticleItem(_Kb):
+    schema = ArticleChangeIn()
+
+    @falcon.before(allow(*READERS))
+    def on_get(self, req: falcon.Request, resp: falcon.Response, article_id: UUID) -> None:
+        query = _READ_QUERY.load(req.params)
+        wanted = _language(query.get("lang"), self.languages)
+        at: datetime | None = query.get("as_of")
+        _render_article(resp, self.kb.get(article_id, at), wanted)
+        if at is not None:
+            resp.media["as_of"] = at.isoformat()
+
+    @falcon.before(allow(*EDITORS))
+    @falcon.before(validate_body)
+    def on_put(self, req: falcon.Request, resp: falcon.Response, article_id: UUID) -> None:
+        body = req.context.body
+        change = ArticleChange(
+            translations=body.get("translations"),
+            category_id=body.get("category_id"),
+            category_given="category_id" in body,
+            tags=body.get("tags"),
+        )
+        article = self.kb.change(article_id, change, req.context.actor, expected_version(req))
+        _render_article(resp, article, None)
+
+
+class ArticleTransition(_Kb):
+    schema = EmptyIn()
+
+    def __init__(self, *, publish: bool, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.publish = publish
+
+    @falcon.before(allow(*EDITORS))
+    @falcon.before(validate_body)
+    def on_post(self, req: falcon.Request, resp: falcon.Response, article_id: UUID) -> None:
+        move = self.kb.publish if self.publish else self.kb.archive
+        _render_article(resp, move(article_id, req.context.actor), None)
+
+
+class ArticleHistory(_Kb):
+    @falcon.before(allow(*READERS))
+    def on_get(self, req: falcon.Request, resp: falcon.Response, article_id: UUID) -> None:
+        events = self.kb.history(article_id)
+        resp.media = {"article_id": str(article_id), "events": _HISTORY_OUT.dump(events)}
+
+
+class PublicSearch(_Kb):
+    public = True
+
+    def __init__(self, *, any_word: bool, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.any_word = any_word  # suggestions: any word of what the customer typed
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        query = _SEARCH_QUERY.load(req.params)
+        language = str(_language(query["lang"], self.languages))
+        hits = self.view.search(
+            query["q"], language, limit=query["limit"], any_word=self.any_word
+        )
+        _public(req, resp, _hits(hits, query["q"]))
+
+
+class PublicArticle(_Kb):
+    public = True
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, slug: str) -> None:
+        query = _PUBLIC_QUERY.load(req.params)
+        wanted = _language(query.get("lang"), self.languages)
+        article = self.kb.published(slug)
+        language = article.shown_language(wanted)
+        shown = article.translations[language]
+        media = _PUBLIC_OUT.dump(
+            {
+                "slug": article.slug,
+                "language": language,
+                "title": shown.title,
+                "body_html": to_html(shown.body),
+                "category_id": article.category_id,
+                "tags": article.tags,
+                "updated_at": article.modified_on,
+            }
+        )
+        resp.content_language = language
+        _public(req, resp, media)
+
+
+class TicketSuggestions(_Kb):
+    """Published articles in the ticket's language, ranked against its subject,
+    description and latest customer message."""
+
+    def __init__(self, *, tickets: ReadsTickets, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.tickets = tickets
+
+    @falcon.before(allow(*TICKET_READERS))
+    def on_get(self, req: falcon.Request, resp: falcon.Response, ticket_id: UUID) -> None:
+        query = _SUGGESTION_QUERY.load(req.params)
+        ticket = self.tickets.get_ticket(ticket_id)
+        language = (ticket.language or "").split("-")[0].lower()
+        if language not in self.languages:
+            resp.media = {"items": []}
+            return
+        texts = [ticket.subject.text, ticket.description.text]
+        from_customer = [m for m in ticket.messages if m["author_type"] == "customer"]
+        if from_customer:
+            texts.append(from_customer[-1]["body"].text)
+        words = " ".join(texts)
+        hits = self.view.search(words, language, limit=query["limit"], any_word=True)
+        resp.media = _hits(hits, words)
+
+
+def add_kb_routes(
+    app: falcon.App,
+    *,
+    kb: KnowledgeBase,
+    view: KbView,
+    languages: Collection[str],
+    tickets: ReadsTickets,
+) -> None:
+    shared = {"kb": kb, "view": view, "languages": languages}
+    app.add_route("/v1/kb/categories", CategoryCollection(**shared))
+    app.add_route("/v1/kb/articles", ArticleCollection(**shared))
+    app.add_route(ARTICLE, ArticleItem(**shared))
+    app.add_route(f"{ARTICLE}/publish", ArticleTransition(publish=True, **shared))
+    app.add_route(f"{ARTICLE}/archive", ArticleTransition(publish=False, **shared))
+    app.add_route(f"{ARTICLE}/history", ArticleHistory(**shared))
+    app.add_route("/v1/public/kb/search", PublicSearch(any_word=False, **shared))
+    app.add_route("/v1/public/kb/suggest", PublicSearch(any_word=True, **shared))
+    app.add_route("/v1/public/kb/articles/{slug}", PublicArticle(**shared))
+    app.add_route(
+        "/v1/tickets/{ticket_id:uuid}/suggestions", TicketSuggestions(tickets=tickets, **shared)
+    )
+
+
+_EDIT_ERRORS = (404, 409)
+OPERATIONS: Operations = {
+    ("/v1/kb/categories", "post"): Operation(
+        "Add a knowledge-base category (under a parent, or at the top)",
+        "kb", EDITORS, KbCategoryOut, statuses=(201,), body=KbCategoryIn, errors=(409,),
+    ),
+    ("/v1/kb/categories", "get"): Operation(
+        "Every knowledge-base category (a tree: each names its parent)",
+        "kb", READERS, KbCategoryListOut,
+    ),
+    ("/v1/kb/articles", "post"): Operation(
+        "Write a knowledge-base article (a draft until published)",
+        "kb", EDITORS, ArticleOut, statuses=(201,), body=ArticleIn, errors=(409,), etag=True,
+        description="A slug another article has is a 409. Translations must be in configured "
+        "languages (ATENDE_LANGUAGES), else a 422 naming the field.",
+    ),
+    (ARTICLE, "get"): Operation(
+        "Read an article (from the event store), in a language, or as it was at an instant",
+        "kb", READERS, ArticleOut, query=ArticleReadQueryIn, errors=(404,), etag=True,
+        description="?lang= picks the translation shown as title and body (the source "
+        "language when it has none); every translation is in translations, each marked "
+        "outdated when the source changed after it.",
+    ),
+    (ARTICLE, "put"): Operation(
+        "Change an article: write translations, move it to a category, replace its tags",
+        "kb", EDITORS, ArticleOut, body=ArticleChangeIn, errors=_EDIT_ERRORS, if_match=True,
+        etag=True,
+        description="With If-Match (the ETag of a read), a PUT on a version someone else "
+        "moved on from is a 412 and changes nothing.",
+    ),
+    (f"{ARTICLE}/publish", "post"): Operation(
+        "Publish an article (public help centre, search, suggestions)",
+        "kb", EDITORS, ArticleOut, body=EmptyIn, errors=_EDIT_ERRORS, etag=True,
+    ),
+    (f"{ARTICLE}/archive", "post"): Operation(
+        "Archive an article (withdrawn from the help centre and suggestions)",
+        "kb", EDITORS, ArticleOut, body=EmptyIn, errors=_EDIT_ERRORS, etag=True,
+    ),
+    (f"{ARTICLE}/history", "get"): Operation(
+        "Every event of an article, in order", "kb", READERS, None, errors=(404,),
+    ),
+    ("/v1/public/kb/search", "get"): Operation(
+        "Search the published articles in a language (no token)",
+        "kb", PUBLIC, SearchOut, query=SearchQueryIn, etag=True,
+        description="Every word must be found, in the title or the body; accents and word "
+        "endings do not matter. Cacheable (ETag, Cache-Control: public).",
+    ),
+    ("/v1/public/kb/suggest", "get"): Operation(
+        "Articles that may answer what a customer is typing on a contact form (no token)",
+        "kb", PUBLIC, SearchOut, query=SearchQueryIn, etag=True,
+        description="Like search, but any word may match: the best matches first.",
+    ),
+    ("/v1/public/kb/articles/{slug}", "get"): Operation(
+        "Read a published article by its slug (no token)",
+        "kb", PUBLIC, PublicArticleOut, query=PublicArticleQueryIn, errors=(404,), etag=True,
+        description="Drafts and archived articles are not found. ?lang= picks the "
+        "translation (the source language when it has none; Content-Language says which).",
+    ),
+    ("/v1/tickets/{ticket_id:uuid}/suggestions", "get"): Operation(
+        "Published articles that may answer a ticket, best first",
+        "kb", TICKET_READERS, SearchOut, query=SuggestionQueryIn, errors=(404,),
+    ),
+}  # fmt: skip

@@ -1,0 +1,189 @@
+"""marshmallow schemas of the knowledge-base routes (resources/kb.py): categories,
+articles in and out, search and suggestion queries and their hits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from domain.kb.article import SLUG, SLUG_MAX, STATES
+from infrastructure.search_text import WORD
+from interface.http.schemas.common import (
+    FullMatch,
+    OutSchema,
+    long_text,
+    one_of,
+    short_text,
+    tag_list,
+)
+
+TITLE_MAX = 200
+NAME_MAX = 100
+QUERY_MAX = 200
+# A language as the knowledge base keys its texts: a configured ISO 639-1 code.
+LANGUAGE_CODE = r"^[a-z]{2,3}$"
+FUTURE_SLACK_SECONDS = 5
+
+
+def _language_map(values: fields.Field, description: str, **kwargs: Any) -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(validate=FullMatch(LANGUAGE_CODE, error="Not a language code.")),
+        values=values,
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": description},
+        **kwargs,
+    )
+
+
+class TranslationIn(Schema):
+    title = short_text(TITLE_MAX, required=True)
+    body = long_text(
+        required=True,
+        metadata={"description": "Markdown. Stored as written; raw HTML in it is shown "
+                  "as text, never as markup (body_html)."},
+    )  # fmt: skip
+
+
+class KbCategoryIn(Schema):
+    names = _language_map(
+        short_text(NAME_MAX), "The category's name, by configured language.", required=True
+    )
+    parent_id = fields.UUID(load_default=None, allow_none=True)
+
+
+class KbCategoryOut(OutSchema):
+    id = fields.UUID()
+    names = fields.Dict(keys=fields.String(), values=fields.String())
+    parent_id = fields.UUID(allow_none=True)
+
+
+class KbCategoryListOut(Schema):
+    items = fields.List(fields.Nested(KbCategoryOut), required=True)
+
+
+class ArticleIn(Schema):
+    slug = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=SLUG_MAX), FullMatch(SLUG.pattern)],
+        metadata={"description": "Its address on the public help centre "
+                  "(/v1/public/kb/articles/{slug}): lower-case words joined by hyphens. "
+                  "Fixed for the article's life; a slug in use is a 409."},
+    )  # fmt: skip
+    translations = _language_map(
+        fields.Nested(TranslationIn), "Its texts, by configured language.", required=True
+    )
+    source_language = fields.String(
+        load_default=None,
+        validate=FullMatch(LANGUAGE_CODE, error="Not a language code."),
+        metadata={"description": "The language the others translate (default: the "
+                  "deployment's default language when given, else the first)."},
+    )  # fmt: skip
+    category_id = fields.UUID(load_default=None, allow_none=True)
+    tags = tag_list(load_default=list)
+
+
+class ArticleChangeIn(Schema):
+    translations = _language_map(
+        fields.Nested(TranslationIn), "Texts to write, by configured language."
+    )
+    category_id = fields.UUID(allow_none=True)
+    tags = tag_list()
+
+
+class TranslationOut(OutSchema):
+    title = fields.String()
+    body = fields.String(metadata={"description": "Markdown, as written."})
+    outdated = fields.Boolean(
+        metadata={"description": "The source language's text changed after this one."}
+    )
+
+
+class ArticleOut(OutSchema):
+    class Meta:
+        sometimes = ("as_of",)
+
+    id = fields.UUID()
+    slug = fields.String()
+    state = one_of(STATES)
+    version = fields.Integer(metadata={"description": "Its version (the ETag, for If-Match)."})
+    source_language = fields.String()
+    category_id = fields.UUID(allow_none=True)
+    tags = fields.List(fields.String())
+    author = fields.Dict(metadata={"description": "Who wrote it first (the principal)."})
+    translations = fields.Dict(keys=fields.String(), values=fields.Nested(TranslationOut))
+    language = fields.String(metadata={"description": "The language of title and body."})
+    title = fields.String()
+    body = fields.String(metadata={"description": "Markdown, as written."})
+    body_html = fields.String(
+        metadata={"description": "The body rendered to HTML with raw HTML escaped and "
+                  "unsafe links (javascript:, data:...) left as text: safe to show as is."},
+    )  # fmt: skip
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    as_of = fields.AwareDateTime()
+
+
+class PublicArticleOut(OutSchema):
+    slug = fields.String()
+    language = fields.String()
+    title = fields.String()
+    body_html = fields.String()
+    category_id = fields.UUID(allow_none=True)
+    tags = fields.List(fields.String())
+    updated_at = fields.AwareDateTime()
+
+
+class ArticleReadQueryIn(Schema):
+    lang = fields.String(validate=FullMatch(LANGUAGE_CODE, error="Not a language code."))
+    as_of = fields.AwareDateTime()
+
+    @validates("as_of")
+    def not_in_the_future(self, value: datetime, **_: Any) -> None:
+        if (value - datetime.now(UTC)).total_seconds() > FUTURE_SLACK_SECONDS:
+            raise ValidationError("Must not be in the future.")
+
+
+class PublicArticleQueryIn(Schema):
+    lang = fields.String(validate=FullMatch(LANGUAGE_CODE, error="Not a language code."))
+
+
+def _has_a_word(value: str) -> None:
+    if not WORD.search(value):
+        raise ValidationError("Give at least one word (letters or digits).")
+
+
+class SearchQueryIn(Schema):
+    q = fields.String(
+        required=True,
+        validate=[validate.Length(min=2, max=QUERY_MAX), _has_a_word],
+        metadata={"description": "Words to find (2 to 200 characters): accents and word "
+                  "endings do not matter (atencion finds Atención, facturas factura)."},
+    )  # fmt: skip
+    lang = fields.String(
+        required=True,
+        validate=FullMatch(LANGUAGE_CODE, error="Not a language code."),
+        metadata={"description": "A configured language: texts in it are searched."},
+    )
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
+
+
+class SuggestionQueryIn(Schema):
+    limit = fields.Integer(load_default=5, validate=validate.Range(min=1, max=20))
+
+
+class SearchHitOut(OutSchema):
+    id = fields.UUID()
+    slug = fields.String()
+    language = fields.String()
+    title = fields.String()
+    snippet = fields.String(
+        metadata={"description": "Where the words were found, HTML-escaped, the words in "
+                  "<mark>: safe to show as is."},
+    )  # fmt: skip
+    score = fields.Float(metadata={"description": "Higher is better, within one answer."})
+
+
+class SearchOut(Schema):
+    items = fields.List(fields.Nested(SearchHitOut), required=True)

@@ -1,0 +1,238 @@
+"""The knowledge base on SQLite and PostgreSQL: the example articles imported, then the
+same queries give the same top hits on both backends in three languages (accents and
+word endings ignored), only published articles are found, edits and erasures of the
+index follow the log, and a rebuilt view equals the live one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from application.errors import StaleVersion
+from application.kb import ArticleChange, InvalidArticle
+from domain.actor import Actor
+from domain.kb.article import (
+    ArticleNotFound,
+    ArticleStateConflict,
+    DuplicateSlug,
+    article_id,
+)
+from domain.kb.categories import CategoryNotFound, DuplicateCategory
+from infrastructure.projector import ViewFollower
+from infrastructure.rebuild import rebuild
+from infrastructure.views.registry import VIEWS
+from interface.kb_import import import_articles
+
+EXAMPLES = Path(__file__).parents[2] / "docs" / "examples" / "kb-articles.jsonl"
+EDITOR = Actor(id="tok-1", name="Rosa", role="agent")
+
+# (query, language, the expected first hit) - what a customer would type, without
+# accents, in another form of the word, or both.
+TOP_HITS = [
+    ("facturas", "es", "pagar-factura"),
+    ("pagar factura", "es", "pagar-factura"),
+    ("atencion", "es", "horario-atencion"),
+    ("modem", "es", "reiniciar-modem"),
+    ("contrasena wifi", "es", "cambiar-contrasena-wifi"),
+    ("mudanza", "es", "mudanza-domicilio"),
+    ("cobranca", "pt", "pagar-factura"),
+    ("conexao", "pt", "reiniciar-modem"),
+    ("atendimento", "pt", "horario-atencion"),
+    ("senha", "pt", "cambiar-contrasena-wifi"),
+    ("lenta", "pt", "velocidad-lenta"),
+    ("bills", "en", "pagar-factura"),
+    ("paying bill", "en", "pagar-factura"),
+    ("restarting modem", "en", "reiniciar-modem"),
+    ("passwords", "en", "cambiar-contrasena-wifi"),
+    ("cancelling", "en", "cancelar-servicio"),
+    ("moving address", "en", "mudanza-domicilio"),
+]
+
+
+def catch_up(atende) -> None:
+    ViewFollower(atende.tickets, VIEWS["kb"].projection(view=atende.views.kb)).catch_up()
+
+
+@pytest.fixture
+def examples(atende):
+    report = import_articles(atende.kb, EXAMPLES)
+    assert report.refused == [] and len(report.created) == 9
+    catch_up(atende)
+    return atende
+
+
+def slugs(atende, query: str, language: str, **kwargs) -> list[str]:
+    return [h.slug for h in atende.views.kb.search(query, language, limit=10, **kwargs)]
+
+
+@pytest.mark.parametrize(("query", "language", "first"), TOP_HITS)
+def test_a_query_finds_its_article_first_whatever_its_accents_and_word_endings(
+    examples, query, language, first
+):
+    assert slugs(examples, query, language)[:1] == [first]
+
+
+def test_every_word_of_a_search_must_be_found_while_a_suggestion_takes_any(examples):
+    assert slugs(examples, "factura modem", "es") == []
+    assert set(slugs(examples, "factura modem", "es", any_word=True)) >= {
+        "pagar-factura",
+        "reiniciar-modem",
+    }
+
+
+def test_drafts_and_archived_articles_are_never_found_on_the_public_side(examples):
+    found = slugs(examples, "facturacion", "es", any_word=True) + slugs(
+        examples, "factura", "es"
+    )
+    assert "factura-detallada" not in found and "tarifas-antiguas" not in found
+    everything = ("published", "draft", "archived")
+    assert "factura-detallada" in slugs(examples, "detalle", "es", states=everything)
+
+
+def test_a_search_is_in_the_language_asked_for(examples):
+    assert slugs(examples, "factura", "pt") == []  # the Portuguese text says fatura/cobrança
+    assert slugs(examples, "modem", "pt") == ["reiniciar-modem"]
+
+
+def test_text_that_looks_like_query_syntax_is_searched_as_words(examples):
+    for hostile in ('"', "factura OR", "NEAR(factura", "factura*", "' & | !", "-- ;"):
+        slugs(examples, hostile, "es")  # no error from either engine
+    assert slugs(examples, 'factura" OR "modem', "es") == []
+
+
+def test_a_rewritten_text_is_found_by_its_new_words_and_no_longer_by_its_old(examples):
+    kb = examples.kb
+    article = kb.published("horario-atencion")
+    texts = {"es": {"title": "Horario de atención", "body": "Atendemos también los domingos."}}
+    kb.change(article.id, ArticleChange(translations=texts), EDITOR, None)
+    catch_up(examples)
+    assert slugs(examples, "domingos", "es") == ["horario-atencion"]
+    assert slugs(examples, "feriados", "es") == []
+
+
+def test_archiving_takes_an_article_out_of_search_at_the_next_step(examples):
+    kb = examples.kb
+    kb.archive(kb.published("cancelar-servicio").id, EDITOR)
+    catch_up(examples)
+    assert "cancelar-servicio" not in slugs(examples, "cancelar", "es", any_word=True)
+    with pytest.raises(ArticleNotFound):
+        kb.published("cancelar-servicio")
+
+
+def test_the_kb_view_rebuilt_from_the_log_equals_the_live_one(examples):
+    kb = examples.kb
+    article = kb.published("pagar-factura")
+    kb.change(article.id, ArticleChange(tags=["pagos"]), EDITOR, None)
+    catch_up(examples)
+    live = examples.views.kb.rows()
+    searched = slugs(examples, "factura", "es")
+    rebuild(examples, "kb")
+    assert examples.views.kb.rows() == live
+    assert slugs(examples, "factura", "es") == searched
+
+
+def test_a_slug_in_use_is_refused_and_the_first_article_is_unchanged(atende):
+    kb = atende.kb
+    first = kb.create("wifi", {"es": {"title": "Wifi", "body": "uno"}}, EDITOR)
+    with pytest.raises(DuplicateSlug):
+        kb.create("wifi", {"es": {"title": "Otro", "body": "dos"}}, EDITOR)
+    assert kb.get(first.id).translations["es"].body == "uno" and kb.get(first.id).version == 1
+
+
+def test_a_translation_in_an_unconfigured_language_is_refused_naming_the_field(atende):
+    with pytest.raises(InvalidArticle) as refused:
+        atende.kb.create("x-y", {"fr": {"title": "Facture", "body": "..."}}, EDITOR)
+    assert refused.value.field == "translations"
+    assert not atende.tickets.exists(article_id("x-y"))
+
+
+def test_a_change_against_a_stale_version_is_refused_and_stores_nothing(atende):
+    kb = atende.kb
+    article = kb.create("wifi", {"es": {"title": "Wifi", "body": "uno"}}, EDITOR)
+    kb.publish(article.id, EDITOR)
+    change = ArticleChange(tags=["x"])
+    with pytest.raises(StaleVersion) as stale:
+        kb.change(article.id, change, EDITOR, expected=1)
+    assert stale.value.current == 2 and kb.get(article.id).tags == []
+    assert kb.change(article.id, change, EDITOR, expected=2).version == 3
+
+
+def test_a_translation_is_outdated_once_its_source_changes_until_rewritten(atende):
+    kb = atende.kb
+    texts = {"es": {"title": "Wifi", "body": "uno"}, "en": {"title": "Wifi", "body": "one"}}
+    article = kb.create("wifi", texts, EDITOR, source_language="es")
+    assert not kb.get(article.id).outdated("en")
+    new_source = {"es": {"title": "Wifi", "body": "uno, dos"}}
+    kb.change(article.id, ArticleChange(translations=new_source), EDITOR, None)
+    assert kb.get(article.id).outdated("en") and not kb.get(article.id).outdated("es")
+    caught_up = {"en": {"title": "Wifi", "body": "one, two"}}
+    kb.change(article.id, ArticleChange(translations=caught_up), EDITOR, None)
+    assert not kb.get(article.id).outdated("en")
+
+
+def test_an_article_reads_as_it_was_at_an_earlier_instant(atende):
+    kb = atende.kb
+    article = kb.create("wifi", {"es": {"title": "Wifi", "body": "uno"}}, EDITOR)
+    before = kb.get(article.id).modified_on
+    kb.change(article.id, ArticleChange(translations={"es": {"title": "Wifi", "body": "dos"}}),
+              EDITOR, None)  # fmt: skip
+    assert kb.get(article.id).translations["es"].body == "dos"
+    assert kb.get(article.id, before).translations["es"].body == "uno"
+
+
+def test_publishing_twice_is_a_conflict_and_records_nothing(atende):
+    kb = atende.kb
+    article = kb.create("wifi", {"es": {"title": "Wifi", "body": "uno"}}, EDITOR)
+    kb.publish(article.id, EDITOR)
+    with pytest.raises(ArticleStateConflict):
+        kb.publish(article.id, EDITOR)
+    assert kb.get(article.id).version == 2
+
+
+def test_categories_form_a_tree_whose_parents_exist_and_siblings_differ(atende):
+    kb = atende.kb
+    billing = kb.add_category({"es": "Facturación"}, None, EDITOR)
+    child = kb.add_category({"es": "Pagos"}, billing.id, EDITOR)
+    assert {c.id: c.parent_id for c in kb.categories()} == {billing.id: None, child.id: billing.id}
+    with pytest.raises(DuplicateCategory):
+        kb.add_category({"es": "facturación"}, None, EDITOR)
+    with pytest.raises(CategoryNotFound):
+        kb.add_category({"es": "Huérfana"}, article_id("nothing"), EDITOR)
+    with pytest.raises(InvalidArticle):
+        kb.create("x", {"es": {"title": "X", "body": "x"}}, EDITOR, category_id=article_id("nothing"))
+    assert len(kb.categories()) == 2
+
+
+def test_an_import_run_again_creates_nothing_twice_and_says_so(atende, tmp_path):
+    first = import_articles(atende.kb, EXAMPLES)
+    again = import_articles(atende.kb, EXAMPLES)
+    assert (len(first.created), again.created, len(again.existing)) == (9, [], 9)
+
+
+def test_an_import_refuses_bad_lines_and_keeps_the_good_ones(atende, tmp_path):
+    source = tmp_path / "faq.jsonl"
+    good = {"slug": "bueno", "translations": {"es": {"title": "Bueno", "body": "sí"}}}
+    lines = [
+        json.dumps(good),
+        "{not json",
+        json.dumps({"slug": "Mal Slug", "translations": {"es": {"title": "x", "body": "y"}}}),
+        json.dumps({"slug": "frances", "translations": {"fr": {"title": "x", "body": "y"}}}),
+        json.dumps({**good, "slug": "estado", "state": "hidden"}),
+    ]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = import_articles(atende.kb, source)
+    assert report.created == ["bueno"]
+    assert [where for where, _ in report.refused] == [f"faq.jsonl:{n}" for n in (2, 3, 4, 5)]
+
+
+def test_a_markdown_folder_imports_one_article_per_folder(atende, tmp_path):
+    page = tmp_path / "faq" / "router-luces"
+    page.mkdir(parents=True)
+    (page / "es.md").write_text("# Luces del router\n\nLa luz **roja** indica...\n", "utf-8")
+    (page / "pt.md").write_text("# Luzes do roteador\n\nA luz vermelha indica...\n", "utf-8")
+    assert import_articles(atende.kb, tmp_path / "faq").created == ["router-luces"]
+    article = atende.kb.published("router-luces")
+    assert article.translations["pt"].title == "Luzes do roteador"
+    assert article.translations["es"].body == "La luz **roja** indica..."
