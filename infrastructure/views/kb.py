@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
-from psycopg.rows import tuple_row
 from eventsourcing.sqlite import SQLiteDatastore
+from psycopg.rows import tuple_row
 
 from infrastructure.markdown import to_text
 from infrastructure.search_text import (

@@ -200,8 +200,9 @@ def test_categories_form_a_tree_whose_parents_exist_and_siblings_differ(atende):
         kb.add_category({"es": "facturación"}, None, EDITOR)
     with pytest.raises(CategoryNotFound):
         kb.add_category({"es": "Huérfana"}, article_id("nothing"), EDITOR)
+    nowhere = article_id("nothing")
     with pytest.raises(InvalidArticle):
-        kb.create("x", {"es": {"title": "X", "body": "x"}}, EDITOR, category_id=article_id("nothing"))
+        kb.create("x", {"es": {"title": "X", "body": "x"}}, EDITOR, category_id=nowhere)
     assert len(kb.categories()) == 2
 
 
