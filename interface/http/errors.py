@@ -61,6 +61,7 @@ class Problem(falcon.HTTPError):
         slug: str,
         title: str,
         detail: str,
+        /,  # so a member may be named like them (a duplicate-slug problem's ``slug``)
         headers: dict[str, str] | None = None,
         **extra: Any,
     ):

@@ -267,6 +267,8 @@ def _responses(template: str, op: Operation) -> dict[str, Any]:
 
 def _success(op: Operation, status: int) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": HTTPStatus(status).phrase}
+    if status == 304:  # the client's copy (If-None-Match) is current: no body
+        return {**answer, "headers": {"ETag": _STRING}}
     if op.response is not None:
         answer["content"] = {"application/json": {"schema": op.response}}
     elif op.raw_response is not None:

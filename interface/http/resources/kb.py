@@ -34,6 +34,7 @@ from interface.http.schemas.common import EmptyIn
 from interface.http.schemas.events import EventOut
 from interface.http.schemas.kb import (
     ArticleChangeIn,
+    ArticleHistoryOut,
     ArticleIn,
     ArticleOut,
     ArticleReadQueryIn,
@@ -130,7 +131,6 @@ def _public(req: falcon.Request, resp: falcon.Response, media: dict[str, Any]) -
     etag = hashlib.sha256(body).hexdigest()[:32]
     resp.etag = etag
     resp.cache_control = ["public", f"max-age={PUBLIC_MAX_AGE}"]
-    resp.vary = ["Accept-Language"]
     if req.if_none_match and any(tag == etag for tag in req.if_none_match):
         resp.status = falcon.HTTP_304
         return
@@ -261,7 +261,7 @@ class PublicArticle(_Kb):
                 "updated_at": article.modified_on,
             }
         )
-        resp.content_language = language
+        resp.set_header("Content-Language", language)
         _public(req, resp, media)
 
 
@@ -352,22 +352,24 @@ OPERATIONS: Operations = {
         "kb", EDITORS, ArticleOut, body=EmptyIn, errors=_EDIT_ERRORS, etag=True,
     ),
     (f"{ARTICLE}/history", "get"): Operation(
-        "Every event of an article, in order", "kb", READERS, None, errors=(404,),
+        "Every event of an article, in order", "kb", READERS, ArticleHistoryOut,
+        errors=(404,),
     ),
     ("/v1/public/kb/search", "get"): Operation(
         "Search the published articles in a language (no token)",
-        "kb", PUBLIC, SearchOut, query=SearchQueryIn, etag=True,
+        "kb", PUBLIC, SearchOut, query=SearchQueryIn, etag=True, statuses=(200, 304),
         description="Every word must be found, in the title or the body; accents and word "
         "endings do not matter. Cacheable (ETag, Cache-Control: public).",
     ),
     ("/v1/public/kb/suggest", "get"): Operation(
         "Articles that may answer what a customer is typing on a contact form (no token)",
-        "kb", PUBLIC, SearchOut, query=SearchQueryIn, etag=True,
+        "kb", PUBLIC, SearchOut, query=SearchQueryIn, etag=True, statuses=(200, 304),
         description="Like search, but any word may match: the best matches first.",
     ),
     ("/v1/public/kb/articles/{slug}", "get"): Operation(
         "Read a published article by its slug (no token)",
         "kb", PUBLIC, PublicArticleOut, query=PublicArticleQueryIn, errors=(404,), etag=True,
+        statuses=(200, 304),
         description="Drafts and archived articles are not found. ?lang= picks the "
         "translation (the source language when it has none; Content-Language says which).",
     ),

@@ -8,8 +8,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from domain.kb.article import SLUG, SLUG_MAX, STATES
+from domain.kb.article import SLUG, SLUG_MAX, STATES, Article
 from infrastructure.search_text import WORD
+from interface.events.catalogue import union_name
 from interface.http.schemas.common import (
     FullMatch,
     OutSchema,
@@ -18,6 +19,7 @@ from interface.http.schemas.common import (
     short_text,
     tag_list,
 )
+from interface.http.schemas.events import CataloguedEvent
 
 TITLE_MAX = 200
 NAME_MAX = 100
@@ -187,3 +189,8 @@ class SearchHitOut(OutSchema):
 
 class SearchOut(Schema):
     items = fields.List(fields.Nested(SearchHitOut), required=True)
+
+
+class ArticleHistoryOut(Schema):
+    article_id = fields.UUID(required=True, metadata={"description": "The article."})
+    events = fields.List(CataloguedEvent(union_name(Article)), required=True)

@@ -1,0 +1,251 @@
+"""The knowledge base through the real server: editors write, translate, publish and
+archive articles over HTTP; the public help centre (no token) finds published ones by
+words without accents or endings, answers 304 to a matching ETag and renders Markdown
+safely; a ticket gets suggestions; ``atende kb import`` loads the example set. Every bad
+input is a problem naming the field, with nothing stored."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.api import Api
+from tests.e2e.drills import eventually
+from tests.e2e.problems import assert_problem, head
+from tests.e2e.server import BIN, Server
+
+EXAMPLES = Path(__file__).parents[2] / "docs" / "examples" / "kb-articles.jsonl"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def marker() -> str:
+    """A word no other article has, so searches see only this test's articles."""
+    return "zx" + uuid.uuid4().hex[:8].translate(str.maketrans("0123456789", "ghijklmnop"))
+
+
+@pytest.fixture
+def editor(api_as) -> Api:
+    return api_as("agent")
+
+
+@pytest.fixture
+def public(server: Server) -> Api:
+    return Api(server.base_url, None)
+
+
+def write(editor: Api, slug: str, translations: dict, **extra) -> dict:
+    answer = editor.post("/v1/kb/articles", {"slug": slug, "translations": translations, **extra})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def published(editor: Api, slug: str, translations: dict, **extra) -> dict:
+    article = write(editor, slug, translations, **extra)
+    answer = editor.post(f"/v1/kb/articles/{article['id']}/publish", {})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def search(public: Api, q: str, lang: str, path: str = "search") -> list[dict]:
+    answer = public.get(f"/v1/public/kb/{path}", params={"q": q, "lang": lang})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]
+
+
+def found(public: Api, q: str, lang: str, slug: str) -> list[dict]:
+    return eventually(
+        lambda: [h for h in search(public, q, lang) if h["slug"] == slug],
+        f"{q!r} finds {slug}",
+    )
+
+
+def test_a_published_article_is_found_by_customers_without_accents_or_word_endings(
+    editor, public
+):
+    word, slug = marker(), unique("facturacion")
+    article = published(
+        editor,
+        slug,
+        {
+            "es": {"title": f"Atención de facturas {word}", "body": "Pague la factura en línea."},
+            "pt": {"title": f"Cobrança {word}", "body": "Pague a cobrança pelo aplicativo."},
+        },
+    )
+    assert article["state"] == "published" and article["version"] == 2
+    [hit] = found(public, f"atencion factura {word}", "es", slug)
+    assert hit["id"] == article["id"] and "<mark>" in hit["snippet"]
+    assert found(public, f"cobranca {word}", "pt", slug)
+    read = public.get(f"/v1/public/kb/articles/{slug}", params={"lang": "pt"})
+    assert read.status_code == 200 and read.json()["title"] == f"Cobrança {word}"
+    assert read.headers["Content-Language"] == "pt"
+    assert "public" in read.headers["Cache-Control"]
+
+
+def test_a_draft_or_archived_article_is_not_on_the_public_side(editor, public):
+    word, slug = marker(), unique("borrador")
+    draft = write(editor, slug, {"es": {"title": f"Borrador {word}", "body": "..."}})
+    assert public.get(f"/v1/public/kb/articles/{slug}").status_code == 404
+    editor.post(f"/v1/kb/articles/{draft['id']}/publish", {})
+    found(public, word, "es", slug)
+    archived = editor.post(f"/v1/kb/articles/{draft['id']}/archive", {})
+    assert archived.status_code == 200 and archived.json()["state"] == "archived"
+    assert public.get(f"/v1/public/kb/articles/{slug}").status_code == 404
+    eventually(lambda: search(public, word, "es") == [], "the archived article leaves search")
+
+
+def test_a_public_answer_the_client_has_is_a_304_without_a_body(editor, public):
+    slug = unique("cache")
+    published(editor, slug, {"es": {"title": "Caché", "body": "Texto."}})
+    first = public.get(f"/v1/public/kb/articles/{slug}")
+    etag = first.headers["ETag"]
+    again = public.get(f"/v1/public/kb/articles/{slug}", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    changed = public.get(f"/v1/public/kb/articles/{slug}", headers={"If-None-Match": '"x"'})
+    assert changed.status_code == 200 and changed.json()["slug"] == slug
+
+
+def test_script_and_html_in_markdown_are_stored_as_written_and_shown_as_text(editor, public):
+    slug = unique("hostil")
+    body = (
+        "<script>alert(1)</script>\n\n[clic](javascript:alert(2)) "
+        '<img src=x onerror="alert(3)"> **negrita**'
+    )
+    article = published(editor, slug, {"es": {"title": "<b>Hostil</b>", "body": body}})
+    assert article["body"] == body  # stored as the editor wrote it
+    public_html = public.get(f"/v1/public/kb/articles/{slug}").json()["body_html"]
+    for shown in (article["body_html"], public_html):
+        assert "<script" not in shown and "<img" not in shown
+        assert "href=" not in shown  # the javascript: link stays text
+        assert "&lt;script&gt;" in shown and "<strong>negrita</strong>" in shown
+
+
+def test_an_edit_needs_the_current_etag_and_a_stale_one_changes_nothing(editor):
+    article = write(editor, unique("etag"), {"es": {"title": "Uno", "body": "uno"}})
+    path = f"/v1/kb/articles/{article['id']}"
+    change = {"translations": {"en": {"title": "One", "body": "one"}}}
+    put = editor.session.put
+    fresh = put(editor.base_url + path, json=change, headers={"If-Match": '"1"'}, timeout=30)
+    assert fresh.status_code == 200 and fresh.headers["ETag"] == '"2"'
+    stale = put(editor.base_url + path, json={"tags": ["x"]}, headers={"If-Match": '"1"'},
+                timeout=30)  # fmt: skip
+    assert_problem(stale, 412)
+    now = editor.get(path, params={"lang": "en"}).json()
+    assert (now["version"], now["tags"], now["title"]) == (2, [], "One")
+    source = put(editor.base_url + path, json={"translations": {"es": {"title": "Uno",
+                 "body": "uno, dos"}}}, timeout=30)  # fmt: skip
+    assert source.json()["translations"]["en"]["outdated"] is True
+
+
+def test_an_article_reads_as_it_was_before_an_edit(editor):
+    article = write(editor, unique("asof"), {"es": {"title": "Antes", "body": "antes"}})
+    path = f"/v1/kb/articles/{article['id']}"
+    put = editor.session.put(editor.base_url + path, json={"translations": {"es": {
+        "title": "Después", "body": "después"}}}, timeout=30)  # fmt: skip
+    assert put.status_code == 200
+    before = editor.get(path, params={"as_of": article["updated_at"]}).json()
+    assert before["title"] == "Antes" and before["as_of"]
+    history = editor.get(f"{path}/history").json()["events"]
+    assert [e["type"] for e in history] == ["created", "translation_put"]
+
+
+@pytest.mark.parametrize("q", ["", "a", " ", "!!", "x" * 201])
+def test_a_search_without_two_characters_of_words_is_a_422_naming_q(public, q):
+    assert_problem(public.get("/v1/public/kb/search", params={"q": q, "lang": "es"}), 422, "q")
+
+
+@pytest.mark.parametrize("lang", ["fr", "xx", "ES", "es-419", ""])
+def test_a_search_in_a_language_not_configured_is_a_422_naming_lang(public, lang):
+    answer = public.get("/v1/public/kb/search", params={"q": "factura", "lang": lang})
+    assert_problem(answer, 422, "lang")
+
+
+def test_a_slug_in_use_is_a_409_and_the_first_article_is_unchanged(editor, auditor):
+    slug = unique("doble")
+    first = write(editor, slug, {"es": {"title": "Primero", "body": "uno"}})
+    before = head(auditor)
+    again = editor.post(
+        "/v1/kb/articles", {"slug": slug, "translations": {"es": {"title": "Otro", "body": "x"}}}
+    )
+    assert assert_problem(again, 409)["slug"] == slug
+    assert head(auditor) == before
+    assert editor.get(f"/v1/kb/articles/{first['id']}").json()["title"] == "Primero"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"translations": {"fr": {"title": "Facture", "body": "x"}}}, "translations"),
+        ({"translations": {}}, "translations"),
+        ({"translations": {"es": {"title": "", "body": "x"}}}, "translations.es.value.title"),
+        ({"slug": "Con Espacios"}, "slug"),
+        ({"slug": "a--b"}, "slug"),
+        ({"slug": "x" * 121}, "slug"),
+        ({"category_id": str(uuid.uuid4())}, "category_id"),
+        ({"source_language": "en"}, "source_language"),
+        ({"tags": ["ok", "no space"]}, "tags.1"),
+    ],
+)
+def test_a_bad_article_is_a_422_naming_the_field_and_stores_nothing(
+    editor, auditor, body, field
+):
+    article = {"slug": unique("malo"), "translations": {"es": {"title": "T", "body": "b"}}}
+    before = head(auditor)
+    assert_problem(editor.post("/v1/kb/articles", {**article, **body}), 422, field)
+    assert head(auditor) == before
+
+
+def test_only_editors_write_and_every_token_reads(api_as, editor):
+    article = write(editor, unique("roles"), {"es": {"title": "Roles", "body": "x"}})
+    body = {"slug": unique("no"), "translations": {"es": {"title": "T", "body": "b"}}}
+    for role in ("integrator", "auditor", "analyst"):
+        assert_problem(api_as(role).post("/v1/kb/articles", body), 403)
+        assert api_as(role).get(f"/v1/kb/articles/{article['id']}").status_code == 200
+    assert_problem(api_as(None).get(f"/v1/kb/articles/{article['id']}"), 401)
+
+
+def test_categories_make_a_tree_and_a_sibling_name_twice_is_a_409(editor):
+    top = editor.post("/v1/kb/categories", {"names": {"es": unique("Pagos")}})
+    assert top.status_code == 201, top.text
+    child = editor.post(
+        "/v1/kb/categories", {"names": {"es": "Tarjetas"}, "parent_id": top.json()["id"]}
+    )
+    assert child.status_code == 201 and child.json()["parent_id"] == top.json()["id"]
+    again = editor.post("/v1/kb/categories", {"names": top.json()["names"]})
+    assert assert_problem(again, 409)["category_id"] == top.json()["id"]
+    nowhere = str(uuid.uuid4())
+    orphan = editor.post("/v1/kb/categories", {"names": {"es": "X"}, "parent_id": nowhere})
+    assert_problem(orphan, 422, "parent_id")
+    assert_problem(editor.post("/v1/kb/categories", {"names": {"fr": "X"}}), 422, "names")
+    listed = {c["id"] for c in editor.get("/v1/kb/categories").json()["items"]}
+    assert {top.json()["id"], child.json()["id"]} <= listed
+
+
+def test_a_ticket_gets_published_articles_in_its_language_as_suggestions(api, editor):
+    word, slug = marker(), unique("sugerencia")
+    published(editor, slug, {"es": {"title": f"Módem sin señal {word}", "body": "Reinicie."}})
+    ticket = api.open_ticket(subject=f"Mi modem no tiene senal {word}", language="es")
+
+    def suggested() -> list[str]:
+        answer = api.get(f"/v1/tickets/{ticket['id']}/suggestions")
+        return [hit["slug"] for hit in answer.json()["items"]]
+
+    # Once the view has the article, it comes first: it shares the most words.
+    assert eventually(lambda: slug in suggested() and suggested(), "the article")[0] == slug
+    typed = search(api, f"senal {word} hoy", "es", path="suggest")
+    assert typed[0]["slug"] == slug
+
+
+def test_the_example_set_imports_through_the_cli_once(server: Server, public):
+    run = [str(BIN / "atende"), "kb", "import", str(EXAMPLES)]
+    first = subprocess.run(run, env=server.env, capture_output=True, text=True, check=False)
+    again = subprocess.run(run, env=server.env, capture_output=True, text=True, check=False)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "9 articles imported" in first.stdout or "already there" in first.stdout
+    assert "0 articles imported, 9 already there" in again.stdout
+    assert found(public, "cobranca", "pt", "pagar-factura")
