@@ -32,6 +32,16 @@ class RowChange(NamedTuple):  # a tuple: a rebuild makes one or two per event
     only_if_status: str | None = None
 
 
+class SearchChange(NamedTuple):
+    """A ticket's entry in the full-text index (issue 23): its subject and description
+    in its language, or, with ``text`` None, its removal (an erasure)."""
+
+    ticket_id: str
+    position: int  # the opening event's: the entry's key in SQLite's index
+    language: str | None
+    text: str | None
+
+
 @dataclass(frozen=True)
 class TicketListQuery:
     filters: dict[str, Any] = field(default_factory=dict)
@@ -94,7 +104,10 @@ def _opened(e: Ticket.Opened, position: int) -> list[RowChange]:
         "resolved_at": None,
         "closed_at": None,
     }
-    return [RowChange(str(e.originator_id), row, insert=True)]
+    indexed = SearchChange(
+        str(e.originator_id), position, e.language, f"{e.subject.text}\n{e.description.text}"
+    )
+    return [RowChange(str(e.originator_id), row, insert=True), indexed]
 
 
 def _message_added(e: Ticket.MessageAdded, position: int) -> list[RowChange]:
@@ -141,11 +154,16 @@ def _closed(e: Ticket.Closed, position: int) -> list[RowChange]:
 
 def _customer_erased(e: CustomerErasure.Erased, position: int) -> list[RowChange]:
     # Rebuilt after the erasure, the opening event already decodes as "[erased]".
+    # The search index holds the subject's and description's words: they go with it.
     scrubbed = {"subject": ERASED, "subject_folded": fold(ERASED)}
-    return [RowChange(str(ticket_id), scrubbed) for ticket_id in e.ticket_ids]
+    changes: list[Any] = []
+    for ticket_id in e.ticket_ids:
+        forgotten = SearchChange(str(ticket_id), 0, None, None)
+        changes += [RowChange(str(ticket_id), scrubbed), forgotten]
+    return changes
 
 
-CHANGES: dict[type, Callable[[Any, int], list[RowChange]]] = {
+CHANGES: dict[type, Callable[[Any, int], list[Any]]] = {
     CustomerErasure.Erased: _customer_erased,
     Ticket.Opened: _opened,
     Ticket.MessageAdded: _message_added,

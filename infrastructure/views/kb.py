@@ -204,7 +204,7 @@ class PostgresKbView(PostgresView, SqlKbRows):
 
     def create_row_tables(self) -> None:
         # Under bootstrap's schema lock, like every table (workers start together).
-        _ensure_configurations(self.db)
+        ensure_configurations(self.db)
         self.db.create_tables(
             [
                 self._article_table_ddl(),
@@ -226,7 +226,7 @@ class PostgresKbView(PostgresView, SqlKbRows):
         ]
 
     def configuration(self, language: str) -> str:
-        return f'"{self.db.datastore.schema}".{_configuration_name(algorithm(language))}'
+        return f'"{self.db.datastore.schema}".{configuration_name(algorithm(language))}'
 
     def _text_statements(self, change: KbChange) -> list[tuple[str, list[Params]]]:
         params = self._text_params(change)
@@ -280,7 +280,7 @@ class PostgresKbView(PostgresView, SqlKbRows):
             return self._hits(self.db.fetch_values(cursor))
 
 
-def _configuration_name(algorithm_name: str) -> str:
+def configuration_name(algorithm_name: str) -> str:
     return f"atende_{algorithm_name}"
 
 
@@ -292,7 +292,7 @@ _WORD_TOKENS = (
 )
 
 
-def _ensure_configurations(db: SqlDatabase) -> None:
+def ensure_configurations(db: SqlDatabase) -> None:
     """The ``unaccent`` extension (in ``public``, so dropping an Atende schema never
     takes it) and, in Atende's schema, a configuration per language: unaccent, then the
     language's Snowball stemmer without stop words (or nothing more, for ``simple``)."""
@@ -317,7 +317,7 @@ def _ensure_configurations(db: SqlDatabase) -> None:
             )
         }
         for name in sorted({*ALGORITHMS.values(), SIMPLE}):
-            configuration = _configuration_name(name)
+            configuration = configuration_name(name)
             if configuration in existing:
                 continue
             dictionaries = f'"{extension_schema}".unaccent'

@@ -8,12 +8,16 @@ from uuid import UUID
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
+from infrastructure.search_text import algorithm, fts5_match, indexed, query_words
 from infrastructure.sql import SqlDatabase
 from infrastructure.ticket_numbers import TABLE as NUMBERS
 from infrastructure.ticket_numbers import numbered_insert
-from infrastructure.views.base import PostgresView, SQLiteView, SqlViewRows
+from infrastructure.views.base import PostgresView, SQLiteView, SqlViewRows, row_batch
 from infrastructure.views.batch import Params, RowOp
+from infrastructure.views.kb import configuration_name, ensure_configurations
 from projections.ticket_list import (
+    RowChange,
+    SearchChange,
     TicketListPage,
     TicketListQuery,
     TicketListView,
@@ -61,10 +65,34 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
 
     db: SqlDatabase
 
+    # What a query is read in: Atende's stemmed languages, and folded but unstemmed (""),
+    # as texts in other languages (Quechua, Guarani...) were indexed.
+    languages: tuple[str, ...] = ("es", "pt", "en", "")
+
     def _setup_rows(self, datastore: SQLiteDatastore | PostgresDatastore, suffix: str) -> None:
         self.db = SqlDatabase(datastore)
         self.t = self.db.table(TABLE + suffix)
         self.index_prefix = TABLE + suffix
+        # The full-text index of subjects and descriptions (issue 23).
+        self.search = self.db.table(f"{TABLE}_search{suffix}")
+        self.search_keys = self.db.table(f"{TABLE}_search_keys{suffix}")
+
+    def statements(self, changes: Any) -> list[tuple[str, list[Params]]]:
+        rows = [c for c in changes if isinstance(c, RowChange)]
+        searched = [c for c in changes if isinstance(c, SearchChange)]
+        statements = self.row_statements(row_batch(rows))
+        for change in searched:
+            statements += self.search_statements(change)
+        return statements
+
+    def search_statements(self, change: SearchChange) -> list[tuple[str, list[Params]]]:
+        raise NotImplementedError
+
+    def search_clause(self, q: str, params: dict[str, Any]) -> str:
+        """A condition on ``id``: the ticket's subject or description has every word of
+        ``q``, read in any of the configured languages (a query has no language; each
+        ticket's text was indexed in its own)."""
+        raise NotImplementedError
 
     def _row_statement(self, row_id: str, op: RowOp) -> tuple[str, Params]:
         # A new row's number is the ticket's dense number, which the database reads from
@@ -73,11 +101,8 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
             return numbered_insert(self.t, self.db.table(NUMBERS), row_id, op.fields)
         return super()._row_statement(row_id, op)
 
-    def create_row_tables(self) -> None:
-        self.db.create_tables(_ddl(self.t, self.index_prefix))
-
     def page(self, query: TicketListQuery) -> TicketListPage:
-        where, params = _where(query)
+        where, params = _where(query, self.search_clause)
         statement = (
             f"SELECT {', '.join(SHOWN)} FROM {self.t}{where} "
             f"ORDER BY {', '.join(c + ' DESC' for c in SORT_KEY)} LIMIT :limit"
@@ -120,7 +145,7 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
             return {UUID(row[0]) for row in self.db.fetch_values(cursor)}
 
     def owned_tables(self) -> list[str]:
-        return [self.t]
+        return [self.t, self.search_keys, self.search]
 
     def index_names(self) -> list[str]:
         return [f"{self.index_prefix}_by_{name}" for name in INDEXED]
@@ -132,7 +157,7 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
         return _index_ddl(self.t, self.index_prefix)
 
 
-def _where(query: TicketListQuery) -> tuple[str, dict[str, Any]]:
+def _where(query: TicketListQuery, search_clause: Any) -> tuple[str, dict[str, Any]]:
     """The WHERE clause (or nothing) and its parameters."""
     f = query.filters
     clauses: list[str] = []
@@ -142,7 +167,10 @@ def _where(query: TicketListQuery) -> tuple[str, dict[str, Any]]:
             clauses.append(f"{column} = :{column}")
             params[column] = f[column]
     if "q" in f:
-        clauses.append("subject_folded LIKE :pattern ESCAPE '\\'")
+        # A part of the subject as typed (what q always found), or words of the subject
+        # or description in any form (the full-text index).
+        words = search_clause(f["q"], params)
+        clauses.append(f"(subject_folded LIKE :pattern ESCAPE '\\'{words})")
         params["pattern"] = f"%{fold(f['q']).translate(_LIKE_SPECIALS)}%"
     if query.after is not None:
         clauses.append(f"({', '.join(SORT_KEY)}) < (:after_created_at, :after_number)")
@@ -153,6 +181,97 @@ def _where(query: TicketListQuery) -> tuple[str, dict[str, Any]]:
 class SQLiteTicketListView(SQLiteView, SqlTicketListRows):
     view_name = TABLE
 
+    def create_row_tables(self) -> None:
+        self.db.create_tables(
+            [
+                *_ddl(self.t, self.index_prefix),
+                # The index's rowid is the opening event's position; the keys table finds
+                # it from the ticket's id, for an erasure.
+                f"CREATE TABLE IF NOT EXISTS {self.search_keys} (id TEXT PRIMARY KEY, "
+                "n INTEGER NOT NULL)",
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {self.search} USING fts5(id UNINDEXED, "
+                "words, tokenize = 'unicode61 remove_diacritics 2')",
+            ]
+        )
+
+    def search_statements(self, change: SearchChange) -> list[tuple[str, list[Params]]]:
+        key = {"id": change.ticket_id}
+        if change.text is None:
+            return [
+                (f"DELETE FROM {self.search} WHERE rowid = "
+                 f"(SELECT n FROM {self.search_keys} WHERE id = :id)", [key]),
+                (f"DELETE FROM {self.search_keys} WHERE id = :id", [key]),
+            ]  # fmt: skip
+        words = indexed(change.text, change.language or "")
+        entry = {**key, "n": change.position, "words": words}
+        return [
+            (f"INSERT OR IGNORE INTO {self.search_keys} (id, n) VALUES (:id, :n)", [entry]),
+            (f"INSERT OR IGNORE INTO {self.search} (rowid, id, words) VALUES (:n, :id, :words)",
+             [entry]),
+        ]  # fmt: skip
+
+    def search_clause(self, q: str, params: dict[str, Any]) -> str:
+        matches = {fts5_match(q, language) for language in self.languages} - {None}
+        if not matches:
+            return ""
+        params["match"] = " OR ".join(f"({m})" for m in sorted(matches))
+        return f" OR id IN (SELECT id FROM {self.search} WHERE {self.search} MATCH :match)"
+
 
 class PostgresTicketListView(PostgresView, SqlTicketListRows):
     view_name = TABLE
+
+    def create_row_tables(self) -> None:
+        ensure_configurations(self.db)
+        self.db.create_tables(
+            [
+                *_ddl(self.t, self.index_prefix),
+                f"CREATE TABLE IF NOT EXISTS {self.search} (id TEXT PRIMARY KEY, "
+                "document tsvector NOT NULL)",
+                f"CREATE INDEX IF NOT EXISTS {self.index_prefix}_search_words "
+                f"ON {self.search} USING GIN (document)",
+            ]
+        )
+
+    def owned_tables(self) -> list[str]:
+        return [self.t, self.search]
+
+    def index_names(self) -> list[str]:
+        return [*super().index_names(), f"{self.index_prefix}_search_words"]
+
+    def index_ddl(self) -> list[str]:
+        return [
+            *super().index_ddl(),
+            f"CREATE INDEX IF NOT EXISTS {self.index_prefix}_search_words "
+            f"ON {self.search} USING GIN (document)",
+        ]
+
+    def _configuration(self, language: str) -> str:
+        return f'"{self.db.datastore.schema}".{configuration_name(algorithm(language))}'
+
+    def search_statements(self, change: SearchChange) -> list[tuple[str, list[Params]]]:
+        if change.text is None:
+            return [(f"DELETE FROM {self.search} WHERE id = :id", [{"id": change.ticket_id}])]
+        entry = {
+            "id": change.ticket_id,
+            "config": self._configuration(change.language or ""),
+            "text": change.text,
+        }
+        return [
+            (f"INSERT INTO {self.search} (id, document) VALUES "
+             "(:id, to_tsvector(CAST(:config AS regconfig), :text)) ON CONFLICT (id) DO NOTHING",
+             [entry]),
+        ]  # fmt: skip
+
+    def search_clause(self, q: str, params: dict[str, Any]) -> str:
+        words = list(dict.fromkeys(w.lower() for w in query_words(q)))
+        if not words:
+            return ""
+        params["words"] = " & ".join(words)
+        queries = " || ".join(
+            f"to_tsquery(CAST(:config_{i} AS regconfig), :words)"
+            for i, _ in enumerate(self.languages)
+        )
+        for i, language in enumerate(self.languages):
+            params[f"config_{i}"] = self._configuration(language)
+        return f" OR id IN (SELECT id FROM {self.search} WHERE document @@ ({queries}))"

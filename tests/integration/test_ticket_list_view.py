@@ -160,7 +160,8 @@ ANA = Contact(name="-", email="  ANA@Example.com ")
         ({"status": "pending"}, ["rui_pending"]),
         ({"status": "resolved"}, []),
         ({"q": "conexión"}, ["rui_open", "ana_new"]),
-        ({"q": "CONEXION"}, []),
+        # Words are found without their accents (issue 23: the full-text index).
+        ({"q": "CONEXION"}, ["rui_open", "ana_new"]),
         ({"q": "Conexión L"}, ["rui_open"]),
         ({"q": "100%"}, ["rui_pending"]),
         ({"q": "0%"}, ["rui_pending"]),
@@ -333,3 +334,34 @@ def assert_rows_agree_with_the_tickets(atende, rows, ticket_ids):
         for moment in ("resolved_at", "closed_at"):
             value = getattr(ticket, moment)
             assert row[moment] == (value and timestamp(value))
+
+
+# Full-text search over subject and description (issue 23).
+
+
+def test_q_finds_words_of_the_description_in_any_form_and_without_accents(atende):
+    opened = open_ticket(
+        atende, subject="Problema", description="No puedo pagar mis facturas por la aplicación"
+    )
+    other = open_ticket(atende, subject="Otra cosa", description="Nada que ver")
+    tid = str(opened.ticket.id)
+    assert ids(atende, q="factura") == [tid]
+    assert ids(atende, q="aplicacion pagar") == [tid]
+    assert ids(atende, q="factura nada") == []
+    assert str(other.ticket.id) in ids(atende, q="ver")
+
+
+def test_q_still_finds_a_part_of_a_subject_as_typed(atende):
+    opened = open_ticket(atende, subject="Sin internet desde ayer")
+    assert ids(atende, q="intern") == [str(opened.ticket.id)]
+
+
+def test_an_erased_customer_s_words_are_no_longer_found(atende):
+    opened = open_ticket(
+        atende, subject="Mi clave es zanahoria", description="Vivo en Calle Ñandú 5"
+    )
+    tid = str(opened.ticket.id)
+    assert ids(atende, q="zanahoria") == [tid] and ids(atende, q="nandu") == [tid]
+    atende.eraser.erase(opened.ticket.customer_id, AGENT)
+    assert ids(atende, q="zanahoria") == [] and ids(atende, q="nandu") == []
+    assert ids(atende, q="erased") == [tid]  # the row stays, scrubbed
