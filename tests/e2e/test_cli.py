@@ -37,7 +37,7 @@ def test_status_and_rebuild_report_every_view(env):
     lines = table.splitlines()
     assert lines[0].split() == ["view", "position", "head", "lag", "failing"]
     # Every view, then what follows the log out of Atende (webhook deliveries, always).
-    views = {"follow_up", "queue", "reports", "routing", "sla", "ticket_list"}
+    views = {"follow_up", "kb", "queue", "reports", "routing", "sla", "ticket_list"}
     assert {line.split()[0] for line in lines[1:]} == views | {"outbound_webhooks"}
     assert {line.split()[-1] for line in lines[1:]} == {"-"}  # none failing
     # No projector runs here: the status says so rather than "lag 0, all well".
