@@ -3,10 +3,9 @@ articles in and out, search and suggestion queries and their hits."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, validate
 
 from domain.kb.article import SLUG, SLUG_MAX, STATES, Article
 from infrastructure.search_text import WORD
@@ -20,13 +19,13 @@ from interface.http.schemas.common import (
     tag_list,
 )
 from interface.http.schemas.events import CataloguedEvent
+from interface.http.schemas.tickets import TicketReadQueryIn
 
 TITLE_MAX = 200
 NAME_MAX = 100
 QUERY_MAX = 200
 # A language as the knowledge base keys its texts: a configured ISO 639-1 code.
 LANGUAGE_CODE = r"^[a-z]{2,3}$"
-FUTURE_SLACK_SECONDS = 5
 
 
 def _language_map(values: fields.Field, description: str, **kwargs: Any) -> fields.Dict:
@@ -137,14 +136,10 @@ class PublicArticleOut(OutSchema):
     updated_at = fields.AwareDateTime()
 
 
-class ArticleReadQueryIn(Schema):
-    lang = fields.String(validate=FullMatch(LANGUAGE_CODE, error="Not a language code."))
-    as_of = fields.AwareDateTime()
+class ArticleReadQueryIn(TicketReadQueryIn):
+    """``as_of`` as a ticket's read takes it, and the language shown."""
 
-    @validates("as_of")
-    def not_in_the_future(self, value: datetime, **_: Any) -> None:
-        if (value - datetime.now(UTC)).total_seconds() > FUTURE_SLACK_SECONDS:
-            raise ValidationError("Must not be in the future.")
+    lang = fields.String(validate=FullMatch(LANGUAGE_CODE, error="Not a language code."))
 
 
 class PublicArticleQueryIn(Schema):
