@@ -30,7 +30,7 @@ from domain.kb.article import (
     DuplicateSlug,
     article_id,
 )
-from domain.kb.categories import CATEGORIES_ID, Category, KbCategories
+from domain.kb.categories import CATEGORIES_ID, Category, CategoryNotFound, KbCategories
 
 CONFLICT_RETRIES = 5
 
@@ -245,8 +245,9 @@ class KnowledgeBase:
         if category_id is None:
             return
         tree = self.category_tree()
-        if tree is None or category_id not in tree.categories:
-            raise InvalidArticle("category_id", f"no category {category_id}")
+        if tree is None:
+            raise CategoryNotFound(category_id)
+        tree.find(category_id)
 
 
 def _tags(tags: list[str]) -> list[str]:

@@ -18,6 +18,9 @@ DEFAULT_DATABASE_URL = "sqlite:///./var/atende.db"
 MiB = 1024 * 1024
 
 
+# What tickets and articles arrive in unless ATENDE_LANGUAGES says otherwise.
+DEFAULT_LANGUAGES = ("es", "pt", "en")
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with production-sensible defaults."""
@@ -30,7 +33,7 @@ class Settings:
     projector_batch_size: int = 500
     projector_pace_ms: int = 50
     # Languages tickets arrive in (ISO 639-1); detection picks among them.
-    languages: tuple[str, ...] = ("es", "pt", "en")
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES
     default_language: str | None = "es"
     language_threshold: float = 0.7
     max_email_bytes: int = 10 * MiB
@@ -111,7 +114,7 @@ class Settings:
             projector_pace_ms=int(env.get("ATENDE_PROJECTOR_PACE_MS", 50)),
             languages=tuple(
                 code.strip().lower()
-                for code in env.get("ATENDE_LANGUAGES", "es,pt,en").split(",")
+                for code in env.get("ATENDE_LANGUAGES", ",".join(DEFAULT_LANGUAGES)).split(",")
                 if code.strip()
             ),
             default_language=env.get("ATENDE_DEFAULT_LANGUAGE", "es") or None,

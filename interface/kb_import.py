@@ -53,7 +53,6 @@ def import_articles(kb: KnowledgeBase, source: Path, actor: Actor = IMPORTER) ->
                 body["slug"],
                 body["translations"],
                 actor,
-                source_language=body["source_language"],
                 category_id=body["category_id"],
                 tags=body["tags"],
             )

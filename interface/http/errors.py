@@ -172,7 +172,7 @@ def add_error_handlers(app: falcon.App) -> None:
         app.add_error_handler(invalid, _on_invalid_field)
     app.add_error_handler(ArticleNotFound, _on_not_found)
     app.add_error_handler(InvalidArticle, _on_invalid_field)
-    app.add_error_handler(CategoryNotFound, _on_no_parent)
+    app.add_error_handler(CategoryNotFound, _on_not_found)
     app.add_error_handler(DuplicateSlug, _on_duplicate_slug)
     app.add_error_handler(DuplicateCategory, _on_duplicate_category)
     app.add_error_handler(ArticleStateConflict, _on_article_state)
@@ -268,11 +268,6 @@ def _on_survey_closed(req: Any, resp: Any, ex: SurveyClosed, params: Any) -> Non
         else "The ticket was reopened, so this survey takes no more answers."
     )  # fmt: skip
     raise Problem(falcon.HTTP_410, "survey-closed", "Survey closed", detail, state=ex.state)
-
-
-def _on_no_parent(req: Any, resp: Any, ex: CategoryNotFound, params: Any) -> None:
-    # Only adding a category looks one up (an article's category_id is InvalidArticle).
-    raise validation_problem({"parent_id": [str(ex)]})
 
 
 def _on_duplicate_slug(req: Any, resp: Any, ex: DuplicateSlug, params: Any) -> None:

@@ -201,7 +201,7 @@ def test_categories_form_a_tree_whose_parents_exist_and_siblings_differ(atende):
     with pytest.raises(CategoryNotFound):
         kb.add_category({"es": "Huérfana"}, article_id("nothing"), EDITOR)
     nowhere = article_id("nothing")
-    with pytest.raises(InvalidArticle):
+    with pytest.raises(CategoryNotFound):
         kb.create("x", {"es": {"title": "X", "body": "x"}}, EDITOR, category_id=nowhere)
     assert len(kb.categories()) == 2
 

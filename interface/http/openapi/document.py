@@ -11,7 +11,7 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from marshmallow import Schema
+from marshmallow import Schema, fields
 
 from interface.events import catalogue
 from interface.http.csv_answers import CSV_SUFFIX
@@ -88,6 +88,7 @@ def build(operations: Operations) -> dict[str, Any]:
     catalogue.components(spec)
     marshmallow.converter.add_attribute_function(_shown_as)
     marshmallow.converter.add_attribute_function(_text_rules)
+    marshmallow.converter.add_attribute_function(_object_rules)
     by_path: dict[str, dict[str, Any]] = defaultdict(dict)
     for (template, method), operation in operations.items():
         by_path[template][method] = _operation(template, method, operation)
@@ -131,6 +132,22 @@ def _text_rules(converter: Any, field: Any, ret: dict[str, Any], **_: Any) -> di
     client (and schemathesis) knows what the server refuses."""
     pattern = text_pattern(field) if "pattern" not in ret else None
     return {"pattern": pattern} if pattern else {}
+
+
+def _object_rules(converter: Any, field: Any, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """A map's size as JSON Schema counts an object's (apispec writes a Length as
+    minLength, which only strings have), and a map whose metadata closes it (members
+    listed, no others) closed, whatever apispec made of its values."""
+    if not isinstance(field, fields.Dict):
+        return {}
+    found: dict[str, Any] = {}
+    if "minLength" in ret:
+        found["minProperties"] = ret.pop("minLength")
+    if "maxLength" in ret:
+        found["maxProperties"] = ret.pop("maxLength")
+    if field.metadata.get("additionalProperties") is False:
+        found["additionalProperties"] = False
+    return found
 
 
 def _shown_as(converter: Any, field: Any, ret: dict[str, Any], **_: Any) -> dict[str, Any]:

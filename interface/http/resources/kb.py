@@ -171,7 +171,6 @@ class ArticleCollection(_Kb):
             body["slug"],
             body["translations"],
             req.context.actor,
-            source_language=body["source_language"],
             category_id=body["category_id"],
             tags=body["tags"],
         )
@@ -317,7 +316,8 @@ _EDIT_ERRORS = (404, 409)
 OPERATIONS: Operations = {
     ("/v1/kb/categories", "post"): Operation(
         "Add a knowledge-base category (under a parent, or at the top)",
-        "kb", EDITORS, KbCategoryOut, statuses=(201,), body=KbCategoryIn, errors=(409,),
+        "kb", EDITORS, KbCategoryOut, statuses=(201,), body=KbCategoryIn, errors=(404, 409),
+        description="A parent_id no category has is a 404.",
     ),
     ("/v1/kb/categories", "get"): Operation(
         "Every knowledge-base category (a tree: each names its parent)",
@@ -325,9 +325,12 @@ OPERATIONS: Operations = {
     ),
     ("/v1/kb/articles", "post"): Operation(
         "Write a knowledge-base article (a draft until published)",
-        "kb", EDITORS, ArticleOut, statuses=(201,), body=ArticleIn, errors=(409,), etag=True,
-        description="A slug another article has is a 409. Translations must be in configured "
-        "languages (ATENDE_LANGUAGES), else a 422 naming the field.",
+        "kb", EDITORS, ArticleOut, statuses=(201,), body=ArticleIn, errors=(404, 409),
+        etag=True,
+        description="A slug another article has is a 409, a category_id no category has "
+        "a 404. Translations must be in configured languages (ATENDE_LANGUAGES), else a "
+        "422 naming the field. The source language (the one the others translate) is the "
+        "deployment's default language when it is given, else the first given.",
     ),
     (ARTICLE, "get"): Operation(
         "Read an article (from the event store), in a language, or as it was at an instant",

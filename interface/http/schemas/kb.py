@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from domain.kb.article import SLUG, SLUG_MAX, STATES, Article
 from infrastructure.search_text import WORD
+from infrastructure.settings import DEFAULT_LANGUAGES
 from interface.events.catalogue import union_name
 from interface.http.schemas.common import (
     FullMatch,
@@ -17,6 +18,7 @@ from interface.http.schemas.common import (
     one_of,
     short_text,
     tag_list,
+    text_pattern,
 )
 from interface.http.schemas.events import CataloguedEvent
 from interface.http.schemas.tickets import TicketReadQueryIn
@@ -26,14 +28,26 @@ NAME_MAX = 100
 QUERY_MAX = 200
 # A language as the knowledge base keys its texts: a configured ISO 639-1 code.
 LANGUAGE_CODE = r"^[a-z]{2,3}$"
+# The document's values for a ``lang`` parameter (the default languages; see _language_map).
+_LANG_DOC = {"enum": list(DEFAULT_LANGUAGES)}
 
 
-def _language_map(values: fields.Field, description: str, **kwargs: Any) -> fields.Dict:
+def _language_map(
+    values: fields.Field, shown: dict[str, Any], description: str, **kwargs: Any
+) -> fields.Dict:
+    """A map by language code. The document lists the default languages as its members
+    (``shown``: what each holds), since OpenAPI cannot say "a configured language"; a
+    deployment that configures others takes them too (ATENDE_LANGUAGES)."""
     return fields.Dict(
         keys=fields.String(validate=FullMatch(LANGUAGE_CODE, error="Not a language code.")),
         values=values,
         validate=validate.Length(min=1, max=20),
-        metadata={"description": description},
+        metadata={
+            "description": description,
+            "minProperties": 1,
+            "properties": {language: shown for language in DEFAULT_LANGUAGES},
+            "additionalProperties": False,
+        },
         **kwargs,
     )
 
@@ -47,9 +61,21 @@ class TranslationIn(Schema):
     )  # fmt: skip
 
 
+_TRANSLATION = {"$ref": "#/components/schemas/TranslationIn"}
+_NAME = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": NAME_MAX,
+    "pattern": text_pattern(short_text(NAME_MAX)),
+}
+
+
 class KbCategoryIn(Schema):
     names = _language_map(
-        short_text(NAME_MAX), "The category's name, by configured language.", required=True
+        short_text(NAME_MAX),
+        _NAME,
+        "The category's name, by configured language.",
+        required=True,
     )
     parent_id = fields.UUID(load_default=None, allow_none=True)
 
@@ -73,21 +99,16 @@ class ArticleIn(Schema):
                   "Fixed for the article's life; a slug in use is a 409."},
     )  # fmt: skip
     translations = _language_map(
-        fields.Nested(TranslationIn), "Its texts, by configured language.", required=True
+        fields.Nested(TranslationIn), _TRANSLATION, "Its texts, by configured language.",
+        required=True,
     )
-    source_language = fields.String(
-        load_default=None,
-        validate=FullMatch(LANGUAGE_CODE, error="Not a language code."),
-        metadata={"description": "The language the others translate (default: the "
-                  "deployment's default language when given, else the first)."},
-    )  # fmt: skip
     category_id = fields.UUID(load_default=None, allow_none=True)
     tags = tag_list(load_default=list)
 
 
 class ArticleChangeIn(Schema):
     translations = _language_map(
-        fields.Nested(TranslationIn), "Texts to write, by configured language."
+        fields.Nested(TranslationIn), _TRANSLATION, "Texts to write, by configured language."
     )
     category_id = fields.UUID(allow_none=True)
     tags = tag_list()
@@ -139,11 +160,15 @@ class PublicArticleOut(OutSchema):
 class ArticleReadQueryIn(TicketReadQueryIn):
     """``as_of`` as a ticket's read takes it, and the language shown."""
 
-    lang = fields.String(validate=FullMatch(LANGUAGE_CODE, error="Not a language code."))
+    lang = fields.String(
+        validate=FullMatch(LANGUAGE_CODE, error="Not a language code."), metadata=_LANG_DOC
+    )
 
 
 class PublicArticleQueryIn(Schema):
-    lang = fields.String(validate=FullMatch(LANGUAGE_CODE, error="Not a language code."))
+    lang = fields.String(
+        validate=FullMatch(LANGUAGE_CODE, error="Not a language code."), metadata=_LANG_DOC
+    )
 
 
 def _has_a_word(value: str) -> None:
@@ -161,7 +186,7 @@ class SearchQueryIn(Schema):
     lang = fields.String(
         required=True,
         validate=FullMatch(LANGUAGE_CODE, error="Not a language code."),
-        metadata={"description": "A configured language: texts in it are searched."},
+        metadata={"description": "A configured language: texts in it are searched.", **_LANG_DOC},
     )
     limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
 
