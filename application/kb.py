@@ -31,6 +31,7 @@ from domain.kb.article import (
     article_id,
 )
 from domain.kb.categories import CATEGORIES_ID, Category, CategoryNotFound, KbCategories
+from domain.kb.feedback import ArticleFeedback
 
 CONFLICT_RETRIES = 5
 
@@ -190,6 +191,12 @@ class KnowledgeBase:
 
     def archive(self, article: UUID, actor: Actor) -> Article:
         return self._changed(article, lambda found: found.archive(actor), None)
+
+    def give_feedback(self, slug: str, helpful: bool) -> Article:
+        """A help-centre visitor's answer about a published article (404 for any other)."""
+        article = self.published(slug)
+        self.app.save(ArticleFeedback(article_id=article.id, helpful=helpful))
+        return article
 
     def history(self, article: UUID) -> list[Any]:
         self.get(article)  # 404 for no such article

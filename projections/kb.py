@@ -10,17 +10,18 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from domain.kb.article import DRAFT, Article
+from domain.kb.feedback import ArticleFeedback
 from projections.base import RowProjection, RowView
 from projections.timestamps import timestamp
 
-ARTICLE, TEXT = "article", "text"
+ARTICLE, TEXT, FEEDBACK = "article", "text", "feedback"
 
 
 class KbChange(NamedTuple):
     """An article's row (``key`` its id) or one language's text (``key`` the article's
     id and the language): inserted, or its given fields updated."""
 
-    kind: str  # ARTICLE | TEXT
+    kind: str  # ARTICLE | TEXT | FEEDBACK (a visitor's answer, counted)
     article_id: str
     language: str | None
     fields: dict[str, Any]
@@ -50,6 +51,11 @@ class KbView(RowView[KbChange]):
     ) -> list[SearchHit]:
         """Articles whose text in ``language`` has every word of the query (or any,
         for suggestions), best first."""
+
+    @abstractmethod
+    def feedback_report(self) -> list[dict[str, Any]]:
+        """Every article (slug, state) with its visitors' helpful and not helpful
+        answers, by slug."""
 
     @abstractmethod
     def rows(self) -> dict[str, list[dict[str, Any]]]:
@@ -110,4 +116,7 @@ _CHANGES: dict[type, Any] = {
     Article.Retagged: lambda e: [_article(e, {"tags": " ".join(e.tags)})],
     Article.Published: lambda e: [_article(e, {"state": "published"})],
     Article.Archived: lambda e: [_article(e, {"state": "archived"})],
+    ArticleFeedback.Given: lambda e: [
+        KbChange(FEEDBACK, str(e.article_id), None, {"helpful": bool(e.helpful)})
+    ],
 }

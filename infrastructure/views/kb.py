@@ -35,7 +35,7 @@ from infrastructure.search_text import (
 from infrastructure.sql import SqlDatabase
 from infrastructure.views.base import PostgresView, SQLiteView, SqlViewRows
 from infrastructure.views.batch import Params
-from projections.kb import ARTICLE, KbChange, KbView, SearchHit
+from projections.kb import ARTICLE, FEEDBACK, KbChange, KbView, SearchHit
 
 TABLE = "kb"
 _ARTICLE_COLUMNS = ("slug", "state", "category_id", "tags", "source_language", "updated_at")
@@ -50,10 +50,12 @@ class SqlKbRows(SqlViewRows, KbView):
         self.t = self.db.table(f"{TABLE}_articles{suffix}")
         self.texts = self.db.table(f"{TABLE}_texts{suffix}")
         self.fts = self.db.table(f"{TABLE}_search{suffix}")
+        self.feedback = self.db.table(f"{TABLE}_feedback{suffix}")
         self.index_prefix = TABLE + suffix
 
     def owned_tables(self) -> list[str]:
-        return [self.t, self.texts] + ([] if self.db.is_postgres else [self.fts])
+        searched = [] if self.db.is_postgres else [self.fts]
+        return [self.t, self.texts, self.feedback, *searched]
 
     def rows(self) -> dict[str, list[dict[str, Any]]]:
         with self.db.transaction(commit=False) as cursor:
@@ -64,7 +66,21 @@ class SqlKbRows(SqlViewRows, KbView):
                 f"SELECT key, article_id, language, title, body FROM {self.texts} ORDER BY key",
             )
             texts = [dict(row) for row in cursor.fetchall()]
-        return {"articles": articles, "texts": texts}
+            self.db.execute(cursor, f"SELECT * FROM {self.feedback} ORDER BY article_id")
+            feedback = [dict(row) for row in cursor.fetchall()]
+        return {"articles": articles, "texts": texts, "feedback": feedback}
+
+    def feedback_report(self) -> list[dict[str, Any]]:
+        statement = (
+            f"SELECT a.id, a.slug, a.state, COALESCE(f.helpful, 0), "
+            f"COALESCE(f.not_helpful, 0) FROM {self.t} a "
+            f"LEFT JOIN {self.feedback} f ON f.article_id = a.id ORDER BY a.slug"
+        )
+        with self.db.reading() as cursor:
+            self.db.execute(cursor, statement)
+            rows = self.db.fetch_values(cursor)
+        columns = ("article_id", "slug", "state", "helpful", "not_helpful")
+        return [dict(zip(columns, row, strict=True)) for row in rows]
 
     def statements(self, changes: Sequence[KbChange]) -> list[tuple[str, list[Params]]]:
         # Articles are written rarely and a batch holds few: a statement per change, in
@@ -73,6 +89,8 @@ class SqlKbRows(SqlViewRows, KbView):
         for change in changes:
             if change.kind == ARTICLE:
                 out.append(self._article_statement(change))
+            elif change.kind == FEEDBACK:
+                out.append(self._feedback_statement(change))
             else:
                 out += self._text_statements(change)
         return out
@@ -90,6 +108,23 @@ class SqlKbRows(SqlViewRows, KbView):
             return statement, [params]
         sets = ", ".join(f"{c} = :{c}" for c in sorted(change.fields))
         return f"UPDATE {self.t} SET {sets} WHERE id = :id", [params]
+
+    def _feedback_statement(self, change: KbChange) -> tuple[str, list[Params]]:
+        helpful = change.fields["helpful"]
+        params = {"article_id": change.article_id, "yes": int(helpful), "no": int(not helpful)}
+        statement = (
+            f"INSERT INTO {self.feedback} (article_id, helpful, not_helpful) "
+            "VALUES (:article_id, :yes, :no) ON CONFLICT (article_id) DO UPDATE SET "
+            f"helpful = {self.feedback}.helpful + excluded.helpful, "
+            f"not_helpful = {self.feedback}.not_helpful + excluded.not_helpful"
+        )
+        return statement, [params]
+
+    def _feedback_table_ddl(self) -> str:
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.feedback} (article_id TEXT PRIMARY KEY, "
+            "helpful BIGINT NOT NULL, not_helpful BIGINT NOT NULL)"
+        )
 
     def _text_params(self, change: KbChange) -> dict[str, Any]:
         language = str(change.language)
@@ -134,6 +169,7 @@ class SQLiteKbView(SQLiteView, SqlKbRows):
         self.db.create_tables(
             [
                 self._article_table_ddl(),
+                self._feedback_table_ddl(),
                 # n: the FTS5 row's rowid (kept by ON CONFLICT ... DO UPDATE).
                 f"CREATE TABLE IF NOT EXISTS {self.texts} (n INTEGER PRIMARY KEY, "
                 "key TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL, language TEXT NOT NULL, "
@@ -208,6 +244,7 @@ class PostgresKbView(PostgresView, SqlKbRows):
         self.db.create_tables(
             [
                 self._article_table_ddl(),
+                self._feedback_table_ddl(),
                 f"CREATE TABLE IF NOT EXISTS {self.texts} (key TEXT PRIMARY KEY, "
                 "article_id TEXT NOT NULL, language TEXT NOT NULL, title TEXT NOT NULL, "
                 "body TEXT NOT NULL, document tsvector NOT NULL)",

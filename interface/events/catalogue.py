@@ -28,6 +28,7 @@ from domain.erasure import CustomerErasure
 from domain.intake import ThreadKey
 from domain.kb.article import Article
 from domain.kb.categories import KbCategories
+from domain.kb.feedback import ArticleFeedback
 from domain.sla.policy import SlaPolicies
 from domain.sla.timers import TicketSla
 from domain.survey import Survey
@@ -52,6 +53,7 @@ AGGREGATES: tuple[type, ...] = (
     TicketEmail,
     Article,
     KbCategories,
+    ArticleFeedback,
 )
 # Who an event's actor can be: a token's role, the system (SLA clock, router, follow-up
 # sweep) or the customer (a survey link).

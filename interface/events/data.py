@@ -693,6 +693,13 @@ class ArticleArchived(Schema):
     """An article was withdrawn from the public help centre and suggestions."""
 
 
+class ArticleFeedbackGiven(Schema):
+    """A visitor of the public help centre said whether a published article helped."""
+
+    article_id = uuid("The article.")
+    helpful = flag("Whether it helped.")
+
+
 class KbCategoriesCreated(Schema):
     """The knowledge base's category tree was started (empty)."""
 

@@ -250,3 +250,40 @@ def test_the_example_set_imports_through_the_cli_once(server: Server, public):
     assert "9 articles imported" in first.stdout or "already there" in first.stdout
     assert "0 articles imported, 9 already there" in again.stdout
     assert found(public, "cobranca", "pt", "pagar-factura")
+
+
+def test_visitors_say_whether_an_article_helped_and_the_report_counts_it(editor, public, api_as):
+    slug = unique("util")
+    article = published(editor, slug, {"es": {"title": "Útil", "body": "Texto."}})
+    for helpful in (True, False, True):
+        answer = public.post(f"/v1/public/kb/articles/{slug}/feedback", {"helpful": helpful})
+        assert answer.status_code == 202 and answer.json() == {"slug": slug, "helpful": helpful}
+    analyst = api_as("analyst")
+
+    def counted() -> dict | None:
+        rows = analyst.get("/v1/reports/kb").json()["items"]
+        row = next((r for r in rows if r["slug"] == slug), None)
+        return row if row and row["helpful"] + row["not_helpful"] == 3 else None
+
+    row = eventually(counted, "three answers counted")
+    assert (row["helpful"], row["not_helpful"], row["helpful_rate"]) == (2, 1, 0.6667)
+    assert editor.get(f"/v1/kb/articles/{article['id']}").json()["version"] == 2
+    assert_problem(api_as("agent").get("/v1/reports/kb"), 403)
+
+
+@pytest.mark.parametrize("body", [{}, {"helpful": "yes"}, {"helpful": 1}, {"helpful": None}])
+def test_a_bad_feedback_body_is_a_422_naming_helpful(editor, public, auditor, body):
+    slug = unique("fb")
+    published(editor, slug, {"es": {"title": "T", "body": "b"}})
+    before = head(auditor)
+    assert_problem(public.post(f"/v1/public/kb/articles/{slug}/feedback", body), 422, "helpful")
+    assert head(auditor) == before
+
+
+def test_feedback_on_a_draft_is_a_404(editor, public, auditor):
+    slug = unique("borr")
+    write(editor, slug, {"es": {"title": "T", "body": "b"}})
+    before = head(auditor)
+    answer = public.post(f"/v1/public/kb/articles/{slug}/feedback", {"helpful": True})
+    assert_problem(answer, 404)
+    assert head(auditor) == before

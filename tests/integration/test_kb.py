@@ -237,3 +237,25 @@ def test_a_markdown_folder_imports_one_article_per_folder(atende, tmp_path):
     article = atende.kb.published("router-luces")
     assert article.translations["pt"].title == "Luzes do roteador"
     assert article.translations["es"].body == "La luz **roja** indica..."
+
+
+def test_visitors_answers_are_counted_per_article_and_never_move_its_version(examples):
+    kb = examples.kb
+    article = kb.published("pagar-factura")
+    for helpful in (True, True, False):
+        kb.give_feedback("pagar-factura", helpful)
+    catch_up(examples)
+    [row] = [r for r in examples.views.kb.feedback_report() if r["slug"] == "pagar-factura"]
+    assert (row["helpful"], row["not_helpful"]) == (2, 1)
+    assert kb.get(article.id).version == article.version
+    live = examples.views.kb.rows()
+    rebuild(examples, "kb")
+    assert examples.views.kb.rows() == live
+
+
+def test_feedback_on_a_draft_or_unknown_article_is_not_found_and_stores_nothing(examples):
+    head = examples.tickets.head_position()
+    for slug in ("factura-detallada", "tarifas-antiguas", "no-existe", "../x"):
+        with pytest.raises(ArticleNotFound):
+            examples.kb.give_feedback(slug, True)
+    assert examples.tickets.head_position() == head

@@ -28,6 +28,7 @@ REQUEST_EXAMPLES: dict[str, Any] = {
         "visibility": "public",
     },
     "EmptyIn": {},
+    "FeedbackIn": {"helpful": True},
     "KbCategoryIn": {"names": {"es": "Facturación", "pt": "Cobrança", "en": "Billing"}},
     "ArticleIn": {
         "slug": "pagar-factura",

@@ -93,6 +93,8 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("/v1/public/kb/suggest", "get"): "suggestPublicKb",
     ("/v1/public/kb/articles/{slug}", "get"): "getPublicKbArticle",
     ("/v1/tickets/{ticket_id:uuid}/suggestions", "get"): "getTicketSuggestions",
+    ("/v1/public/kb/articles/{slug}/feedback", "post"): "givePublicKbFeedback",
+    ("/v1/reports/kb", "get"): "getKbReport",
     ("/v1/me", "get"): "getMe",
     ("/docs", "get"): "getDocsPage",
     ("/v1/openapi.json", "get"): "getOpenApiDocument",

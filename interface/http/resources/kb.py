@@ -30,6 +30,7 @@ from interface.http.errors import validation_problem
 from interface.http.hooks import expected_version, validate_body
 from interface.http.middleware.auth import TICKET_READERS, allow
 from interface.http.openapi.operation import PUBLIC, Operation, Operations
+from interface.http.resources.reports import REPORT_READERS
 from interface.http.schemas.common import EmptyIn
 from interface.http.schemas.events import EventOut
 from interface.http.schemas.kb import (
@@ -38,9 +39,12 @@ from interface.http.schemas.kb import (
     ArticleIn,
     ArticleOut,
     ArticleReadQueryIn,
+    FeedbackIn,
+    FeedbackOut,
     KbCategoryIn,
     KbCategoryListOut,
     KbCategoryOut,
+    KbReportOut,
     PublicArticleOut,
     PublicArticleQueryIn,
     SearchOut,
@@ -264,6 +268,35 @@ class PublicArticle(_Kb):
         _public(req, resp, media)
 
 
+class PublicFeedback(_Kb):
+    """``POST {helpful}``: a visitor's answer about a published article, recorded as an
+    event of its own (never the article's: its ETag stays as editors left it)."""
+
+    public = True
+    schema = FeedbackIn()
+
+    @falcon.before(validate_body)
+    def on_post(self, req: falcon.Request, resp: falcon.Response, slug: str) -> None:
+        helpful = req.context.body["helpful"]
+        article = self.kb.give_feedback(slug, helpful)
+        resp.status = falcon.HTTP_202
+        resp.media = FeedbackOut().dump({"slug": article.slug, "helpful": helpful})
+        resp.cache_control = ["no-store"]
+
+
+class KbReport(_Kb):
+    """Per article, what visitors answered (the ``kb`` view)."""
+
+    @falcon.before(allow(*REPORT_READERS))
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        items = []
+        for row in self.view.feedback_report():
+            answers = row["helpful"] + row["not_helpful"]
+            rate = round(row["helpful"] / answers, 4) if answers else None
+            items.append({**row, "helpful_rate": rate})
+        resp.media = KbReportOut().dump({"items": items})
+
+
 class TicketSuggestions(_Kb):
     """Published articles in the ticket's language, ranked against its subject,
     description and latest customer message."""
@@ -307,6 +340,8 @@ def add_kb_routes(
     app.add_route("/v1/public/kb/search", PublicSearch(any_word=False, **shared))
     app.add_route("/v1/public/kb/suggest", PublicSearch(any_word=True, **shared))
     app.add_route("/v1/public/kb/articles/{slug}", PublicArticle(**shared))
+    app.add_route("/v1/public/kb/articles/{slug}/feedback", PublicFeedback(**shared))
+    app.add_route("/v1/reports/kb", KbReport(**shared))
     app.add_route(
         "/v1/tickets/{ticket_id:uuid}/suggestions", TicketSuggestions(tickets=tickets, **shared)
     )
@@ -375,6 +410,16 @@ OPERATIONS: Operations = {
         statuses=(200, 304),
         description="Drafts and archived articles are not found. ?lang= picks the "
         "translation (the source language when it has none; Content-Language says which).",
+    ),
+    ("/v1/public/kb/articles/{slug}/feedback", "post"): Operation(
+        "Say whether a published article helped (no token)",
+        "kb", PUBLIC, FeedbackOut, statuses=(202,), body=FeedbackIn, errors=(404,),
+        description="Recorded as an event of its own; GET /v1/reports/kb counts them "
+        "(after the projector has seen it).",
+    ),
+    ("/v1/reports/kb", "get"): Operation(
+        "The knowledge base: each article's helpful and not helpful answers",
+        "kb", REPORT_READERS, KbReportOut,
     ),
     ("/v1/tickets/{ticket_id:uuid}/suggestions", "get"): Operation(
         "Published articles that may answer a ticket, best first",

@@ -214,3 +214,41 @@ class SearchOut(Schema):
 class ArticleHistoryOut(Schema):
     article_id = fields.UUID(required=True, metadata={"description": "The article."})
     events = fields.List(CataloguedEvent(union_name(Article)), required=True)
+
+
+class JsonBoolean(fields.Boolean):
+    """JSON's true and false only, as the document says: marshmallow's Boolean also
+    takes "yes", 1 and "on" (and 1 == True in a set)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class FeedbackIn(Schema):
+    helpful = JsonBoolean(
+        required=True,
+        metadata={"description": "Whether the article answered the visitor's question."},
+    )
+
+
+class FeedbackOut(OutSchema):
+    slug = fields.String(metadata={"description": "The article answered about."})
+    helpful = fields.Boolean(metadata={"description": "The answer, as recorded."})
+
+
+class KbReportItemOut(OutSchema):
+    article_id = fields.UUID(metadata={"description": "The article."})
+    slug = fields.String(metadata={"description": "Its address on the help centre."})
+    state = one_of(STATES)
+    helpful = fields.Integer(metadata={"description": "Visitors who said it helped."})
+    not_helpful = fields.Integer(metadata={"description": "Visitors who said it did not."})
+    helpful_rate = fields.Float(
+        allow_none=True,
+        metadata={"description": "helpful / (helpful + not_helpful); null: no answers."},
+    )
+
+
+class KbReportOut(Schema):
+    items = fields.List(fields.Nested(KbReportItemOut), required=True)
