@@ -23,12 +23,12 @@ from application.retries import Save, save_with_retries
 from domain.actor import Actor
 from domain.kb.article import (
     PUBLISHED,
-    SLUG,
     SLUG_MAX,
     Article,
     ArticleNotFound,
     DuplicateSlug,
     article_id,
+    is_slug,
 )
 from domain.kb.categories import CATEGORIES_ID, Category, CategoryNotFound, KbCategories
 from domain.kb.feedback import ArticleFeedback
@@ -158,7 +158,7 @@ class KnowledgeBase:
 
     def published(self, slug: str) -> Article:
         """A published article by slug (the public side): any other is not found."""
-        if not SLUG.match(slug) or len(slug) > SLUG_MAX:
+        if not is_slug(slug):
             raise ArticleNotFound(slug)
         try:
             found = self.get(article_id(slug))
@@ -230,7 +230,7 @@ class KnowledgeBase:
         return next(iter(translations))
 
     def _check_slug(self, slug: str) -> None:
-        if len(slug) > SLUG_MAX or not SLUG.match(slug):
+        if not is_slug(slug):
             raise InvalidArticle(
                 "slug",
                 f"lower-case letters and digits in words joined by single hyphens, "

@@ -31,6 +31,10 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX = 120
 
 
+def is_slug(text: str) -> bool:
+    return len(text) <= SLUG_MAX and SLUG.match(text) is not None
+
+
 def article_id(slug: str) -> UUID:
     return uuid5(ARTICLES_NAMESPACE, slug)
 
