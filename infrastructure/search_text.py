@@ -87,16 +87,14 @@ def highlight(text: str, query: str, language: str, *, words: int = SNIPPET_WORD
     tokens = list(WORD.finditer(text))
     if not tokens:
         return html.escape(text[: words * 8])
-    matches = [i for i, t in enumerate(tokens) if _stem_of(t.group(), language) in wanted]
-    first = matches[0] if matches else 0
+    hits = [_stem_of(t.group(), language) in wanted for t in tokens]  # each word once
+    first = hits.index(True) if True in hits else 0
     start = max(0, first - words // 3)
     end = min(len(tokens), start + words)
-    shown = tokens[start:end]
-    out, cursor = [], shown[0].start()
-    for token in shown:
+    out, cursor = [], tokens[start].start()
+    for token, hit in zip(tokens[start:end], hits[start:end], strict=True):
         out.append(html.escape(text[cursor : token.start()]))
         word = html.escape(token.group())
-        hit = _stem_of(token.group(), language) in wanted
         out.append(f"<mark>{word}</mark>" if hit else word)
         cursor = token.end()
     prefix = "… " if start > 0 else ""
@@ -104,6 +102,7 @@ def highlight(text: str, query: str, language: str, *, words: int = SNIPPET_WORD
     return prefix + "".join(out).strip() + suffix
 
 
+@lru_cache(maxsize=8192)  # a help centre's texts repeat their words across answers
 def _stem_of(word: str, language: str) -> str:
     found = stems(word, language)
     return found[0] if found else ""
