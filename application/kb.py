@@ -26,12 +26,14 @@ from domain.kb.article import (
     SLUG_MAX,
     Article,
     ArticleNotFound,
+    ArticleStateConflict,
     DuplicateSlug,
     article_id,
     is_slug,
 )
 from domain.kb.categories import CATEGORIES_ID, Category, CategoryNotFound, KbCategories
 from domain.kb.feedback import ArticleFeedback
+from domain.kb.usage import KbUsage
 
 CONFLICT_RETRIES = 5
 
@@ -197,6 +199,22 @@ class KnowledgeBase:
         article = self.published(slug)
         self.app.save(ArticleFeedback(article_id=article.id, helpful=helpful))
         return article
+
+    def record_usage(self, counted: dict[str, Any]) -> None:
+        """One API worker's help-centre counts over a stretch (domain/kb/usage.py)."""
+        self.app.save(KbUsage(**counted))
+
+    def citable(self, articles: Collection[UUID]) -> list[str]:
+        """The ids a reply may cite: each a published article (404 for an unknown one,
+        409 for a draft or archived one, which the customer could not open)."""
+        for each in articles:
+            found = self.get(each)
+            if found.state != PUBLISHED:
+                raise ArticleStateConflict(
+                    f"article {found.slug} is {found.state}: only a published article "
+                    "can be cited"
+                )
+        return [str(each) for each in articles]
 
     def history(self, article: UUID) -> list[Any]:
         self.get(article)  # 404 for no such article

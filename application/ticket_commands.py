@@ -10,9 +10,9 @@ route's request schema, so a validated body is passed as it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from application.idempotency import IdempotencyClaim
@@ -33,9 +33,14 @@ class WriteTerms:
 ANY_VERSION = WriteTerms()
 
 
+class CitableArticles(Protocol):
+    def citable(self, articles: Collection[UUID]) -> list[str]: ...
+
+
 class TicketCommands:
-    def __init__(self, tickets: TicketApplication):
+    def __init__(self, tickets: TicketApplication, kb: CitableArticles | None = None):
         self.tickets = tickets
+        self.kb = kb  # checks the articles a reply cites (issue 23)
 
     def add_message(
         self,
@@ -46,16 +51,27 @@ class TicketCommands:
         visibility: str,
         author_id: str | None = None,
         channel: str | None = None,
+        articles: Sequence[UUID] = (),
         actor: Actor,
         terms: WriteTerms = ANY_VERSION,
     ) -> CommandResult:
         if author_type == "agent":
             author_id = self._agent_author(author_id, actor)
+        cited = self._citable(articles)
         return self._apply(
             ticket_id,
-            lambda t: t.add_message(body, author_type, author_id, visibility, channel, actor),
+            lambda t: t.add_message(
+                body, author_type, author_id, visibility, channel, actor, articles=cited
+            ),
             terms,
         )
+
+    def _citable(self, articles: Sequence[UUID]) -> list[str]:
+        if not articles:
+            return []
+        if self.kb is None:
+            raise RuntimeError("TicketCommands was built without the knowledge base")
+        return self.kb.citable(articles)
 
     def _agent_author(self, author_id: str | None, actor: Actor) -> str | None:
         """Who an agent's message is by (issue 20). An agent-bound token writes as its

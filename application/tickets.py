@@ -214,6 +214,7 @@ class TicketApplication(Application[UUID]):
         follow_up_of: UUID | None = None,
         external_message_id: str | None = None,
         companions: Companions | None = None,
+        kb_suggestion_id: UUID | None = None,
     ) -> CommandResult:
         for _ in range(CONFLICT_RETRIES):
             owner, claims = self.customers.resolve(contact)
@@ -234,6 +235,7 @@ class TicketApplication(Application[UUID]):
                 follow_up_of=follow_up_of,
                 attachments=owned_attachments(owner, attachments),
                 external_message_id=external_message_id,
+                kb_suggestion_id=kb_suggestion_id,
             )
             outcome = _outcome(idempotency, 201, ticket)
             others = [*claims, *(companions(ticket) if companions else [])]

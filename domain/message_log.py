@@ -23,9 +23,28 @@ MESSAGE_FIELDS = (
     "attachments",
     "external_id",
     "outbound",
+    "articles",
 )
 
+# What a message stored before a field existed had instead (its snapshot rows name the
+# fields they hold, so a missing one is told from a null one).
+_ADDED_LATER: dict[str, Any] = {
+    "attachments": [],
+    "external_id": None,
+    "outbound": None,
+    "articles": [],  # the knowledge-base articles a reply cites (issue 23)
+}
+
 Message = dict[str, Any]
+
+
+def complete_message(message: Message) -> Message:
+    """A message with every field of MESSAGE_FIELDS, the later ones as they were before
+    they existed."""
+    for name, before in _ADDED_LATER.items():
+        if name not in message:
+            message[name] = list(before) if isinstance(before, list) else before
+    return message
 
 
 class MessageLog(Sequence[Message]):

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor
-from domain.message_log import MessageLog
+from domain.message_log import MessageLog, complete_message
 from domain.personal import Personal
 from domain.stamped import StampedEvent
 from domain.ticket_refs import outbound_reply, ticket_id_for_external_ref
@@ -29,7 +29,7 @@ class Ticket(Aggregate):
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
-        state["messages"] = MessageLog(state["messages"])
+        state["messages"] = MessageLog(map(complete_message, state["messages"]))
 
     class Event(StampedEvent):
         def mutate(self, aggregate: Any) -> Any:
@@ -64,6 +64,7 @@ class Ticket(Aggregate):
         follow_up_of: UUID | None = None,
         attachments: list[Attachment] | None = None,
         external_message_id: str | None = None,
+        kb_suggestion_id: UUID | None = None,
     ):
         # The keywords with defaults came with multi-channel intake; older events lack
         # them and replay with the defaults.
@@ -88,6 +89,9 @@ class Ticket(Aggregate):
         self.follow_up_of = follow_up_of
         self.attachments = list(attachments or [])
         self.external_message_ids = [external_message_id] if external_message_id else []
+        # The help-centre suggestions the contact form showed before this ticket was
+        # opened anyway (issue 23): what GET /v1/reports/kb counts as not deflected.
+        self.kb_suggestion_id = kb_suggestion_id
         self.survey_id: UUID | None = None  # the latest resolution's survey
         self.pending_since: datetime | None = None
         self.reminded_at: datetime | None = None  # within the current pending stretch
@@ -105,10 +109,12 @@ class Ticket(Aggregate):
         actor: Actor,
         attachments: list[dict[str, Any]] | None = None,
         external_id: str | None = None,
+        articles: list[str] | None = None,
     ) -> None:
-        """Record a message. A customer's public message brings a pending ticket back to
-        open and reopens a resolved one (Clarification 4); an agent's public message is
-        an outbound reply, recorded with the channel and thread to answer on."""
+        """Record a message, with the knowledge-base articles it cites. A customer's
+        public message brings a pending ticket back to open and reopens a resolved one
+        (Clarification 4); an agent's public message is an outbound reply, recorded with
+        the channel and thread to answer on."""
         self._refuse_when_closed("add a message to")
         if author_type == "customer" and visibility == "public":
             if self.status == "resolved":
@@ -131,6 +137,7 @@ class Ticket(Aggregate):
             attachments=owned_attachments(self.customer_id, attachments),
             external_id=external_id,
             outbound=outbound,
+            articles=list(articles or []),
         )
 
     def has_message(self, message_id: UUID) -> bool:
@@ -285,6 +292,7 @@ class Ticket(Aggregate):
         attachments: list[Attachment] | None = None,
         external_id: str | None = None,
         outbound: dict[str, Any] | None = None,
+        articles: list[str] | None = None,
     ) -> None:
         self.messages.append(
             {
@@ -298,6 +306,7 @@ class Ticket(Aggregate):
                 "attachments": attachments or [],
                 "external_id": external_id,
                 "outbound": outbound,
+                "articles": list(articles or []),
             }
         )
         if external_id:
@@ -403,6 +412,24 @@ def _attachments_as_a_list(state: dict[str, Any]) -> None:
 for _changed in (Ticket.Opened, Ticket.MessageAdded):
     _changed.class_version = 2
     _changed.upcast_v1_v2 = staticmethod(_attachments_as_a_list)
+
+
+def _no_articles_cited(state: dict[str, Any]) -> None:
+    """Version 3 of MessageAdded records the knowledge-base articles a reply cites
+    (issue 23); every message before it cited none."""
+    state.setdefault("articles", [])
+
+
+def _no_suggestion_shown(state: dict[str, Any]) -> None:
+    """Version 3 of Opened records the help-centre suggestions the contact form showed
+    first (issue 23); every ticket before it was opened without any."""
+    state.setdefault("kb_suggestion_id", None)
+
+
+Ticket.MessageAdded.class_version = 3
+Ticket.MessageAdded.upcast_v2_v3 = staticmethod(_no_articles_cited)
+Ticket.Opened.class_version = 3
+Ticket.Opened.upcast_v2_v3 = staticmethod(_no_suggestion_shown)
 
 
 def event_type_name(event_obj: object) -> str:

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Transcoding
 
-from domain.message_log import MESSAGE_FIELDS, MessageLog
+from domain.message_log import MESSAGE_FIELDS, MessageLog, complete_message
 from infrastructure.crypto import PersonalAsCiphertext, SealedPersonal
 
 
@@ -56,5 +56,5 @@ class MessageLogAsRows(Transcoding):
             message["created_at"] = datetime.fromisoformat(message["created_at"])
             owner, ct = message["body"]
             message["body"] = SealedPersonal({"owner": owner, "ct": ct}, keyring)
-            messages.append(message)
+            messages.append(complete_message(message))
         return MessageLog(messages)

@@ -71,6 +71,9 @@ class Settings:
     health_max_heartbeat_age: timedelta = timedelta(seconds=30)
     rate_limit: Rate | None = None
     public_rate_limit: Rate | None = None
+    # Issue 23: how often each API worker records the help centre's counts (views,
+    # searches, suggestions shown) as one event; a worker also records them as it stops.
+    kb_usage_interval: timedelta = timedelta(seconds=60)
     # Issue 20: how long a new API token lives when its creator does not say (None: until
     # revoked).
     token_default_expiry: timedelta | None = None
@@ -150,6 +153,9 @@ class Settings:
             ),
             rate_limit=optional_rate(env, "ATENDE_RATE_LIMIT"),
             public_rate_limit=optional_rate(env, "ATENDE_PUBLIC_RATE_LIMIT"),
+            kb_usage_interval=parse_duration(
+                env.get("ATENDE_KB_USAGE_INTERVAL", "60s"), "ATENDE_KB_USAGE_INTERVAL"
+            ),
             token_default_expiry=optional_duration(env, "ATENDE_TOKEN_DEFAULT_EXPIRY"),
             auth_failure_limit=optional_rate(env, "ATENDE_AUTH_FAILURE_LIMIT", "20/60s"),
             nats_url=nats_url(env.get("ATENDE_NATS_URL", "")),

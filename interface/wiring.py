@@ -164,6 +164,9 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         for store in (*stores, *views.values(), *followed.values()):
             store.create_table()
         tokens.import_legacy()  # tokens from before tokens were events (issue 20)
+    kb = KnowledgeBase(
+        tickets, audit_log, languages=settings.languages, default_language=settings.default_language
+    )
     return Atende(
         settings=settings,
         tickets=tickets,
@@ -201,7 +204,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         heartbeats=heartbeats,
         write_probe=write_probe,
         views=views,
-        ticket_commands=TicketCommands(tickets),
+        ticket_commands=TicketCommands(tickets, kb),
         intake=Intake(tickets),
         outbound=outbound,
         webhooks=WebhookSubscriptions(
@@ -216,12 +219,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         webhook_deliveries=webhook_deliveries,
         email_records=EmailRecords(tickets, find_notice=partial(notice_of, email_deliveries)),
         email_deliveries=email_deliveries,
-        kb=KnowledgeBase(
-            tickets,
-            audit_log,
-            languages=settings.languages,
-            default_language=settings.default_language,
-        ),
+        kb=kb,
     )
 
 

@@ -11,17 +11,28 @@ from typing import Any, NamedTuple
 
 from domain.kb.article import DRAFT, Article
 from domain.kb.feedback import ArticleFeedback
+from domain.kb.usage import KbUsage
+from domain.ticket import Ticket
 from projections.base import RowProjection, RowView
 from projections.timestamps import timestamp
 
 ARTICLE, TEXT, FEEDBACK = "article", "text", "feedback"
+# What the help centre and the helpdesk did with the articles (the report's counts).
+VIEWS, UNANSWERED, COUNT, CITATION, FOLLOWED = (
+    "views", "unanswered", "count", "citation", "followed"
+)  # fmt: skip
+SEARCHES, SUGGESTIONS_SHOWN = "searches", "suggestions_shown"
 
 
 class KbChange(NamedTuple):
     """An article's row (``key`` its id) or one language's text (``key`` the article's
     id and the language): inserted, or its given fields updated."""
 
-    kind: str  # ARTICLE | TEXT | FEEDBACK (a visitor's answer, counted)
+    # ARTICLE | TEXT | FEEDBACK (a visitor's answer, counted) | VIEWS (fields: n) |
+    # CITATION (a ticket, in fields, cited the article) | UNANSWERED (article_id: the
+    # query; fields: n) | COUNT (article_id: SEARCHES or SUGGESTIONS_SHOWN; fields: n) |
+    # FOLLOWED (article_id: a suggestion a ticket was opened after)
+    kind: str
     article_id: str
     language: str | None
     fields: dict[str, Any]
@@ -53,9 +64,14 @@ class KbView(RowView[KbChange]):
         for suggestions), best first."""
 
     @abstractmethod
-    def feedback_report(self) -> list[dict[str, Any]]:
+    def article_report(self) -> list[dict[str, Any]]:
         """Every article (slug, state) with its visitors' helpful and not helpful
-        answers, by slug."""
+        answers, its reads on the help centre and the tickets that cited it, by slug."""
+
+    @abstractmethod
+    def usage_report(self, unanswered_limit: int) -> dict[str, Any]:
+        """The help centre's totals (searches, suggestions shown and followed by a
+        ticket) and its most frequent unanswered searches, most frequent first."""
 
     @abstractmethod
     def rows(self) -> dict[str, list[dict[str, Any]]]:
@@ -119,4 +135,26 @@ _CHANGES: dict[type, Any] = {
     ArticleFeedback.Given: lambda e: [
         KbChange(FEEDBACK, str(e.article_id), None, {"helpful": bool(e.helpful)})
     ],
+    KbUsage.Counted: lambda e: _counted(e),
+    Ticket.MessageAdded: lambda e: [
+        KbChange(CITATION, str(article), None, {"ticket_id": str(e.originator_id)})
+        for article in getattr(e, "articles", None) or ()
+    ],
+    Ticket.Opened: lambda e: (
+        [KbChange(FOLLOWED, str(e.kb_suggestion_id), None, {})]
+        if getattr(e, "kb_suggestion_id", None)
+        else []
+    ),
 }
+
+
+def _counted(e: Any) -> list[KbChange]:
+    changes = [KbChange(VIEWS, article, None, {"n": n}) for article, n in e.views.items()]
+    changes += [
+        KbChange(UNANSWERED, row["query"], row["language"], {"n": row["count"]})
+        for row in e.unanswered
+    ]
+    for name, n in ((SEARCHES, e.searches), (SUGGESTIONS_SHOWN, e.suggestions_shown)):
+        if n:
+            changes.append(KbChange(COUNT, name, None, {"n": n}))
+    return changes

@@ -35,7 +35,21 @@ from infrastructure.search_text import (
 from infrastructure.sql import SqlDatabase
 from infrastructure.views.base import PostgresView, SQLiteView, SqlViewRows
 from infrastructure.views.batch import Params
-from projections.kb import ARTICLE, FEEDBACK, KbChange, KbView, SearchHit
+from projections.kb import (
+    ARTICLE,
+    CITATION,
+    COUNT,
+    FEEDBACK,
+    FOLLOWED,
+    SEARCHES,
+    SUGGESTIONS_SHOWN,
+    TEXT,
+    UNANSWERED,
+    VIEWS,
+    KbChange,
+    KbView,
+    SearchHit,
+)
 
 TABLE = "kb"
 _ARTICLE_COLUMNS = ("slug", "state", "category_id", "tags", "source_language", "updated_at")
@@ -51,36 +65,95 @@ class SqlKbRows(SqlViewRows, KbView):
         self.texts = self.db.table(f"{TABLE}_texts{suffix}")
         self.fts = self.db.table(f"{TABLE}_search{suffix}")
         self.feedback = self.db.table(f"{TABLE}_feedback{suffix}")
+        self.views = self.db.table(f"{TABLE}_views{suffix}")
+        self.citations = self.db.table(f"{TABLE}_citations{suffix}")
+        self.unanswered = self.db.table(f"{TABLE}_unanswered{suffix}")
+        self.counts = self.db.table(f"{TABLE}_counts{suffix}")
+        self.followed = self.db.table(f"{TABLE}_followed{suffix}")
         self.index_prefix = TABLE + suffix
 
     def owned_tables(self) -> list[str]:
         searched = [] if self.db.is_postgres else [self.fts]
-        return [self.t, self.texts, self.feedback, *searched]
+        return [self.t, self.texts, *self._usage_tables(), *searched]
+
+    def _usage_tables(self) -> list[str]:
+        return [
+            self.feedback, self.views, self.citations, self.unanswered, self.counts,
+            self.followed,
+        ]  # fmt: skip
+
+    def _usage_tables_ddl(self) -> list[str]:
+        count = "BIGINT NOT NULL"
+        return [
+            self._feedback_table_ddl(),
+            f"CREATE TABLE IF NOT EXISTS {self.views} (article_id TEXT PRIMARY KEY, n {count})",
+            f"CREATE TABLE IF NOT EXISTS {self.citations} (article_id TEXT NOT NULL, "
+            "ticket_id TEXT NOT NULL, PRIMARY KEY (article_id, ticket_id))",
+            f"CREATE TABLE IF NOT EXISTS {self.unanswered} (language TEXT NOT NULL, "
+            f"query TEXT NOT NULL, n {count}, PRIMARY KEY (language, query))",
+            f"CREATE TABLE IF NOT EXISTS {self.counts} (name TEXT PRIMARY KEY, n {count})",
+            f"CREATE TABLE IF NOT EXISTS {self.followed} (suggestion_id TEXT PRIMARY KEY)",
+        ]
 
     def rows(self) -> dict[str, list[dict[str, Any]]]:
+        tables = {
+            "articles": (self.t, "id"),
+            "texts": (self.texts, "key"),
+            "feedback": (self.feedback, "article_id"),
+            "views": (self.views, "article_id"),
+            "citations": (self.citations, "article_id, ticket_id"),
+            "unanswered": (self.unanswered, "language, query"),
+            "counts": (self.counts, "name"),
+            "followed": (self.followed, "suggestion_id"),
+        }
+        out: dict[str, list[dict[str, Any]]] = {}
         with self.db.transaction(commit=False) as cursor:
-            self.db.execute(cursor, f"SELECT * FROM {self.t} ORDER BY id")
-            articles = [dict(row) for row in cursor.fetchall()]
-            self.db.execute(
-                cursor,
-                f"SELECT key, article_id, language, title, body FROM {self.texts} ORDER BY key",
-            )
-            texts = [dict(row) for row in cursor.fetchall()]
-            self.db.execute(cursor, f"SELECT * FROM {self.feedback} ORDER BY article_id")
-            feedback = [dict(row) for row in cursor.fetchall()]
-        return {"articles": articles, "texts": texts, "feedback": feedback}
+            for name, (table, order) in tables.items():
+                # The texts' own columns: SQLite's n and PostgreSQL's document differ.
+                columns = "key, article_id, language, title, body" if name == "texts" else "*"
+                self.db.execute(cursor, f"SELECT {columns} FROM {table} ORDER BY {order}")
+                out[name] = [dict(row) for row in cursor.fetchall()]
+        return out
 
-    def feedback_report(self) -> list[dict[str, Any]]:
+    def article_report(self) -> list[dict[str, Any]]:
         statement = (
             f"SELECT a.id, a.slug, a.state, COALESCE(f.helpful, 0), "
-            f"COALESCE(f.not_helpful, 0) FROM {self.t} a "
-            f"LEFT JOIN {self.feedback} f ON f.article_id = a.id ORDER BY a.slug"
+            f"COALESCE(f.not_helpful, 0), COALESCE(v.n, 0), "
+            f"(SELECT COUNT(*) FROM {self.citations} c WHERE c.article_id = a.id) "
+            f"FROM {self.t} a "
+            f"LEFT JOIN {self.feedback} f ON f.article_id = a.id "
+            f"LEFT JOIN {self.views} v ON v.article_id = a.id ORDER BY a.slug"
         )
         with self.db.reading() as cursor:
             self.db.execute(cursor, statement)
             rows = self.db.fetch_values(cursor)
-        columns = ("article_id", "slug", "state", "helpful", "not_helpful")
+        columns = (
+            "article_id", "slug", "state", "helpful", "not_helpful", "views", "cited_by_tickets"
+        )  # fmt: skip
         return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    def usage_report(self, unanswered_limit: int) -> dict[str, Any]:
+        with self.db.reading() as cursor:
+            self.db.execute(cursor, f"SELECT name, n FROM {self.counts}")
+            counts = dict(self.db.fetch_values(cursor))
+            self.db.execute(cursor, f"SELECT COUNT(*) FROM {self.followed}")
+            [(followed,)] = self.db.fetch_values(cursor)
+            self.db.execute(
+                cursor,
+                f"SELECT query, language, n FROM {self.unanswered} "
+                "ORDER BY n DESC, language, query LIMIT :limit",
+                {"limit": unanswered_limit},
+            )
+            unanswered = [
+                {"query": query, "language": language, "searches": n}
+                for query, language, n in self.db.fetch_values(cursor)
+            ]
+        return {
+            "searches": int(counts.get(SEARCHES, 0)),
+            "suggestions_shown": int(counts.get(SUGGESTIONS_SHOWN, 0)),
+            "suggestions_followed": int(followed),
+            "unanswered": unanswered,
+        }
 
     def statements(self, changes: Sequence[KbChange]) -> list[tuple[str, list[Params]]]:
         # Articles are written rarely and a batch holds few: a statement per change, in
@@ -91,9 +164,47 @@ class SqlKbRows(SqlViewRows, KbView):
                 out.append(self._article_statement(change))
             elif change.kind == FEEDBACK:
                 out.append(self._feedback_statement(change))
-            else:
+            elif change.kind == TEXT:
                 out += self._text_statements(change)
+            else:
+                out.append(self._usage_statement(change))
         return out
+
+    def _usage_statement(self, change: KbChange) -> tuple[str, list[Params]]:
+        n = change.fields.get("n", 0)
+        if change.kind == VIEWS:
+            return self._add_to(self.views, "article_id", [change.article_id], n)
+        if change.kind == UNANSWERED:
+            return self._add_to(
+                self.unanswered, "language, query", [change.language, change.article_id], n
+            )
+        if change.kind == COUNT:
+            return self._add_to(self.counts, "name", [change.article_id], n)
+        if change.kind == CITATION:
+            return (
+                f"INSERT INTO {self.citations} (article_id, ticket_id) VALUES (:a, :t) "
+                "ON CONFLICT (article_id, ticket_id) DO NOTHING",
+                [{"a": change.article_id, "t": change.fields["ticket_id"]}],
+            )
+        if change.kind == FOLLOWED:
+            return (
+                f"INSERT INTO {self.followed} (suggestion_id) VALUES (:s) "
+                "ON CONFLICT (suggestion_id) DO NOTHING",
+                [{"s": change.article_id}],
+            )
+        raise ValueError(f"unknown kb change {change.kind!r}")
+
+    def _add_to(
+        self, table: str, key: str, values: list[Any], n: int
+    ) -> tuple[str, list[Params]]:
+        params: dict[str, Any] = {f"k{i}": value for i, value in enumerate(values)}
+        params["n"] = n
+        placeholders = ", ".join(f":k{i}" for i in range(len(values)))
+        statement = (
+            f"INSERT INTO {table} ({key}, n) VALUES ({placeholders}, :n) "
+            f"ON CONFLICT ({key}) DO UPDATE SET n = {table}.n + excluded.n"
+        )
+        return statement, [params]
 
     def _article_statement(self, change: KbChange) -> tuple[str, list[Params]]:
         params = {**change.fields, "id": change.article_id}
@@ -169,7 +280,7 @@ class SQLiteKbView(SQLiteView, SqlKbRows):
         self.db.create_tables(
             [
                 self._article_table_ddl(),
-                self._feedback_table_ddl(),
+                *self._usage_tables_ddl(),
                 # n: the FTS5 row's rowid (kept by ON CONFLICT ... DO UPDATE).
                 f"CREATE TABLE IF NOT EXISTS {self.texts} (n INTEGER PRIMARY KEY, "
                 "key TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL, language TEXT NOT NULL, "
@@ -244,7 +355,7 @@ class PostgresKbView(PostgresView, SqlKbRows):
         self.db.create_tables(
             [
                 self._article_table_ddl(),
-                self._feedback_table_ddl(),
+                *self._usage_tables_ddl(),
                 f"CREATE TABLE IF NOT EXISTS {self.texts} (key TEXT PRIMARY KEY, "
                 "article_id TEXT NOT NULL, language TEXT NOT NULL, title TEXT NOT NULL, "
                 "body TEXT NOT NULL, document tsvector NOT NULL)",

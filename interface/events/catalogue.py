@@ -29,6 +29,7 @@ from domain.intake import ThreadKey
 from domain.kb.article import Article
 from domain.kb.categories import KbCategories
 from domain.kb.feedback import ArticleFeedback
+from domain.kb.usage import KbUsage
 from domain.sla.policy import SlaPolicies
 from domain.sla.timers import TicketSla
 from domain.survey import Survey
@@ -54,6 +55,7 @@ AGGREGATES: tuple[type, ...] = (
     Article,
     KbCategories,
     ArticleFeedback,
+    KbUsage,
 )
 # Who an event's actor can be: a token's role, the system (SLA clock, router, follow-up
 # sweep) or the customer (a survey link).

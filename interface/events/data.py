@@ -262,6 +262,11 @@ class TicketOpened(Schema):
     follow_up_of = uuid("The closed ticket this one follows up.", nullable=True)
     attachments = nested(Attachment, "Files that came with it (version 2: never null).", many=True)
     external_message_id = text("The email's Message-ID, for threading.", nullable=True)
+    kb_suggestion_id = uuid(
+        "The help-centre suggestions the contact form showed before it was opened "
+        "(version 3: null before, and when none were shown).",
+        nullable=True,
+    )
 
 
 class TicketMessageAdded(Schema):
@@ -277,6 +282,9 @@ class TicketMessageAdded(Schema):
     external_id = text("Its id on the channel (an email's Message-ID).", nullable=True)
     outbound = nested(
         Outbound, "For an agent's public reply: where to deliver it.", nullable=True
+    )
+    articles = texts(
+        "The knowledge-base articles it cites, by id (version 3: earlier messages cite none)."
     )
 
 
@@ -698,6 +706,26 @@ class ArticleFeedbackGiven(Schema):
 
     article_id = uuid("The article.")
     helpful = flag("Whether it helped.")
+
+
+class UnansweredSearch(Schema):
+    query = text("What was searched, folded, without words holding digits or @.")
+    language = text("The language searched in.")
+    count = integer("How many times, in this stretch.")
+
+
+class KbUsageCounted(Schema):
+    """What one API worker's public help centre served over a stretch of time."""
+
+    views = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        **_meta("Reads of each published article, by article id."),
+    )
+    searches = integer("Searches answered.")
+    unanswered = nested(UnansweredSearch, "The searches that found nothing.", many=True)
+    suggestions_shown = integer("Contact-form suggestion answers that showed an article.")
 
 
 class KbCategoriesCreated(Schema):

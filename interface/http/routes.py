@@ -15,6 +15,7 @@ from application.ports import AnswersRetries, LogHead
 from infrastructure.outbound.webhook_replay import replay
 from infrastructure.view_status import ViewStatus
 from interface.container import Atende
+from interface.http.kb_usage import HelpCentreUsage
 from interface.http.operations import build_document
 from interface.http.resources.agents import add_agent_routes
 from interface.http.resources.audit import add_audit_routes
@@ -128,7 +129,10 @@ def add_routes(app: falcon.App, atende: Atende) -> None:
         ),
     )
     add_me_routes(app, agents=tickets.agents, routing=views.routing, log=log)
+    usage = HelpCentreUsage(atende.kb.record_usage)
+    usage.flush_every(settings.kb_usage_interval.total_seconds())
     add_kb_routes(
-        app, kb=atende.kb, view=views.kb, languages=settings.languages, tickets=tickets
+        app, kb=atende.kb, view=views.kb, languages=settings.languages, tickets=tickets,
+        usage=usage,
     )
     add_docs_routes(app, build_document())  # built once: operations never change

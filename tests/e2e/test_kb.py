@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.api import Api
+from tests.e2e.api import Api, ticket_body
 from tests.e2e.drills import eventually
 from tests.e2e.problems import assert_problem, head
-from tests.e2e.server import BIN, Server
+from tests.e2e.server import BIN, Server, running_server
 
 EXAMPLES = Path(__file__).parents[2] / "docs" / "examples" / "kb-articles.jsonl"
 
@@ -287,3 +287,146 @@ def test_feedback_on_a_draft_is_a_404(editor, public, auditor):
     answer = public.post(f"/v1/public/kb/articles/{slug}/feedback", {"helpful": True})
     assert_problem(answer, 404)
     assert head(auditor) == before
+
+
+# Citations, counts and deflection (issue 23, item 6)
+
+
+def kb_report(api_as) -> dict:
+    answer = api_as("analyst").get("/v1/reports/kb")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def article_row(report: dict, slug: str) -> dict | None:
+    return next((r for r in report["items"] if r["slug"] == slug), None)
+
+
+def test_a_reply_cites_published_articles_and_the_report_counts_the_citing_ticket(
+    api, editor, api_as
+):
+    slug = unique("citada")
+    article = published(editor, slug, {"es": {"title": "Citada", "body": "Texto."}})
+    ticket = api.open_ticket()
+    body = {"body": "Vea el artículo", "author_type": "agent", "visibility": "public"}
+    answer = editor.command(ticket["id"], "messages", {**body, "articles": [article["id"]] * 2})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["messages"][-1]["articles"] == [article["id"]]
+    history = api.get(f"/v1/tickets/{ticket['id']}/history").json()["events"]
+    assert history[-1]["type"] == "message_added" and history[-1]["schema_version"] == 3
+    assert history[-1]["data"]["articles"] == [article["id"]]
+
+    def cited() -> dict | None:
+        row = article_row(kb_report(api_as), slug)
+        return row if row and row["cited_by_tickets"] == 1 else None
+
+    assert eventually(cited, "the citing ticket counted")
+
+
+@pytest.mark.parametrize(
+    "articles",
+    [
+        "not-a-list",
+        ["not-a-uuid"],
+        [None],
+        [str(uuid.uuid4()) for _ in range(11)],
+    ],
+)
+def test_a_bad_articles_list_is_a_422_naming_articles_and_stores_nothing(
+    api, auditor, articles
+):
+    ticket = api.open_ticket()
+    before = head(auditor)
+    body = {"body": "x", "author_type": "agent", "visibility": "public", "articles": articles}
+    problem = assert_problem(api.command(ticket["id"], "messages", body), 422)
+    # The list itself, or the member at fault ("articles.0").
+    assert all(name.split(".")[0] == "articles" for name in problem["errors"]), problem
+    assert head(auditor) == before
+
+
+def test_citing_an_unknown_article_is_a_404_and_a_draft_a_409_storing_nothing(
+    api, editor, auditor
+):
+    draft = write(editor, unique("borrador"), {"es": {"title": "T", "body": "b"}})
+    ticket = api.open_ticket()
+    before = head(auditor)
+    body = {"body": "x", "author_type": "agent", "visibility": "public"}
+    unknown = api.command(ticket["id"], "messages", {**body, "articles": [str(uuid.uuid4())]})
+    assert_problem(unknown, 404)
+    assert_problem(api.command(ticket["id"], "messages", {**body, "articles": [draft["id"]]}), 409)
+    assert head(auditor) == before
+
+
+def test_help_centre_reads_unanswered_searches_and_deflection_reach_the_report(
+    api, editor, public, api_as
+):
+    word, slug = marker(), unique("leida")
+    published(editor, slug, {"es": {"title": f"Leída {word}", "body": "Texto."}})
+    before = kb_report(api_as)
+    for _ in range(2):
+        assert public.get(f"/v1/public/kb/articles/{slug}").status_code == 200
+    gap = marker()
+    typed = f"{gap} pedido 4455-1234 ana@mail.example"
+    assert search(public, typed, "es") == []
+    shown = eventually(
+        lambda: (a := public.get("/v1/public/kb/suggest", params={"q": word, "lang": "es"}))
+        and a.json()["items"] and a,
+        "a suggestion shown",
+    )
+    assert shown.headers["Cache-Control"] == "no-store"
+    suggestion = shown.json()["suggestion_id"]
+    assert suggestion
+    public.get("/v1/public/kb/suggest", params={"q": word, "lang": "es"})  # deflected
+    api.open_ticket(kb_suggestion_id=suggestion)
+    nothing = public.get("/v1/public/kb/suggest", params={"q": marker(), "lang": "es"})
+    assert nothing.json() == {"items": [], "suggestion_id": None}
+
+    def counted() -> dict | None:
+        report = kb_report(api_as)
+        row = article_row(report, slug)
+        gaps = [g for g in report["unanswered"] if g["query"].startswith(gap)]
+        grown = report["suggestions"]["shown"] - before["suggestions"]["shown"]
+        followed = (
+            report["suggestions"]["followed_by_ticket"]
+            - before["suggestions"]["followed_by_ticket"]
+        )
+        done = row and row["views"] == 2 and gaps and grown >= 2 and followed == 1
+        return (report, gaps) if done else None
+
+    report, gaps = eventually(counted, "the counts recorded and projected")
+    # Words with digits or @ are never kept: only what describes the gap.
+    assert gaps == [{"query": f"{gap} pedido", "language": "es", "searches": 1}]
+    assert report["searches"] > before["searches"]
+    suggestions = report["suggestions"]
+    assert suggestions["deflected"] == suggestions["shown"] - suggestions["followed_by_ticket"]
+
+
+def test_a_kb_suggestion_id_that_is_not_a_uuid_is_a_422_naming_it(api, auditor):
+    before = head(auditor)
+    answer = api.post("/v1/tickets", ticket_body(kb_suggestion_id="shown-twice"))
+    assert_problem(answer, 422, "kb_suggestion_id")
+    assert head(auditor) == before
+
+
+def test_a_stopping_worker_records_the_counts_it_had_not_yet(tmp_path):
+    """With a flush an hour away, only gunicorn's worker_exit hook records the reads."""
+    directory = tmp_path / "kb-usage"
+    directory.mkdir()
+    env = {"ATENDE_KB_USAGE_INTERVAL": "1h"}
+    with running_server("sqlite", directory, workers=1, env=env) as server:
+        editor = Api(server.base_url, server.create_token("agent", "kb-editor"))
+        slug = unique("ultima")
+        published(editor, slug, {"es": {"title": "Última", "body": "Texto."}})
+        visitor = Api(server.base_url, None)
+        for _ in range(3):
+            assert visitor.get(f"/v1/public/kb/articles/{slug}").status_code == 200
+        server.stop()
+        server.start(workers=1)
+        analyst = Api(server.base_url, server.create_token("analyst", "kb-analyst"))
+
+        def viewed() -> dict | None:
+            rows = analyst.get("/v1/reports/kb").json()["items"]
+            row = next((r for r in rows if r["slug"] == slug), None)
+            return row if row and row["views"] == 3 else None
+
+        assert eventually(viewed, "the stopped worker's reads")

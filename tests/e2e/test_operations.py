@@ -229,6 +229,15 @@ def test_public_routes_spend_a_budget_per_client_address(client_as):
     answers = [anyone.get("/v1/surveys/not-a-real-link") for _ in range(PUBLIC_BUDGET)]
     assert all(r.status_code != 429 for r in answers)
     assert_problem(anyone.get("/v1/surveys/not-a-real-link"), 429)
+    # The help centre (issue 23) spends the same budget: its reads and feedback too.
+    for path in (
+        "/v1/public/kb/search?q=factura&lang=es",
+        "/v1/public/kb/suggest?q=factura&lang=es",
+        "/v1/public/kb/articles/pagar-factura",
+    ):
+        assert_problem(anyone.get(path), 429)
+    answer = anyone.post("/v1/public/kb/articles/pagar-factura/feedback", {"helpful": True})
+    assert_problem(answer, 429)
 
 
 # The scheduler, in the projector process

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
 from application.errors import StaleVersion
 from application.kb import ArticleChange, InvalidArticle
+from application.ticket_commands import TicketCommands
 from domain.actor import Actor
 from domain.kb.article import (
     ArticleNotFound,
@@ -23,7 +25,9 @@ from domain.kb.categories import CategoryNotFound, DuplicateCategory
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import rebuild
 from infrastructure.views.registry import VIEWS
+from interface.http.kb_usage import HelpCentreUsage
 from interface.kb_import import import_articles
+from tests.integration.builders import AGENT, open_ticket
 
 EXAMPLES = Path(__file__).parents[2] / "docs" / "examples" / "kb-articles.jsonl"
 EDITOR = Actor(id="tok-1", name="Rosa", role="agent")
@@ -245,7 +249,7 @@ def test_visitors_answers_are_counted_per_article_and_never_move_its_version(exa
     for helpful in (True, True, False):
         kb.give_feedback("pagar-factura", helpful)
     catch_up(examples)
-    [row] = [r for r in examples.views.kb.feedback_report() if r["slug"] == "pagar-factura"]
+    [row] = [r for r in examples.views.kb.article_report() if r["slug"] == "pagar-factura"]
     assert (row["helpful"], row["not_helpful"]) == (2, 1)
     assert kb.get(article.id).version == article.version
     live = examples.views.kb.rows()
@@ -259,3 +263,97 @@ def test_feedback_on_a_draft_or_unknown_article_is_not_found_and_stores_nothing(
         with pytest.raises(ArticleNotFound):
             examples.kb.give_feedback(slug, True)
     assert examples.tickets.head_position() == head
+
+
+def test_replies_citing_articles_record_them_and_the_report_counts_each_citing_ticket_once(
+    examples,
+):
+    commands = TicketCommands(examples.tickets, examples.kb)
+    cited = examples.kb.published("pagar-factura").id
+    first, second = open_ticket(examples).ticket, open_ticket(examples).ticket
+    for ticket in (first, first, second):
+        commands.add_message(
+            ticket.id, body="Vea este artículo", author_type="agent", visibility="public",
+            articles=[cited], actor=AGENT,
+        )  # fmt: skip
+    stored = examples.tickets.get_ticket(first.id).messages[-1]
+    assert stored["articles"] == [str(cited)]
+    catch_up(examples)
+    [row] = [r for r in examples.views.kb.article_report() if r["slug"] == "pagar-factura"]
+    assert row["cited_by_tickets"] == 2
+    live = examples.views.kb.rows()
+    rebuild(examples, "kb")
+    assert examples.views.kb.rows() == live
+
+
+@pytest.mark.parametrize(
+    ("slug", "refusal"),
+    [("factura-detallada", ArticleStateConflict), ("tarifas-antiguas", ArticleStateConflict)],
+)
+def test_a_reply_may_not_cite_a_draft_or_archived_article_and_stores_nothing(
+    examples, slug, refusal
+):
+    commands = TicketCommands(examples.tickets, examples.kb)
+    ticket = open_ticket(examples).ticket
+    head = examples.tickets.head_position()
+    with pytest.raises(refusal):
+        commands.add_message(
+            ticket.id, body="x", author_type="agent", visibility="public",
+            articles=[article_id(slug)], actor=AGENT,
+        )  # fmt: skip
+    with pytest.raises(ArticleNotFound):
+        commands.add_message(
+            ticket.id, body="x", author_type="agent", visibility="public",
+            articles=[article_id("no-existe")], actor=AGENT,
+        )  # fmt: skip
+    assert examples.tickets.head_position() == head
+
+
+def test_help_centre_counts_become_an_event_the_report_shows_and_a_rebuild_keeps(examples):
+    usage = HelpCentreUsage(examples.kb.record_usage)
+    article = str(examples.kb.published("pagar-factura").id)
+    usage.viewed(article)
+    usage.viewed(article)
+    usage.searched("factura", "es", found=3)
+    for _ in range(2):
+        usage.searched("Mi pedido 12345 de ana@mail.example NO llegó", "es", found=0)
+    for _ in range(3):
+        usage.suggested()
+    suggestion = uuid4()
+    open_ticket(examples, kb_suggestion_id=suggestion)
+    open_ticket(examples, kb_suggestion_id=suggestion)  # the same suggestion counts once
+    assert usage.flush() is True
+    assert usage.flush() is False  # nothing new: no event
+    catch_up(examples)
+    report = examples.views.kb.usage_report(10)
+    assert report == {
+        "searches": 3,
+        "suggestions_shown": 3,
+        "suggestions_followed": 1,
+        "unanswered": [{"query": "mi pedido de no llego", "language": "es", "searches": 2}],
+    }
+    [row] = [r for r in examples.views.kb.article_report() if r["slug"] == "pagar-factura"]
+    assert row["views"] == 2
+    live = examples.views.kb.rows()
+    rebuild(examples, "kb")
+    assert examples.views.kb.rows() == live
+
+
+def test_counts_the_store_refused_are_kept_for_the_next_flush(examples):
+    refusals = []
+
+    def record(counted):
+        if not refusals:
+            refusals.append(counted)
+            raise OSError("database away")
+        examples.kb.record_usage(counted)
+
+    usage = HelpCentreUsage(record)
+    usage.searched("wifi", "es", found=0)
+    assert usage.flush() is False
+    usage.searched("wifi", "es", found=0)
+    assert usage.flush() is True
+    catch_up(examples)
+    assert examples.views.kb.usage_report(10)["unanswered"] == [
+        {"query": "wifi", "language": "es", "searches": 2}
+    ]

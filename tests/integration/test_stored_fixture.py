@@ -146,8 +146,8 @@ def test_stored_events_of_every_older_version_read_in_their_current_shape_on_eit
     }
     assert CatalogueCheck(build_document()).problems(dumped) == []
     opened = [e for e in dumped if e["type"] == "opened"]
-    assert all(e["schema_version"] == 2 and isinstance(e["data"]["attachments"], list)
-               for e in opened)  # fmt: skip
+    assert all(e["schema_version"] == BY_TYPE[("ticket", "opened")].version
+               and isinstance(e["data"]["attachments"], list) for e in opened)  # fmt: skip
 
 
 @pytest.mark.parametrize("view", sorted(VIEWS))

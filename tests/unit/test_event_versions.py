@@ -7,6 +7,7 @@ from uuid import uuid4
 
 import pytest
 
+from domain.message_log import MESSAGE_FIELDS, complete_message
 from domain.personal import Personal
 from domain.ticket import Ticket, owned_attachments
 from interface.events.catalogue import CATALOGUE
@@ -22,13 +23,29 @@ def test_every_version_of_a_shape_has_an_upcaster_from_the_one_before(entry) -> 
 def test_version_2_reads_a_version_1_event_s_missing_attachments_as_an_empty_list(
     event_class,
 ) -> None:
-    assert event_class.class_version == 2
+    assert event_class.class_version >= 2
     stored = {"attachments": None, "channel": "email"}
     event_class.upcast_v1_v2(stored)
     assert stored == {"attachments": [], "channel": "email"}
     listed = {"attachments": [{"filename": None, "content_type": "text/plain", "size": 3}]}
     event_class.upcast_v1_v2(listed)
     assert listed["attachments"][0]["size"] == 3  # a list stays as it was
+
+
+def test_version_3_of_a_message_reads_an_older_message_as_citing_no_article() -> None:
+    assert Ticket.MessageAdded.class_version == 3
+    older = {"attachments": [], "channel": "email"}
+    Ticket.MessageAdded.upcast_v2_v3(older)
+    assert older == {"attachments": [], "channel": "email", "articles": []}
+    citing = {"articles": ["0b6f8a52-6a1e-5f64-9a52-0e4c1c6c7f4e"]}
+    Ticket.MessageAdded.upcast_v2_v3(citing)
+    assert citing == {"articles": ["0b6f8a52-6a1e-5f64-9a52-0e4c1c6c7f4e"]}
+
+
+def test_a_snapshot_s_message_rows_from_before_citations_read_as_citing_no_article() -> None:
+    before = {name: None for name in MESSAGE_FIELDS if name != "articles"}
+    assert complete_message(before)["articles"] == []
+    assert set(before) == set(MESSAGE_FIELDS)
 
 
 def test_a_new_ticket_records_its_attachments_as_a_list_even_when_there_are_none() -> None:

@@ -152,6 +152,12 @@ PROPERTIES: dict[str, str] = {
     "visibility": "Internal notes are never shown to the customer.",
     "external_id": "Its id on the channel (an email's Message-ID) or the integrator's.",
     "outbound": "For an agent's public reply: where to deliver it (issue 22 delivers it).",
+    "OpenTicketIn.kb_suggestion_id": "The suggestion_id of GET /v1/public/kb/suggest's answer "
+    "the contact form showed before the customer opened this ticket anyway: GET /v1/reports/kb "
+    "counts such suggestions as not deflected.",
+    "MessageIn.articles": "Knowledge-base articles the message cites: published ones (404 for "
+    "an unknown id, 409 for a draft or archived one), at most 10; a repeated id counts once.",
+    "MessageOut.articles": "The knowledge-base articles it cites (ids), as the event recorded.",
     "level": "The escalation level (1, 2, ...).",
     "at": "When.",
     "reason": "Why.",

@@ -147,6 +147,7 @@ TICKET_OUT = {
             "external_id": None,
             "outbound": {"channel": "email", "in_reply_to": "CAF=ana.1@mail.example.com",
                          "email_message_id": f"ticket-{TICKET}.{MESSAGE}@atende"},
+            "articles": [],
         }
     ],
     "created_at": OPENED_AT,
@@ -170,7 +171,7 @@ OPENED_EVENT = {
     "aggregate_id": TICKET,
     "version": 1,
     "type": "opened",
-    "schema_version": 2,
+    "schema_version": 3,
     "occurred_at": OPENED_AT,
     "actor": INTEGRATOR,
     "data": {
@@ -179,6 +180,7 @@ OPENED_EVENT = {
         "follow_up_of": None,
         "attachments": [],
         "external_message_id": None,
+        "kb_suggestion_id": None,
     },
 }
 ASSIGNED_EVENT = {

@@ -17,7 +17,7 @@ import json
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import falcon
 
@@ -28,12 +28,14 @@ from infrastructure.markdown import to_html
 from infrastructure.search_text import highlight
 from interface.http.errors import validation_problem
 from interface.http.hooks import expected_version, validate_body
+from interface.http.kb_usage import HelpCentreUsage
 from interface.http.middleware.auth import TICKET_READERS, allow
 from interface.http.openapi.operation import PUBLIC, Operation, Operations
 from interface.http.resources.reports import REPORT_READERS
 from interface.http.schemas.common import EmptyIn
 from interface.http.schemas.events import EventOut
 from interface.http.schemas.kb import (
+    UNANSWERED_SHOWN,
     ArticleChangeIn,
     ArticleHistoryOut,
     ArticleIn,
@@ -50,6 +52,7 @@ from interface.http.schemas.kb import (
     SearchOut,
     SearchQueryIn,
     SuggestionQueryIn,
+    SuggestOut,
 )
 from projections.kb import KbView, SearchHit
 
@@ -229,28 +232,61 @@ class ArticleHistory(_Kb):
 
 
 class PublicSearch(_Kb):
+    """Every word must match; counted (searches, and the unanswered ones' queries)."""
+
     public = True
 
-    def __init__(self, *, any_word: bool, **kwargs: Any):
+    def __init__(self, *, usage: HelpCentreUsage, **kwargs: Any):
         super().__init__(**kwargs)
-        self.any_word = any_word  # suggestions: any word of what the customer typed
+        self.usage = usage
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _SEARCH_QUERY.load(req.params)
         language = str(_language(query["lang"], self.languages))
-        hits = self.view.search(
-            query["q"], language, limit=query["limit"], any_word=self.any_word
-        )
+        hits = self.view.search(query["q"], language, limit=query["limit"])
+        self.usage.searched(query["q"], language, len(hits))
         _public(req, resp, _hits(hits, query["q"]))
+
+
+class PublicSuggest(_Kb):
+    """Any word may match: what a customer types on a contact form. An answer that shows
+    articles has a ``suggestion_id`` for the form to send with the ticket it opens anyway
+    (``kb_suggestion_id``), which is how the report tells deflected suggestions from
+    the rest. Not counted as searches: typing as-you-go would count every prefix."""
+
+    public = True
+
+    def __init__(self, *, usage: HelpCentreUsage, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.usage = usage
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        query = _SEARCH_QUERY.load(req.params)
+        language = str(_language(query["lang"], self.languages))
+        hits = self.view.search(query["q"], language, limit=query["limit"], any_word=True)
+        media = _hits(hits, query["q"])
+        media["suggestion_id"] = None
+        if hits:
+            self.usage.suggested()
+            media["suggestion_id"] = str(uuid4())
+        resp.media = media
+        # Each answer with articles is one suggestion shown, with its own id: no cache.
+        resp.cache_control = ["no-store"]
 
 
 class PublicArticle(_Kb):
     public = True
 
+    def __init__(self, *, usage: HelpCentreUsage, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.usage = usage
+
     def on_get(self, req: falcon.Request, resp: falcon.Response, slug: str) -> None:
         query = _PUBLIC_QUERY.load(req.params)
         wanted = _language(query.get("lang"), self.languages)
         article = self.kb.published(slug)
+        # A 304 is a read too; a shared cache's hits never reach Atende to be counted.
+        self.usage.viewed(str(article.id))
         language = article.shown_language(wanted)
         shown = article.translations[language]
         media = _PUBLIC_OUT.dump(
@@ -285,16 +321,35 @@ class PublicFeedback(_Kb):
 
 
 class KbReport(_Kb):
-    """Per article, what visitors answered (the ``kb`` view)."""
+    """Per article, what visitors answered, how often it was read and cited; the
+    searches that found nothing; how many suggestions deflected a ticket (the ``kb``
+    view)."""
 
     @falcon.before(allow(*REPORT_READERS))
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         items = []
-        for row in self.view.feedback_report():
+        for row in self.view.article_report():
             answers = row["helpful"] + row["not_helpful"]
             rate = round(row["helpful"] / answers, 4) if answers else None
             items.append({**row, "helpful_rate": rate})
-        resp.media = KbReportOut().dump({"items": items})
+        usage = self.view.usage_report(UNANSWERED_SHOWN)
+        shown, followed = usage["suggestions_shown"], usage["suggestions_followed"]
+        # A ticket can name a suggestion this report never counted as shown (a worker
+        # killed before it recorded its counts): never report fewer than none deflected.
+        deflected = max(shown - followed, 0)
+        resp.media = KbReportOut().dump(
+            {
+                "items": items,
+                "searches": usage["searches"],
+                "unanswered": usage["unanswered"],
+                "suggestions": {
+                    "shown": shown,
+                    "followed_by_ticket": followed,
+                    "deflected": deflected,
+                    "deflection_rate": round(deflected / shown, 4) if shown else None,
+                },
+            }
+        )
 
 
 class TicketSuggestions(_Kb):
@@ -329,6 +384,7 @@ def add_kb_routes(
     view: KbView,
     languages: Collection[str],
     tickets: ReadsTickets,
+    usage: HelpCentreUsage,
 ) -> None:
     shared = {"kb": kb, "view": view, "languages": languages}
     app.add_route("/v1/kb/categories", CategoryCollection(**shared))
@@ -337,9 +393,9 @@ def add_kb_routes(
     app.add_route(f"{ARTICLE}/publish", ArticleTransition(publish=True, **shared))
     app.add_route(f"{ARTICLE}/archive", ArticleTransition(publish=False, **shared))
     app.add_route(f"{ARTICLE}/history", ArticleHistory(**shared))
-    app.add_route("/v1/public/kb/search", PublicSearch(any_word=False, **shared))
-    app.add_route("/v1/public/kb/suggest", PublicSearch(any_word=True, **shared))
-    app.add_route("/v1/public/kb/articles/{slug}", PublicArticle(**shared))
+    app.add_route("/v1/public/kb/search", PublicSearch(usage=usage, **shared))
+    app.add_route("/v1/public/kb/suggest", PublicSuggest(usage=usage, **shared))
+    app.add_route("/v1/public/kb/articles/{slug}", PublicArticle(usage=usage, **shared))
     app.add_route("/v1/public/kb/articles/{slug}/feedback", PublicFeedback(**shared))
     app.add_route("/v1/reports/kb", KbReport(**shared))
     app.add_route(
@@ -401,8 +457,11 @@ OPERATIONS: Operations = {
     ),
     ("/v1/public/kb/suggest", "get"): Operation(
         "Articles that may answer what a customer is typing on a contact form (no token)",
-        "kb", PUBLIC, SearchOut, query=SearchQueryIn, etag=True, statuses=(200, 304),
-        description="Like search, but any word may match: the best matches first.",
+        "kb", PUBLIC, SuggestOut, query=SearchQueryIn,
+        description="Like search, but any word may match: the best matches first. An "
+        "answer with articles carries a suggestion_id: send it as kb_suggestion_id when the "
+        "customer opens a ticket anyway (GET /v1/reports/kb counts deflection from them). "
+        "Not cached (Cache-Control: no-store): each answer is one suggestion shown.",
     ),
     ("/v1/public/kb/articles/{slug}", "get"): Operation(
         "Read a published article by its slug (no token)",
@@ -418,8 +477,12 @@ OPERATIONS: Operations = {
         "(after the projector has seen it).",
     ),
     ("/v1/reports/kb", "get"): Operation(
-        "The knowledge base: each article's helpful and not helpful answers",
+        "The knowledge base: each article's reads, helpfulness and citing tickets; the "
+        "searches that found nothing; suggestions that deflected a ticket",
         "kb", REPORT_READERS, KbReportOut,
+        description="Help-centre reads, searches and suggestions are counted by each API "
+        "worker and recorded every ATENDE_KB_USAGE_INTERVAL (and as it stops); like every "
+        "report, a projection of the log (after the projector has seen it).",
     ),
     ("/v1/tickets/{ticket_id:uuid}/suggestions", "get"): Operation(
         "Published articles that may answer a ticket, best first",

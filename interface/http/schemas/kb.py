@@ -211,6 +211,17 @@ class SearchOut(Schema):
     items = fields.List(fields.Nested(SearchHitOut), required=True)
 
 
+class SuggestOut(SearchOut):
+    suggestion_id = fields.UUID(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "This answer's id when it shows articles (null when it shows "
+            "none): the ticket the customer opens anyway takes it as kb_suggestion_id."
+        },
+    )
+
+
 class ArticleHistoryOut(Schema):
     article_id = fields.UUID(required=True, metadata={"description": "The article."})
     events = fields.List(CataloguedEvent(union_name(Article)), required=True)
@@ -238,6 +249,9 @@ class FeedbackOut(OutSchema):
     helpful = fields.Boolean(metadata={"description": "The answer, as recorded."})
 
 
+UNANSWERED_SHOWN = 100
+
+
 class KbReportItemOut(OutSchema):
     article_id = fields.UUID(metadata={"description": "The article."})
     slug = fields.String(metadata={"description": "Its address on the help centre."})
@@ -248,7 +262,56 @@ class KbReportItemOut(OutSchema):
         allow_none=True,
         metadata={"description": "helpful / (helpful + not_helpful); null: no answers."},
     )
+    views = fields.Integer(
+        metadata={
+            "description": "Reads on the public help centre that reached Atende (a shared "
+            "cache's hits do not), as the API workers last recorded them."
+        }
+    )
+    cited_by_tickets = fields.Integer(
+        metadata={"description": "Tickets with a message that cites it."}
+    )
+
+
+class UnansweredOut(OutSchema):
+    query = fields.String(
+        metadata={
+            "description": "What visitors searched, folded to lower case without accents; "
+            "words holding a digit or @ are never kept."
+        }
+    )
+    language = fields.String(metadata={"description": "The language searched in."})
+    searches = fields.Integer(metadata={"description": "How many searches found nothing."})
+
+
+class SuggestionsOut(OutSchema):
+    shown = fields.Integer(
+        metadata={"description": "Contact-form suggestion answers that showed articles."}
+    )
+    followed_by_ticket = fields.Integer(
+        metadata={"description": "Of them, those a ticket was opened after (kb_suggestion_id)."}
+    )
+    deflected = fields.Integer(metadata={"description": "shown - followed_by_ticket."})
+    deflection_rate = fields.Float(
+        allow_none=True, metadata={"description": "deflected / shown; null: none shown."}
+    )
 
 
 class KbReportOut(Schema):
     items = fields.List(fields.Nested(KbReportItemOut), required=True)
+    searches = fields.Integer(
+        required=True, metadata={"description": "Searches the help centre answered."}
+    )
+    unanswered = fields.List(
+        fields.Nested(UnansweredOut),
+        required=True,
+        metadata={
+            "description": "The catalogue's gaps: searches that found nothing, by query "
+            f"and language, most frequent first (at most {UNANSWERED_SHOWN})."
+        },
+    )
+    suggestions = fields.Nested(
+        SuggestionsOut,
+        required=True,
+        metadata={"description": "Contact-form suggestions and the tickets opened after them."},
+    )

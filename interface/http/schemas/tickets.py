@@ -55,6 +55,8 @@ from interface.http.schemas.common import (
 )
 from interface.http.schemas.events import CataloguedEvent
 
+MAX_CITED_ARTICLES = 10
+
 # A little slack for clocks: "now" on the client may be a moment ahead of the server.
 FUTURE_SLACK_SECONDS = 5
 
@@ -93,6 +95,8 @@ class OpenTicketIn(Schema):
     category = short_text(NAME_MAX, allow_none=True)
     tags = tag_list(load_default=list)
     external_ref = short_text(NAME_MAX)
+    # The suggestion_id of the help-centre suggestions the contact form showed first.
+    kb_suggestion_id = fields.UUID()
 
     @validates_schema
     def requester_is_known(self, data: dict[str, Any], **_: Any) -> None:
@@ -140,6 +144,14 @@ class MessageIn(Schema):
     author_id = short_text(NAME_MAX)
     visibility = fields.String(required=True, validate=validate.OneOf(VISIBILITIES))
     channel = fields.String(validate=validate.OneOf(CHANNELS))
+    # Knowledge-base articles the message cites (issue 23): published ones, each once.
+    articles = fields.List(fields.UUID(), validate=validate.Length(max=MAX_CITED_ARTICLES))
+
+    @post_load
+    def each_article_once(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if "articles" in data:
+            data["articles"] = list(dict.fromkeys(data["articles"]))
+        return data
 
     @validates_schema
     def customers_write_in_public(self, data: dict[str, Any], **_: Any) -> None:
@@ -270,6 +282,7 @@ class MessageOut(OutSchema):
     attachments = Plain(Attachment, many=True)
     external_id = fields.String(allow_none=True)
     outbound = Plain(Outbound, allow_none=True)  # an agent's public reply: where to send it
+    articles = fields.List(fields.UUID())
     delivery = fields.Nested(EmailDeliveryOut)
 
 

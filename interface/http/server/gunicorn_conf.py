@@ -114,6 +114,13 @@ def _settings():
     return _settings.cached
 
 
+def worker_exit(server, worker):
+    # The help centre's last counts (issue 23): recorded, not lost with the worker.
+    from interface.http.kb_usage import flush_all
+
+    flush_all()
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 
