@@ -34,12 +34,14 @@ class RowChange(NamedTuple):  # a tuple: a rebuild makes one or two per event
 
 class SearchChange(NamedTuple):
     """A ticket's entry in the full-text index (issue 23): its subject and description
-    in its language, or, with ``text`` None, its removal (an erasure)."""
+    in its language, or, with ``text`` None, its removal (an erasure: the subject's
+    substring index then holds the scrubbed subject, as the row does)."""
 
     ticket_id: str
     position: int  # the opening event's: the entry's key in SQLite's index
     language: str | None
     text: str | None
+    subject_folded: str | None = None  # for the subject's substring index (SQLite)
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,9 @@ def _opened(e: Ticket.Opened, position: int) -> list[RowChange]:
         "closed_at": None,
     }
     indexed = SearchChange(
-        str(e.originator_id), position, e.language, f"{e.subject.text}\n{e.description.text}"
-    )
+        str(e.originator_id), position, e.language, f"{e.subject.text}\n{e.description.text}",
+        row["subject_folded"],
+    )  # fmt: skip
     return [RowChange(str(e.originator_id), row, insert=True), indexed]
 
 
@@ -158,7 +161,7 @@ def _customer_erased(e: CustomerErasure.Erased, position: int) -> list[RowChange
     scrubbed = {"subject": ERASED, "subject_folded": fold(ERASED)}
     changes: list[Any] = []
     for ticket_id in e.ticket_ids:
-        forgotten = SearchChange(str(ticket_id), 0, None, None)
+        forgotten = SearchChange(str(ticket_id), 0, None, None, scrubbed["subject_folded"])
         changes += [RowChange(str(ticket_id), scrubbed), forgotten]
     return changes
 

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
+from psycopg.rows import tuple_row
 
 from infrastructure.search_text import algorithm, fts5_match, indexed, query_words
 from infrastructure.sql import SqlDatabase
@@ -76,6 +77,9 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
         # The full-text index of subjects and descriptions (issue 23).
         self.search = self.db.table(f"{TABLE}_search{suffix}")
         self.search_keys = self.db.table(f"{TABLE}_search_keys{suffix}")
+        # SQLite: the subjects' trigrams, so q's "part of the subject as typed" is found
+        # through an index, not by reading every row (PostgreSQL: pg_trgm on the row).
+        self.subjects = self.db.table(f"{TABLE}_subjects{suffix}")
 
     def statements(self, changes: Any) -> list[tuple[str, list[Params]]]:
         rows = [c for c in changes if isinstance(c, RowChange)]
@@ -89,9 +93,10 @@ class SqlTicketListRows(SqlViewRows, TicketListView):
         raise NotImplementedError
 
     def search_clause(self, q: str, params: dict[str, Any]) -> str:
-        """A condition on ``id``: the ticket's subject or description has every word of
-        ``q``, read in any of the configured languages (a query has no language; each
-        ticket's text was indexed in its own)."""
+        """A condition on ``id``: the ticket's subject holds ``q`` as typed (folded), or
+        its subject or description has every word of ``q``, read in any of the
+        configured languages (a query has no language; each ticket's text was indexed in
+        its own). Both through indexes: a million rows are never read one by one."""
         raise NotImplementedError
 
     def _row_statement(self, row_id: str, op: RowOp) -> tuple[str, Params]:
@@ -169,9 +174,7 @@ def _where(query: TicketListQuery, search_clause: Any) -> tuple[str, dict[str, A
     if "q" in f:
         # A part of the subject as typed (what q always found), or words of the subject
         # or description in any form (the full-text index).
-        words = search_clause(f["q"], params)
-        clauses.append(f"(subject_folded LIKE :pattern ESCAPE '\\'{words})")
-        params["pattern"] = f"%{fold(f['q']).translate(_LIKE_SPECIALS)}%"
+        clauses.append(search_clause(f["q"], params))
     if query.after is not None:
         clauses.append(f"({', '.join(SORT_KEY)}) < (:after_created_at, :after_number)")
         params["after_created_at"], params["after_number"] = query.after
@@ -193,29 +196,78 @@ class SQLiteTicketListView(SQLiteView, SqlTicketListRows):
                 "words, tokenize = 'unicode61 remove_diacritics 2')",
             ]
         )
+        self._create_subject_index()
+
+    def _create_subject_index(self) -> None:
+        """The subjects' trigram index, keyed like the words' (the opening position); a
+        database from before it fills it from the rows the words' index has."""
+        with self.db.transaction() as cursor:
+            self.db.execute(
+                cursor,
+                "SELECT 1 FROM sqlite_master WHERE name = :name",
+                {"name": self.subjects},
+            )
+            existed = cursor.fetchone() is not None
+            if existed:
+                return
+            self.db.execute(
+                cursor,
+                f"CREATE VIRTUAL TABLE {self.subjects} USING fts5(id UNINDEXED, subject, "
+                "tokenize = 'trigram')",
+            )
+            self.db.execute(
+                cursor,
+                f"INSERT INTO {self.subjects} (rowid, id, subject) SELECT k.n, t.id, "
+                f"t.subject_folded FROM {self.t} t JOIN {self.search_keys} k ON k.id = t.id",
+            )
+
+    def owned_tables(self) -> list[str]:
+        return [*super().owned_tables(), self.subjects]
 
     def search_statements(self, change: SearchChange) -> list[tuple[str, list[Params]]]:
         key = {"id": change.ticket_id}
         if change.text is None:
+            found = f"(SELECT n FROM {self.search_keys} WHERE id = :id)"
+            scrubbed = {**key, "subject": change.subject_folded or ""}
             return [
-                (f"DELETE FROM {self.search} WHERE rowid = "
-                 f"(SELECT n FROM {self.search_keys} WHERE id = :id)", [key]),
+                (f"DELETE FROM {self.search} WHERE rowid = {found}", [key]),
+                (f"UPDATE {self.subjects} SET subject = :subject WHERE rowid = {found}",
+                 [scrubbed]),
                 (f"DELETE FROM {self.search_keys} WHERE id = :id", [key]),
             ]  # fmt: skip
         words = indexed(change.text, change.language or "")
-        entry = {**key, "n": change.position, "words": words}
+        entry = {**key, "n": change.position, "words": words,
+                 "subject": change.subject_folded or ""}  # fmt: skip
         return [
             (f"INSERT OR IGNORE INTO {self.search_keys} (id, n) VALUES (:id, :n)", [entry]),
             (f"INSERT OR IGNORE INTO {self.search} (rowid, id, words) VALUES (:n, :id, :words)",
              [entry]),
+            (f"INSERT OR IGNORE INTO {self.subjects} (rowid, id, subject) "
+             "VALUES (:n, :id, :subject)", [entry]),
         ]  # fmt: skip
 
     def search_clause(self, q: str, params: dict[str, Any]) -> str:
+        found = [self._subject_part(q, params)]
         matches = {fts5_match(q, language) for language in self.languages} - {None}
-        if not matches:
-            return ""
-        params["match"] = " OR ".join(f"({m})" for m in sorted(matches))
-        return f" OR id IN (SELECT id FROM {self.search} WHERE {self.search} MATCH :match)"
+        if matches:
+            params["match"] = " OR ".join(f"({m})" for m in sorted(matches))
+            found.append(f"SELECT id FROM {self.search} WHERE {self.search} MATCH :match")
+        return f"id IN ({' UNION ALL '.join(found)})"
+
+    def _subject_part(self, q: str, params: dict[str, Any]) -> str:
+        """The subjects holding ``q`` as typed (folded). FTS5's trigram index serves a
+        LIKE of three characters or more, but not one with an ESCAPE clause: a query
+        holding LIKE's own characters is asked as a phrase instead, which matches them
+        as they are."""
+        folded = fold(q)
+        if not any(c in folded for c in "%_\\"):
+            params["pattern"] = f"%{folded}%"
+            return f"SELECT id FROM {self.subjects} WHERE subject LIKE :pattern"
+        if len(folded) >= 3:
+            params["phrase"] = '"' + folded.replace('"', '""') + '"'
+            return f"SELECT id FROM {self.subjects} WHERE {self.subjects} MATCH :phrase"
+        params["pattern"] = f"%{folded.translate(_LIKE_SPECIALS)}%"
+        return f"SELECT id FROM {self.subjects} WHERE subject LIKE :pattern ESCAPE '\\'"
 
 
 class PostgresTicketListView(PostgresView, SqlTicketListRows):
@@ -228,8 +280,7 @@ class PostgresTicketListView(PostgresView, SqlTicketListRows):
                 *_ddl(self.t, self.index_prefix),
                 f"CREATE TABLE IF NOT EXISTS {self.search} (id TEXT PRIMARY KEY, "
                 "document tsvector NOT NULL)",
-                f"CREATE INDEX IF NOT EXISTS {self.index_prefix}_search_words "
-                f"ON {self.search} USING GIN (document)",
+                *self._text_index_ddl(),
             ]
         )
 
@@ -237,13 +288,24 @@ class PostgresTicketListView(PostgresView, SqlTicketListRows):
         return [self.t, self.search]
 
     def index_names(self) -> list[str]:
-        return [*super().index_names(), f"{self.index_prefix}_search_words"]
+        return [
+            *super().index_names(),
+            f"{self.index_prefix}_search_words",
+            f"{self.index_prefix}_subject_trigrams",
+        ]
 
     def index_ddl(self) -> list[str]:
+        return [*super().index_ddl(), *self._text_index_ddl()]
+
+    def _text_index_ddl(self) -> list[str]:
+        # The subject's trigrams (pg_trgm), so q's "part of the subject as typed" is an
+        # index lookup, not a read of every row.
+        trigram_ops = f'"{trigram_schema(self.db)}".gin_trgm_ops'
         return [
-            *super().index_ddl(),
             f"CREATE INDEX IF NOT EXISTS {self.index_prefix}_search_words "
             f"ON {self.search} USING GIN (document)",
+            f"CREATE INDEX IF NOT EXISTS {self.index_prefix}_subject_trigrams "
+            f"ON {self.t} USING GIN (subject_folded {trigram_ops})",
         ]
 
     def _configuration(self, language: str) -> str:
@@ -264,9 +326,11 @@ class PostgresTicketListView(PostgresView, SqlTicketListRows):
         ]  # fmt: skip
 
     def search_clause(self, q: str, params: dict[str, Any]) -> str:
+        params["pattern"] = f"%{fold(q).translate(_LIKE_SPECIALS)}%"
+        subject = f"SELECT id FROM {self.t} WHERE subject_folded LIKE :pattern ESCAPE '\\'"
         words = list(dict.fromkeys(w.lower() for w in query_words(q)))
         if not words:
-            return ""
+            return f"id IN ({subject})"
         params["words"] = " & ".join(words)
         queries = " || ".join(
             f"to_tsquery(CAST(:config_{i} AS regconfig), :words)"
@@ -274,4 +338,24 @@ class PostgresTicketListView(PostgresView, SqlTicketListRows):
         )
         for i, language in enumerate(self.languages):
             params[f"config_{i}"] = self._configuration(language)
-        return f" OR id IN (SELECT id FROM {self.search} WHERE document @@ ({queries}))"
+        return (
+            f"id IN ({subject} UNION ALL "
+            f"SELECT id FROM {self.search} WHERE document @@ ({queries}))"
+        )
+
+
+def trigram_schema(db: SqlDatabase) -> str:
+    """Where ``pg_trgm`` is: created in ``public`` when missing (like ``unaccent``, so
+    dropping an Atende schema never takes it)."""
+    with db.datastore.get_connection() as connection:
+        cursor = connection.cursor(row_factory=tuple_row)  # the pool's rows are dicts
+        query = (
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+            "ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'"
+        )
+        found = cursor.execute(query).fetchone()
+        if found is None:
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+            connection.commit()
+            return "public"
+        return str(found[0])

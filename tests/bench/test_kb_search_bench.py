@@ -6,7 +6,9 @@ JSON), against the database's raw full-text query for the same words on the same
 in the same run: p99 of each, and the ratio raw/route (1.0: the route costs nothing
 above the engine).
 
-Ticket search over 1,000,000 tickets, the issue's other figure, is not measured yet.
+Words are drawn by Zipf's law from 20,000 per language (tests/bench/vocabulary.py), and a
+query pairs a helpdesk word with one of middling frequency: tens of hits, not thousands.
+Ticket search over 1,000,000 tickets is tests/bench/test_ticket_search_bench.py.
 
     .venv/bin/pytest tests/bench/test_kb_search_bench.py -s -p no:cacheprovider \
         -o addopts="" -m bench
@@ -29,6 +31,7 @@ from interface.http.app import create_app
 from interface.wiring import bootstrap
 from projections.kb import ARTICLE, TEXT, KbChange
 from tests.bench.summary import record
+from tests.bench.vocabulary import VOCABULARIES
 from tests.databases import BACKENDS, fresh_database_url, settings_for
 
 ARTICLES = int(os.environ.get("ATENDE_BENCH_KB_ARTICLES", 10_000))
@@ -37,19 +40,11 @@ BATCH = 500
 
 pytestmark = pytest.mark.bench
 
-_WORDS = {
-    "es": """factura pago módem conexión wifi contraseña velocidad cancelación mudanza
-    horario atención cliente técnico visita router fibra señal corte reclamo descuento""",
-    "pt": """cobrança pagamento modem conexão wifi senha velocidade cancelamento mudança
-    horário atendimento cliente técnico visita roteador fibra sinal corte reclamação""",
-    "en": """bill payment modem connection wifi password speed cancellation moving hours
-    service customer technician visit router fiber signal outage complaint discount""",
-}
-VOCABULARY = {language: words.split() for language, words in _WORDS.items()}
+VOCABULARY = VOCABULARIES  # Zipf-shaped words per language (tests/bench/vocabulary.py)
 
 
 def _text(rng: random.Random, language: str, words: int) -> str:
-    return " ".join(rng.choice(VOCABULARY[language]) for _ in range(words))
+    return VOCABULARY[language].text(rng, words)
 
 
 def _seed(view, tickets_name: str) -> None:
@@ -113,7 +108,7 @@ def test_public_search_over_ten_thousand_articles_in_three_languages(backend, tm
             asked = []
             for _ in range(QUERIES):
                 language = rng.choice(tuple(VOCABULARY))
-                asked.append((" ".join(rng.sample(VOCABULARY[language], 2)), language))
+                asked.append((VOCABULARY[language].query(rng), language))
             route, raw = [], []
             for query, language in asked:  # alternately, so both see the same machine
                 t0 = time.perf_counter()
@@ -126,10 +121,15 @@ def test_public_search_over_ten_thousand_articles_in_three_languages(backend, tm
                 assert answer.status_code == 200, answer.text
                 route.append(t1 - t0)
                 raw.append(t2 - t1)
-            hits = client.simulate_get(
-                "/v1/public/kb/search", params={"q": asked[0][0], "lang": asked[0][1]}
-            ).json["items"]
-            assert hits, "the bench's queries find nothing: it would measure nothing"
+            answered = sum(
+                bool(
+                    client.simulate_get(
+                        "/v1/public/kb/search", params={"q": query, "lang": language}
+                    ).json["items"]
+                )
+                for query, language in asked[:40]
+            )
+            assert answered >= 20, "the bench's queries find little: it would measure nothing"
         finally:
             atende.close()
     route_p99, raw_p99 = _p99(route), _p99(raw)

@@ -194,7 +194,8 @@ def test_a_generated_client_reads_the_event_feed_as_typed_events(
     assert "AgentRegisteredEvent" in event_types
     opened = next(e for e in feed.events if type(e).__name__ == "TicketOpenedEvent")
     assert opened.aggregate_type == "ticket"
-    assert opened.schema_version == 2  # attachments became a list (domain/ticket.py)
+    # 2: attachments became a list; 3: kb_suggestion_id (domain/ticket.py)
+    assert opened.schema_version == 3
     assert isinstance(opened.data.tags, list)
     following = call(list_events, 200, client=client, after=feed.next_after, limit=1)
     assert all(e.position > feed.next_after for e in following.events)

@@ -273,7 +273,10 @@ def test_a_rebuild_leaves_the_live_index_names_so_the_next_rebuild_works(atende)
     _make_tickets(atende)
     rebuild(atende, "ticket_list")
     rebuild(atende, "ticket_list")
-    assert _index_names(atende) == sorted(f"ticket_list_by_{name}" for name in INDEXED)
+    expected = [f"ticket_list_by_{name}" for name in INDEXED]
+    if atende.db.is_postgres:
+        expected.append("ticket_list_subject_trigrams")  # q's part of a subject (pg_trgm)
+    assert _index_names(atende) == sorted(expected)
     assert [r["status"] for r in atende.views["ticket_list"].rows()].count("closed") == 1
 
 
