@@ -67,7 +67,9 @@ class Ticket(Aggregate):
         kb_suggestion_id: UUID | None = None,
     ):
         # The keywords with defaults came with multi-channel intake; older events lack
-        # them and replay with the defaults.
+        # them and replay with the defaults. kb_suggestion_id (issue 23) names the
+        # help-centre suggestions the contact form showed before this ticket was opened
+        # anyway: only the event keeps it, for the kb report's deflection.
         self.subject = subject
         self.description = description
         self.requester = requester
@@ -89,9 +91,6 @@ class Ticket(Aggregate):
         self.follow_up_of = follow_up_of
         self.attachments = list(attachments or [])
         self.external_message_ids = [external_message_id] if external_message_id else []
-        # The help-centre suggestions the contact form showed before this ticket was
-        # opened anyway (issue 23): what GET /v1/reports/kb counts as not deflected.
-        self.kb_suggestion_id = kb_suggestion_id
         self.survey_id: UUID | None = None  # the latest resolution's survey
         self.pending_since: datetime | None = None
         self.reminded_at: datetime | None = None  # within the current pending stretch
