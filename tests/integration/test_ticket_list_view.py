@@ -359,6 +359,29 @@ def test_q_still_finds_a_part_of_a_subject_as_typed(atende):
     assert ids(atende, q="intern") == [str(opened.ticket.id)]
 
 
+@pytest.mark.parametrize(
+    ("q", "plain_too"),
+    [
+        ("100%", False),  # LIKE's wildcard, as typed: not "1000"
+        ('0% "dup', False),
+        ("a_b", False),  # not "ab"
+        ("c\\d", False),
+        ('"', False),
+        ("(NEAR", True),  # FTS5's operator is a word here, which the plain subject has
+        ("x*^", True),
+        ('dUPLICADO" (near', True),
+    ],
+)
+def test_q_matches_like_and_fts_syntax_as_typed_and_never_raises(atende, q, plain_too):
+    """Characters LIKE and FTS5 give meaning to (% _ \\ " * ^ and NEAR) are matched as
+    typed through the subjects' index, and only as words through the words' index."""
+    hostile = open_ticket(atende, subject='Cobro 100% "duplicado" (NEAR) a_b c\\d x*^')
+    plain = open_ticket(atende, subject="Cobro 1000 duplicado NEAR ab cd x")
+    found = ids(atende, q=q)
+    assert str(hostile.ticket.id) in found
+    assert (str(plain.ticket.id) in found) is plain_too
+
+
 def test_an_erased_customer_s_words_are_no_longer_found(atende):
     opened = open_ticket(
         atende, subject="Mi clave es zanahoria", description="Vivo en Calle Ñandú 5"
