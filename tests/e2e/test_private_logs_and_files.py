@@ -45,7 +45,14 @@ def corrupt_a_ticket_list_row(server: Server) -> None:
     first has to be talked into storing text in that column."""
     atende = bootstrap(settings_for(server.database_url))
     try:
-        table = atende.views["ticket_list"].t
+        view = atende.views["ticket_list"]
+        table = view.t
+        row = {
+            "id": str(uuid.uuid4()),
+            "folded": f"{SECRET_QUERY} factura",
+            "customer": str(uuid.uuid4()),
+            "at": "2026-01-01T00:00:00+00:00",
+        }
         with atende.db.transaction(commit=True) as cursor:
             if atende.db.is_postgres:
                 cursor.execute(f"ALTER TABLE {table} ALTER COLUMN number TYPE TEXT")
@@ -54,13 +61,17 @@ def corrupt_a_ticket_list_row(server: Server) -> None:
                 f"INSERT INTO {table} (id, number, subject, subject_folded, status, priority, "
                 "channel, customer_id, created_at, updated_at) VALUES (:id, 'no-es-numero', "
                 "'Factura', :folded, 'open', 'normal', 'email', :customer, :at, :at)",
-                {
-                    "id": str(uuid.uuid4()),
-                    "folded": f"{SECRET_QUERY} factura",
-                    "customer": str(uuid.uuid4()),
-                    "at": "2026-01-01T00:00:00+00:00",
-                },
+                row,
             )
+            if not atende.db.is_postgres:
+                # SQLite finds a subject through its trigram index, which the repair
+                # filled too (PostgreSQL's indexes the row itself).
+                atende.db.execute(
+                    cursor,
+                    f"INSERT INTO {view.subjects} (rowid, id, subject) "
+                    "VALUES (999999, :id, :folded)",
+                    row,
+                )
     finally:
         atende.close()
 
