@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.catalogue_check import assert_feed_matches_catalogue
+from tests.databases import BACKENDS
 from tests.e2e.api import Api, ticket_body
 from tests.e2e.drills import eventually
 from tests.e2e.problems import assert_problem, head
@@ -292,8 +295,8 @@ def test_feedback_on_a_draft_is_a_404(editor, public, auditor):
 # Citations, counts and deflection (issue 23, item 6)
 
 
-def kb_report(api_as) -> dict:
-    answer = api_as("analyst").get("/v1/reports/kb")
+def kb_report(analyst: Api) -> dict:
+    answer = analyst.get("/v1/reports/kb")
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -317,7 +320,7 @@ def test_a_reply_cites_published_articles_and_the_report_counts_the_citing_ticke
     assert history[-1]["data"]["articles"] == [article["id"]]
 
     def cited() -> dict | None:
-        row = article_row(kb_report(api_as), slug)
+        row = article_row(kb_report(api_as("analyst")), slug)
         return row if row and row["cited_by_tickets"] == 1 else None
 
     assert eventually(cited, "the citing ticket counted")
@@ -357,12 +360,29 @@ def test_citing_an_unknown_article_is_a_404_and_a_draft_a_409_storing_nothing(
     assert head(auditor) == before
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def counting_server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Server]:
+    """A server whose workers record the help centre's counts every second (the shared
+    one records them only as it stops, so no test's head moves under it)."""
+    directory = tmp_path_factory.mktemp(f"kb-usage-{request.param}")
+    env = {"ATENDE_KB_USAGE_INTERVAL": "1s"}
+    with running_server(request.param, directory, env=env) as server:
+        yield server
+        # Its kb_usage.counted events are as the event catalogue says.
+        assert_feed_matches_catalogue(server.base_url, server.create_token("auditor", "cat"))
+
+
 def test_help_centre_reads_unanswered_searches_and_deflection_reach_the_report(
-    api, editor, public, api_as
+    counting_server: Server,
 ):
+    def api_as(role: str) -> Api:
+        return Api(counting_server.base_url, counting_server.create_token(role, f"kb-{role}"))
+
+    api, editor, analyst = api_as("integrator"), api_as("agent"), api_as("analyst")
+    public = Api(counting_server.base_url, None)
     word, slug = marker(), unique("leida")
     published(editor, slug, {"es": {"title": f"Leída {word}", "body": "Texto."}})
-    before = kb_report(api_as)
+    before = kb_report(analyst)
     for _ in range(2):
         assert public.get(f"/v1/public/kb/articles/{slug}").status_code == 200
     gap = marker()
@@ -382,7 +402,7 @@ def test_help_centre_reads_unanswered_searches_and_deflection_reach_the_report(
     assert nothing.json() == {"items": [], "suggestion_id": None}
 
     def counted() -> dict | None:
-        report = kb_report(api_as)
+        report = kb_report(analyst)
         row = article_row(report, slug)
         gaps = [g for g in report["unanswered"] if g["query"].startswith(gap)]
         grown = report["suggestions"]["shown"] - before["suggestions"]["shown"]

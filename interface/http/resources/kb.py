@@ -231,14 +231,18 @@ class ArticleHistory(_Kb):
         resp.media = {"article_id": str(article_id), "events": _HISTORY_OUT.dump(events)}
 
 
-class PublicSearch(_Kb):
-    """Every word must match; counted (searches, and the unanswered ones' queries)."""
-
-    public = True
+class _Counted(_Kb):
+    """A public route whose use the help centre's report counts (kb_usage.py)."""
 
     def __init__(self, *, usage: HelpCentreUsage, **kwargs: Any):
         super().__init__(**kwargs)
         self.usage = usage
+
+
+class PublicSearch(_Counted):
+    """Every word must match; counted (searches, and the unanswered ones' queries)."""
+
+    public = True
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _SEARCH_QUERY.load(req.params)
@@ -248,17 +252,13 @@ class PublicSearch(_Kb):
         _public(req, resp, _hits(hits, query["q"]))
 
 
-class PublicSuggest(_Kb):
+class PublicSuggest(_Counted):
     """Any word may match: what a customer types on a contact form. An answer that shows
     articles has a ``suggestion_id`` for the form to send with the ticket it opens anyway
     (``kb_suggestion_id``), which is how the report tells deflected suggestions from
     the rest. Not counted as searches: typing as-you-go would count every prefix."""
 
     public = True
-
-    def __init__(self, *, usage: HelpCentreUsage, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.usage = usage
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = _SEARCH_QUERY.load(req.params)
@@ -274,12 +274,8 @@ class PublicSuggest(_Kb):
         resp.cache_control = ["no-store"]
 
 
-class PublicArticle(_Kb):
+class PublicArticle(_Counted):
     public = True
-
-    def __init__(self, *, usage: HelpCentreUsage, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.usage = usage
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, slug: str) -> None:
         query = _PUBLIC_QUERY.load(req.params)
