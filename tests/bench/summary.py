@@ -11,6 +11,7 @@ merges its figures into var/bench-figures.json, the latest of every figure, to c
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,3 +97,9 @@ def save_run(figures: list[Figure]) -> None:
         kept = {}
     kept.update({f.key: round(f.value, 4) for f in figures})
     RUN_FILE.write_text(json.dumps({"figures": kept}, indent=2, ensure_ascii=False) + "\n")
+
+
+def p99_ms(seconds: list[float]) -> float:
+    """The 99th percentile (nearest rank) of samples in seconds, in milliseconds."""
+    ordered = sorted(seconds)
+    return ordered[max(1, math.ceil(0.99 * len(ordered))) - 1] * 1000

@@ -30,7 +30,7 @@ from infrastructure.search_text import fts5_match
 from interface.http.app import create_app
 from interface.wiring import bootstrap
 from projections.kb import ARTICLE, TEXT, KbChange
-from tests.bench.summary import record
+from tests.bench.summary import p99_ms, record
 from tests.bench.vocabulary import VOCABULARIES
 from tests.databases import BACKENDS, fresh_database_url, settings_for
 
@@ -67,10 +67,6 @@ def _seed(view, tickets_name: str) -> None:
                 changes.append(KbChange(TEXT, article_id, language, text, insert=True))
         view.apply(changes, Tracking(tickets_name, position))
 
-
-def _p99(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[int(len(ordered) * 0.99) - 1] * 1000
 
 
 def _raw(view, query: str, language: str) -> None:
@@ -132,7 +128,7 @@ def test_public_search_over_ten_thousand_articles_in_three_languages(backend, tm
             assert answered >= 20, "the bench's queries find little: it would measure nothing"
         finally:
             atende.close()
-    route_p99, raw_p99 = _p99(route), _p99(raw)
+    route_p99, raw_p99 = p99_ms(route), p99_ms(raw)
     print(
         f"\n[{backend}] {ARTICLES:,} articles x 3 languages seeded in {seeded:.1f} s; "
         f"search p99: route {route_p99:.1f} ms, raw query {raw_p99:.1f} ms "

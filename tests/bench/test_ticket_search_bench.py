@@ -32,7 +32,7 @@ from infrastructure.ticket_numbers import TABLE as NUMBERS
 from interface.http.app import create_app
 from interface.wiring import bootstrap
 from projections.ticket_list import RowChange, SearchChange
-from tests.bench.summary import record
+from tests.bench.summary import p99_ms, record
 from tests.bench.vocabulary import LANGUAGES, VOCABULARIES
 from tests.databases import BACKENDS, fresh_database_url, settings_for
 
@@ -120,10 +120,6 @@ def _raw_read_seconds(view) -> float:
     return time.perf_counter() - started
 
 
-def _p99(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[int(len(ordered) * 0.99) - 1] * 1000
-
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_ticket_search_over_a_million_tickets(backend, tmp_path: Path):
@@ -152,7 +148,7 @@ def test_ticket_search_over_a_million_tickets(backend, tmp_path: Path):
             assert found >= QUERIES // 2, "the bench's queries find little: it measures nothing"
         finally:
             atende.close()
-    route_p99, raw_p99 = _p99(route), _p99(raw)
+    route_p99, raw_p99 = p99_ms(route), p99_ms(raw)
     write_rate, read_rate = TICKETS / written, TICKETS / read
     print(
         f"\n[{backend}] {TICKETS:,} tickets indexed at {write_rate:,.0f}/s (a raw read of "
