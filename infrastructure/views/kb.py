@@ -440,22 +440,26 @@ _WORD_TOKENS = (
 )
 
 
-def ensure_configurations(db: SqlDatabase) -> None:
-    """The ``unaccent`` extension (in ``public``, so dropping an Atende schema never
-    takes it) and, in Atende's schema, a configuration per language: unaccent, then the
-    language's Snowball stemmer without stop words (or nothing more, for ``simple``)."""
+def ensure_configurations(db: SqlDatabase) -> dict[str, str]:
+    """The ``unaccent`` and ``pg_trgm`` extensions (in ``public``, so dropping an Atende
+    schema never takes them) and, in Atende's schema, a configuration per language:
+    unaccent, then the language's Snowball stemmer without stop words (or nothing more,
+    for ``simple``). Returns the schema of each extension. One connection for all of
+    it: every process runs this at start, one after another, under the schema lock."""
     schema = f'"{db.datastore.schema}"'
     with db.datastore.get_connection() as connection:
         conn = connection.cursor(row_factory=tuple_row)  # the pool's rows are dicts
-        found = conn.execute(
-            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
-            "ON n.oid = e.extnamespace WHERE e.extname = 'unaccent'"
-        ).fetchone()
-        if found is None:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA public")
-            extension_schema = "public"
-        else:
-            extension_schema = found[0]
+        extensions = dict(
+            conn.execute(
+                "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n "
+                "ON n.oid = e.extnamespace WHERE e.extname IN ('unaccent', 'pg_trgm')"
+            ).fetchall()
+        )
+        for name in ("unaccent", "pg_trgm"):
+            if name not in extensions:
+                conn.execute(f"CREATE EXTENSION IF NOT EXISTS {name} SCHEMA public")
+                extensions[name] = "public"
+        extension_schema = extensions["unaccent"]
         existing = {
             row[0]
             for row in conn.execute(
@@ -487,4 +491,5 @@ def ensure_configurations(db: SqlDatabase) -> None:
                 f"ALTER MAPPING FOR {_WORD_TOKENS} WITH {dictionaries}"
             )
         connection.commit()
+    return extensions
 

@@ -274,7 +274,7 @@ class PostgresTicketListView(PostgresView, SqlTicketListRows):
     view_name = TABLE
 
     def create_row_tables(self) -> None:
-        ensure_configurations(self.db)
+        self._trigram_schema = ensure_configurations(self.db)["pg_trgm"]
         self.db.create_tables(
             [
                 *_ddl(self.t, self.index_prefix),
@@ -300,7 +300,8 @@ class PostgresTicketListView(PostgresView, SqlTicketListRows):
     def _text_index_ddl(self) -> list[str]:
         # The subject's trigrams (pg_trgm), so q's "part of the subject as typed" is an
         # index lookup, not a read of every row.
-        trigram_ops = f'"{trigram_schema(self.db)}".gin_trgm_ops'
+        extension = getattr(self, "_trigram_schema", None) or trigram_schema(self.db)
+        trigram_ops = f'"{extension}".gin_trgm_ops'
         return [
             f"CREATE INDEX IF NOT EXISTS {self.index_prefix}_search_words "
             f"ON {self.search} USING GIN (document)",
@@ -345,8 +346,8 @@ class PostgresTicketListView(PostgresView, SqlTicketListRows):
 
 
 def trigram_schema(db: SqlDatabase) -> str:
-    """Where ``pg_trgm`` is: created in ``public`` when missing (like ``unaccent``, so
-    dropping an Atende schema never takes it)."""
+    """Where ``pg_trgm`` is, for a view made without create_row_tables (which learns it
+    from ensure_configurations, creating it when missing)."""
     with db.datastore.get_connection() as connection:
         cursor = connection.cursor(row_factory=tuple_row)  # the pool's rows are dicts
         query = (
@@ -354,8 +355,4 @@ def trigram_schema(db: SqlDatabase) -> str:
             "ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'"
         )
         found = cursor.execute(query).fetchone()
-        if found is None:
-            cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
-            connection.commit()
-            return "public"
-        return str(found[0])
+    return str(found[0]) if found else "public"
