@@ -40,6 +40,7 @@ from infrastructure.file_watch import FileWatch
 from infrastructure.heartbeat import ProjectorHeartbeat
 from infrastructure.scheduler import FollowUpScheduler, SlaScheduler
 from infrastructure.scheduler_metrics import count_runs
+from infrastructure.shared_log import SharedLog
 from infrastructure.view_failures import ViewFailures
 from infrastructure.views.storable import storable
 from projections.base import RowProjection, RowView
@@ -90,6 +91,9 @@ class ViewFollower:
     watch: FailureWatch | None = None  # the live projector's; a rebuild has none
     attempting: int | None = None  # the first position of the batch being applied, if any
     quiet_seconds: float = QUIET_TRACKING_SECONDS
+    # The projector's followers read and decode the log once between them (a rebuild,
+    # alone, reads for itself).
+    log: SharedLog | None = None
     # A position passed by batches that changed nothing in the view, not yet recorded in
     # it, and when the view's position was last written.
     _unrecorded: int | None = field(default=None, init=False, repr=False)
@@ -117,9 +121,7 @@ class ViewFollower:
             raise
 
     def _step(self) -> int:
-        notifications = self.app.recorder.select_notifications(
-            start=self.position(), limit=self.batch_size, inclusive_of_start=False
-        )
+        notifications = self._read(self.position())
         if not notifications:
             self._record_quiet_position()
             return 0
@@ -127,6 +129,18 @@ class ViewFollower:
         self.attempting = None
         self._passed(notifications[-1].id)
         return len(notifications)
+
+    def _read(self, position: int) -> list[Notification]:
+        if self.log is not None:
+            return self.log.read(position, self.batch_size)
+        return self.app.recorder.select_notifications(
+            start=position, limit=self.batch_size, inclusive_of_start=False
+        )
+
+    def _decode(self, notification: Notification) -> Any:
+        if self.log is not None:
+            return self.log.event(notification)
+        return self.app.mapper.to_domain_event(notification)
 
     def _apply_or_name_the_failure(self, notifications: list[Notification]) -> None:
         try:
@@ -148,7 +162,7 @@ class ViewFollower:
         for notification in notifications:
             if wants is not None and not wants(notification.topic, notification.id):
                 continue
-            event = self.app.mapper.to_domain_event(notification)
+            event = self._decode(notification)
             changes.extend(self.projection.changes(event, notification.id))
         tracking = Tracking(self.app.name, notifications[-1].id)
         if not changes and time.monotonic() - self._recorded_at < self.quiet_seconds:

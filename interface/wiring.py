@@ -67,6 +67,7 @@ from infrastructure.recorders import LINK_SEAL_KEY, SNAPSHOT_SEAL_KEY
 from infrastructure.retention import add_retention_job
 from infrastructure.scheduler import FollowUpScheduler, SlaScheduler
 from infrastructure.settings import Settings, secret_key_for
+from infrastructure.shared_log import KEEP_EVENTS, SharedLog
 from infrastructure.sql import SqlDatabase
 from infrastructure.tokens import SqlTokenIndex, token_key
 from infrastructure.verify_workers import ProcessRanges
@@ -248,14 +249,16 @@ def build_projector(atende: Atende) -> Projector:
     batch = settings.projector_batch_size
     pace = settings.projector_pace_ms / 1000
     clock = SlaScheduler(tickets, views.sla)
+    log = SharedLog(tickets.recorder, tickets.mapper, keep=max(KEEP_EVENTS, 2 * batch))
 
     def follower(name: str, view: RowView[Any]) -> ViewFollower:
         projection = VIEWS[name].projection(view=view)
         if view is views.routing:
             return RoutingFollower(
-                tickets, projection, batch, pace_seconds=pace, router=Router(tickets, view)
-            )
-        return ViewFollower(tickets, projection, batch, pace_seconds=pace)
+                tickets, projection, batch, pace_seconds=pace, log=log,
+                router=Router(tickets, view),
+            )  # fmt: skip
+        return ViewFollower(tickets, projection, batch, pace_seconds=pace, log=log)
 
     followers = {name: follower(name, view) for name, view in views.items()}
     followers["sla"].after_batch = lambda: clock.wake_if_earlier(views.sla.next_due())
@@ -272,6 +275,7 @@ def build_projector(atende: Atende) -> Projector:
         batch,
         pace_seconds=pace,
         after_batch=dispatcher.wake,
+        log=log,
     )
     services = {"webhook-dispatcher": dispatcher.run}
     if settings.smtp and settings.mail_from:
@@ -294,6 +298,7 @@ def build_projector(atende: Atende) -> Projector:
             batch,
             pace_seconds=pace,
             after_batch=mail.wake,
+            log=log,
         )
         services["email-dispatcher"] = mail.run
     connections = []
@@ -305,7 +310,9 @@ def build_projector(atende: Atende) -> Projector:
             shape=event_as_fed,
             subject_prefix=settings.nats_subject_prefix,
         )
-        followers["outbound_nats"] = ViewFollower(tickets, projection, batch, pace_seconds=pace)
+        followers["outbound_nats"] = ViewFollower(
+            tickets, projection, batch, pace_seconds=pace, log=log
+        )
     follow_up = FollowUpScheduler(
         tickets,
         views.follow_up,
