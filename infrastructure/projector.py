@@ -40,7 +40,7 @@ from infrastructure.file_watch import FileWatch
 from infrastructure.heartbeat import ProjectorHeartbeat
 from infrastructure.scheduler import FollowUpScheduler, SlaScheduler
 from infrastructure.scheduler_metrics import count_runs
-from infrastructure.shared_log import SharedLog
+from infrastructure.shared_log import IdleWait, SharedLog
 from infrastructure.view_failures import ViewFailures
 from infrastructure.views.storable import storable
 from projections.base import RowProjection, RowView
@@ -74,8 +74,6 @@ LOG_FAILURE_EVERY_SECONDS = 60.0
 # driver encodes a lone surrogate (UnicodeEncodeError).
 UNSTORABLE = (DataError, UnicodeEncodeError)
 
-# Waits, while idle, until there may be new events or ``stop`` is set.
-IdleWait = Callable[[threading.Event], None]
 
 
 @dataclass
@@ -204,7 +202,7 @@ class ViewFollower:
                 progress(count)
 
     def run(self, stop: threading.Event) -> None:
-        with idle_wait(self.app.recorder, self.fallback_seconds) as wait:
+        with self._idle_wait() as wait:
             changed = True  # events applied since the last caught_up (True: once at start)
             previous = 0  # events the step before this one applied
             while not stop.is_set():
@@ -229,6 +227,12 @@ class ViewFollower:
                 if previous and count < self.batch_size:
                     stop.wait(self.pace_seconds - (time.monotonic() - began))
                 previous = count
+
+    def _idle_wait(self) -> AbstractContextManager[IdleWait]:
+        alone = partial(idle_wait, self.app.recorder, self.fallback_seconds)
+        if self.log is not None:
+            return self.log.idle_wait(self.fallback_seconds, alone)
+        return alone()
 
     def caught_up(self) -> None:
         """Called once the view has caught up with the log after new events (and once

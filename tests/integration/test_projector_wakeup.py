@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from infrastructure.projector import ViewFollower
+from infrastructure.shared_log import SharedLog
 from infrastructure.views.registry import VIEWS
 from tests.integration.builders import open_ticket
 
@@ -107,3 +108,32 @@ def test_a_paced_follower_takes_commands_that_come_one_at_a_time_at_once(atende)
             follower.idle.clear()
             open_ticket(atende)
             wait_until(lambda: follower.position() == head() and follower.idle.is_set())
+
+
+def _listeners() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "events-listener" and t.is_alive()]
+
+
+def test_followers_sharing_the_log_wake_on_new_events_through_one_listener(atende, backend):
+    log = SharedLog(atende.tickets.recorder, atende.tickets.mapper)
+    followers = [
+        ObservedFollower(
+            atende.tickets,
+            VIEWS[name].projection(view=atende.views[name]),
+            fallback_seconds=FALLBACK_SECONDS,
+            log=log,
+        )
+        for name in ("queue", "ticket_list")
+    ]
+    open_ticket(atende)
+    head = atende.tickets.head_position
+    with running(followers[0]), running(followers[1]):
+        wait_until(lambda: all(f.idle.is_set() for f in followers))
+        # PostgreSQL: one LISTEN for both (each follower had a connection listening);
+        # SQLite has no notifications and watches its files as before.
+        assert len(_listeners()) == (1 if backend == "postgres" else 0)
+        for _ in range(2):
+            open_ticket(atende)
+            wait_until(lambda: all(f.position() == head() for f in followers))
+    # Nobody waits any more: the listener stops and gives its connection back.
+    wait_until(lambda: not _listeners())
