@@ -57,8 +57,10 @@ KEEP_BYTES = 64 * 1024 * 1024
 # before listening again after its connection failed.
 LISTENER_CHECK_SECONDS = 1.0
 LISTENER_RETRY_SECONDS = 1.0
-# How long the first idle wait lets the listener start before it looks at the log.
-LISTENER_START_SECONDS = 5.0
+# How long a follower lets a new listener start before it looks at the log: LISTEN takes
+# milliseconds when the database answers; when it does not, the look fails anyway, and
+# the follower's restart (after a second) should not wait longer than that.
+LISTENER_START_SECONDS = 1.0
 
 # Waits, while idle, until there may be new events or ``stop`` is set.
 IdleWait = Callable[[threading.Event], None]
