@@ -10,10 +10,12 @@ transaction: a crash at any point neither loses nor double-counts an event. The 
 is re-read from the view every batch, so a rebuild that swaps tables underneath is
 picked up without a restart.
 
-Once caught up, a follower waits for more. On PostgreSQL it LISTENs on the channel the
-event recorder NOTIFYs on every insert, so it wakes as soon as events are committed;
-it still looks every few seconds without one, so a missed notification only delays.
-SQLite cannot notify, so there the follower looks again every 50 ms.
+Once caught up, a follower waits for more. On PostgreSQL it wakes on the NOTIFY the
+event recorder sends on every insert (infrastructure.shared_log.Listener: one LISTEN
+for all of a projector's followers, or one of its own for a follower built alone); it
+still looks every few seconds without one, so a missed notification only delays.
+SQLite cannot notify, so there the follower watches the database's files (in-memory
+SQLite: looks again every 50 ms).
 """
 
 from __future__ import annotations
@@ -31,8 +33,6 @@ from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, DataError, Notification, Tracking
 from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg import Connection
-from psycopg.sql import SQL, Identifier
 
 from application.router import Router
 from application.tickets import TicketApplication
@@ -40,7 +40,7 @@ from infrastructure.file_watch import FileWatch
 from infrastructure.heartbeat import ProjectorHeartbeat
 from infrastructure.scheduler import FollowUpScheduler, SlaScheduler
 from infrastructure.scheduler_metrics import count_runs
-from infrastructure.shared_log import IdleWait, SharedLog
+from infrastructure.shared_log import IdleWait, Listener, SharedLog
 from infrastructure.view_failures import ViewFailures
 from infrastructure.views.storable import storable
 from projections.base import RowProjection, RowView
@@ -64,8 +64,6 @@ PACE_SECONDS = 0.05  # ATENDE_PROJECTOR_PACE_MS
 # How long a view whose batches change nothing may leave its position unwritten while
 # events stream in (written at once when the log's head is reached).
 QUIET_TRACKING_SECONDS = 1.0
-STOP_CHECK_SECONDS = 1.0  # how soon a waiting follower notices it should stop (each check
-# is a wake-up: seven views checking ten times a second were 4 % of a core when idle)
 RESTART_WAIT_SECONDS = 1.0
 LOG_FAILURE_EVERY_SECONDS = 60.0
 
@@ -255,7 +253,8 @@ def idle_wait(
     recorder: ApplicationRecorder, fallback_seconds: float
 ) -> AbstractContextManager[IdleWait]:
     if isinstance(recorder, PostgresApplicationRecorder):
-        return listening(recorder, fallback_seconds)
+        # A follower on its own (tests, one-off callers) listens on a listener of its own.
+        return Listener(recorder).waiting(fallback_seconds)
     pool = getattr(recorder.datastore, "pool", None)
     database = getattr(pool, "db_name", "")
     if not database or getattr(pool, "is_sqlite_memory_mode", False):
@@ -273,32 +272,6 @@ def polling(seconds: float) -> Iterator[IdleWait]:
     yield lambda stop: stop.wait(seconds)
 
 
-@contextmanager
-def listening(recorder: PostgresApplicationRecorder, fallback_seconds: float) -> Iterator[IdleWait]:
-    """LISTEN on the events' channel for as long as the follower runs. It starts before
-    the follower first looks at the log, so every insert committed after that look
-    wakes the next wait (notifications queue on the connection meanwhile)."""
-    with recorder.datastore.get_connection() as conn:
-        conn.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))
-        try:
-            yield partial(_wait_for_notification, conn, fallback_seconds)
-        finally:
-            if not conn.broken:  # it goes back to the pool
-                conn.execute("UNLISTEN *")
-
-
-def _wait_for_notification(
-    conn: Connection, fallback_seconds: float, stop: threading.Event
-) -> None:
-    deadline = time.monotonic() + fallback_seconds
-    while not stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
-        if list(conn.notifies(timeout=min(remaining, STOP_CHECK_SECONDS), stop_after=1)):
-            # Drop the others queued meanwhile: the next step reads all their events.
-            list(conn.notifies(timeout=0))
-            return
-
-
-@dataclass
 class FailureWatch:
     """A view's failures: recorded in the failures table on every attempt, logged at
     most once a minute (not once a retry), and cleared once the view gets past them."""

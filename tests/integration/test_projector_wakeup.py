@@ -115,6 +115,9 @@ def _listeners() -> list[threading.Thread]:
 
 
 def test_followers_sharing_the_log_wake_on_new_events_through_one_listener(atende, backend):
+    # A follower alone listens on a listener of its own, which stops within a second of
+    # its last wait: let those of the tests before this one go.
+    wait_until(lambda: not _listeners())
     log = SharedLog(atende.tickets.recorder, atende.tickets.mapper)
     followers = [
         ObservedFollower(
