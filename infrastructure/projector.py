@@ -272,6 +272,7 @@ def polling(seconds: float) -> Iterator[IdleWait]:
     yield lambda stop: stop.wait(seconds)
 
 
+@dataclass
 class FailureWatch:
     """A view's failures: recorded in the failures table on every attempt, logged at
     most once a minute (not once a retry), and cleared once the view gets past them."""
