@@ -3,6 +3,7 @@ the counters and duration histograms the reports add up (see projections.reports
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
@@ -151,20 +152,29 @@ class SqlReportsRows(SqlViewRows, ReportsView):
     def agent_durations(
         self, start: date, end: date, agent: str | None = None
     ) -> dict[str, dict[str, list[tuple[int, int]]]]:
+        periods = periods_with_years(start, end)
         where, params = _by_agent(start, end, agent)
+        # A whole year is one period, whose rows are each one (agent, metric, bucket)
+        # already: read them as they are. Summing them anyway (GROUP BY) doubled the
+        # read on SQLite and, with PostgreSQL's NUMERIC sums, the time turning them into
+        # ints (issue 19: the all-agents report over a year, p99 under 100 ms).
+        counts = "n" if len(periods) == 1 else "CAST(SUM(n) AS BIGINT)"
+        grouped = "" if len(periods) == 1 else " GROUP BY agent, metric, bucket"
         statement = (
-            f"SELECT agent, metric, bucket, SUM(n) FROM {self.tables['durations']} "
-            f"WHERE {where} GROUP BY agent, metric, bucket"
+            f"SELECT agent, metric, CAST(bucket AS BIGINT), {counts} "
+            f"FROM {self.tables['durations']} "
+            f"WHERE {where}{grouped}"
         )
         with self.db.reading() as cursor:
             self.db.execute(cursor, statement, params)
             found = self.db.fetch_values(cursor)
-        histograms: dict[str, dict[str, list[tuple[int, int]]]] = {}
+        by_metric: defaultdict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
         for agent_id, metric, bucket, n in found:
-            histograms.setdefault(agent_id, {}).setdefault(metric, []).append((int(bucket), int(n)))
-        for metrics in histograms.values():
-            for histogram in metrics.values():
-                histogram.sort()  # buckets are text in the table: order them as numbers
+            by_metric[agent_id, metric].append((bucket, n))
+        histograms: dict[str, dict[str, list[tuple[int, int]]]] = {}
+        for (agent_id, metric), histogram in by_metric.items():
+            histogram.sort()  # buckets are text in the table, in text order
+            histograms.setdefault(agent_id, {})[metric] = histogram
         return histograms
 
     def agent_satisfaction(

@@ -192,6 +192,23 @@ def test_a_month_of_reports_reads_the_same_through_month_and_day_rows(atende):
     assert view.agent_counters(date(2001, 1, 1), date(2001, 1, 31)) == {}
 
 
+def test_a_years_durations_read_from_its_year_rows_equal_those_summed_from_its_days(atende):
+    # A whole year is one period, read row by row; two days are two, summed.
+    configure_sla(atende)
+    today = work(atende, "ana", "fibra").resolved_at.date()
+    work(atende, "ana", "movil")
+    work(atende, "beto", "fibra")
+    view = caught_up(atende, "reports")
+    year = view.agent_durations(date(today.year, 1, 1), date(today.year, 12, 31))
+    days = view.agent_durations(today - DAY, today)
+    assert year == days
+    assert sorted(year) == ["ana", "beto"]
+    assert sum(n for _, n in year["ana"]["resolution_calendar"]) == 2
+    for read in (year, days):  # ints, not the text buckets or PostgreSQL's NUMERIC sums
+        beto = read["beto"]["resolution_calendar"]
+        assert all(type(b) is int and type(n) is int for b, n in beto)
+
+
 def test_the_live_reports_and_follow_up_views_equal_rebuilds(atende, capsys):
     configure_sla(atende)
     tickets = [work(atende, f"agent-{i % 2}", ("fibra", None)[i % 2]) for i in range(5)]
