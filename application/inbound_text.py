@@ -10,28 +10,33 @@ message's text keeps them.
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from dataclasses import replace
 from typing import Any
 
 from domain.customer import Contact
 
 LINE_BREAKS = "\t\n\r"
+# Unicode categories Cc (C0, DEL, C1) and Cs (surrogates), but for the line breaks,
+# found in one pass in C. A message's text has line breaks, so it is never printable,
+# and looking up each character's category in Python took 0.1 ms for an ordinary email
+# (tests/unit/test_inbound_text.py holds this to the categories over every code point).
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_BREAKS_TO_SPACES = str.maketrans(LINE_BREAKS, "   ")
 
 
 def multi_line(text: str) -> str:
     """``text`` without control characters other than tab, newline and return."""
     if text.isprintable():  # the common case, checked in C
         return text
-    return "".join(ch for ch in text if ch in LINE_BREAKS or not _is_control(ch))
+    return _CONTROLS.sub("", text)
 
 
 def one_line(text: str) -> str:
     """``text`` without control characters, its tabs and line breaks made spaces."""
     if text.isprintable():
         return text
-    kept = (" " if ch in LINE_BREAKS else ch for ch in text)
-    return "".join(ch for ch in kept if not _is_control(ch)).strip()
+    return _CONTROLS.sub("", text.translate(_BREAKS_TO_SPACES)).strip()
 
 
 def optional_line(text: str | None) -> str | None:
@@ -58,7 +63,3 @@ def clean_attachment(attachment: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(filename, str):
         return attachment
     return {**attachment, "filename": one_line(filename) or "attachment"}
-
-
-def _is_control(ch: str) -> bool:
-    return unicodedata.category(ch) in ("Cc", "Cs")
