@@ -108,6 +108,7 @@ class Intake:
             ),
             companions=lambda t: self._keys(inbound, t.id),
             idempotency=idempotency,
+            loaded=ticket,
         )
         return IntakeResult("appended", result)
 

@@ -299,16 +299,20 @@ class TicketApplication(Application[UUID]):
         expected_version: int | None = None,
         idempotency: IdempotencyClaim | None = None,
         companions: Companions | None = None,
+        loaded: Ticket | None = None,
     ) -> CommandResult:
         """Apply ``command`` to the ticket and save what it recorded.
 
         A concurrent writer makes the save conflict; without an expected version the
         command is simply re-applied to the fresh ticket, with one it is stale. The
         expected version is the ETag's: changes the system made meanwhile do not count.
+        ``loaded``: the ticket as the caller has just read it, for the first attempt (a
+        read saved: a conflict with a later write retries on a fresh one all the same).
         """
+        first = [loaded] if loaded is not None and loaded.id == ticket_id else []
 
         def attempt() -> CommandResult | Save[CommandResult]:
-            ticket = self.get_ticket(ticket_id)
+            ticket = first.pop() if first else self.get_ticket(ticket_id)
             if expected_version is not None and ticket.etag_version != expected_version:
                 raise StaleVersion(expected_version, ticket.etag_version)
             command(ticket)

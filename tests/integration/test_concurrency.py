@@ -84,3 +84,22 @@ def test_an_expected_version_that_is_already_stale_is_refused_before_anything_is
         atende.tickets.change(tid, lambda t: t.assign("x", AGENT), expected_version=5)
     assert stale.value.current == 1
     assert atende.tickets.get_ticket(tid).version == 1
+
+
+def test_a_command_given_a_ticket_read_before_another_write_retries_on_a_fresh_one(atende):
+    # Intake hands change() the ticket it found the thread by: if a write landed since,
+    # the save conflicts and the command is applied again to the ticket as it now is.
+    tid = open_ticket(atende).ticket.id
+    read_before = atende.tickets.get_ticket(tid)
+    atende.tickets.change(tid, lambda t: t.change_tags(["a"], [], AGENT))
+    seen: list[int] = []
+
+    def tag_b(ticket) -> None:
+        seen.append(ticket.version)
+        ticket.change_tags(["b"], [], AGENT)
+
+    result = atende.tickets.change(tid, tag_b, loaded=read_before)
+    assert seen == [1, 2]  # the ticket as read, refused, then the fresh one
+    stored = atende.tickets.get_ticket(tid)
+    assert stored.version == 3 and sorted(stored.tags) == ["a", "b"]
+    assert result.ticket.version == 3
