@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import os
 import time
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Transcoding
 
 from domain.personal import ERASED, Personal
+from infrastructure.group_commit import GroupCommit
 from infrastructure.keystore import Keystore
 from infrastructure.sql import SqlDatabase
 
@@ -59,6 +61,11 @@ class KeyRing:
         self._cache: dict[UUID, tuple[float, AESGCM | None]] = {}
         self._erasures_checked_at = 0.0
         self._latest_erasure: float | None = None
+        # Every new customer's first ticket inserts their key and commits before the
+        # ticket's own write: a second turn at the write lock (SQLite) and commit per
+        # first contact. The first contacts a process has waiting share one instead
+        # (infrastructure/group_commit.py), each insert in a savepoint of its own.
+        self._key_inserts = GroupCommit(db.transaction)
 
     def create_table(self) -> None:
         self.db.create_tables([s.format(t=self.t, r=self.rotation_table) for s in CREATE])
@@ -161,27 +168,30 @@ class KeyRing:
         raise KeyRotationRaceError(owner)
 
     def _insert_if_absent(self, owner: UUID, wrapped: str, epoch: int) -> Any:
+        return self._key_inserts.run(partial(self._insert_or_read, owner, wrapped, epoch))
+
+    def _insert_or_read(self, owner: UUID, wrapped: str, epoch: int, cursor: Any) -> Any:
         # Insert-if-absent then read, so concurrent first contacts agree on one key. On
         # PostgreSQL the share lock makes a rotation's retirement wait for this commit.
         lock = " FOR SHARE" if self.db.is_postgres else ""
-        with self.db.transaction(commit=True) as cursor:
-            self.db.execute(
-                cursor, f"SELECT retired_below FROM {self.rotation_table} WHERE id = 1{lock}"
-            )
-            if epoch < cursor.fetchone()["retired_below"]:
-                return None
-            self.db.execute(
-                cursor,
-                f"INSERT INTO {self.t} (customer_id, wrapped_key, key_epoch, created_at) "
-                "VALUES (:id, :key, :epoch, :now) ON CONFLICT (customer_id) DO NOTHING",
-                {"id": owner.hex, "key": wrapped, "epoch": epoch, "now": time.time()},
-            )
-            self.db.execute(
-                cursor,
-                f"SELECT wrapped_key, key_epoch FROM {self.t} WHERE customer_id = :id",
-                {"id": owner.hex},
-            )
-            return cursor.fetchone()
+        self.db.execute(
+            cursor, f"SELECT retired_below FROM {self.rotation_table} WHERE id = 1{lock}"
+        )
+        if epoch < cursor.fetchone()["retired_below"]:
+            return None
+        self.db.execute(
+            cursor,
+            f"INSERT INTO {self.t} (customer_id, wrapped_key, key_epoch, created_at) "
+            "VALUES (:id, :key, :epoch, :now) ON CONFLICT (customer_id) DO NOTHING",
+            {"id": owner.hex, "key": wrapped, "epoch": epoch, "now": time.time()},
+        )
+        self.db.execute(
+            cursor,
+            f"SELECT wrapped_key, key_epoch FROM {self.t} WHERE customer_id = :id",
+            {"id": owner.hex},
+        )
+        row = cursor.fetchone()
+        return None if row is None else dict(row)
 
     def _unwrap(self, owner: UUID, wrapped: str, epoch: int | None) -> bytes:
         wrapper = self._legacy_wrapper if epoch is None else self.keystore.cipher(epoch)
