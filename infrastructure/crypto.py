@@ -171,26 +171,28 @@ class KeyRing:
         return self._key_inserts.run(partial(self._insert_or_read, owner, wrapped, epoch))
 
     def _insert_or_read(self, owner: UUID, wrapped: str, epoch: int, cursor: Any) -> Any:
-        # Insert-if-absent then read, so concurrent first contacts agree on one key. On
-        # PostgreSQL the share lock makes a rotation's retirement wait for this commit.
+        # Inserted unless the customer has a key already (concurrent first contacts agree
+        # on the one inserted first: it is read back) or a rotation retired ``epoch``
+        # meanwhile (None: the caller wraps under the new one). On PostgreSQL the share
+        # lock on the rotation's row makes a retirement wait for this commit. One
+        # statement for a new customer, where there were three.
         lock = " FOR SHARE" if self.db.is_postgres else ""
-        self.db.execute(
-            cursor, f"SELECT retired_below FROM {self.rotation_table} WHERE id = 1{lock}"
-        )
-        if epoch < cursor.fetchone()["retired_below"]:
-            return None
         self.db.execute(
             cursor,
             f"INSERT INTO {self.t} (customer_id, wrapped_key, key_epoch, created_at) "
-            "VALUES (:id, :key, :epoch, :now) ON CONFLICT (customer_id) DO NOTHING",
+            f"SELECT :id, :key, :epoch, :now FROM {self.rotation_table} "
+            f"WHERE id = 1 AND retired_below <= :epoch{lock} "
+            "ON CONFLICT (customer_id) DO NOTHING RETURNING wrapped_key, key_epoch",
             {"id": owner.hex, "key": wrapped, "epoch": epoch, "now": time.time()},
         )
-        self.db.execute(
-            cursor,
-            f"SELECT wrapped_key, key_epoch FROM {self.t} WHERE customer_id = :id",
-            {"id": owner.hex},
-        )
         row = cursor.fetchone()
+        if row is None:
+            self.db.execute(
+                cursor,
+                f"SELECT wrapped_key, key_epoch FROM {self.t} WHERE customer_id = :id",
+                {"id": owner.hex},
+            )
+            row = cursor.fetchone()
         return None if row is None else dict(row)
 
     def _unwrap(self, owner: UUID, wrapped: str, epoch: int | None) -> bytes:

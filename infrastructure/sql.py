@@ -120,7 +120,9 @@ class SqlDatabase:
         return cursor.fetchone()["n"] > 0
 
     def fetchone(self, statement: str, params: dict[str, Any] | None = None) -> Any:
-        with self.transaction(commit=False) as cursor:
+        """The first row of one read-only statement (``reading``: on PostgreSQL the BEGIN
+        and ROLLBACK it was wrapped in were two round trips of three)."""
+        with self.reading() as cursor:
             self.execute(cursor, statement, params)
             return cursor.fetchone()
 
