@@ -20,6 +20,7 @@ from interface.container import Atende
 from interface.http.app import create_app
 from interface.wiring import bootstrap
 from tests.integration.builders import AGENT, agent_token, open_ticket
+from tests.integration.group_commits import transactions_writing_queued
 
 ROUTE = "/v1/tickets/{ticket_id:uuid}"
 # Purges here name their cutoff as ``now``: nothing is kept past it.
@@ -191,26 +192,10 @@ def test_concurrent_reads_in_threads_and_in_another_process_keep_one_chain(atend
 
 
 def test_reads_waiting_for_the_log_together_share_one_commit_and_keep_the_chain(atende):
-    # While one append holds the process's turn, five more queue up: the next turn
-    # writes all five in one transaction, each row chained to the one before.
-    appends = atende.access_log._appends
-    transactions = []
-    open_transaction = appends._transaction
-
-    def counted():
-        transactions.append(1)
-        return open_transaction()
-
-    appends._transaction = counted
-    with appends._turn:
-        threads = [threading.Thread(target=read_tickets, args=(atende, 1)) for _ in range(5)]
-        for thread in threads:
-            thread.start()
-        while len(appends._pending) < 5:
-            threading.Event().wait(0.01)
-    for thread in threads:
-        thread.join()
-    assert len(transactions) == 1
+    # Five reads queue up behind the process's turn: the next turn writes all five in
+    # one transaction, each row chained to the one before.
+    writers = [lambda: read_tickets(atende, 1) for _ in range(5)]
+    assert transactions_writing_queued(atende.access_log._appends, writers) == 1
     rows = chain(atende)
     assert [row["seq"] for row in rows] == [1, 2, 3, 4, 5]
     assert all(b["prev_seal"] == a["seal"] for a, b in itertools.pairwise(rows))

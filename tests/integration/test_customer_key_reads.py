@@ -4,11 +4,12 @@ meanwhile is used, and an erased customer's destroyed key is never made again.""
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from uuid import uuid4
 
 from domain.customer import Contact
 from tests.integration.builders import AGENT, open_ticket
+from tests.integration.group_commits import transactions_writing_queued
 from tests.integration.sql_trace import counting, observe_connections  # noqa: F401
 
 ANA = Contact(name="Ana Souza", email="ana@example.com")
@@ -55,36 +56,17 @@ def test_a_key_another_request_made_since_this_one_looked_is_used_not_taken_as_e
 
 
 def test_first_contacts_waiting_together_share_one_commit_and_agree_on_each_key(atende):
-    # While one key insert holds the process's turn, four first contacts queue up, two
-    # of them the same customer: the next turn inserts them in one transaction, and the
-    # two of one customer get one key.
-    inserts = atende.keys._key_inserts
-    transactions = []
-    open_transaction = inserts._transaction
-
-    def counted():
-        transactions.append(1)
-        return open_transaction()
-
-    inserts._transaction = counted
+    # Four first contacts queue up behind the process's turn, two of them the same
+    # customer: the next turn inserts them in one transaction, and the two of one
+    # customer get one key.
     owners = [uuid4(), uuid4(), uuid4()]
     ciphers: dict[int, object] = {}
 
-    def first_contact(i: int, owner) -> None:
-        ciphers[i] = atende.keys.cipher_for(owner, create=True)
+    def first_contact(i: int, owner) -> Callable[[], None]:
+        return lambda: ciphers.__setitem__(i, atende.keys.cipher_for(owner, create=True))
 
-    with inserts._turn:
-        threads = [
-            threading.Thread(target=first_contact, args=(i, owner))
-            for i, owner in enumerate([*owners, owners[0]])
-        ]
-        for thread in threads:
-            thread.start()
-        while len(inserts._pending) < 4:
-            threading.Event().wait(0.01)
-    for thread in threads:
-        thread.join()
-    assert len(transactions) == 1
+    writers = [first_contact(i, owner) for i, owner in enumerate([*owners, owners[0]])]
+    assert transactions_writing_queued(atende.keys._key_inserts, writers) == 1
     assert all(atende.keys.knows(owner) for owner in owners)
     sealed = ciphers[0].encrypt(b"\0" * 12, b"hola", owners[0].bytes)
     assert ciphers[3].decrypt(b"\0" * 12, sealed, owners[0].bytes) == b"hola"  # one key

@@ -1,0 +1,39 @@
+"""Writes queued up behind a GroupCommit (infrastructure/group_commit.py), and how many
+transactions then wrote them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from infrastructure.group_commit import GroupCommit
+
+QUEUE_SECONDS = 10.0
+
+
+def transactions_writing_queued(group: GroupCommit, writers: list[Callable[[], None]]) -> int:
+    """Starts each writer in a thread of its own while the group's turn is held, so that
+    all of them queue up; then lets them go and returns how many transactions ran."""
+    transactions = []
+    open_transaction = group._transaction
+
+    def counted():
+        transactions.append(1)
+        return open_transaction()
+
+    group._transaction = counted
+    try:
+        with group._turn:
+            threads = [threading.Thread(target=write) for write in writers]
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + QUEUE_SECONDS
+            while len(group._pending) < len(writers):
+                assert time.monotonic() < deadline, "the writers never queued up"
+                time.sleep(0.01)
+        for thread in threads:
+            thread.join()
+    finally:
+        group._transaction = open_transaction
+    return len(transactions)
