@@ -139,7 +139,7 @@ class SqlReportsRows(SqlViewRows, ReportsView):
     def agent_counters(
         self, start: date, end: date, agent: str | None = None
     ) -> dict[str, dict[str, int]]:
-        where, params = _by_agent(start, end, agent)
+        where, params = _by_agent(periods_with_years(start, end), agent)
         sums = ", ".join(f"SUM({c}) AS {c}" for c in AGENT_COUNTERS)
         statement = (
             f"SELECT agent, {sums} FROM {self.tables['agents']} WHERE {where} GROUP BY agent"
@@ -153,7 +153,7 @@ class SqlReportsRows(SqlViewRows, ReportsView):
         self, start: date, end: date, agent: str | None = None
     ) -> dict[str, dict[str, list[tuple[int, int]]]]:
         periods = periods_with_years(start, end)
-        where, params = _by_agent(start, end, agent)
+        where, params = _by_agent(periods, agent)
         # A whole year is one period, whose rows are each one (agent, metric, bucket)
         # already: read them as they are. Summing them anyway (GROUP BY) doubled the
         # read on SQLite and, with PostgreSQL's NUMERIC sums, the time turning them into
@@ -246,8 +246,8 @@ def _in(column: str, values: list[str]) -> tuple[str, dict[str, Any]]:
     return clause, dict(zip(names, values, strict=True))
 
 
-def _by_agent(start: date, end: date, agent: str | None) -> tuple[str, dict[str, Any]]:
-    where, params = _in("period", periods_with_years(start, end))
+def _by_agent(periods: list[str], agent: str | None) -> tuple[str, dict[str, Any]]:
+    where, params = _in("period", periods)
     if agent is not None:
         where += " AND agent = :agent"
         params["agent"] = agent
