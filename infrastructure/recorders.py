@@ -40,6 +40,7 @@ from infrastructure.crypto import destroy_key
 from infrastructure.group_commit import GroupCommit
 from infrastructure.idempotency import write_outcome
 from infrastructure.pool_ping import ping_only_idle_connections
+from infrastructure.pool_reconnect import reconnect_promptly
 from infrastructure.snapshot_seals import SnapshotSeals
 from infrastructure.sql import SqlDatabase
 from infrastructure.sqlite_lock import sqlite_write_lock
@@ -284,11 +285,13 @@ class PostgresSnapshotRecorder(SealedSnapshots, PostgresAggregateRecorder):
 
 class AtendePostgresFactory(PostgresFactory):
     """The library's factory, with sealed snapshots and sealed hash records, and pooled
-    connections pinged only when idle (infrastructure/pool_ping.py)."""
+    connections pinged only when idle (infrastructure/pool_ping.py) and replaced promptly
+    once PostgreSQL is back (infrastructure/pool_reconnect.py)."""
 
     def __init__(self, env: Environment):
         super().__init__(env)
         ping_only_idle_connections(self.datastore.pool)
+        reconnect_promptly(self.datastore.pool)
 
     def application_recorder(self) -> ApplicationRecorder:
         return _with_link_seals(super().application_recorder(), self.env)
