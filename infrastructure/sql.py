@@ -156,6 +156,13 @@ class SqlDatabase:
             for statement in statements:
                 self.execute(cursor, statement)
 
+    def analyze(self, tables: list[str]) -> None:
+        """Have the planner's statistics of ``tables`` collected now (a sample of each;
+        cheap next to filling them), rather than when autovacuum next gets round to it."""
+        with self.transaction(commit=True) as cursor:
+            for table in tables:
+                self.execute(cursor, f"ANALYZE {table}")
+
     def _adapt(self, statement: str) -> str:
         return _to_pyformat(statement) if self.is_postgres else statement
 
