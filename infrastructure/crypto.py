@@ -65,7 +65,14 @@ class KeyRing:
         # ticket's own write: a second turn at the write lock (SQLite) and commit per
         # first contact. The first contacts a process has waiting share one instead
         # (infrastructure/group_commit.py), each insert in a savepoint of its own.
-        self._key_inserts = GroupCommit(db.transaction)
+        # A lone first contact's key is one INSERT, and only if another got there first
+        # one SELECT of the row it made (a row is only ever re-wrapped or destroyed in
+        # place, its key and epoch together): on PostgreSQL each can commit on its own,
+        # one round trip where BEGIN and COMMIT made three (issue 19). The share lock on
+        # the rotation row is held to that statement's commit, as it was to the COMMIT.
+        self._key_inserts = GroupCommit(
+            db.transaction, lone=db.autocommitted if db.is_postgres else None
+        )
 
     def create_table(self) -> None:
         self.db.create_tables([s.format(t=self.t, r=self.rotation_table) for s in CREATE])

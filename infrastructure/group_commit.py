@@ -57,10 +57,17 @@ class _Write:
 class GroupCommit:
     """Runs writes (``work(cursor)``) in ``transaction()``, several at once when they
     queue up. ``transaction`` takes the database's write lock, begins, and commits on a
-    clean exit (rolls back otherwise)."""
+    clean exit (rolls back otherwise). ``lone``, if given, is what a write that queued
+    alone runs in instead: for a write that is one statement, PostgreSQL's autocommit
+    saves the round trips of BEGIN and COMMIT."""
 
-    def __init__(self, transaction: Callable[[], AbstractContextManager[Any]]):
+    def __init__(
+        self,
+        transaction: Callable[[], AbstractContextManager[Any]],
+        lone: Callable[[], AbstractContextManager[Any]] | None = None,
+    ):
         self._transaction = transaction
+        self._lone = lone or transaction
         self._pending: list[_Write] = []
         self._pending_lock = threading.Lock()
         self._turn = threading.Lock()  # whoever holds it writes everything queued
@@ -78,10 +85,11 @@ class GroupCommit:
 
     def _commit(self, batch: list[_Write]) -> None:
         try:
-            with self._transaction() as cursor:
-                if len(batch) == 1:  # a lone write in a transaction alone, as before
+            if len(batch) == 1:  # a lone write in a transaction alone, as before
+                with self._lone() as cursor:
                     batch[0].result = batch[0].work(cursor)
-                else:
+            else:
+                with self._transaction() as cursor:
                     for write in batch:
                         _in_savepoint(cursor, write)
         except BaseException as error:
