@@ -45,6 +45,30 @@ class SqlDatabase:
             yield cursor
 
     @contextmanager
+    def rebuildable_transaction(self) -> Iterator[Any]:
+        """SQLite: a write transaction whose COMMIT does not wait for the disk (WAL with
+        ``synchronous = NORMAL``), for what can be derived again from the log. A power
+        cut may undo it - never half of it - and any later durable commit makes it
+        durable too, the WAL being written in order. Each fsync otherwise held the one
+        write lock every request waits on. (PostgreSQL's twin: written_with_position's
+        ``synchronous_commit = off``.)"""
+        assert not self.is_postgres
+        with (
+            sqlite_write_lock(self.datastore),
+            self.datastore.get_connection(commit=True) as conn,
+        ):
+            # The safety level cannot change inside a transaction: set, then restored.
+            pragma = conn.cursor()
+            pragma.execute("PRAGMA synchronous")
+            level = int(pragma.fetchone()[0])
+            pragma.execute("PRAGMA synchronous = NORMAL")
+            try:
+                with conn.transaction(commit=True) as cursor:
+                    yield cursor
+            finally:
+                pragma.execute(f"PRAGMA synchronous = {level}")
+
+    @contextmanager
     def reading(self) -> Iterator[Any]:
         """A cursor for one read-only statement, outside any transaction: a statement is
         atomic on its own, and on PostgreSQL a BEGIN and ROLLBACK around it are two more

@@ -144,10 +144,15 @@ def written_with_position(view: Any, tracking: Tracking) -> Iterator[Any]:
     applying the same batch waits on its row and then fails rather than writing the rows
     twice."""
     db: SqlDatabase = view.db
-    if not db.is_postgres or not db.datastore.single_row_tracking:
+    if not db.is_postgres:
+        with db.rebuildable_transaction() as cursor:
+            yield cursor
+            view._insert_tracking(cursor, tracking)  # the library's, after the rows
+        return
+    if not db.datastore.single_row_tracking:
         with db.transaction(commit=True) as cursor, db.pipeline(cursor) as batch:
             yield batch
-            view._insert_tracking(cursor, tracking)  # the library's, after the rows
+            view._insert_tracking(cursor, tracking)
         return
     statement = view.advance_or_fail_statement
     position = {
@@ -158,6 +163,11 @@ def written_with_position(view: Any, tracking: Tracking) -> Iterator[Any]:
         try:
             with conn.pipeline(), conn.cursor() as batch:
                 batch.execute("BEGIN")
+                # A view is derived from the log, so its COMMIT need not wait for the
+                # WAL to reach the disk: a crash may undo the whole batch (its position
+                # with it), which is applied again. Any later commit that waits makes
+                # this one durable too; it is visible at once either way.
+                batch.execute("SET LOCAL synchronous_commit = off")
                 batch.execute(statement, position, prepare=True)
                 yield batch
                 batch.execute("COMMIT")

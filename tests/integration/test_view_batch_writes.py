@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import rebuild
+from infrastructure.views.base import written_with_position
 from infrastructure.views.registry import VIEWS
 from tests.integration.builders import AGENT, open_ticket
 from tests.integration.sql_trace import counting, observe_connections  # noqa: F401
@@ -141,3 +142,35 @@ def test_a_rebuilt_view_goes_live_with_its_planner_statistics_collected(atende, 
         for table in live
     }
     assert analyzed and all(row and row["last_analyze"] for row in analyzed.values()), analyzed
+
+
+def _commit_wait(db, cursor) -> str:
+    """Whether this transaction's COMMIT waits for the disk: SQLite's safety level (2,
+    FULL: it does; 1, NORMAL: not in WAL mode), PostgreSQL's synchronous_commit."""
+    if db.is_postgres:
+        cursor.execute("SHOW synchronous_commit")
+        return {"on": "waits", "off": "does not wait"}[cursor.fetchone()["synchronous_commit"]]
+    cursor.execute("PRAGMA synchronous")
+    return {2: "waits", 1: "does not wait"}[cursor.fetchone()[0]]
+
+
+def test_a_views_batch_commits_without_waiting_for_the_disk_and_the_logs_writes_still_do(
+    atende,
+):
+    """A view can be derived again from the log, so its batch need not wait for an fsync
+    that, on SQLite, holds the write lock every request waits on; the log's writes,
+    which nothing can derive again, must still wait, before and after a batch."""
+    view = atende.views["ticket_list"]
+    db = view.db
+    open_ticket(atende)
+    with db.transaction() as cursor:
+        assert _commit_wait(db, cursor) == "waits"
+    with written_with_position(view, Tracking(atende.tickets.name, 1)) as batch:
+        with db.side_cursor(batch) as side:
+            inside = _commit_wait(db, side)
+    with db.transaction() as cursor:
+        after = _commit_wait(db, cursor)
+
+    assert (inside, after) == ("does not wait", "waits")
+    assert view.max_tracking_id(atende.tickets.name) == 1
+    assert atende.tickets.recorder.datastore is db.datastore  # the log's own connections
