@@ -16,6 +16,7 @@ from domain.survey import SurveyClosed
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import rebuild
 from infrastructure.views.registry import VIEWS
+from projections.reports import periods_with_years
 from tests.integration.builders import AGENT, open_ticket
 from tests.integration.test_sla import ADMIN, ALWAYS
 
@@ -207,6 +208,44 @@ def test_a_years_durations_read_from_its_year_rows_equal_those_summed_from_its_d
     for read in (year, days):  # ints, not the text buckets or PostgreSQL's NUMERIC sums
         beto = read["beto"]["resolution_calendar"]
         assert all(type(b) is int and type(n) is int for b, n in beto)
+
+
+def test_each_agents_duration_histograms_hold_the_stored_buckets_summed_in_numeric_order(
+    atende,
+):
+    """What the report reads against the durations table's rows added up here, over one
+    period (read as stored) and several (summed in SQL); buckets are text in the table."""
+    configure_sla(atende)
+    today = work(atende, "ana", "fibra").resolved_at.date()
+    for agent, category in [("ana", "movil"), ("beto", "fibra"), ("ana", None), ("beto", None)]:
+        work(atende, agent, category)
+    view = caught_up(atende, "reports")
+    # Buckets whose text order is not their numeric order, in the year and in two days.
+    periods = [str(today.year), (today - DAY).isoformat(), today.isoformat()]
+    with view.db.transaction() as cursor:
+        view.db.executemany(
+            cursor,
+            f"INSERT INTO {view.tables['durations']} (period, agent, metric, bucket, n) "
+            "VALUES (:period, 'carla', 'resolution_calendar', :bucket, :n)",
+            [{"period": p, "bucket": str(b), "n": n}
+             for p in periods for b, n in [(100, 1), (9, 2), (10, 3)]],
+        )  # fmt: skip
+    stored = view.rows()["durations"]
+    for start, end in [(date(today.year, 1, 1), date(today.year, 12, 31)), (today - DAY, today)]:
+        periods = set(periods_with_years(start, end))
+        expected: dict = {}
+        for row in stored:
+            if row["period"] in periods:
+                histogram = expected.setdefault(row["agent"], {}).setdefault(row["metric"], {})
+                bucket = int(row["bucket"])
+                histogram[bucket] = histogram.get(bucket, 0) + row["n"]
+        expected = {
+            agent: {metric: sorted(h.items()) for metric, h in metrics.items()}
+            for agent, metrics in expected.items()
+        }
+        assert view.agent_durations(start, end) == expected
+        assert [b for b, _ in expected["carla"]["resolution_calendar"]] == [9, 10, 100]
+        assert view.agent_durations(start, end, "beto") == {"beto": expected["beto"]}
 
 
 def test_the_live_reports_and_follow_up_views_equal_rebuilds(atende, capsys):
