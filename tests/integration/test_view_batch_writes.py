@@ -165,9 +165,11 @@ def test_a_views_batch_commits_without_waiting_for_the_disk_and_the_logs_writes_
     open_ticket(atende)
     with db.transaction() as cursor:
         assert _commit_wait(db, cursor) == "waits"
-    with written_with_position(view, Tracking(atende.tickets.name, 1)) as batch:
-        with db.side_cursor(batch) as side:
-            inside = _commit_wait(db, side)
+    with (
+        written_with_position(view, Tracking(atende.tickets.name, 1)) as batch,
+        db.side_cursor(batch) as side,
+    ):
+        inside = _commit_wait(db, side)
     with db.transaction() as cursor:
         after = _commit_wait(db, cursor)
 
