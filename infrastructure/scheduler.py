@@ -41,12 +41,19 @@ class SlaScheduler:
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self._lock = threading.Lock()
         self._armed_for: datetime | None = None
+        self._stopping = False
 
     def start(self) -> None:
         self.scheduler.start()
         self.arm(self.clock())
 
     def shutdown(self) -> None:
+        # APScheduler's shutdown holds its job stores' lock while it waits for running
+        # jobs; a sweep finishing meanwhile re-arms (add_job), which needs that lock: each
+        # waited for the other forever. So re-arming stops first - after any arm already
+        # under way, which the lock lets finish.
+        with self._lock:
+            self._stopping = True
         self.scheduler.shutdown(wait=True)
 
     def arm(self, when: datetime | None) -> None:
@@ -54,6 +61,8 @@ class SlaScheduler:
         latest = self.clock() + MAX_SLEEP
         when = latest if when is None else min(when, latest)
         with self._lock:
+            if self._stopping:
+                return
             self._armed_for = when
             self.scheduler.add_job(
                 self._run, "date", run_date=when, id=JOB_ID, replace_existing=True,
