@@ -7,10 +7,20 @@ import contextlib
 import socket
 import threading
 import time
+from urllib.parse import urlparse
 
 from tests.e2e.server import free_port
 
 CHUNK = 64 * 1024
+
+
+def through_port(url: str, port: int) -> str:
+    """``url`` (a database's) pointed at a proxy listening on 127.0.0.1:``port``."""
+    parsed = urlparse(url)
+    user, _, _ = parsed.netloc.rpartition("@")
+    return parsed._replace(
+        netloc=f"{user}@127.0.0.1:{port}" if user else f"127.0.0.1:{port}"
+    ).geturl()
 
 
 class TcpProxy:

@@ -32,7 +32,7 @@ from tests.e2e.drills import (
 )
 from tests.e2e.problems import history
 from tests.e2e.server import Server, running_server, server_env
-from tests.e2e.tcp_proxy import TcpProxy
+from tests.e2e.tcp_proxy import TcpProxy, through_port
 from tests.e2e.test_projector_supervision import _alive, _projectors_of
 from tests.e2e.test_view_failures import POISON, cure_ticket_list, poison_ticket_list
 
@@ -192,14 +192,6 @@ def behind_proxy(tmp_path) -> Iterator[tuple[Drill, TcpProxy]]:
         finally:
             server.stop()
             proxy.cut()
-
-
-def through_port(url: str, port: int) -> str:
-    parsed = urlparse(url)
-    user, _, _ = parsed.netloc.rpartition("@")
-    return parsed._replace(
-        netloc=f"{user}@127.0.0.1:{port}" if user else f"127.0.0.1:{port}"
-    ).geturl()
 
 
 def test_postgres_cut_off_under_load_is_503_with_retry_after_then_recovers_losing_nothing(

@@ -18,7 +18,7 @@ from infrastructure.pool_reconnect import MAX_RECONNECT_DELAY, CappedBackoff
 from interface.container import Atende
 from interface.wiring import bootstrap
 from tests.databases import POSTGRES_URL, fresh_database_url, settings_for
-from tests.e2e.tcp_proxy import TcpProxy
+from tests.e2e.tcp_proxy import TcpProxy, through_port
 from tests.integration.builders import open_ticket
 
 OUTAGE_SECONDS = 8.0
@@ -30,9 +30,7 @@ def proxied(tmp_path: Path) -> Iterator[tuple[Atende, TcpProxy]]:
     upstream = urlparse(POSTGRES_URL)
     proxy = TcpProxy(upstream.hostname, upstream.port or 5432).start()
     with fresh_database_url("postgres", tmp_path) as url:
-        parsed = urlparse(url)
-        user = parsed.netloc.rpartition("@")[0]
-        through = parsed._replace(netloc=f"{user}@127.0.0.1:{proxy.port}").geturl()
+        through = through_port(url, proxy.port)
         atende = bootstrap(settings_for(through))
         try:
             yield atende, proxy
