@@ -19,6 +19,7 @@ from uuid import UUID
 from eventsourcing.application import Repository
 from eventsourcing.persistence import Recording
 
+from application.assumed_reads import AssumedReads
 from application.idempotency import IdempotencyStore
 from domain.customer import Contact, CustomerIdentity
 from domain.ticket import Ticket
@@ -51,6 +52,12 @@ class SavesAggregates(LoadsAggregates, Protocol):
         """Where the aggregates that are never snapshotted and hold no personal data
         (identity claims, SLA timers, policies, calendars, thread keys) are read
         (TicketApplication.small_aggregates)."""
+        ...
+
+    @property
+    def assumed_reads(self) -> AssumedReads:
+        """small_aggregates' cached ones, to read only; inside a command's scope maybe
+        without asking the database, for its write to check (application/assumed_reads.py)."""
         ...
 
 

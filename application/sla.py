@@ -77,7 +77,8 @@ class SlaTimekeeper:
         # defensive deepcopy of the policy set was a tenth of a new ticket's Python time
         # outside the database driver (issue 19). Commands that change them (sla_config)
         # go through policies() and calendar(), which still copy.
-        policies = self._get(POLICIES_ID, SlaPolicies, read_only=True)
+        # No policy set is an answer the write checks too (application/assumed_reads.py).
+        policies = self._get(POLICIES_ID, SlaPolicies, read_only=True, absence_is_checked=True)
         policy = first_match(policies.ordered(), traits) if policies else None
         if policy is None:
             return None
@@ -128,9 +129,21 @@ class SlaTimekeeper:
             # still due then, the next sweep asks for again.
             return [], None
 
-    def _get(self, aggregate_id: UUID, kind: type[Aggregate], *, read_only: bool = False) -> Any:
+    def _get(
+        self,
+        aggregate_id: UUID,
+        kind: type[Aggregate],
+        *,
+        read_only: bool = False,
+        absence_is_checked: bool = False,
+    ) -> Any:
         try:
-            found = self.app.small_aggregates.get(aggregate_id, deepcopy_from_cache=not read_only)
+            if read_only:  # the cached one, maybe unasked if a new ticket's write checks it
+                found = self.app.assumed_reads.get(
+                    aggregate_id, absence_is_checked=absence_is_checked
+                )
+            else:
+                found = self.app.small_aggregates.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, kind) else None

@@ -19,6 +19,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment
 
 from application.agents import AgentDirectory
+from application.assumed_reads import AssumedReads, StaleRead
 from application.customers import CustomerDirectory
 from application.errors import (
     AgentUnavailable,
@@ -156,7 +157,14 @@ class TicketApplication(Application[UUID]):
         processing_event.saved_kwargs["occurred_at"] = [
             e.timestamp for e in processing_event.events
         ]
-        return super()._record(processing_event)
+        # What the command read from the cache without asking, for the write to check
+        # (application/assumed_reads.py).
+        assumed = self.assumed_reads.taken()
+        if assumed:
+            processing_event.saved_kwargs["assumed"] = assumed
+        recordings = super()._record(processing_event)
+        self.assumed_reads.written([e.originator_id for e in processing_event.events])
+        return recordings
 
     @cached_property
     def small_aggregates(self) -> Repository[UUID]:
@@ -170,6 +178,15 @@ class TicketApplication(Application[UUID]):
         process is seen by the next read. Tickets stay out: they have their own
         (recent_tickets)."""
         return Repository(self.events, cache_maxsize=SMALL_AGGREGATES_CACHED, fastforward=True)
+
+    @cached_property
+    def assumed_reads(self) -> AssumedReads:
+        """small_aggregates' cached ones, read by a new ticket without asking whether
+        they changed; its write checks (application/assumed_reads.py), where the
+        recorder can."""
+        return AssumedReads(
+            self.small_aggregates, enabled=getattr(self.recorder, "verifies_reads", False)
+        )
 
     @cached_property
     def recent_tickets(self) -> Repository[UUID]:
@@ -217,30 +234,36 @@ class TicketApplication(Application[UUID]):
         kb_suggestion_id: UUID | None = None,
     ) -> CommandResult:
         for _ in range(CONFLICT_RETRIES):
-            owner, claims = self.customers.resolve(contact)
-            decision = self.language.decide(language, f"{subject}\n{description}", owner)
-            ticket = Ticket(
-                subject=Personal(owner, subject),
-                description=Personal(owner, description),
-                requester=contact.as_personal(owner),
-                customer_id=owner,
-                channel=channel,
-                language=decision.language,
-                priority=priority,
-                category=category,
-                tags=list(dict.fromkeys(tags or [])),
-                external_ref=external_ref,
-                actor=actor,
-                language_source=None if language else decision.as_event_data(),
-                follow_up_of=follow_up_of,
-                attachments=owned_attachments(owner, attachments),
-                external_message_id=external_message_id,
-                kb_suggestion_id=kb_suggestion_id,
-            )
-            outcome = _outcome(idempotency, 201, ticket)
-            others = [*claims, *(companions(ticket) if companions else [])]
+            # The claims and SLA policies it reads may come from the cache unasked; the
+            # write checks them, and a stale one makes this attempt run again on fresh
+            # reads (application/assumed_reads.py).
             try:
-                recordings = self.save_ticket(ticket, actor, outcome, *others)
+                with self.assumed_reads.scope():
+                    owner, claims = self.customers.resolve(contact)
+                    decision = self.language.decide(language, f"{subject}\n{description}", owner)
+                    ticket = Ticket(
+                        subject=Personal(owner, subject),
+                        description=Personal(owner, description),
+                        requester=contact.as_personal(owner),
+                        customer_id=owner,
+                        channel=channel,
+                        language=decision.language,
+                        priority=priority,
+                        category=category,
+                        tags=list(dict.fromkeys(tags or [])),
+                        external_ref=external_ref,
+                        actor=actor,
+                        language_source=None if language else decision.as_event_data(),
+                        follow_up_of=follow_up_of,
+                        attachments=owned_attachments(owner, attachments),
+                        external_message_id=external_message_id,
+                        kb_suggestion_id=kb_suggestion_id,
+                    )
+                    outcome = _outcome(idempotency, 201, ticket)
+                    others = [*claims, *(companions(ticket) if companions else [])]
+                    recordings = self.save_ticket(ticket, actor, outcome, *others)
+            except StaleRead:
+                continue
             except IntegrityError:
                 if external_ref is not None and self.exists(ticket.id):
                     raise DuplicateExternalRef(
