@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 
-from tests.e2e.api import Api
+from tests.e2e.api import Api, ticket_body
 from tests.e2e.problems import assert_problem
 
 ALWAYS = {"timezone": "UTC", "always_open": True}
@@ -96,6 +97,42 @@ def test_a_ticket_under_a_policy_shows_its_timers(api: Api, admin: Api):
     due = datetime.fromisoformat(first["due_at"]) - datetime.fromisoformat(first["started_at"])
     assert abs(due - timedelta(hours=1)) < timedelta(seconds=1)
     assert ticket["version"] == 1  # timers are on a companion: the ETag is untouched
+
+
+def opened_on_a_new_connection(api: Api, tag: str) -> dict[str, Any]:
+    """A ticket opened over a connection of its own, so the kernel hands it to either
+    worker (a session's keep-alive connection stays with one)."""
+    response = requests.post(
+        f"{api.base_url}/v1/tickets", json=ticket_body(tags=[tag]),
+        headers={"Authorization": api.session.headers["Authorization"],
+                 "Connection": "close"}, timeout=30,
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_every_worker_opens_tickets_under_the_policy_the_last_put_set(api: Api, admin: Api):
+    """Each worker keeps the policies and calendars it read; on PostgreSQL it opens
+    tickets on them without asking again, and the ticket's write checks they are current
+    (application/assumed_reads.py). So right after a PUT, whichever worker opens the
+    next tickets opens them under the new policy."""
+    tag, calendar = unique("sla"), unique("cal")
+    assert put_calendar(admin, calendar, ALWAYS).status_code == 201
+
+    def policy(first_response: int) -> None:
+        body = {"name": f"policy-{tag}", "calendar": calendar,
+                "targets": {"first_response": first_response}, "conditions": {"tag": [tag]}}
+        assert put_policies(admin, [body]).status_code == 200
+
+    policy(3600)
+    for _ in range(6):  # every worker now keeps the policies and the calendar
+        opened = opened_on_a_new_connection(api, tag)
+        assert timers(api, opened["id"])["first_response:1"]["target"] == 3600
+    for target in (600, 1200):
+        policy(target)
+        for _ in range(6):
+            opened = opened_on_a_new_connection(api, tag)
+            assert timers(api, opened["id"])["first_response:1"]["target"] == target
 
 
 def test_pending_pauses_and_a_customer_reply_resumes(api: Api, admin: Api):
