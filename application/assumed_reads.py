@@ -12,9 +12,9 @@ them with the log inside the write's own transaction, after it has taken the eve
 table's lock (infrastructure/recorders.py). Every write to the log takes that lock, so
 nothing can change those aggregates between the check and the commit: the command is as
 current as if each read had asked, at the moment that matters. When one is stale the
-write is refused (StaleRead) and nothing of it is stored; the next read of what the
-attempt assumed asks the database (fast-forwarding the cached copy, so configuration is
-still decoded once per version), and the command runs again on those reads. A change made
+write is refused (StaleRead) and nothing of it is stored; the command runs again on
+reads that ask the database (fast-forwarding the cached copies, so configuration is still
+decoded once per version), and the next read by any other thread asks too. A change made
 in this process is caught the same way: its first new ticket after it is written twice.
 
 A recorder that cannot check (``verifies_reads`` false: SQLite, whose reads are in process
@@ -29,7 +29,7 @@ such: the first contact that found it absent creates it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -68,16 +68,18 @@ class AssumedReads:
         self._must_ask: set[UUID] = set()
 
     @contextmanager
-    def scope(self) -> Iterator[None]:
+    def scope(self, *, asking: bool = False) -> Iterator[None]:
         """One attempt of a command whose write checks what it assumed.
 
         If the attempt fails in any way, what it assumed is asked for again by the next
-        read. And a failure is not believed while it may come from a stale copy: if the
-        attempt read any copy unasked, its failure (an erased customer's key, a missing
-        calendar, a version taken...) is raised as StaleRead, so the command runs again
-        on asked reads, and a failure then is the command's own."""
+        read (of any thread). And a failure is not believed while it may come from a stale
+        copy: if the attempt read any copy unasked, its failure (an erased customer's key,
+        a missing calendar, a version taken...) is raised as StaleRead, and the command
+        runs again ``asking``: every read of that attempt asks, so a failure then is the
+        command's own. (Not left to the next read: another thread may make it first.)"""
         self._local.assumed = {}
         self._local.unasked = False
+        self._local.asking = asking
         try:
             yield
         except Exception as error:
@@ -91,13 +93,14 @@ class AssumedReads:
         finally:
             self._local.assumed = None
             self._local.unasked = False
+            self._local.asking = False
 
     def get(self, aggregate_id: UUID, *, absence_is_checked: bool = False) -> Any:
         """The aggregate, to read and never to change (it is the cached one itself).
         ``absence_is_checked``: the caller only reads whether it exists, and will not
         act on its absence without writing (so the write's check covers it)."""
         assumed = self._assumed()
-        if assumed is not None:
+        if assumed is not None and not self._local.asking:
             if absence_is_checked and aggregate_id in self._absent:
                 assumed[aggregate_id] = ABSENT
                 self._local.unasked = True
@@ -124,7 +127,7 @@ class AssumedReads:
         assumed = self._assumed()
         return dict(assumed) if assumed else None
 
-    def written(self, aggregate_ids: Iterator[UUID] | list[UUID]) -> None:
+    def written(self, aggregate_ids: Iterable[UUID]) -> None:
         """This process wrote these: none of them is absent any more."""
         if self._absent:
             self._absent.difference_update(aggregate_ids)

@@ -163,7 +163,7 @@ class TicketApplication(Application[UUID]):
         if assumed:
             processing_event.saved_kwargs["assumed"] = assumed
         recordings = super()._record(processing_event)
-        self.assumed_reads.written([e.originator_id for e in processing_event.events])
+        self.assumed_reads.written(e.originator_id for e in processing_event.events)
         return recordings
 
     @cached_property
@@ -233,12 +233,13 @@ class TicketApplication(Application[UUID]):
         companions: Companions | None = None,
         kb_suggestion_id: UUID | None = None,
     ) -> CommandResult:
+        asking = False
         for _ in range(CONFLICT_RETRIES):
             # The claims and SLA policies it reads may come from the cache unasked; the
             # write checks them, and a stale one makes this attempt run again on fresh
             # reads (application/assumed_reads.py).
             try:
-                with self.assumed_reads.scope():
+                with self.assumed_reads.scope(asking=asking):
                     owner, claims = self.customers.resolve(contact)
                     decision = self.language.decide(language, f"{subject}\n{description}", owner)
                     ticket = Ticket(
@@ -263,6 +264,7 @@ class TicketApplication(Application[UUID]):
                     others = [*claims, *(companions(ticket) if companions else [])]
                     recordings = self.save_ticket(ticket, actor, outcome, *others)
             except StaleRead:
+                asking = True
                 continue
             except IntegrityError:
                 if external_ref is not None and self.exists(ticket.id):

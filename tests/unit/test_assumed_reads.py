@@ -144,3 +144,19 @@ def test_what_this_process_writes_is_no_longer_assumed_absent(store):
     with reads.scope():
         assert reads.get(setting.id, absence_is_checked=True).value == 1
         assert reads.taken() == {setting.id: 1}
+
+
+def test_an_attempt_run_again_asking_reads_every_copy_afresh_and_its_failure_is_its_own(store):
+    reads = reads_of(store)
+    setting = saved(store)
+    reads.get(setting.id)
+    with pytest.raises(StaleRead), reads.scope():
+        reads.get(setting.id)
+        raise LookupError("refused on a copy read unasked")
+    with reads.scope():
+        reads.get(setting.id)  # another thread's read: it takes the turn to ask
+    changed_elsewhere(store, setting.id, 3)
+    with pytest.raises(LookupError), reads.scope(asking=True):
+        assert reads.get(setting.id).value == 3  # asked, though the copy is cached
+        assert reads.taken() == {setting.id: 2}
+        raise LookupError("refused on what the store says")
