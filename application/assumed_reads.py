@@ -15,7 +15,8 @@ current as if each read had asked, at the moment that matters. When one is stale
 write is refused (StaleRead) and nothing of it is stored; the command runs again on
 reads that ask the database (fast-forwarding the cached copies, so configuration is still
 decoded once per version), and the next read by any other thread asks too. A change made
-in this process is caught the same way: its first new ticket after it is written twice.
+in this process is caught the same way: its first new ticket after it costs one refused
+write.
 
 A recorder that cannot check (``verifies_reads`` false: SQLite, whose reads are in process
 and whose write lock every statement under it would lengthen) gets no notes, and reads
