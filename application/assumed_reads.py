@@ -36,6 +36,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Repository
+from eventsourcing.persistence import IntegrityError, PersistenceError
 
 ABSENT = 0  # the version noted for an aggregate assumed not to exist
 ABSENCES_KEPT = 1000  # ids known absent, or to ask for again, per process (a handful)
@@ -77,7 +78,10 @@ class AssumedReads:
         copy: if the attempt read any copy unasked, its failure (an erased customer's key,
         a missing calendar, a version taken...) is raised as StaleRead, and the command
         runs again ``asking``: every read of that attempt asks, so a failure then is the
-        command's own. (Not left to the next read: another thread may make it first.)"""
+        command's own. (Not left to the next read: another thread may make it first.) A
+        database that fails (unreachable, timing out, refusing writes) is no stale copy's
+        doing: that failure is answered at once, as it is, so clients get their 503 as
+        soon as without the cache."""
         self._local.assumed = {}
         self._local.unasked = False
         self._local.asking = asking
@@ -85,7 +89,7 @@ class AssumedReads:
             yield
         except Exception as error:
             self.forget(self._local.assumed)
-            if self._local.unasked and not isinstance(error, StaleRead):
+            if self._local.unasked and _may_come_from_a_stale_copy(error):
                 raise StaleRead({}) from error
             raise
         except BaseException:
@@ -163,3 +167,14 @@ class AssumedReads:
         if len(self._absent) >= ABSENCES_KEPT:
             self._absent.clear()
         self._absent.add(aggregate_id)
+
+
+def _may_come_from_a_stale_copy(error: Exception) -> bool:
+    """Whether a command's failure could come from what it read: anything but the
+    database's own failures - except a version taken (IntegrityError), which a stale
+    copy does cause."""
+    if isinstance(error, StaleRead):
+        return False
+    if isinstance(error, IntegrityError):
+        return True
+    return not isinstance(error, (PersistenceError, OSError))

@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from application.assumed_reads import ABSENT, AssumedReads, StaleRead
 
@@ -160,3 +161,22 @@ def test_an_attempt_run_again_asking_reads_every_copy_afresh_and_its_failure_is_
         assert reads.get(setting.id).value == 3  # asked, though the copy is cached
         assert reads.taken() == {setting.id: 2}
         raise LookupError("refused on what the store says")
+
+
+@pytest.mark.parametrize("failure", [OperationalError, InterfaceError, ConnectionResetError])
+def test_a_failing_database_after_unasked_reads_is_answered_as_it_is(store, failure):
+    reads = reads_of(store)
+    setting = saved(store)
+    reads.get(setting.id)
+    with pytest.raises(failure), reads.scope():
+        reads.get(setting.id)  # unasked
+        raise failure("the database is unreachable")  # a 503 now, not a second attempt
+
+
+def test_a_version_taken_after_unasked_reads_is_told_as_a_stale_read(store):
+    reads = reads_of(store)
+    setting = saved(store)
+    reads.get(setting.id)
+    with pytest.raises(StaleRead), reads.scope():
+        reads.get(setting.id)
+        raise IntegrityError("duplicate key value violates unique constraint")
