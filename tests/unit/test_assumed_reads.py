@@ -38,6 +38,21 @@ def saved(store: Application, value: int = 1) -> Setting:
     return setting
 
 
+def cached_setting(store: Application) -> tuple[AssumedReads, Setting]:
+    """Reads with one saved setting already in their cache."""
+    reads = reads_of(store)
+    setting = saved(store)
+    reads.get(setting.id)
+    return reads, setting
+
+
+def fail_after_an_unasked_read(reads: AssumedReads, setting_id: UUID, error: Exception) -> None:
+    """An attempt that reads the cached setting unasked, then fails with ``error``."""
+    with reads.scope():
+        reads.get(setting_id)
+        raise error
+
+
 def changed_elsewhere(store: Application, setting_id: UUID, value: int) -> None:
     """Another process's change: straight to the store, past this cache."""
     setting = store.repository.get(setting_id)
@@ -86,13 +101,10 @@ def test_when_the_recorder_cannot_check_a_read_inside_a_scope_asks_and_notes_not
 
 
 def test_a_failure_after_an_unasked_read_is_told_as_a_stale_read_and_the_next_read_asks(store):
-    reads = reads_of(store)
-    setting = saved(store)
-    reads.get(setting.id)
+    reads, setting = cached_setting(store)
     changed_elsewhere(store, setting.id, 2)
-    with pytest.raises(StaleRead) as told, reads.scope():
-        reads.get(setting.id)
-        raise LookupError("refused on what the stale copy said")
+    with pytest.raises(StaleRead) as told:
+        fail_after_an_unasked_read(reads, setting.id, LookupError("refused on a stale copy"))
     assert isinstance(told.value.__cause__, LookupError)
     with reads.scope():
         assert reads.get(setting.id).value == 2  # asked, and the cached copy brought forward
@@ -108,13 +120,10 @@ def test_a_failure_after_asked_reads_only_is_the_commands_own(store):
 
 
 def test_a_stale_read_named_by_the_write_makes_the_next_read_ask(store):
-    reads = reads_of(store)
-    setting = saved(store)
-    reads.get(setting.id)
+    reads, setting = cached_setting(store)
     changed_elsewhere(store, setting.id, 2)
-    with pytest.raises(StaleRead), reads.scope():
-        reads.get(setting.id)
-        raise StaleRead({setting.id: (1, 2)})  # what the recorder raises
+    with pytest.raises(StaleRead):  # what the recorder raises
+        fail_after_an_unasked_read(reads, setting.id, StaleRead({setting.id: (1, 2)}))
     with reads.scope():
         assert reads.get(setting.id).version == 2
 
@@ -148,12 +157,9 @@ def test_what_this_process_writes_is_no_longer_assumed_absent(store):
 
 
 def test_an_attempt_run_again_asking_reads_every_copy_afresh_and_its_failure_is_its_own(store):
-    reads = reads_of(store)
-    setting = saved(store)
-    reads.get(setting.id)
-    with pytest.raises(StaleRead), reads.scope():
-        reads.get(setting.id)
-        raise LookupError("refused on a copy read unasked")
+    reads, setting = cached_setting(store)
+    with pytest.raises(StaleRead):
+        fail_after_an_unasked_read(reads, setting.id, LookupError("refused on a copy"))
     with reads.scope():
         reads.get(setting.id)  # another thread's read: it takes the turn to ask
     changed_elsewhere(store, setting.id, 3)
@@ -165,18 +171,12 @@ def test_an_attempt_run_again_asking_reads_every_copy_afresh_and_its_failure_is_
 
 @pytest.mark.parametrize("failure", [OperationalError, InterfaceError, ConnectionResetError])
 def test_a_failing_database_after_unasked_reads_is_answered_as_it_is(store, failure):
-    reads = reads_of(store)
-    setting = saved(store)
-    reads.get(setting.id)
-    with pytest.raises(failure), reads.scope():
-        reads.get(setting.id)  # unasked
-        raise failure("the database is unreachable")  # a 503 now, not a second attempt
+    reads, setting = cached_setting(store)
+    with pytest.raises(failure):  # a 503 now, not a second attempt
+        fail_after_an_unasked_read(reads, setting.id, failure("the database is unreachable"))
 
 
 def test_a_version_taken_after_unasked_reads_is_told_as_a_stale_read(store):
-    reads = reads_of(store)
-    setting = saved(store)
-    reads.get(setting.id)
-    with pytest.raises(StaleRead), reads.scope():
-        reads.get(setting.id)
-        raise IntegrityError("duplicate key value violates unique constraint")
+    reads, setting = cached_setting(store)
+    with pytest.raises(StaleRead):
+        fail_after_an_unasked_read(reads, setting.id, IntegrityError("duplicate key value"))
