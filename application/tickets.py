@@ -33,6 +33,7 @@ from application.language import LanguagePolicy
 from application.retries import Save, save_with_retries
 from application.sla import SlaTimekeeper
 from application.surveys import SurveyDesk
+from application.ticket_loads import OneReadRepository
 from application.transcodings import ActorAsDict
 from domain.actor import ROUTER, SYSTEM, Actor
 from domain.customer import Contact
@@ -198,9 +199,15 @@ class TicketApplication(Application[UUID]):
         A cached ticket keeps no customer's text in the clear: personal values load
         sealed (infrastructure.crypto's SealedPersonal), are deciphered each time they
         are read, and read "[erased]" once an erasure destroyed the key."""
-        return Repository(self.events, snapshot_store=self.snapshots,
-                          cache_maxsize=TICKETS_CACHED, fastforward=True,
-                          deepcopy_from_cache=False)  # fmt: skip
+        return OneReadRepository(self.events, snapshot_store=self.snapshots,
+                                 cache_maxsize=TICKETS_CACHED, fastforward=True,
+                                 deepcopy_from_cache=False)  # fmt: skip
+
+    def construct_repository(self) -> Repository[UUID]:
+        """Where commands load tickets: uncached (a ticket read to be changed is read
+        afresh; its personal values, sealed, do not deep-copy), each in one read of its
+        newest snapshot and the events after it (application/ticket_loads.py)."""
+        return OneReadRepository(self.events, snapshot_store=self.snapshots)
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         return self._factory

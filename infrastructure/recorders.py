@@ -206,10 +206,18 @@ class SealedSnapshots:
     theirs, reading back only sound snapshots, and naming (or retaking) the others."""
 
     seals: SnapshotSeals
+    events_table: str  # the application recorder's, read with the snapshots in one go
 
     def create_table(self) -> None:
         super().create_table()  # type: ignore[misc]
         self.seals.create_table()
+
+    def select_newest_and_after(
+        self, originator_id: UUID
+    ) -> tuple[StoredEvent | None, Sequence[StoredEvent]] | None:
+        """The newest sound snapshot and the aggregate's events after it, in one read
+        (application/ticket_loads.py); None when the newest snapshot is refused."""
+        return self.seals.newest_and_after(originator_id, self.events_table)
 
     def select_events(
         self,
@@ -233,9 +241,12 @@ class SealedSnapshots:
 class SQLiteSnapshotRecorder(SealedSnapshots, SQLiteAggregateRecorder):
     """Snapshots, each sealed in its own transaction; only sound ones are read back."""
 
-    def __init__(self, datastore: SQLiteDatastore, events_table_name: str, *, seal_key: bytes):
+    def __init__(
+        self, datastore: SQLiteDatastore, events_table_name: str, *, seal_key: bytes, events: str
+    ):
         super().__init__(datastore, events_table_name)
         self.seals = SnapshotSeals(datastore, seal_key, events_table_name)
+        self.events_table = events
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -257,19 +268,24 @@ class AtendeSQLiteFactory(SQLiteFactory):
         if purpose != "snapshots":
             return super().aggregate_recorder(purpose)
         return SQLiteSnapshotRecorder(
-            self.datastore, f"stored_{purpose}", seal_key=_seal_key(self.env)
-        )
+            self.datastore, f"stored_{purpose}", seal_key=_seal_key(self.env),
+            events="stored_events",
+        )  # fmt: skip
 
 
 class PostgresSnapshotRecorder(SealedSnapshots, PostgresAggregateRecorder):
     """Snapshots, each sealed in its own transaction; only sound ones are read back
     (in binary, SnapshotSeals)."""
 
-    def __init__(self, datastore: PostgresDatastore, events_table_name: str, *, seal_key: bytes):
+    def __init__(
+        self, datastore: PostgresDatastore, events_table_name: str, *, seal_key: bytes, events: str
+    ):
         super().__init__(datastore, events_table_name=events_table_name)
         self.seals = SnapshotSeals(datastore, seal_key, events_table_name)
+        self.events_table = events
 
     select_events = _retry_once(SealedSnapshots.select_events)
+    select_newest_and_after = _retry_once(SealedSnapshots.select_newest_and_after)
 
     @_retry_once
     def insert_events(
@@ -302,8 +318,9 @@ class AtendePostgresFactory(PostgresFactory):
             return super().aggregate_recorder(purpose)
         prefix = self.env.name.lower() or "stored"  # the library's table name
         return PostgresSnapshotRecorder(
-            self.datastore, f"{prefix}_{purpose}", seal_key=_seal_key(self.env)
-        )
+            self.datastore, f"{prefix}_{purpose}", seal_key=_seal_key(self.env),
+            events=f"{prefix}_events",
+        )  # fmt: skip
 
 
 class PostgresTicketRecorder(NumberedTickets, BinaryEventSelect, PostgresApplicationRecorder):

@@ -137,6 +137,31 @@ class SnapshotSeals:
             last = read[-1].stored.originator_version
             gt, lte = (gt, last - 1) if desc else (last, lte)
 
+    def newest_and_after(
+        self, originator_id: UUID, events_table: str
+    ) -> tuple[StoredEvent | None, list[StoredEvent]] | None:
+        """The newest snapshot (None if there is none) and the events after it, read in
+        one statement: one round trip on PostgreSQL, where a load reads them in two.
+        None when the newest snapshot is refused: the caller loads the usual way, which
+        reads on past it (``select``)."""
+        events = self.db.table(events_table)
+        rows = self._rows(
+            f"WITH newest AS ({self._select()} WHERE s.originator_id = :id "
+            "ORDER BY s.originator_version DESC LIMIT 1) "
+            "SELECT originator_id, originator_version, topic, state, seal, event_hash, 0 AS part "
+            "FROM newest UNION ALL "
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state, NULL, NULL, 1 "
+            f"FROM {events} e WHERE e.originator_id = :id AND e.originator_version > "
+            "COALESCE((SELECT originator_version FROM newest), 0) "
+            "ORDER BY part, originator_version",
+            {"id": self._key(originator_id)},
+        )
+        snapshot = next((_sealed(row[:6]) for row in rows if row[6] == 0), None)
+        if snapshot is not None and not self._usable(snapshot):
+            return None
+        after = [_sealed(row[:6]).stored for row in rows if row[6] == 1]
+        return (snapshot.stored if snapshot else None), after
+
     def first_refused(self, originator_id: UUID | None = None) -> Break | None:
         """The first snapshot (of one aggregate, or of all) that loading refuses."""
         for snapshot in self._refused(originator_id):
@@ -259,27 +284,28 @@ class SnapshotSeals:
         )
 
     def _fetch(self, statement: str, params: dict[str, Any]) -> list[SealedSnapshot]:
+        return [_sealed(row) for row in self._rows(statement, params)]
+
+    def _rows(self, statement: str, params: dict[str, Any]) -> list[tuple]:
         if self.db.is_postgres:
             # In binary: as text, a snapshot's bytea travels as hex, twice its size, and
             # is parsed back (2.7 ms instead of 0.6 ms for a ticket with 1,200 messages).
             with self.db.datastore.get_connection() as conn, conn.cursor(binary=True) as cursor:
                 self.db.execute(cursor, statement, params)
-                rows = self.db.fetch_values(cursor)
-        else:
-            with self.db.reading() as cursor:
-                self.db.execute(cursor, statement, params)
-                rows = self.db.fetch_values(cursor)
-        return [
-            SealedSnapshot(
-                StoredEvent(_uuid(originator), version, topic, bytes(state)),
-                seal,
-                event_hash,
-            )
-            for originator, version, topic, state, seal, event_hash in rows
-        ]
+                return self.db.fetch_values(cursor)
+        with self.db.reading() as cursor:
+            self.db.execute(cursor, statement, params)
+            return self.db.fetch_values(cursor)
 
     def _key(self, originator_id: UUID) -> Any:
         return originator_id if self.db.is_postgres else originator_id.hex
+
+
+def _sealed(row: tuple) -> SealedSnapshot:
+    originator, version, topic, state, seal, event_hash = row
+    return SealedSnapshot(
+        StoredEvent(_uuid(originator), version, topic, bytes(state)), seal, event_hash
+    )
 
 
 def _uuid(value: Any) -> UUID:
