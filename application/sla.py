@@ -55,6 +55,18 @@ class SlaTimekeeper:
     def ticket_sla(self, ticket_id: UUID) -> TicketSla | None:
         return self._get(sla_id_for(ticket_id), TicketSla)
 
+    def read_ahead(self, ticket_id: UUID) -> dict[UUID, int | None]:
+        """What a command on the ticket will read of its timers (``follow``): their
+        events after the version this process keeps (None: not kept, all of them), to be
+        read with the ticket (application/ticket_loads.py)."""
+        timers = sla_id_for(ticket_id)
+        cache = self.app.small_aggregates.cache
+        try:
+            kept = cache.get(timers).version if cache is not None else None
+        except KeyError:
+            kept = None
+        return {timers: kept}
+
     def hours_of(self, calendar: str, version: int) -> BusinessHours:
         """A calendar's business hours at one revision (revisions never change)."""
         return self._hours_at(calendar, version)

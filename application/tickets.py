@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -344,7 +345,7 @@ class TicketApplication(Application[UUID]):
         first = [loaded] if loaded is not None and loaded.id == ticket_id else []
 
         def attempt() -> CommandResult | Save[CommandResult]:
-            ticket = first.pop() if first else self.get_ticket(ticket_id)
+            ticket = first.pop() if first else self._ticket_to_change(ticket_id)
             if expected_version is not None and ticket.etag_version != expected_version:
                 raise StaleVersion(expected_version, ticket.etag_version)
             command(ticket)
@@ -371,13 +372,25 @@ class TicketApplication(Application[UUID]):
             if current != expected_version:
                 raise StaleVersion(expected_version, current) from None
 
-        return save_with_retries(
-            attempt,
-            what=f"ticket {ticket_id}",
-            retries=CONFLICT_RETRIES,
-            backoff_seconds=CONFLICT_BACKOFF_SECONDS,
-            on_conflict=still_expected,
-        )
+        with self._answering_ahead():
+            return save_with_retries(
+                attempt,
+                what=f"ticket {ticket_id}",
+                retries=CONFLICT_RETRIES,
+                backoff_seconds=CONFLICT_BACKOFF_SECONDS,
+                on_conflict=still_expected,
+            )
+
+    def _ticket_to_change(self, ticket_id: UUID) -> Ticket:
+        """The ticket as it is now, read with its SLA timers' new events, which the
+        command's save then takes without asking again (application/ticket_loads.py)."""
+        ahead = self.sla.read_ahead(ticket_id)
+        loads: OneReadRepository = self.repository  # type: ignore[assignment]
+        return _ticket_loaded(lambda: loads.get_reading_ahead(ticket_id, ahead, replay), ticket_id)
+
+    def _answering_ahead(self) -> AbstractContextManager[None]:
+        """The scope in which what a command read ahead is answered (the recorder's)."""
+        return getattr(self.recorder, "answering_ahead", nullcontext)()
 
     def save_ticket(
         self, ticket: Ticket, actor: Actor, outcome: IdempotencyOutcome | None, *others: Any
@@ -454,8 +467,14 @@ class TicketApplication(Application[UUID]):
 
 
 def _ticket_in(repository: Repository[UUID], ticket_id: UUID, version: int | None = None) -> Ticket:
+    return _ticket_loaded(
+        lambda: repository.get(ticket_id, version=version, projector_func=replay), ticket_id
+    )
+
+
+def _ticket_loaded(load: Callable[[], Any], ticket_id: UUID) -> Ticket:
     try:
-        ticket = repository.get(ticket_id, version=version, projector_func=replay)
+        ticket = load()
     except AggregateNotFoundError:
         raise TicketNotFound(ticket_id) from None
     if not isinstance(ticket, Ticket):

@@ -42,7 +42,8 @@ from infrastructure.group_commit import GroupCommit
 from infrastructure.idempotency import write_outcome
 from infrastructure.pool_ping import ping_only_idle_connections
 from infrastructure.pool_reconnect import reconnect_promptly
-from infrastructure.snapshot_seals import SnapshotSeals
+from infrastructure.read_ahead import AnswersAhead
+from infrastructure.snapshot_seals import OneRead, SnapshotSeals
 from infrastructure.sql import SqlDatabase
 from infrastructure.sqlite_lock import sqlite_write_lock
 from infrastructure.ticket_numbers import TicketNumbers, write_numbers
@@ -61,7 +62,7 @@ class NumberedTickets:
         return TicketNumbers(SqlDatabase(self.datastore), self.events_table_name)
 
 
-class SQLiteTicketRecorder(NumberedTickets, SQLiteApplicationRecorder):
+class SQLiteTicketRecorder(AnswersAhead, NumberedTickets, SQLiteApplicationRecorder):
     link_seal_key: bytes | None = None  # set by AtendeSQLiteFactory (LINK_SEAL_KEY)
 
     @cached_property
@@ -213,11 +214,12 @@ class SealedSnapshots:
         self.seals.create_table()
 
     def select_newest_and_after(
-        self, originator_id: UUID
-    ) -> tuple[StoredEvent | None, Sequence[StoredEvent]] | None:
-        """The newest sound snapshot and the aggregate's events after it, in one read
+        self, originator_id: UUID, ahead: Mapping[UUID, int | None] | None = None
+    ) -> OneRead | None:
+        """The newest sound snapshot and the aggregate's events after it, and the events
+        of ``ahead``'s aggregates after their versions, in one read
         (application/ticket_loads.py); None when the newest snapshot is refused."""
-        return self.seals.newest_and_after(originator_id, self.events_table)
+        return self.seals.newest_and_after(originator_id, self.events_table, ahead or {})
 
     def select_events(
         self,
@@ -323,7 +325,9 @@ class AtendePostgresFactory(PostgresFactory):
         )  # fmt: skip
 
 
-class PostgresTicketRecorder(NumberedTickets, BinaryEventSelect, PostgresApplicationRecorder):
+class PostgresTicketRecorder(
+    AnswersAhead, NumberedTickets, BinaryEventSelect, PostgresApplicationRecorder
+):
     link_seal_key: bytes | None = None  # set by AtendePostgresFactory (LINK_SEAL_KEY)
     # A command may read small aggregates from its process's cache without asking, and
     # this recorder checks what it assumed under the events table's lock

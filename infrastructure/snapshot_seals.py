@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -42,6 +42,15 @@ _INSERT = (
 PAGE = 100
 
 log = logging.getLogger(__name__)
+
+
+class OneRead(NamedTuple):
+    """What ``newest_and_after`` read: a snapshot, the events after it, and the events
+    read ahead for others, by aggregate."""
+
+    snapshot: StoredEvent | None
+    events: list[StoredEvent]
+    ahead: dict[UUID, list[StoredEvent]]
 
 
 @dataclass(frozen=True)
@@ -138,13 +147,23 @@ class SnapshotSeals:
             gt, lte = (gt, last - 1) if desc else (last, lte)
 
     def newest_and_after(
-        self, originator_id: UUID, events_table: str
-    ) -> tuple[StoredEvent | None, list[StoredEvent]] | None:
-        """The newest snapshot (None if there is none) and the events after it, read in
-        one statement: one round trip on PostgreSQL, where a load reads them in two.
-        None when the newest snapshot is refused: the caller loads the usual way, which
-        reads on past it (``select``)."""
+        self, originator_id: UUID, events_table: str, ahead: Mapping[UUID, int | None]
+    ) -> OneRead | None:
+        """The newest snapshot (None if there is none) and the events after it, and the
+        events of each of ``ahead``'s aggregates after its version (None: all), read in
+        one statement: one round trip on PostgreSQL, where a load reads them in two and
+        each other aggregate in one more. None when the newest snapshot is refused: the
+        caller loads the usual way, which reads on past it (``select``)."""
         events = self.db.table(events_table)
+        params: dict[str, Any] = {"id": self._key(originator_id)}
+        others = ""
+        for part, (other, gt) in enumerate(ahead.items(), start=2):
+            params[f"a{part}"], params[f"g{part}"] = self._key(other), gt
+            others += (
+                f" UNION ALL SELECT e.originator_id, e.originator_version, e.topic, e.state, "
+                f"NULL, NULL, {part} FROM {events} e WHERE e.originator_id = :a{part} "
+                f"AND e.originator_version > COALESCE(:g{part}, 0)"
+            )
         rows = self._rows(
             f"WITH newest AS ({self._select()} WHERE s.originator_id = :id "
             "ORDER BY s.originator_version DESC LIMIT 1) "
@@ -152,15 +171,24 @@ class SnapshotSeals:
             "FROM newest UNION ALL "
             "SELECT e.originator_id, e.originator_version, e.topic, e.state, NULL, NULL, 1 "
             f"FROM {events} e WHERE e.originator_id = :id AND e.originator_version > "
-            "COALESCE((SELECT originator_version FROM newest), 0) "
+            f"COALESCE((SELECT originator_version FROM newest), 0){others} "
             "ORDER BY part, originator_version",
-            {"id": self._key(originator_id)},
+            params,
         )
-        snapshot = next((_sealed(row[:6]) for row in rows if row[6] == 0), None)
+        by_part: dict[int, list[SealedSnapshot]] = {}
+        for row in rows:
+            by_part.setdefault(row[6], []).append(_sealed(row[:6]))
+        snapshot = by_part.get(0, [None])[0]
         if snapshot is not None and not self._usable(snapshot):
             return None
-        after = [_sealed(row[:6]).stored for row in rows if row[6] == 1]
-        return (snapshot.stored if snapshot else None), after
+        return OneRead(
+            snapshot.stored if snapshot else None,
+            [s.stored for s in by_part.get(1, [])],
+            {
+                other: [s.stored for s in by_part.get(part, [])]
+                for part, other in enumerate(ahead, start=2)
+            },
+        )
 
     def first_refused(self, originator_id: UUID | None = None) -> Break | None:
         """The first snapshot (of one aggregate, or of all) that loading refuses."""
