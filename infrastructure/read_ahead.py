@@ -21,22 +21,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import cached_property
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-
-Question = tuple[UUID, int | None]  # (originator_id, gt)
 
 
 class AnswersAhead:
     """A mixin for an application recorder, before the class whose ``select_events`` it
     answers for."""
 
-    @cached_property
-    def _answers(self) -> threading.local:
-        return threading.local()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each thread's answers, by (originator_id, gt): None outside a command's scope.
+        self._answers = threading.local()
 
     @contextmanager
     def answering_ahead(self) -> Iterator[None]:
