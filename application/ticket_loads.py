@@ -55,8 +55,8 @@ class OneReadRepository(Repository[UUID]):
             return super()._reconstruct_aggregate(aggregate_id, None, projector_func)
         assert self.snapshot_store is not None  # found only through it
         keep = getattr(self.event_store.recorder, "answer_ahead", None)
-        for other, events in found.ahead.items():
-            if keep is not None:
+        if keep is not None:
+            for other, events in found.ahead.items():
                 keep(other, ahead[other], events)
         aggregate = projector_func(
             None,
