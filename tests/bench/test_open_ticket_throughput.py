@@ -59,10 +59,14 @@ P99_TARGET_MS = 50.0
 WORKERS_READY_SECONDS = 30
 REPO = Path(__file__).resolve().parents[2]
 BARE_APP = "tests.bench.bare_app:get_app()"
+FLOOR_APP = "tests.bench.floor_app:get_app()"
 
 
 class BareServer(Server):
-    """The bare app under gunicorn with Atende's own config (tests/bench/bare_app.py)."""
+    """The bare app (tests/bench/bare_app.py), or the floor app (tests/bench/floor_app.py),
+    under gunicorn with Atende's own config."""
+
+    app = BARE_APP
 
     def start(self, workers: int = WORKERS) -> BareServer:
         self.port = self.port or free_port()
@@ -76,7 +80,7 @@ class BareServer(Server):
                     f"127.0.0.1:{self.port}",
                     "--workers",
                     str(workers),
-                    BARE_APP,
+                    self.app,
                 ],
                 env={**self.env, "PYTHONPATH": str(REPO)},
                 cwd=REPO,
@@ -91,7 +95,7 @@ class BareServer(Server):
 @dataclass
 class Row:
     backend: str
-    target: str  # "atende" or "bare"
+    target: str  # "atende", "bare" or "floor"
     case: str  # "create" or "message" (the bare app's one insert serves both)
     result: LoadResult
     connections: list[int]  # keep-alive connections held by each worker
@@ -135,6 +139,7 @@ def test_open_ticket_throughput(backend: str, tmp_path: Path) -> None:
         # of the two: the machine's speed drifts by tens of percent within minutes, and
         # one bare run on one side of Atende's made single ratios move by 0.1.
         bare_before = drive_bare(backend, url, tmp_path, "before", env, bodies)
+        floor = drive_floor(backend, url, tmp_path, env, bodies)
         atende = Server(url, tmp_path / "atende.log", env=env)
         atende.start(workers=WORKERS)
         try:
@@ -152,8 +157,14 @@ def test_open_ticket_throughput(backend: str, tmp_path: Path) -> None:
 
         bare_after = drive_bare(backend, url, tmp_path, "after", env, bodies)
 
-    rows = [created, messaged, bare_before, bare_after]
+    rows = [created, messaged, floor, bare_before, bare_after]
     bare_rate = mean_rate([bare_before.result, bare_after.result])
+    # The floor's ratio has the create target: where the floor itself misses it, no app
+    # on this stack (falcon, marshmallow, eventsourcing, gunicorn) can meet it.
+    record(
+        "create floor/bare req/s", backend, floor.result.requests_per_second / bare_rate,
+        at_least=RATIO_TARGETS[backend],
+    )  # fmt: skip
     for row in (created, messaged):
         ratio = row.result.requests_per_second / bare_rate
         record(f"{row.case} atende/bare req/s", backend, ratio, at_least=RATIO_TARGETS[backend])
@@ -183,6 +194,18 @@ def drive_bare(
         return drive(backend, "bare", f"insert ({when})", bare, "/rows", {}, bodies)
     finally:
         bare.stop()
+
+
+def drive_floor(
+    backend: str, url: str, logs: Path, env: dict[str, str], bodies: list[bytes]
+) -> Row:
+    floor = BareServer(url, logs / "floor.log", env=env)
+    floor.app = FLOOR_APP
+    floor.start(workers=WORKERS)
+    try:
+        return drive(backend, "floor", "create", floor, "/tickets", {}, bodies)
+    finally:
+        floor.stop()
 
 
 def open_tickets(server: Server, headers: dict[str, str], bodies: list[bytes]) -> list[str]:
@@ -359,6 +382,14 @@ def format_table(rows: list[Row]) -> str:
                 continue
             atende = row.result
             ratio = atende.requests_per_second / mean_rate(bare)
+            floors = [r.result for r in rows if r.backend == backend and r.target == "floor"]
+            if floors and row.case == "create":
+                floor_rate = floors[0].requests_per_second
+                lines.append(
+                    f"{backend:<9} {'create':<8} floor/bare req/s = "
+                    f"{floor_rate / mean_rate(bare):.3f}; "
+                    f"atende/floor = {atende.requests_per_second / floor_rate:.3f}"
+                )
             target = RATIO_TARGETS[backend]
             lines.append(
                 f"{backend:<9} {row.case:<8} atende/bare req/s = {ratio:.3f} (target >= {target}: "
