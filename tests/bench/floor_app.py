@@ -21,10 +21,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import falcon
+import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from marshmallow import EXCLUDE, Schema, fields, validate
+from psycopg import sql
 
 from infrastructure.settings import Settings, postgres_env
 
@@ -117,6 +119,20 @@ def floor_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def ensure_schema(settings: Settings) -> None:
+    env = postgres_env(settings.database_url)
+    if env["POSTGRES_SCHEMA"]:
+        with psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], autocommit=True,
+        ) as connection:  # fmt: skip
+            connection.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                    sql.Identifier(env["POSTGRES_SCHEMA"])
+                )
+            )
+
+
 def get_app() -> falcon.App:
     """Called by gunicorn in each worker, after the fork, like Atende's."""
     settings = Settings.from_env()
@@ -125,6 +141,8 @@ def get_app() -> falcon.App:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if not settings.is_sqlite:
+            ensure_schema(settings)  # the library creates tables, not schemas
         tickets = Tickets(env=floor_env(settings))
     app = falcon.App()
     app.add_route("/tickets", TicketsResource(tickets))
