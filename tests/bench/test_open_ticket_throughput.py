@@ -63,10 +63,9 @@ FLOOR_APP = "tests.bench.floor_app:get_app()"
 
 
 class BareServer(Server):
-    """The bare app (tests/bench/bare_app.py), or the floor app (tests/bench/floor_app.py),
-    under gunicorn with Atende's own config."""
+    """The bare app (tests/bench/bare_app.py) under gunicorn with Atende's own config."""
 
-    app = BARE_APP
+    app, target, path = BARE_APP, "bare", "/rows"
 
     def start(self, workers: int = WORKERS) -> BareServer:
         self.port = self.port or free_port()
@@ -90,6 +89,12 @@ class BareServer(Server):
             )
         self._wait_until_healthy()  # the bare app answers /v1/health too
         return self
+
+
+class FloorServer(BareServer):
+    """The floor app (tests/bench/floor_app.py), the same way."""
+
+    app, target, path = FLOOR_APP, "floor", "/tickets"
 
 
 @dataclass
@@ -138,8 +143,13 @@ def test_open_ticket_throughput(backend: str, tmp_path: Path) -> None:
         # The bare app runs before Atende and after it, and the ratio is against the mean
         # of the two: the machine's speed drifts by tens of percent within minutes, and
         # one bare run on one side of Atende's made single ratios move by 0.1.
-        bare_before = drive_bare(backend, url, tmp_path, "before", env, bodies)
-        floor = drive_floor(backend, url, tmp_path, env, bodies)
+        bare_before = drive_baseline(
+            backend, BareServer(url, tmp_path / "bare-before.log", env=env), "insert (before)",
+            bodies,
+        )  # fmt: skip
+        floor = drive_baseline(
+            backend, FloorServer(url, tmp_path / "floor.log", env=env), "create", bodies
+        )
         atende = Server(url, tmp_path / "atende.log", env=env)
         atende.start(workers=WORKERS)
         try:
@@ -155,7 +165,10 @@ def test_open_ticket_throughput(backend: str, tmp_path: Path) -> None:
         finally:
             atende.stop()
 
-        bare_after = drive_bare(backend, url, tmp_path, "after", env, bodies)
+        bare_after = drive_baseline(
+            backend, BareServer(url, tmp_path / "bare-after.log", env=env), "insert (after)",
+            bodies,
+        )  # fmt: skip
 
     rows = [created, messaged, floor, bare_before, bare_after]
     bare_rate = mean_rate([bare_before.result, bare_after.result])
@@ -185,27 +198,13 @@ def test_open_ticket_throughput(backend: str, tmp_path: Path) -> None:
         )
 
 
-def drive_bare(
-    backend: str, url: str, logs: Path, when: str, env: dict[str, str], bodies: list[bytes]
-) -> Row:
-    bare = BareServer(url, logs / f"bare-{when}.log", env=env)
-    bare.start(workers=WORKERS)
+def drive_baseline(backend: str, server: BareServer, case: str, bodies: list[bytes]) -> Row:
+    """Start the bare or floor app, drive it, stop it."""
+    server.start(workers=WORKERS)
     try:
-        return drive(backend, "bare", f"insert ({when})", bare, "/rows", {}, bodies)
+        return drive(backend, server.target, case, server, server.path, {}, bodies)
     finally:
-        bare.stop()
-
-
-def drive_floor(
-    backend: str, url: str, logs: Path, env: dict[str, str], bodies: list[bytes]
-) -> Row:
-    floor = BareServer(url, logs / "floor.log", env=env)
-    floor.app = FLOOR_APP
-    floor.start(workers=WORKERS)
-    try:
-        return drive(backend, "floor", "create", floor, "/tickets", {}, bodies)
-    finally:
-        floor.stop()
+        server.stop()
 
 
 def open_tickets(server: Server, headers: dict[str, str], bodies: list[bytes]) -> list[str]:

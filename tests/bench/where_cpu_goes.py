@@ -36,8 +36,8 @@ import psycopg
 from tests.bench.load import run_load
 from tests.bench.process_cpu import TICKS_PER_SECOND, read_tree
 from tests.bench.test_open_ticket_throughput import (
-    FLOOR_APP,
     BareServer,
+    FloorServer,
     ticket_bodies,
     wait_for_workers,
 )
@@ -55,11 +55,11 @@ def start(target: str, url: str, logs: Path) -> tuple[Server, str, dict[str, str
         server = Server(url, logs / "atende.log", env=env).start(workers=2)
         token = server.create_token("integrator", "cpu")
         return server, "/v1/tickets", {"Authorization": f"Bearer {token}"}
-    server = BareServer(url, logs / f"{target}.log", env=env)
-    if target == "floor":
-        server.app = FLOOR_APP
-    server.start(workers=2)
-    return server, "/tickets" if target == "floor" else "/rows", {}
+    baseline = (FloorServer if target == "floor" else BareServer)(
+        url, logs / f"{target}.log", env=env
+    )
+    baseline.start(workers=2)
+    return baseline, baseline.path, {}
 
 
 def machine_ticks() -> tuple[int, int]:
