@@ -16,19 +16,17 @@ stack's and how much is Atende's.
 
 from __future__ import annotations
 
-import fcntl
 from datetime import UTC, datetime
 from typing import Any
 
 import falcon
-import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from marshmallow import EXCLUDE, Schema, fields, validate
-from psycopg import sql
 
 from infrastructure.settings import Settings, postgres_env
+from infrastructure.sql import SqlDatabase
 
 TABLE = "floor_events"
 
@@ -119,31 +117,16 @@ def floor_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def ensure_schema(settings: Settings) -> None:
-    env = postgres_env(settings.database_url)
-    if env["POSTGRES_SCHEMA"]:
-        with psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], autocommit=True,
-        ) as connection:  # fmt: skip
-            connection.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                    sql.Identifier(env["POSTGRES_SCHEMA"])
-                )
-            )
-
-
 def get_app() -> falcon.App:
     """Called by gunicorn in each worker, after the fork, like Atende's."""
     settings = Settings.from_env()
-    # Workers start together and both create the table: one at a time.
-    lock_path = settings.keystore_path() / "floor-schema.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not settings.is_sqlite:
-            ensure_schema(settings)  # the library creates tables, not schemas
-        tickets = Tickets(env=floor_env(settings))
+    tickets = Tickets(env={**floor_env(settings), "CREATE_TABLE": "no"})
+    # The library creates tables, not schemas; and workers start together, so schema and
+    # table are made one worker at a time, as Atende's bootstrap and the bare app do.
+    db = SqlDatabase(tickets.factory.datastore)
+    with db.schema_lock():
+        db.ensure_schema()
+        tickets.recorder.create_table()
     app = falcon.App()
     app.add_route("/tickets", TicketsResource(tickets))
     app.add_route("/v1/health", Health())  # what the test helper polls
