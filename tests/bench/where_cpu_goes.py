@@ -68,21 +68,6 @@ def machine_ticks() -> tuple[int, int]:
     return values[3] + values[4], sum(values)
 
 
-def postgres_backend_ticks() -> int:
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if not (entry / "cmdline").read_bytes().startswith(b"postgres"):
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total
-
-
 class PostgresWatch:
     """Database counters around the run, and a sampler of lock waits during it."""
 
@@ -100,7 +85,15 @@ class PostgresWatch:
         self.waiting: list[int] = []
         self._stop = threading.Event()
 
+    def cpu_ticks(self) -> int:
+        """The CPU clock ticks of the server's every process so far (the postmaster's
+        tree: backends, WAL writer, checkpointer, autovacuum)."""
+        (directory,) = self.connection.execute("SHOW data_directory").fetchone()
+        postmaster = int((Path(directory) / "postmaster.pid").read_text().split()[0])
+        return sum(reading.ticks for reading in read_tree(postmaster).values())
+
     def begin(self) -> None:
+        self.ticks_before = self.cpu_ticks()
         if self.statements:
             self.connection.execute("SELECT pg_stat_statements_reset()")
         self.before = self._counters()
@@ -108,6 +101,7 @@ class PostgresWatch:
 
     def end(self) -> None:
         self._stop.set()
+        self.ticks_after = self.cpu_ticks()
         time.sleep(0.5)  # the statistics collector's last report
         self.after = self._counters()
 
@@ -176,7 +170,6 @@ def measure(backend: str, target: str, requests: int) -> None:
             def began() -> None:
                 marks["tree"] = read_tree(server.process.pid)
                 marks["machine"] = machine_ticks()
-                marks["postgres"] = postgres_backend_ticks()
                 marks["self"] = sum(os.times()[:2])
                 if watch is not None:
                     watch.begin()
@@ -186,7 +179,7 @@ def measure(backend: str, target: str, requests: int) -> None:
                 headers=headers, total=requests, concurrency=CLIENTS, on_ready=began,
             )  # fmt: skip
             tree, machine = read_tree(server.process.pid), machine_ticks()
-            postgres, own = postgres_backend_ticks(), sum(os.times()[:2])
+            own = sum(os.times()[:2])
             if watch is not None:
                 watch.end()
         finally:
@@ -198,8 +191,8 @@ def measure(backend: str, target: str, requests: int) -> None:
         spent[group(reading.name, pid, workers)] += reading.ticks - (before.ticks if before else 0)
     in_ms = 1000 / TICKS_PER_SECOND / requests
     per_request = {name: ticks * in_ms for name, ticks in spent.items()}
-    if backend == "postgres":
-        per_request["postgres"] = (postgres - marks["postgres"]) * in_ms
+    if watch is not None:
+        per_request["postgres"] = (watch.ticks_after - watch.ticks_before) * in_ms
     per_request["load generator"] = (own - marks["self"]) * 1000 / requests
     idle = (machine[0] - marks["machine"][0]) / (machine[1] - marks["machine"][1])
 
