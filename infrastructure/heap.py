@@ -8,6 +8,9 @@ thousands of dicts) sets one off every few dozen requests: that was the as-of p9
 ``gc.freeze()`` moves what exists now into a permanent generation that collections skip
 (https://docs.python.org/3/library/gc.html#gc.freeze); collecting first keeps garbage
 from being frozen with it.
+
+A long batch job (a view's rebuild, infrastructure/rebuild.py) freezes what it starts with
+for the same reason: its batches' objects set off full collections that would walk it.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import time
 from typing import Any, Protocol, TextIO
 
 from application.tickets import TicketApplication
+from infrastructure.heap import freeze_startup_heap
 from infrastructure.projector import ViewFollower
 from infrastructure.sql import SqlDatabase
 from infrastructure.views.registry import VIEWS, Views
@@ -64,6 +65,13 @@ class Wired(Protocol):
 
 def rebuild(atende: Wired, name: str, stream: TextIO | None = None) -> None:
     stream = stream or sys.stderr
+    # A batch's 20,000 events and their row changes live until the batch is written, so
+    # the collector promotes them and runs full collections, each walking every object
+    # the process holds: 8 of them, 0.6-0.9 s of a 3.5 s rebuild of 100,000 events on
+    # PostgreSQL (gc.callbacks, issue 19). What the process holds before the rebuild is
+    # frozen out of their way, as the server's workers do with their start-up heap, and
+    # stays so: those objects live as long as the process anyway.
+    freeze_startup_heap()
     kind = VIEWS[name]
     fresh = kind.make(atende.db.datastore, suffix=NEXT)
     with atende.db.schema_lock():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -159,6 +160,14 @@ def test_a_rebuild_equals_the_live_view_and_takes_its_place(atende, capsys):
         atende.views["queue"].max_tracking_id(atende.tickets.name) == atende.tickets.head_position()
     )
     assert "swapped in" in capsys.readouterr().err
+
+
+def test_a_rebuild_keeps_the_collector_off_what_the_process_held_before_it(atende):
+    open_ticket(atende)
+    held = [[n] for n in range(100)]  # lists are always tracked by the collector
+    rebuild(atende, "queue")
+    assert not any(obj is held[0] for obj in gc.get_objects())
+    assert len(atende.views["queue"].rows()) == 1
 
 
 def test_a_rebuild_killed_half_way_resumes_and_ends_identical(atende):
