@@ -29,6 +29,7 @@ from eventsourcing.utils import get_topic
 from domain.audit_chain import Break
 from domain.ticket import Ticket
 from infrastructure.sql import SqlDatabase
+from infrastructure.views.bulk import table_rows
 
 TABLE = "ticket_numbers"
 OPENED_TOPIC = get_topic(Ticket.Opened)
@@ -111,6 +112,19 @@ def _numbered_insert_sql(table: str, numbers: str, columns: tuple[str, ...]) -> 
     values = ", ".join(f":{c}" for c in columns)
     number = f"(SELECT number FROM {numbers} WHERE ticket_id = :id)"
     return f"INSERT INTO {table} (number, {', '.join(columns)}) VALUES ({number}, {values})"
+
+
+@lru_cache(maxsize=64)
+def numbered_bulk_insert(table: str, numbers: str, columns: tuple[str, ...]) -> str:
+    """``numbered_insert``'s statement for a group of rows at once (views.bulk): the
+    rows' ``columns`` (``id`` among them) from the JSON array, each row's number read
+    as the single-row statement reads it."""
+    number = f"(SELECT number FROM {numbers} WHERE ticket_id = r.id)"
+    values = ", ".join(f"r.{c}" for c in columns)
+    return (
+        f"INSERT INTO {table} (number, {', '.join(columns)}) "
+        f"SELECT {number}, {values} FROM {table_rows(table)}"
+    )
 
 
 class TicketNumbers:

@@ -16,6 +16,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from infrastructure.sql import SqlDatabase
 from infrastructure.views.batch import Params, RowBatch, RowOp, grouped
+from infrastructure.views.bulk import rows_param
 from infrastructure.views.tracking import SQLiteViewTracking
 
 
@@ -68,7 +69,23 @@ class SqlViewRows:
         statements = self.statements(changes)
         with written_with_position(self, tracking) as batch:
             for statement, params in statements:
-                self.db.executemany(batch, statement, params)
+                self.write_group(batch, statement, params)
+
+    def write_group(self, cursor: Any, statement: str, params: list[Params]) -> None:
+        """The rows one statement applies to: as one set-based statement where it has
+        one (PostgreSQL, infrastructure/views/bulk.py), one by one otherwise."""
+        bulk = self.bulk_form(statement) if self.db.is_postgres else None
+        if bulk is None:
+            self.db.executemany(cursor, statement, params)
+        else:
+            self.db.execute(cursor, bulk, rows_param(params))
+
+    def bulk_form(self, statement: str) -> str | None:
+        """The set-based form of ``statement`` (views.bulk), if the view gave it one."""
+        return None
+
+    def delete_statement(self) -> str:
+        return f"DELETE FROM {self.t} WHERE id = :id"
 
     def statements(self, changes: Sequence[Any]) -> list[tuple[str, list[Params]]]:
         """The batch's statements, in order, each with the parameters of every row it
@@ -76,9 +93,7 @@ class SqlViewRows:
         return self.row_statements(row_batch(changes))
 
     def row_statements(self, batch: RowBatch) -> list[tuple[str, list[Params]]]:
-        deletes = grouped(
-            (f"DELETE FROM {self.t} WHERE id = :id", {"id": i}) for i in batch.deleted()
-        )
+        deletes = grouped((self.delete_statement(), {"id": i}) for i in batch.deleted())
         rounds = [grouped(self._row_statement(i, op) for i, op in ops) for ops in batch.rounds()]
         return deletes + [group for round_ in rounds for group in round_]
 

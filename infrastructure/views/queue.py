@@ -11,7 +11,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from infrastructure.sql import SqlDatabase
 from infrastructure.ticket_numbers import TABLE as NUMBERS
-from infrastructure.ticket_numbers import numbered_insert
+from infrastructure.ticket_numbers import numbered_bulk_insert, numbered_insert
 from infrastructure.views.base import (
     PostgresView,
     SQLiteView,
@@ -20,6 +20,7 @@ from infrastructure.views.base import (
     row_batch,
 )
 from infrastructure.views.batch import Params, RowOp, grouped
+from infrastructure.views.bulk import delete_by, typed_rows
 from projections.queue import (
     ACTIVE,
     NO_DUE,
@@ -112,12 +113,37 @@ class SqlQueueRows(SqlViewRows, QueueView):
             self.db.table(f"{TABLE}{suffix}_order"),
             self.db.table(f"{TAGS}{suffix}_by_ticket"),
         ]
+        tags = self.tags_t
+        self.add_tag = (
+            f"INSERT INTO {tags} (tag, ticket_id) VALUES (:tag, :id) ON CONFLICT DO NOTHING"
+        )
+        self.remove_tag = f"DELETE FROM {tags} WHERE tag = :tag AND ticket_id = :id"
+        self.clear_tags = f"DELETE FROM {tags} WHERE ticket_id = :id"
+        # What a rebuild writes, and a busy live batch: each group as one statement on
+        # PostgreSQL (views.bulk). The numbered inserts' forms are added as their column
+        # sets turn up (_row_statement).
+        tag_rows = typed_rows({"tag": "text", "id": "text"})
+        self.bulk: dict[str, str] = {
+            self.delete_statement(): delete_by(self.t, "id"),
+            self.clear_tags: delete_by(tags, "ticket_id"),
+            self.add_tag: f"INSERT INTO {tags} (tag, ticket_id) SELECT r.tag, r.id "
+            f"FROM {tag_rows} ON CONFLICT DO NOTHING",
+            self.remove_tag: f"DELETE FROM {tags} t USING {tag_rows} "
+            "WHERE t.tag = r.tag AND t.ticket_id = r.id",
+        }
+
+    def bulk_form(self, statement: str) -> str | None:
+        return self.bulk.get(statement)
 
     def _row_statement(self, row_id: str, op: RowOp) -> tuple[str, Params]:
         # A new row's number is the ticket's dense number, which the database reads from
         # the numbers table (the projection's is the opening event's position).
         if op.insert:
-            return numbered_insert(self.t, self.db.table(NUMBERS), row_id, op.fields)
+            numbers = self.db.table(NUMBERS)
+            statement, params = numbered_insert(self.t, numbers, row_id, op.fields)
+            if statement not in self.bulk:
+                self.bulk[statement] = numbered_bulk_insert(self.t, numbers, tuple(params))
+            return statement, params
         return super()._row_statement(row_id, op)
 
     def create_row_tables(self) -> None:
@@ -151,14 +177,9 @@ class SqlQueueRows(SqlViewRows, QueueView):
         return self.row_statements(rows) + self._tag_statements(tags, rewrite)
 
     def _tag_statements(self, tags: TagBatch, rewrite: list[str]) -> list[tuple[str, list[Params]]]:
-        add = f"INSERT INTO {self.tags_t} (tag, ticket_id) VALUES (:tag, :id) "
-        add += "ON CONFLICT DO NOTHING"
-        remove = f"DELETE FROM {self.tags_t} WHERE tag = :tag AND ticket_id = :id"
-        clears = grouped(
-            (f"DELETE FROM {self.tags_t} WHERE ticket_id = :id", {"id": i}) for i in tags.cleared
-        )
+        clears = grouped((self.clear_tags, {"id": i}) for i in tags.cleared)
         changed = grouped(
-            (add if present else remove, {"tag": tag, "id": tid})
+            (self.add_tag if present else self.remove_tag, {"tag": tag, "id": tid})
             for tid, final in tags.final.items()
             for tag, present in final.items()
             # A cleared ticket's tags are known to be absent already.

@@ -108,6 +108,27 @@ def test_on_postgres_a_batch_costs_its_round_trips(observe_connections, atende, 
     assert cost.statements[0].startswith("BEGIN") and cost.statements[-1] == "COMMIT"
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_on_postgres_a_batch_of_new_tickets_reaches_the_queue_in_one_statement_a_table(
+    observe_connections,  # noqa: F811
+    atende,
+):
+    for n in range(6):
+        open_ticket(atende, tags=["wifi", f"zona-{n}"])
+    changes, last = _changes(atende, "queue")
+    view = atende.views["queue"]
+
+    with counting() as cost:
+        view.apply(changes, Tracking(atende.tickets.name, last))
+
+    # Six rows and twelve tags, one set-based INSERT each (views.bulk), not eighteen.
+    assert cost.shapes["INSERT queue_tickets"] == 1
+    assert cost.shapes["INSERT queue_ticket_tags"] == 1
+    rows = view.rows()
+    assert [row["number"] for row in sorted(rows, key=lambda r: r["number"])] == [1, 2, 3, 4, 5, 6]
+    assert all(row["tags"][0] == "wifi" and len(row["tags"]) == 2 for row in rows)
+
+
 def test_the_reports_view_fed_in_batches_of_one_equals_its_rebuild(atende):
     """The reports view reads each batch's facts before it writes them (mid-pipeline on
     PostgreSQL): batches of one event must end where one batch of everything does."""
