@@ -8,6 +8,7 @@ from typing import Any
 
 import falcon
 import falcon.media
+import orjson
 
 from interface.http.errors import Problem, validation_problem
 
@@ -24,7 +25,11 @@ class BoundedJSONHandler(falcon.media.JSONHandler):
     with 400 instead of letting RecursionError become a 500."""
 
     def __init__(self, limit: int):
-        super().__init__(loads=json.loads)
+        # Answers are written by orjson, the encoder falcon's docs recommend: the stdlib's
+        # took 134 µs for a 50-item queue page, a tenth of a queue read's CPU, and orjson
+        # 7 µs (issue 19). Bodies are still read by the stdlib, whose object_hook bounds
+        # them as they are parsed (orjson has none); they are small.
+        super().__init__(dumps=_dumps, loads=json.loads)
         self.limit = limit
 
     def deserialize(self, stream: Any, content_type: str | None, content_length: int | None) -> Any:
@@ -43,6 +48,11 @@ class BoundedJSONHandler(falcon.media.JSONHandler):
             raise falcon.MediaMalformedError("JSON") from error
         _check_values(document)
         return document
+
+
+def _dumps(media: Any) -> bytes:
+    # Non-string keys as the stdlib writes them (a histogram keyed by seconds, say).
+    return orjson.dumps(media, option=orjson.OPT_NON_STR_KEYS)
 
 
 class _TooManyObjects(Exception):
