@@ -113,20 +113,35 @@ def test_on_postgres_a_batch_of_new_tickets_reaches_the_queue_in_one_statement_a
     observe_connections,  # noqa: F811
     atende,
 ):
-    for n in range(6):
-        open_ticket(atende, tags=["wifi", f"zona-{n}"])
-    changes, last = _changes(atende, "queue")
+    ids = [open_ticket(atende, tags=["wifi", f"zona-{n}"]).ticket.id for n in range(6)]
     view = atende.views["queue"]
+    first, applied = _changes_and_position(atende, "queue")
+    view.apply(first, applied)  # the six, then one batch of:
+    for closed in ids[:2]:
+        atende.tickets.change(closed, lambda t: t.resolve(None, AGENT))
+        atende.tickets.change(closed, lambda t: t.close(AGENT))
+    for retagged in ids[2:4]:
+        atende.tickets.change(retagged, lambda t: t.change_tags([], ["wifi"], AGENT))
+    for n in range(6):
+        open_ticket(atende, tags=["fibra", f"zona-{n}"])
 
     with counting() as cost:
-        view.apply(changes, Tracking(atende.tickets.name, last))
+        view.apply(*_changes_and_position(atende, "queue", since=applied.notification_id))
 
-    # Six rows and twelve tags, one set-based INSERT each (views.bulk), not eighteen.
-    assert cost.shapes["INSERT queue_tickets"] == 1
-    assert cost.shapes["INSERT queue_ticket_tags"] == 1
-    rows = view.rows()
-    assert [row["number"] for row in sorted(rows, key=lambda r: r["number"])] == [1, 2, 3, 4, 5, 6]
-    assert all(row["tags"][0] == "wifi" and len(row["tags"]) == 2 for row in rows)
+    # Each group of rows is one set-based statement (views.bulk), not one per row.
+    assert cost.shapes["INSERT queue_tickets"] == 1  # six new rows
+    assert cost.shapes["INSERT queue_ticket_tags"] == 1  # their twelve tags
+    assert cost.shapes["DELETE queue_tickets"] == 1  # two closed tickets
+    assert cost.shapes["DELETE queue_ticket_tags"] == 2  # their tags; two removed tags
+    rows = {row["id"]: row for row in view.rows()}
+    assert sorted(row["number"] for row in rows.values()) == [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+    assert [rows[str(i)]["tags"] for i in ids[2:4]] == [["zona-2"], ["zona-3"]]
+    assert sum(row["tags"][0] == "fibra" for row in rows.values()) == 6
+
+
+def _changes_and_position(atende, name: str, since: int = 0) -> tuple[list, Tracking]:
+    changes, last = _changes(atende, name, since)
+    return changes, Tracking(atende.tickets.name, last)
 
 
 def test_the_reports_view_fed_in_batches_of_one_equals_its_rebuild(atende):
