@@ -24,10 +24,13 @@ import json
 from collections.abc import Sequence
 from functools import lru_cache
 
-Params = dict[str, object]
+from infrastructure.views.batch import Params
 
 # The group's rows, as the statement reads them: one parameter, a JSON array of objects.
 ROWS_PARAM = "rows"
+# The stdlib's encoder, not orjson: a lone surrogate then fails as UnicodeEncodeError when
+# psycopg encodes the text, which the follower's fallback answers (orjson raises a
+# TypeError of its own, which it would not).
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
