@@ -132,7 +132,7 @@ def insert_links(
 ) -> None:
     """Insert the links of the events just inserted at ``positions``."""
     head_position, head_chain, prev_hashes = ends.fetch()
-    instants = occurred_at or [_timestamp_of(s) for s in stored_events]
+    instants = instants_of(stored_events, occurred_at)
     rows = [
         (p, _uuid(s.originator_id), s.originator_version, s.topic, bytes(s.state), micros(at))
         for p, s, at in zip(positions, stored_events, instants, strict=True)
@@ -419,6 +419,13 @@ def _versions_clause(wanted: Sequence[tuple[UUID, int]]) -> tuple[str, dict[str,
     for n, (originator, version) in enumerate(wanted):
         params[f"i{n}"], params[f"v{n}"] = originator.hex, version
     return clauses, params
+
+
+def instants_of(
+    stored_events: Sequence[StoredEvent], occurred_at: Sequence[datetime] = ()
+) -> Sequence[datetime]:
+    """When each event occurred: as its writer passed it, else as its state says."""
+    return occurred_at or [_timestamp_of(s) for s in stored_events]
 
 
 def _timestamp_of(stored: StoredEvent) -> datetime:

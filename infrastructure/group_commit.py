@@ -38,11 +38,11 @@ _TRANSLATED = (
 )
 
 
-class _Write:
-    """One queued write (``work(cursor)``), and once its batch is over, its result or
-    its error."""
+class QueuedWrite:
+    """One queued write (``work``), and once its batch is over, its result or its
+    error."""
 
-    def __init__(self, work: Callable[[Any], Any]):
+    def __init__(self, work: Any):
         self.work = work
         self.done = False
         self.result: Any = None
@@ -54,7 +54,38 @@ class _Write:
         return self.result
 
 
-class GroupCommit:
+class Turns:
+    """Writes (``run(work)``) that a process's threads queue up, taken a batch at a time
+    by whichever thread has the turn and written by ``_commit``, which each kind of
+    group commit defines. Each ``run`` returns once its own write is done, with its own
+    result or error."""
+
+    def __init__(self) -> None:
+        self._pending: list[QueuedWrite] = []
+        self._pending_lock = threading.Lock()
+        self._turn = threading.Lock()  # whoever holds it writes a batch of what is queued
+
+    def run(self, work: Any) -> Any:
+        mine = QueuedWrite(work)
+        with self._pending_lock:
+            self._pending.append(mine)
+        while not mine.done:
+            with self._turn:
+                if not mine.done:  # else an earlier turn wrote it (and committed, or failed)
+                    with self._pending_lock:
+                        batch, self._pending = self._batch(self._pending)
+                    self._commit(batch)
+        return mine.outcome()
+
+    def _batch(self, pending: list[QueuedWrite]) -> tuple[list[QueuedWrite], list[QueuedWrite]]:
+        """The writes this turn takes, and those left queued for the next, in order."""
+        return pending, []
+
+    def _commit(self, batch: list[QueuedWrite]) -> None:
+        raise NotImplementedError
+
+
+class GroupCommit(Turns):
     """Runs writes (``work(cursor)``) in ``transaction()``, several at once when they
     queue up. ``transaction`` takes the database's write lock, begins, and commits on a
     clean exit (rolls back otherwise). ``lone``, if given, is what a write that queued
@@ -66,24 +97,11 @@ class GroupCommit:
         transaction: Callable[[], AbstractContextManager[Any]],
         lone: Callable[[], AbstractContextManager[Any]] | None = None,
     ):
+        super().__init__()
         self._transaction = transaction
         self._lone = lone or transaction
-        self._pending: list[_Write] = []
-        self._pending_lock = threading.Lock()
-        self._turn = threading.Lock()  # whoever holds it writes everything queued
 
-    def run(self, work: Callable[[Any], Any]) -> Any:
-        mine = _Write(work)
-        with self._pending_lock:
-            self._pending.append(mine)
-        with self._turn:
-            if not mine.done:  # else an earlier turn wrote it (and committed, or failed)
-                with self._pending_lock:
-                    batch, self._pending = self._pending, []
-                self._commit(batch)
-        return mine.outcome()
-
-    def _commit(self, batch: list[_Write]) -> None:
+    def _commit(self, batch: list[QueuedWrite]) -> None:
         try:
             if len(batch) == 1:  # a lone write in a transaction alone, as before
                 with self._lone() as cursor:
@@ -92,20 +110,24 @@ class GroupCommit:
                 with self._transaction() as cursor:
                     for write in batch:
                         _in_savepoint(cursor, write)
-        except BaseException as error:
-            # The transaction failed as a whole (or the lone write did): every write
-            # not already refused on its own shares the failure.
-            for write in batch:
-                if write.error is None:
-                    write.error = error
-            if not isinstance(error, Exception):
-                raise  # the worker is exiting: the writes above are told why
+        except BaseException as error:  # noqa: BLE001 - re-raised on exit (share_failure)
+            share_failure(batch, error)
         finally:
             for write in batch:
                 write.done = True
 
 
-def _in_savepoint(cursor: Any, write: _Write) -> None:
+def share_failure(batch: list[QueuedWrite], error: BaseException) -> None:
+    """The transaction failed as a whole (or the lone write did): every write not
+    already refused on its own shares the failure."""
+    for write in batch:
+        if write.error is None:
+            write.error = error
+    if not isinstance(error, Exception):
+        raise error  # the worker is exiting: the writes above are told why
+
+
+def _in_savepoint(cursor: Any, write: QueuedWrite) -> None:
     cursor.execute("SAVEPOINT grouped_write")
     try:
         write.result = write.work(cursor)

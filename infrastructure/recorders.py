@@ -36,12 +36,13 @@ from psycopg.sql import SQL, Composable, Composed, Identifier
 from application.assumed_reads import ABSENT, StaleRead
 from application.idempotency import IdempotencyOutcome
 from domain.audit_chain import Break
-from infrastructure.audit_log import insert_links, read_chain_ends, write_links
+from infrastructure.audit_log import insert_links, instants_of, read_chain_ends, write_links
 from infrastructure.crypto import destroy_key
 from infrastructure.group_commit import GroupCommit
 from infrastructure.idempotency import write_outcome
 from infrastructure.pool_ping import ping_only_idle_connections
 from infrastructure.pool_reconnect import reconnect_promptly
+from infrastructure.postgres_group_commit import EventWrite, PostgresGroupCommit
 from infrastructure.read_ahead import AnswersAhead
 from infrastructure.snapshot_seals import OneRead, SnapshotSeals
 from infrastructure.sql import SqlDatabase
@@ -395,34 +396,48 @@ class PostgresTicketRecorder(
     def _insert_or_fail(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        occurred_at = kwargs.pop("occurred_at", ())
-        assumed = kwargs.pop("assumed", None)
+        write = EventWrite(
+            stored_events, kwargs.pop("occurred_at", ()), kwargs.pop("assumed", None), kwargs
+        )
+        if not stored_events or kwargs.get("erase_key_of") is not None:
+            # Nothing to chain, or a customer's key destroyed: rare, and alone.
+            return self._write([write])[0]
+        # The writes this process has waiting go together (postgres_group_commit.py).
+        return self._group_commit.run(write)
+
+    @cached_property
+    def _group_commit(self) -> PostgresGroupCommit:
+        return PostgresGroupCommit(self._write)
+
+    def _write(self, writes: list[EventWrite]) -> list[Any]:
+        """Write in one transaction, and number the tickets opened; each write's
+        positions (None for a write of no events)."""
         # A write that fails midway is rolled back by the pool's connection context
         # (psycopg's Connection.__exit__), after its pipeline's closing sync.
         with self.datastore.get_connection() as conn, conn.pipeline():
-            written = self._write(conn, stored_events, occurred_at, assumed, **kwargs)
+            written = self._write_in(conn, writes)
         if written is None:
-            return None
+            return [None]
         positions, given = written
         self.numbers.remember(given())  # committed: the numbers are theirs for good
-        return positions
+        each: list[Any] = []
+        for write in writes:
+            each.append(positions[: len(write.events)])
+            positions = positions[len(write.events) :]
+        return each
 
-    def _write(
-        self,
-        conn: Connection,
-        stored_events: Sequence[StoredEvent],
-        occurred_at: Sequence[datetime],
-        assumed: Mapping[UUID, int] | None = None,
-        **kwargs: Any,
+    def _write_in(
+        self, conn: Connection, writes: list[EventWrite]
     ) -> tuple[list[int], Callable[[], dict[UUID, int]]] | None:
-        """One write in two round trips, the events table's lock held across one answer.
+        """One transaction in two round trips, the events table's lock held across one
+        answer, whatever the number of writes.
 
         The first flush carries BEGIN, the side writes, the LOCK, the events' INSERT ...
         RETURNING, the reads of the hash chain's ends (after the LOCK: the head read
-        is the real head, Clarification 14) and of the versions the command assumed
+        is the real head, Clarification 14) and of the versions the commands assumed
         (``assumed``, application/assumed_reads.py: after the LOCK, so they cannot change
         before the COMMIT); the second, once Python has hashed the new links and found
-        the assumptions true, carries the links, a new ticket's number and COMMIT. A
+        the assumptions true, carries the links, new tickets' numbers and COMMIT. A
         stale assumption raises StaleRead instead, and the connection's context rolls
         the transaction back. The library's
         transaction() is not used for BEGIN and COMMIT: in a pipeline each of them waits
@@ -430,15 +445,18 @@ class PostgresTicketRecorder(
         """
         with conn.cursor() as side:
             side.execute("BEGIN")
-            self._insert_events(side, stored_events, **kwargs)
+            for write in writes:
+                self._insert_events(side, write.events, **write.side)
+        stored_events = [event for write in writes for event in write.events]
         if not stored_events:
             conn.execute("COMMIT")
             return None
+        occurred_at = [t for w in writes for t in instants_of(w.events, w.occurred_at)]
         db = SqlDatabase(self.datastore)
         with conn.cursor() as curs:
-            self._insert_stored_events(curs, stored_events, **kwargs)
+            self._insert_stored_events(curs, stored_events)
             ends = read_chain_ends(db, curs, stored_events)
-            stale = self._check_assumed(curs, assumed, stored_events) if assumed else None
+            stale = self._check_assumed(curs, writes)
             positions = [row["notification_id"] for row in curs.fetchall()]
         if stale is not None and (found := stale()):
             raise StaleRead(found)
@@ -450,24 +468,25 @@ class PostgresTicketRecorder(
         return positions, given
 
     def _check_assumed(
-        self, curs: Any, assumed: Mapping[UUID, int], stored_events: Sequence[StoredEvent]
-    ) -> Callable[[], dict[UUID, tuple[int, int]]]:
-        """Ask for the current versions of what the command assumed; answers the stale
-        ones once the pipeline has synced. An aggregate the write itself extends is left
-        out: the unique (originator, version) index checks it already."""
-        writing = {_as_uuid(s.originator_id) for s in stored_events}
-        ids = [i for i in assumed if i not in writing]
+        self, curs: Any, writes: list[EventWrite]
+    ) -> Callable[[], dict[UUID, tuple[int, int]]] | None:
+        """Ask for the current versions of what the commands assumed; answers the stale
+        ones once the pipeline has synced. An aggregate the writes themselves extend is
+        left out: the unique (originator, version) index checks it already."""
+        written = {a for write in writes for a in write.aggregates}
+        ids = list({i for write in writes for i in write.assumes} - written)
         if not ids:
-            return dict
+            return None
         reader = curs.connection.cursor()  # in a pipeline a cursor keeps only its last result
         reader.execute(self._assumed_versions_statement, (ids,))
 
         def stale() -> dict[UUID, tuple[int, int]]:
             found = {row["originator_id"]: row["version"] for row in reader.fetchall()}
             return {
-                i: (assumed[i], found.get(i, ABSENT))
-                for i in ids
-                if found.get(i, ABSENT) != assumed[i]
+                i: (version, found.get(i, ABSENT))
+                for write in writes
+                for i, version in (write.assumed or {}).items()
+                if i not in written and found.get(i, ABSENT) != version
             }
 
         return stale
@@ -510,10 +529,6 @@ class PostgresTicketRecorder(
                 (originator_id, list(versions)),
             )
             return {row["originator_version"]: row["notification_id"] for row in curs.fetchall()}
-
-
-def _as_uuid(value: UUID | str) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 def _as_text(statement: Any) -> Any:
