@@ -124,7 +124,8 @@ def test_writes_to_one_ticket_queued_at_once_are_not_batched_together(atende, ba
     def tag(label: str):
         def run() -> None:
             try:
-                outcomes.append(atende.ticket_commands.change_tags(ticket, add=[label], actor=AGENT))
+                tagged = atende.ticket_commands.change_tags(ticket, add=[label], actor=AGENT)
+                outcomes.append(tagged)
             except Exception as error:  # noqa: BLE001 - the outcome is what the test inspects
                 outcomes.append(error)
 
