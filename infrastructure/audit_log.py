@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from eventsourcing.persistence import StoredEvent
 
 from domain.audit_chain import GENESIS, Checkpoint, LinkRow, StoredRow, link_rows, micros
 from infrastructure.sql import SqlDatabase
+from infrastructure.views.bulk import rows_param, table_rows
 
 LINKS = "event_links"
 CHECKPOINTS = "audit_checkpoints"
@@ -41,11 +42,23 @@ CREATE = [
 
 # Rows written before links were sealed have none (LinkRow.seal).
 SEAL_COLUMN = "ALTER TABLE {links} ADD COLUMN seal TEXT"
+_WRITTEN_COLUMNS = (
+    "position", "originator_id", "originator_version", "occurred_at", "event_hash",
+    "chain_hash", "prev_position", "prev_chain_hash", "seal",
+)  # fmt: skip
 _INSERT_LINK = (
-    "INSERT INTO {t} (position, originator_id, originator_version, occurred_at, event_hash, "
-    "chain_hash, prev_position, prev_chain_hash, seal) VALUES (:position, :originator_id, "
-    ":version, :occurred_at, :event_hash, :chain_hash, :prev_position, :prev_chain_hash, :seal)"
+    f"INSERT INTO {{t}} ({', '.join(_WRITTEN_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _WRITTEN_COLUMNS)})"
 )
+
+
+@lru_cache(maxsize=8)
+def _insert_links(table: str) -> str:
+    """``_INSERT_LINK`` for all of a write's links at once (PostgreSQL)."""
+    columns = ", ".join(_WRITTEN_COLUMNS)
+    return f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table_rows(table)}"
+
+
 _LINK_COLUMNS = (
     "position, originator_id, originator_version, event_hash, chain_hash, prev_position, "
     "prev_chain_hash, occurred_at, seal"
@@ -140,24 +153,26 @@ def insert_links(
     links = link_rows(
         sorted(rows, key=lambda r: r[0]), prev_hashes, head_position, head_chain, seal_key
     )
-    db.executemany(
-        cursor,
-        _INSERT_LINK.format(t=db.table(LINKS)),
-        [
-            {
-                "position": link.position,
-                "originator_id": link.originator_id.hex,
-                "version": link.version,
-                "occurred_at": link.occurred_at,
-                "event_hash": link.event_hash,
-                "chain_hash": link.chain_hash,
-                "prev_position": link.prev_position,
-                "prev_chain_hash": link.prev_chain_hash,
-                "seal": link.seal,
-            }
-            for link in links
-        ],
-    )
+    rows = [
+        {
+            "position": link.position,
+            "originator_id": link.originator_id.hex,
+            "originator_version": link.version,
+            "occurred_at": link.occurred_at,
+            "event_hash": link.event_hash,
+            "chain_hash": link.chain_hash,
+            "prev_position": link.prev_position,
+            "prev_chain_hash": link.prev_chain_hash,
+            "seal": link.seal,
+        }
+        for link in links
+    ]
+    if db.is_postgres:
+        # One statement, not one per link: each statement in a pipeline is Python of
+        # psycopg's and a send of its own, under the events table's lock (issue 19).
+        db.execute(cursor, _insert_links(db.table(LINKS)), rows_param(rows))
+    else:
+        db.executemany(cursor, _INSERT_LINK.format(t=db.table(LINKS)), rows)
 
 
 class AuditLog:

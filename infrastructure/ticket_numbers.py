@@ -29,7 +29,7 @@ from eventsourcing.utils import get_topic
 from domain.audit_chain import Break
 from domain.ticket import Ticket
 from infrastructure.sql import SqlDatabase
-from infrastructure.views.bulk import table_rows
+from infrastructure.views.bulk import rows_param, table_rows, typed_rows
 
 TABLE = "ticket_numbers"
 OPENED_TOPIC = get_topic(Ticket.Opened)
@@ -58,11 +58,11 @@ def write_numbers(
     """Number the tickets these events open (same transaction, after their INSERT).
 
     Returns how to read the numbers given, to call once the transaction is over: on
-    PostgreSQL the pipeline hands the INSERTs' answers back with the COMMIT's, so the
-    201 needs no second query for its ``number``. Each INSERT runs in a cursor of its
-    own there: a pipelined cursor keeps only its last statement's rows, and
-    ``executemany(returning=True)`` would wait for its rows mid-transaction, a round
-    trip taken under the events table's lock.
+    PostgreSQL the pipeline hands the INSERT's answer back with the COMMIT's, so the
+    201 needs no second query for its ``number``. There the tickets are numbered by one
+    statement, in a cursor of its own (a pipelined cursor keeps only its last
+    statement's rows); ``executemany(returning=True)`` would wait for its rows
+    mid-transaction, a round trip taken under the events table's lock.
     """
     opened = sorted(
         (position, str(_uuid(s.originator_id)))
@@ -71,14 +71,13 @@ def write_numbers(
     )
     if not opened:
         return dict
-    statement = _NEXT_NUMBER.format(t=db.table(TABLE))
     rows = [{"ticket_id": ticket_id, "position": position} for position, ticket_id in opened]
     if db.is_postgres:
-        cursors = []
-        for row in rows:
-            cursors.append(cursor.connection.cursor())
-            db.execute(cursors[-1], statement, row)
-        return lambda: _returned_numbers(cursors)
+        # One statement for all of them (a group commit opens several tickets at once).
+        numbering = cursor.connection.cursor()
+        db.execute(numbering, _next_numbers(db.table(TABLE)), rows_param(rows))
+        return lambda: _returned_numbers(numbering)
+    statement = _NEXT_NUMBER.format(t=db.table(TABLE))
     given: dict[UUID, int] = {}
     for row in rows:  # SQLite's executemany returns no rows
         db.execute(cursor, statement, row)
@@ -87,13 +86,22 @@ def write_numbers(
     return lambda: given
 
 
-def _returned_numbers(cursors: list[Any]) -> dict[UUID, int]:
-    given: dict[UUID, int] = {}
-    for cursor in cursors:
-        with cursor:
-            row = cursor.fetchone()  # by name: the datastore's connections give dict rows
-            given[UUID(row["ticket_id"])] = row["number"]
-    return given
+@lru_cache(maxsize=8)
+def _next_numbers(table: str) -> str:
+    """``_NEXT_NUMBER`` for a group of tickets at once, numbered in position order."""
+    return (
+        f"INSERT INTO {table} (number, ticket_id, position) "
+        f"SELECT (SELECT COALESCE(MAX(number), 0) FROM {table}) "
+        "+ row_number() OVER (ORDER BY r.position), r.ticket_id, r.position "
+        f"FROM {typed_rows({'ticket_id': 'text', 'position': 'bigint'})} "
+        "RETURNING ticket_id, number"
+    )
+
+
+def _returned_numbers(cursor: Any) -> dict[UUID, int]:
+    with cursor:
+        # By name: the datastore's connections give dict rows.
+        return {UUID(row["ticket_id"]): row["number"] for row in cursor.fetchall()}
 
 
 def numbered_insert(
