@@ -1,10 +1,13 @@
 """Where the CPU of one request goes under load (issue 19), for Atende, the floor app
 (tests/bench/floor_app.py) or the bare app, on one database. Not a test: run it by hand.
 
-    .venv/bin/python -m tests.bench.where_cpu_goes sqlite|postgres atende|floor|bare [requests]
+    .venv/bin/python -m tests.bench.where_cpu_goes DATABASE TARGET [requests]
+
+DATABASE is sqlite or postgres; TARGET is atende, message, floor or bare.
 
 It starts the server as the throughput bench does (2 workers, the projector with Atende),
-drives ``POST`` requests from 16 keep-alive clients, and prints:
+drives ``POST`` requests from 16 keep-alive clients (new tickets; with ``message``, messages
+on tickets opened beforehand, as the throughput bench's message case), and prints:
 
 - the CPU each kind of process spent per request (the server's workers, Atende's
   projector, PostgreSQL's backends, this load generator), and how idle the machine was:
@@ -29,6 +32,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -36,8 +40,11 @@ import psycopg
 from tests.bench.load import run_load
 from tests.bench.process_cpu import TICKS_PER_SECOND, read_tree
 from tests.bench.test_open_ticket_throughput import (
+    MESSAGE,
+    MESSAGE_TICKETS,
     BareServer,
     FloorServer,
+    open_tickets,
     ticket_bodies,
     wait_for_workers,
 )
@@ -49,12 +56,18 @@ ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=test"
 LOCK_SAMPLE_SECONDS = 0.01
 
 
-def start(target: str, url: str, logs: Path) -> tuple[Server, str, dict[str, str]]:
+def start(
+    target: str, url: str, logs: Path
+) -> tuple[Server, str | Callable[[int], str], dict[str, str]]:
     env = server_env(url, SECRET_KEY_TEXT)
-    if target == "atende":
+    if target in ("atende", "message"):
         server = Server(url, logs / "atende.log", env=env).start(workers=2)
         token = server.create_token("integrator", "cpu")
-        return server, "/v1/tickets", {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {token}"}
+        if target == "atende":
+            return server, "/v1/tickets", headers
+        tickets = open_tickets(server, headers, ticket_bodies()[:1] * MESSAGE_TICKETS)
+        return server, lambda i: f"/v1/tickets/{tickets[i % len(tickets)]}/messages", headers
     baseline = (FloorServer if target == "floor" else BareServer)(
         url, logs / f"{target}.log", env=env
     )
@@ -174,6 +187,8 @@ def measure(backend: str, target: str, requests: int) -> None:
                 if watch is not None:
                     watch.begin()
 
+            if target == "message":
+                bodies = [MESSAGE]
             result = run_load(
                 "127.0.0.1", server.port, path, lambda i: bodies[i % len(bodies)],
                 headers=headers, total=requests, concurrency=CLIENTS, on_ready=began,
