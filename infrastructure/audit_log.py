@@ -153,7 +153,7 @@ def insert_links(
     links = link_rows(
         sorted(rows, key=lambda r: r[0]), prev_hashes, head_position, head_chain, seal_key
     )
-    rows = [
+    params = [
         {
             "position": link.position,
             "originator_id": link.originator_id.hex,
@@ -170,9 +170,9 @@ def insert_links(
     if db.is_postgres:
         # One statement, not one per link: each statement in a pipeline is Python of
         # psycopg's and a send of its own, under the events table's lock (issue 19).
-        db.execute(cursor, _insert_links(db.table(LINKS)), rows_param(rows))
+        db.execute(cursor, _insert_links(db.table(LINKS)), rows_param(params))
     else:
-        db.executemany(cursor, _INSERT_LINK.format(t=db.table(LINKS)), rows)
+        db.executemany(cursor, _INSERT_LINK.format(t=db.table(LINKS)), params)
 
 
 class AuditLog:

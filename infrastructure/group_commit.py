@@ -11,6 +11,11 @@ the transaction, as if they had come one by one.
 
 A lone write runs as before, in a transaction of its own. Nothing waits on purpose to
 gather a batch: batches form only from writes that were queued anyway.
+
+``Turns`` is the queue and the turn-taking; ``GroupCommit`` writes a batch with a savepoint
+a write (SQLite's event writes, and the key inserts and access-log appends on both
+databases). PostgreSQL's event writes are batched otherwise
+(infrastructure/postgres_group_commit.py).
 """
 
 from __future__ import annotations
