@@ -80,7 +80,7 @@ class AccessLog:
         # lock, a commit each, half a queue page's time. The reads a process has waiting
         # share one transaction and one commit instead (infrastructure/group_commit.py),
         # the chain extended row after row inside it, each in a savepoint of its own.
-        self._appends = GroupCommit(db.transaction)
+        self._appends = GroupCommit("access_log", db.transaction)
 
     def create_table(self) -> None:
         self.db.create_tables([s.format(t=self.t, name=ACCESS_LOG, ends=self.ends) for s in CREATE])

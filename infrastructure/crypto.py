@@ -71,7 +71,7 @@ class KeyRing:
         # one round trip where BEGIN and COMMIT made three (issue 19). The share lock on
         # the rotation row is held to that statement's commit, as it was to the COMMIT.
         self._key_inserts = GroupCommit(
-            db.transaction, lone=db.autocommitted if db.is_postgres else None
+            "keys", db.transaction, lone=db.autocommitted if db.is_postgres else None
         )
 
     def create_table(self) -> None:

@@ -71,7 +71,7 @@ class PostgresGroupCommit(Turns):
     write's positions, for the event writes a process has queued."""
 
     def __init__(self, write: Callable[[list[EventWrite]], list[list[int]]]):
-        super().__init__()
+        super().__init__("events")
         self._write = write
 
     def _batch(self, pending: list[QueuedWrite]) -> tuple[list[QueuedWrite], list[QueuedWrite]]:

@@ -69,7 +69,7 @@ class SQLiteTicketRecorder(AnswersAhead, NumberedTickets, SQLiteApplicationRecor
     @cached_property
     def _group_commit(self) -> GroupCommit:
         # SqlDatabase's write transaction takes the cross-process write lock first.
-        return GroupCommit(SqlDatabase(self.datastore).transaction)
+        return GroupCommit("events", SqlDatabase(self.datastore).transaction)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

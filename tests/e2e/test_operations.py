@@ -10,6 +10,7 @@ scheduler's runs.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -126,6 +127,33 @@ def test_request_counters_and_latencies_move_after_requests(client_as, scraper):
     timings = "atende_http_request_duration_seconds_count"
     timed = value(after, timings, route=route, method="GET")
     assert timed == value(before, timings, route=route, method="GET") + 1
+
+
+def test_group_commits_count_every_write_once_in_their_batch_sizes(client_as, scraper):
+    clients = [client_as("integrator") for _ in range(4)]  # each within its own budget
+    before = samples(scraper)
+
+    def open_three(n: int) -> None:
+        for i in range(3):
+            requester = {"name": f"Grupo {n}-{i}", "email": f"grupo-{n}-{i}@example.com"}
+            clients[n].open_ticket(requester=requester)
+
+    threads = [threading.Thread(target=open_three, args=(n,)) for n in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_SECONDS)
+    after = samples(scraper)
+
+    def moved(sample: str, queue: str) -> float:
+        name = f"atende_group_commit_writes_{sample}"
+        return value(after, name, queue=queue) - value(before, name, queue=queue)
+
+    # Twelve tickets, each of a customer never seen: twelve event writes and twelve keys,
+    # however the worker's threads grouped them into commits.
+    for queue in ("events", "keys"):
+        assert moved("sum", queue) == 12
+        assert 1 <= moved("count", queue) <= 12
 
 
 def test_events_appended_and_each_views_lag_come_from_the_database(client_as, scraper):
