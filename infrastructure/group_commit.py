@@ -92,8 +92,8 @@ class Turns:
                 if not mine.done:  # else an earlier turn wrote it (and committed, or failed)
                     with self._pending_lock:
                         batch, self._pending = self._batch(self._pending)
-                    self._batch_sizes.observe(len(batch))
-                    self._commit(batch)
+                    self._commit(batch)  # tells each write its outcome, even a failure
+                    self._batch_sizes.observe(len(batch))  # after: never strands a write
         return mine.outcome()
 
     def _batch(self, pending: list[QueuedWrite]) -> tuple[list[QueuedWrite], list[QueuedWrite]]:
