@@ -65,6 +65,10 @@ def test_tickets_queued_at_once_are_written_in_one_transaction_and_chained_one_b
     assert batches == [WRITERS]
     assert _numbers(atende, outcomes) == list(range(2, WRITERS + 2))
     assert all(o.number == atende.tickets.number_of(o.ticket.id) for o in outcomes)
+    # Each answer's position (read-your-writes) is where its own ticket's event landed.
+    recorder = atende.tickets.recorder
+    assert all(o.position == recorder.position_of(o.ticket.id, o.ticket.version) for o in outcomes)
+    assert len({o.position for o in outcomes}) == WRITERS
     report = atende.audit.verify()
     assert report.ok and report.checked > WRITERS
 
