@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from domain.audit_chain import GENESIS, Checkpoint, LinkRow, StoredRow, link_rows, micros
-from infrastructure.sql import SqlDatabase
+from infrastructure.sql import SqlDatabase, as_uuid
 from infrastructure.views.bulk import rows_param, table_rows
 
 LINKS = "event_links"
@@ -120,7 +120,7 @@ def read_chain_ends(
     )
     firsts: dict[UUID, int] = {}
     for s in stored_events:
-        originator = _uuid(s.originator_id)
+        originator = as_uuid(s.originator_id)
         firsts[originator] = min(firsts.get(originator, s.originator_version), s.originator_version)
     wanted = [(o, v - 1) for o, v in firsts.items() if v > 1]
     if not wanted:
@@ -147,7 +147,7 @@ def insert_links(
     head_position, head_chain, prev_hashes = ends.fetch()
     instants = instants_of(stored_events, occurred_at)
     rows = [
-        (p, _uuid(s.originator_id), s.originator_version, s.topic, bytes(s.state), micros(at))
+        (p, as_uuid(s.originator_id), s.originator_version, s.topic, bytes(s.state), micros(at))
         for p, s, at in zip(positions, stored_events, instants, strict=True)
     ]
     links = link_rows(
@@ -347,7 +347,7 @@ class AuditLog:
             {"id": originator_id.hex},
         )
         return (
-            [StoredRow(r[0], _uuid(r[1]), r[2], r[3], _state_bytes(r[4])) for r in events],
+            [StoredRow(r[0], as_uuid(r[1]), r[2], r[3], _state_bytes(r[4])) for r in events],
             {row[0]: _link(row) for row in links},
         )
 
@@ -457,15 +457,11 @@ def _state_bytes(value: Any) -> bytes:
     return b"" if value is None else bytes(value)
 
 
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(value)
-
-
 def _read_uuid(value: Any) -> UUID:
     """A stored id; one that is not a UUID at all (raw SQL on SQLite can write anything)
     reads as the nil UUID, which matches no hash record, so verify names the row."""
     try:
-        return _uuid(value)
+        return as_uuid(value)
     except (TypeError, ValueError, AttributeError):
         return UUID(int=0)
 

@@ -40,6 +40,7 @@ from eventsourcing.persistence import (
 
 from application.assumed_reads import StaleRead
 from infrastructure.group_commit import QueuedWrite, Turns, share_failure
+from infrastructure.sql import as_uuid
 
 # What the database's refusal of a batch looks like: the batch is redone write by write.
 # Connection failures (InterfaceError, OperationalError, including a lock timeout) are
@@ -115,7 +116,3 @@ class PostgresGroupCommit(Turns):
                 queued.result = self._write([queued.work])[0]
             except Exception as error:  # noqa: BLE001 - handed to the write's own request
                 queued.error = error
-
-
-def as_uuid(value: UUID | str) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))

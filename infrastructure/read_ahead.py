@@ -26,6 +26,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from infrastructure.sql import as_uuid
+
 
 class AnswersAhead:
     """A mixin for an application recorder, before the class whose ``select_events`` it
@@ -67,13 +69,9 @@ class AnswersAhead:
     ) -> Sequence[StoredEvent]:
         kept = getattr(self._answers, "kept", None)
         if kept and lte is None and not desc and limit is None:
-            answer = kept.pop((_uuid(originator_id), gt), None)
+            answer = kept.pop((as_uuid(originator_id), gt), None)
             if answer is not None:
                 return answer
         return super().select_events(  # type: ignore[misc]
             originator_id, gt=gt, lte=lte, desc=desc, limit=limit
         )
-
-
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))

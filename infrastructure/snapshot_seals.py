@@ -26,7 +26,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from domain.audit_chain import Break, snapshot_seal
 from infrastructure.audit_log import LINKS
-from infrastructure.sql import SqlDatabase
+from infrastructure.sql import SqlDatabase, as_uuid
 
 SEALS = "snapshot_seals"
 CREATE = (
@@ -68,7 +68,7 @@ class SealedSnapshot:
         try:
             expected = snapshot_seal(
                 key,
-                _uuid(s.originator_id),
+                as_uuid(s.originator_id),
                 s.originator_version,
                 s.topic,
                 s.state,
@@ -99,7 +99,7 @@ class SnapshotSeals:
         hash record (the log was tampered with) gets none, so that snapshot is never used."""
         rows = []
         for s in stored:
-            originator = _uuid(s.originator_id)
+            originator = as_uuid(s.originator_id)
             found = self.db.fetchone(
                 f"SELECT event_hash FROM {self.links} "
                 "WHERE originator_id = :id AND originator_version = :version",
@@ -135,7 +135,7 @@ class SnapshotSeals:
         limit: int | None = None,
     ) -> list[StoredEvent]:
         """The library's ``select_events``, of sound snapshots only."""
-        originator, sound = _uuid(originator_id), []
+        originator, sound = as_uuid(originator_id), []
         while True:
             read = self._read(originator, gt=gt, lte=lte, desc=desc, limit=limit)
             sound += [snapshot.stored for snapshot in read if self._usable(snapshot)]
@@ -199,13 +199,13 @@ class SnapshotSeals:
                 if snapshot.seal is None
                 else "snapshot does not match its seal (changed)"
             )
-            return Break(reason, None, _uuid(s.originator_id), s.originator_version)
+            return Break(reason, None, as_uuid(s.originator_id), s.originator_version)
         return None
 
     def retake_refused(self, take: Callable[[UUID, int], None]) -> int:
         """Replace every refused snapshot by one ``take`` makes from the events; how many."""
         refused = [
-            (_uuid(s.stored.originator_id), s.stored.originator_version)
+            (as_uuid(s.stored.originator_id), s.stored.originator_version)
             for s in self._refused(None)
         ]
         for originator_id, version in refused:
@@ -238,7 +238,7 @@ class SnapshotSeals:
             if len(page) < PAGE:
                 return
             last = page[-1].stored
-            after = (self._key(_uuid(last.originator_id)), last.originator_version)
+            after = (self._key(as_uuid(last.originator_id)), last.originator_version)
 
     def _usable(self, snapshot: SealedSnapshot) -> bool:
         if snapshot.holds(self.key):
@@ -332,9 +332,5 @@ class SnapshotSeals:
 def _sealed(row: tuple) -> SealedSnapshot:
     originator, version, topic, state, seal, event_hash = row
     return SealedSnapshot(
-        StoredEvent(_uuid(originator), version, topic, bytes(state)), seal, event_hash
+        StoredEvent(as_uuid(originator), version, topic, bytes(state)), seal, event_hash
     )
-
-
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(value)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
@@ -203,3 +204,10 @@ class SqlDatabase:
 @lru_cache(maxsize=256)
 def _to_pyformat(statement: str) -> str:
     return _NAMED_PARAM.sub(r"%(\1)s", statement.replace("%", "%%"))
+
+
+def as_uuid(value: UUID | str) -> UUID:
+    """An id as a UUID, whichever way the database or the library handed it over (the
+    library gives a stored event's originator as a UUID or as text, by database)."""
+    return value if isinstance(value, UUID) else UUID(str(value))
+
