@@ -35,7 +35,7 @@ def batches(atende) -> list[int]:
     return sizes
 
 
-def _queued_openings(atende, **per_writer) -> list[object]:
+def _queued_openings(atende, per_writer: dict[int, dict] | None = None) -> list[object]:
     """WRITERS tickets opened at once, behind the group's turn; each one's outcome.
     ``per_writer`` maps a writer's index to its open_ticket overrides."""
     outcomes: list[object] = [None] * WRITERS
@@ -43,7 +43,7 @@ def _queued_openings(atende, **per_writer) -> list[object]:
     def opening(i: int):
         def run() -> None:
             try:
-                outcomes[i] = open_ticket(atende, **per_writer.get(str(i), {}))
+                outcomes[i] = open_ticket(atende, **(per_writer or {}).get(i, {}))
             except Exception as error:  # noqa: BLE001 - the outcome is what the test inspects
                 outcomes[i] = error
 
@@ -77,7 +77,7 @@ def test_a_refused_write_in_a_batch_is_refused_alone_and_the_others_land(atende,
     open_ticket(atende, external_ref="taken")
     batches.clear()
 
-    outcomes = _queued_openings(atende, **{"3": {"external_ref": "taken"}})
+    outcomes = _queued_openings(atende, {3: {"external_ref": "taken"}})
 
     # Refused as a whole, then redone write by write (the refused one retried on its own
     # by the application, which then finds the reference taken).
@@ -147,8 +147,8 @@ def test_writes_to_one_ticket_queued_at_once_are_not_batched_together(atende, ba
 def test_customers_never_seen_before_are_batched_with_their_identity_claims(atende, batches):
     outcomes = _queued_openings(
         atende,
-        **{str(i): {"contact": Contact(name=f"Nueva {i}", email=f"nueva{i}@example.com")}
-           for i in range(WRITERS)},
+        {i: {"contact": Contact(name=f"Nueva {i}", email=f"nueva{i}@example.com")}
+         for i in range(WRITERS)},
     )  # fmt: skip
 
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
