@@ -53,6 +53,10 @@ class MessageLog(Sequence[Message]):
     def __init__(self, messages: Iterable[Message] = ()):
         self._messages = list(messages)
 
+    def copy(self) -> MessageLog:
+        """Another log of the same messages (shared, not copied)."""
+        return MessageLog(self._messages)
+
     def append(self, message: Message) -> None:
         self._messages.append(message)
 

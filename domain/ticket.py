@@ -139,6 +139,20 @@ class Ticket(Aggregate):
             articles=list(articles or []),
         )
 
+    def copy_to_change(self) -> Ticket:
+        """A copy a command can change without changing this one: what a process keeps
+        of a ticket between commands (application/ticket_loads.py) is copied for each.
+
+        The ticket's own containers (its messages, tags, lists of ids) are copied; what
+        they hold is shared. That is enough because events only ever add to a container
+        or replace a value, never change one they did not make in that same event
+        (tests/unit/test_ticket_copies.py runs every event on a copy and checks the
+        original); a copy.deepcopy, which would copy every message, cost three to four
+        times as much as this (issue 19)."""
+        copy = object.__new__(type(self))
+        vars(copy).update({name: _own_container(value) for name, value in vars(self).items()})
+        return copy
+
     def has_message(self, message_id: UUID) -> bool:
         return any(m["id"] == message_id for m in self.messages)
 
@@ -381,6 +395,13 @@ class Ticket(Aggregate):
         elif status != "pending":
             self.pending_since, self.reminded_at = None, None
         self.status = status
+
+
+def _own_container(value: Any) -> Any:
+    """A copy of a container (its items shared), or the value itself."""
+    if isinstance(value, (list, dict, set, MessageLog)):
+        return value.copy()
+    return value
 
 
 def _duration_text(after: timedelta) -> str:
