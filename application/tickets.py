@@ -54,8 +54,8 @@ CONFLICT_BACKOFF_SECONDS = 0.005
 # and calendars always, and the claims and timers of recent customers and tickets, a
 # few kilobytes each.
 SMALL_AGGREGATES_CACHED = 5000
-# Tickets a process that reads the same tickets again and again keeps (TicketApplication.
-# read_ticket): few, since a ticket holds all its messages.
+# Tickets a process keeps (TicketApplication.recent_tickets): the ones its commands and
+# repeated reads touched last; few, since a ticket holds all its messages.
 TICKETS_CACHED = 500
 
 # What an event's data never shows (the feed, histories): the library's own members, the
@@ -192,11 +192,12 @@ class TicketApplication(Application[UUID]):
 
     @cached_property
     def recent_tickets(self) -> Repository[UUID]:
-        """The tickets this process read last (TICKETS_CACHED of them, an LRU cache, the
-        library's), fast-forwarded on each read like small_aggregates': for a reader of
-        the same tickets again and again, the email dispatcher, which read a ticket
-        afresh (its snapshot and every event after it) for each batch of its emails.
-        Read-only: the cached ticket is shared, not copied, so no command may use it.
+        """The tickets this process read or changed last (TICKETS_CACHED of them, an LRU
+        cache, the library's), fast-forwarded on each read like small_aggregates': for
+        commands, which each get a copy brought up to the events written since
+        (_ticket_to_change, application/ticket_loads.py), and for a reader of the same
+        tickets again and again, the email dispatcher (read_ticket), which gets the kept
+        one itself, to read and never to change.
         A cached ticket keeps no customer's text in the clear: personal values load
         sealed (infrastructure.crypto's SealedPersonal), are deciphered each time they
         are read, and read "[erased]" once an erasure destroyed the key."""
@@ -205,9 +206,10 @@ class TicketApplication(Application[UUID]):
                                  deepcopy_from_cache=False)  # fmt: skip
 
     def construct_repository(self) -> Repository[UUID]:
-        """Where commands load tickets: uncached (a ticket read to be changed is read
-        afresh; its personal values, sealed, do not deep-copy), each in one read of its
-        newest snapshot and the events after it (application/ticket_loads.py)."""
+        """Where tickets are read as they are now or were at a version (answers,
+        histories, as-of): uncached, each in one read of its newest snapshot and the
+        events after it (application/ticket_loads.py). Commands load through
+        recent_tickets instead."""
         return OneReadRepository(self.events, snapshot_store=self.snapshots)
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
@@ -383,10 +385,12 @@ class TicketApplication(Application[UUID]):
 
     def _ticket_to_change(self, ticket_id: UUID) -> Ticket:
         """The ticket as it is now, read with its SLA timers' new events, which the
-        command's save then takes without asking again (application/ticket_loads.py)."""
+        command's save then takes without asking again: a copy of the one this process
+        keeps (recent_tickets), brought up to the events written since
+        (application/ticket_loads.py)."""
         ahead = self.sla.read_ahead(ticket_id)
-        loads: OneReadRepository = self.repository  # type: ignore[assignment]
-        return _ticket_loaded(lambda: loads.get_reading_ahead(ticket_id, ahead, replay), ticket_id)
+        loads: OneReadRepository = self.recent_tickets  # type: ignore[assignment]
+        return _ticket_loaded(lambda: loads.get_to_change(ticket_id, ahead, replay), ticket_id)
 
     def _answering_ahead(self) -> AbstractContextManager[None]:
         """The scope in which what a command read ahead is answered (the recorder's)."""

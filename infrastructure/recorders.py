@@ -222,6 +222,14 @@ class SealedSnapshots:
         (application/ticket_loads.py); None when the newest snapshot is refused."""
         return self.seals.newest_and_after(originator_id, self.events_table, ahead or {})
 
+    def select_after(
+        self, originator_id: UUID, after: int, ahead: Mapping[UUID, int | None] | None = None
+    ) -> OneRead:
+        """The aggregate's events after version ``after``, and ``ahead``'s as
+        ``select_newest_and_after`` reads them, in one read: no snapshot is asked for
+        (application/ticket_loads.py, an aggregate the process kept)."""
+        return self.seals.events_after(originator_id, after, self.events_table, ahead or {})
+
     def select_events(
         self,
         originator_id: UUID | str,

@@ -156,6 +156,47 @@ class SnapshotSeals:
         caller loads the usual way, which reads on past it (``select``)."""
         events = self.db.table(events_table)
         params: dict[str, Any] = {"id": self._key(originator_id)}
+        rows = self._rows(
+            f"WITH newest AS ({self._select()} WHERE s.originator_id = :id "
+            "ORDER BY s.originator_version DESC LIMIT 1) "
+            "SELECT originator_id, originator_version, topic, state, seal, event_hash, 0 AS part "
+            "FROM newest UNION ALL "
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state, NULL, NULL, 1 "
+            f"FROM {events} e WHERE e.originator_id = :id AND e.originator_version > "
+            f"COALESCE((SELECT originator_version FROM newest), 0)"
+            f"{self._ahead(events, ahead, params)} ORDER BY part, originator_version",
+            params,
+        )
+        by_part = _by_part(rows)
+        snapshot = by_part.get(0, [None])[0]
+        if snapshot is not None and not self._usable(snapshot):
+            return None
+        return _one_read(snapshot.stored if snapshot else None, by_part, ahead)
+
+    def events_after(
+        self,
+        originator_id: UUID,
+        after: int,
+        events_table: str,
+        ahead: Mapping[UUID, int | None],
+    ) -> OneRead:
+        """The aggregate's events after version ``after`` (no snapshot), and ``ahead``'s
+        as ``newest_and_after`` reads them, in one statement: what brings an aggregate
+        a process kept up to date (application/ticket_loads.py)."""
+        events = self.db.table(events_table)
+        params: dict[str, Any] = {"id": self._key(originator_id), "after": after}
+        rows = self._rows(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state, NULL, NULL, "
+            f"1 AS part FROM {events} e WHERE e.originator_id = :id "
+            f"AND e.originator_version > :after{self._ahead(events, ahead, params)} "
+            "ORDER BY part, originator_version",
+            params,
+        )
+        return _one_read(None, _by_part(rows), ahead)
+
+    def _ahead(self, events: str, ahead: Mapping[UUID, int | None], params: dict[str, Any]) -> str:
+        """The parts of a read that fetch ``ahead``'s events (part 2, 3...), their
+        parameters added to ``params``."""
         others = ""
         for part, (other, gt) in enumerate(ahead.items(), start=2):
             params[f"a{part}"], params[f"g{part}"] = self._key(other), gt
@@ -164,31 +205,7 @@ class SnapshotSeals:
                 f"NULL, NULL, {part} FROM {events} e WHERE e.originator_id = :a{part} "
                 f"AND e.originator_version > COALESCE(:g{part}, 0)"
             )
-        rows = self._rows(
-            f"WITH newest AS ({self._select()} WHERE s.originator_id = :id "
-            "ORDER BY s.originator_version DESC LIMIT 1) "
-            "SELECT originator_id, originator_version, topic, state, seal, event_hash, 0 AS part "
-            "FROM newest UNION ALL "
-            "SELECT e.originator_id, e.originator_version, e.topic, e.state, NULL, NULL, 1 "
-            f"FROM {events} e WHERE e.originator_id = :id AND e.originator_version > "
-            f"COALESCE((SELECT originator_version FROM newest), 0){others} "
-            "ORDER BY part, originator_version",
-            params,
-        )
-        by_part: dict[int, list[SealedSnapshot]] = {}
-        for row in rows:
-            by_part.setdefault(row[6], []).append(_sealed(row[:6]))
-        snapshot = by_part.get(0, [None])[0]
-        if snapshot is not None and not self._usable(snapshot):
-            return None
-        return OneRead(
-            snapshot.stored if snapshot else None,
-            [s.stored for s in by_part.get(1, [])],
-            {
-                other: [s.stored for s in by_part.get(part, [])]
-                for part, other in enumerate(ahead, start=2)
-            },
-        )
+        return others
 
     def first_refused(self, originator_id: UUID | None = None) -> Break | None:
         """The first snapshot (of one aggregate, or of all) that loading refuses."""
@@ -327,6 +344,28 @@ class SnapshotSeals:
 
     def _key(self, originator_id: UUID) -> Any:
         return originator_id if self.db.is_postgres else originator_id.hex
+
+
+def _by_part(rows: list[tuple]) -> dict[int, list[SealedSnapshot]]:
+    by_part: dict[int, list[SealedSnapshot]] = {}
+    for row in rows:
+        by_part.setdefault(row[6], []).append(_sealed(row[:6]))
+    return by_part
+
+
+def _one_read(
+    snapshot: StoredEvent | None,
+    by_part: dict[int, list[SealedSnapshot]],
+    ahead: Mapping[UUID, int | None],
+) -> OneRead:
+    return OneRead(
+        snapshot,
+        [s.stored for s in by_part.get(1, [])],
+        {
+            other: [s.stored for s in by_part.get(part, [])]
+            for part, other in enumerate(ahead, start=2)
+        },
+    )
 
 
 def _sealed(row: tuple) -> SealedSnapshot:
