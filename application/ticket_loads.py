@@ -30,7 +30,8 @@ fast-forward that fails half-way leaves it as it was.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from itertools import chain
 from typing import Any
 from uuid import UUID
@@ -39,6 +40,12 @@ from eventsourcing.application import AggregateNotFoundError, Repository
 
 
 class OneReadRepository(Repository[UUID]):
+    def __init__(self, *args: Any, keeps: Callable[[Any], bool] | None = None, **kwargs: Any):
+        """``keeps``: whether ``get_to_change`` may keep an aggregate in the cache (which
+        must then have ``copy_to_change``); by default none is kept."""
+        super().__init__(*args, **kwargs)
+        self.keeps = keeps or (lambda _: False)
+
     def get_reading_ahead(
         self, aggregate_id: UUID, ahead: Mapping[UUID, int | None], projector_func: Any
     ) -> Any:
@@ -51,9 +58,9 @@ class OneReadRepository(Repository[UUID]):
     def get_to_change(
         self, aggregate_id: UUID, ahead: Mapping[UUID, int | None], projector_func: Any
     ) -> Any:
-        """A copy, for a command to change, of the aggregate as it is now, reading ahead
-        like ``get_reading_ahead``; from the cache when it keeps the aggregate (which must
-        then have ``copy_to_change``), else loaded and kept."""
+        """The aggregate as it is now, for a command to change, reading ahead like
+        ``get_reading_ahead``: a copy of the kept one brought up to date, or loaded (and
+        kept, if ``keeps`` says so)."""
         if self.cache is None:
             return self._load(aggregate_id, projector_func, ahead)
         lock = self._use_fastforward_lock(aggregate_id)  # the library's, per aggregate
@@ -62,13 +69,18 @@ class OneReadRepository(Repository[UUID]):
                 try:
                     kept = self.cache.get(aggregate_id)
                 except KeyError:
-                    kept = self._load(aggregate_id, projector_func, ahead)
-                    if not hasattr(kept, "copy_to_change"):
-                        return kept  # not what this repository keeps: the caller refuses it
+                    found = self._load(aggregate_id, projector_func, ahead)
                 else:
-                    kept = self._brought_up(kept, projector_func, ahead)
-                self.cache.put(aggregate_id, kept)
-                return kept.copy_to_change()
+                    found = self._brought_up(kept, projector_func, ahead)
+                if not self.keeps(found):
+                    # Never kept, or grown past what is: a new object either way (what
+                    # was kept passed ``keeps``, and only new events change it), the
+                    # caller's alone.
+                    with suppress(KeyError):
+                        self.cache.get(aggregate_id, evict=True)
+                    return found
+                self.cache.put(aggregate_id, found)
+                return found.copy_to_change()
         finally:
             self._disuse_fastforward_lock(aggregate_id)
 

@@ -57,6 +57,10 @@ SMALL_AGGREGATES_CACHED = 5000
 # Tickets a process keeps (TicketApplication.recent_tickets): the ones its commands and
 # repeated reads touched last; few, since a ticket holds all its messages.
 TICKETS_CACHED = 500
+# Tickets with more messages than this are not kept for commands, which load them from
+# their newest snapshot instead: a message is about 2 KB in memory, so this bounds what
+# commands keep to about 100 MB per process, however long some tickets grow.
+KEPT_MESSAGES_MAX = 100
 
 # What an event's data never shows (the feed, histories): the library's own members, the
 # actor (shown beside the data) and credentials' material.
@@ -203,7 +207,7 @@ class TicketApplication(Application[UUID]):
         are read, and read "[erased]" once an erasure destroyed the key."""
         return OneReadRepository(self.events, snapshot_store=self.snapshots,
                                  cache_maxsize=TICKETS_CACHED, fastforward=True,
-                                 deepcopy_from_cache=False)  # fmt: skip
+                                 deepcopy_from_cache=False, keeps=_kept_for_commands)  # fmt: skip
 
     def construct_repository(self) -> Repository[UUID]:
         """Where tickets are read as they are now or were at a version (answers,
@@ -468,6 +472,11 @@ class TicketApplication(Application[UUID]):
             raise TicketNotFound(ticket.id)
         number, position = found
         return CommandResult(ticket, number=number, position=position)
+
+
+def _kept_for_commands(aggregate: Any) -> bool:
+    """Whether commands keep this between them (recent_tickets): tickets, up to a size."""
+    return isinstance(aggregate, Ticket) and len(aggregate.messages) <= KEPT_MESSAGES_MAX
 
 
 def _ticket_in(repository: Repository[UUID], ticket_id: UUID, version: int | None = None) -> Ticket:

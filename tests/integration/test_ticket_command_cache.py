@@ -97,8 +97,9 @@ def test_a_kept_ticket_is_brought_up_by_the_events_after_it_without_its_snapshot
     atende, monkeypatch
 ):
     tid = open_ticket(atende).ticket.id
-    for n in range(105):  # past the first snapshot, at version 100
-        atende.tickets.change(tid, _say(f"m{n}"))
+    for n in range(105):  # past the first snapshot, at version 100, with few messages
+        priority = ("high", "low")[n % 2]
+        atende.tickets.change(tid, lambda t, p=priority: t.change_priority(p, AGENT))
     recorder = atende.tickets.snapshots.recorder
     reads: list[tuple] = []
 
@@ -169,3 +170,24 @@ def test_a_command_on_the_id_of_something_else_than_a_ticket_finds_no_ticket(ate
     for _ in range(2):  # not kept as a ticket by the first attempt either
         with pytest.raises(TicketNotFound):
             atende.tickets.change(not_a_ticket, _say("nowhere"))
+
+
+def test_a_ticket_grown_past_the_messages_kept_is_let_go_and_loaded_for_each_command(
+    atende, monkeypatch
+):
+    monkeypatch.setattr("application.tickets.KEPT_MESSAGES_MAX", 3)
+    tid = open_ticket(atende).ticket.id
+    for n in range(3):
+        atende.tickets.change(tid, _say(f"m{n}"))
+    assert len(_kept(atende, tid).messages) == 2  # as the third command found it
+
+    atende.tickets.change(tid, _say("m3"))  # finds three, keeps them
+    fourth = atende.tickets.change(tid, _say("m4"))  # finds four: too many to keep
+
+    with pytest.raises(KeyError):
+        _kept(atende, tid)
+    last = atende.tickets.change(tid, _say("m5"))
+    assert [str(m["body"]) for m in fourth.ticket.messages] == [f"m{n}" for n in range(5)]
+    assert _state(last.ticket) == _state(_from_the_log(atende, tid))
+    with pytest.raises(KeyError):
+        _kept(atende, tid)
