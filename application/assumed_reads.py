@@ -18,9 +18,10 @@ decoded once per version), and the next read by any other thread asks too. A cha
 in this process is caught the same way: its first new ticket after it costs one refused
 write.
 
-A recorder that cannot check (``verifies_reads`` false: SQLite, whose reads are in process
-and whose write lock every statement under it would lengthen) gets no notes, and reads
-ask as before.
+SQLite's recorder checks the same way, under the database's write lock: one statement
+per write under the lock, where the reads it saves were two transactions of three
+statements each outside it (issue 19). A recorder that cannot check (no
+``verifies_reads``) gets no notes, and reads ask as before.
 
 Absence can be assumed too, for what a write would settle: that no SLA policy set exists
 is checked by the write like a version (0). A claim found absent is not remembered as
@@ -167,6 +168,19 @@ class AssumedReads:
         if len(self._absent) >= ABSENCES_KEPT:
             self._absent.clear()
         self._absent.add(aggregate_id)
+
+
+def stale_reads(
+    assumed: Mapping[UUID, int], found: Mapping[UUID, int], written: set[UUID]
+) -> dict[UUID, tuple[int, int]]:
+    """What a write's check finds stale: each aggregate assumed at a version that is not
+    the newest ``found`` (absent: ABSENT), but those the write extends itself.
+    {id: (version assumed, version found)}."""
+    return {
+        i: (version, found.get(i, ABSENT))
+        for i, version in assumed.items()
+        if i not in written and found.get(i, ABSENT) != version
+    }
 
 
 def _may_come_from_a_stale_copy(error: Exception) -> bool:

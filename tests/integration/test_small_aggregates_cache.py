@@ -3,10 +3,10 @@ kept per process and fast-forwarded on every read (TicketApplication.small_aggre
 what another process changed is seen by the very next command here, never a stale copy;
 a command that fails leaves the kept copy as it was; tickets are never kept.
 
-On PostgreSQL a new ticket reads its requester's claims and the SLA configuration from the
-kept copies without asking, and its write checks them under the events table's lock
-(application/assumed_reads.py): the tests of changes made by another process hold it to
-the same answers as the asked reads SQLite makes."""
+A new ticket reads its requester's claims and the SLA configuration from the kept copies
+without asking, and its write checks them under the events table's lock (PostgreSQL) or
+the database's write lock (SQLite) (application/assumed_reads.py): the tests of changes
+made by another process hold it to the same answers as reads that ask."""
 
 from __future__ import annotations
 
@@ -93,8 +93,9 @@ def test_tickets_are_never_kept_in_the_small_aggregates_cache(atende):
     assert atende.tickets.repository.cache is None
 
 
-def test_new_tickets_read_kept_copies_unasked_only_where_the_write_checks_them(atende, backend):
-    assert atende.tickets.assumed_reads.enabled is (backend == "postgres")
+def test_new_tickets_read_kept_copies_unasked_on_both_databases_whose_writes_check_them(atende):
+    assert atende.tickets.recorder.verifies_reads
+    assert atende.tickets.assumed_reads.enabled
 
 
 def test_a_policy_set_made_by_another_process_where_there_was_none_applies_to_the_next_ticket(
