@@ -157,8 +157,16 @@ class EmptyIn(Schema):
     deactivate and reactivate): anything given is unknown."""
 
 
+# What ``plain`` gives back as it is: most of what an answer holds (a ticket's messages are
+# mostly text and nulls), so they are told by one lookup of their exact type before the
+# checks below, which cost a ticket of 25 messages a third of its rendering (issue 19).
+_AS_IT_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """Event data as JSON: personal values as their (decrypted or erased) text."""
+    if type(value) in _AS_IT_IS:
+        return value
     if isinstance(value, Personal):
         return value.text
     if isinstance(value, Actor):
