@@ -272,10 +272,17 @@ class SealedPersonal(Personal):
     def __init__(self, sealed: dict[str, str], keyring: KeyRing):  # no dataclass fields set
         object.__setattr__(self, "_sealed", sealed)
         object.__setattr__(self, "_keyring", keyring)
+        object.__setattr__(self, "_owner", None)
 
     @property
     def owner(self) -> UUID:  # type: ignore[override]
-        return UUID(self._sealed["owner"])
+        # Parsed once: a ticket a worker keeps is rendered again and again, each message
+        # body asking for its owner's key by this id (issue 19). Not a secret.
+        owner = self._owner
+        if owner is None:
+            owner = UUID(self._sealed["owner"])
+            object.__setattr__(self, "_owner", owner)
+        return owner
 
     @property
     def text(self) -> str:  # type: ignore[override]
