@@ -87,8 +87,8 @@ class OneReadRepository(Repository[UUID]):
     def _brought_up(self, kept: Any, projector_func: Any, ahead: Mapping[UUID, int | None]) -> Any:
         """A copy of ``kept`` with the events written since it was kept (``kept`` itself
         if there are none), and ``ahead``'s left with the event recorder."""
-        after = getattr(self.snapshot_store.recorder if self.snapshot_store else None,
-                        "select_after", None)  # fmt: skip
+        snapshots = self.snapshot_store.recorder if self.snapshot_store else None
+        after = getattr(snapshots, "select_after", None)
         if after is None:
             new = list(self.event_store.get(kept.id, gt=kept.version))
         else:
