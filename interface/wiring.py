@@ -246,6 +246,7 @@ def build_projector(atende: Atende) -> Projector:
     view's wakes the SLA clock when a batch brings a due time nearer. The follow-up
     scheduler also runs the audit checkpoints, key rotation and retention purges."""
     settings, tickets, views = atende.settings, atende.tickets, atende.views
+    atende.keys.gather_sighted()  # the views decipher customers' values batch by batch
     batch = settings.projector_batch_size
     pace = settings.projector_pace_ms / 1000
     clock = SlaScheduler(tickets, views.sla)
