@@ -25,6 +25,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +50,10 @@ ANCHOR_CHECK_SECONDS = 1.0
 log = logging.getLogger("atende.projector")
 
 BATCH_SIZE = 500
+# How many of a batch's events are decoded before their changes are computed: enough
+# for one read of their customers' keys, few enough not to hold a rebuild's whole
+# 20,000-event batch decoded at once.
+DECODE_AHEAD = 200
 POLL_SECONDS = 0.05  # in-memory SQLite: how long an idle follower waits before looking again
 # How long an idle follower waits at most for a notification (PostgreSQL) or for the
 # database's files to change (SQLite, infrastructure/file_watch.py) before looking again.
@@ -151,15 +156,7 @@ class ViewFollower:
 
     def _apply(self, notifications: list[Notification]) -> None:
         self.attempting = notifications[0].id
-        changes = []
-        # A projection that shows few kinds of event says which from the topic, so the
-        # others are never decoded (an outbox with no subscriber reads almost nothing).
-        wants = getattr(self.projection, "wants", None)
-        for notification in notifications:
-            if wants is not None and not wants(notification.topic, notification.id):
-                continue
-            event = self._decode(notification)
-            changes.extend(self.projection.changes(event, notification.id))
+        changes = self._changes(notifications)
         tracking = Tracking(self.app.name, notifications[-1].id)
         if not changes and time.monotonic() - self._recorded_at < self.quiet_seconds:
             # Nothing to write but the position: under load that is a commit per batch
@@ -169,6 +166,24 @@ class ViewFollower:
             self._unrecorded = tracking.notification_id
             return
         self._write(changes, tracking)
+
+    def _changes(self, notifications: list[Notification]) -> list[Any]:
+        changes = []
+        # A projection that shows few kinds of event says which from the topic, so the
+        # others are never decoded (an outbox with no subscriber reads almost nothing).
+        wants = getattr(self.projection, "wants", None)
+        for start in range(0, len(notifications), DECODE_AHEAD):
+            # Decoded a slice ahead of their changes: the keys of the customers whose
+            # values the changes decipher are then read together, on the first one
+            # missing (KeyRing.gather_sighted), not one read per customer.
+            decoded = [
+                (notification.id, self._decode(notification))
+                for notification in notifications[start : start + DECODE_AHEAD]
+                if wants is None or wants(notification.topic, notification.id)
+            ]
+            for position, event in decoded:
+                changes.extend(self.projection.changes(event, position))
+        return changes
 
     def _write(self, changes: list[Any], tracking: Tracking) -> None:
         try:
@@ -194,10 +209,57 @@ class ViewFollower:
         if self.watch is not None:
             self.watch.passed(position)
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> None:
+    def catch_up(
+        self, progress: Callable[[int], None] | None = None, *, write_behind: bool = False
+    ) -> None:
+        if write_behind:
+            self._catch_up_writing_behind(progress or (lambda count: None))
+            return
         while count := self.step():
             if progress is not None:
                 progress(count)
+
+    def _catch_up_writing_behind(self, progress: Callable[[int], None]) -> None:
+        """``catch_up`` for a follower alone on its view (a rebuild's fresh tables): each
+        batch's rows are written by a thread of its own while the next batch is read and
+        its changes made, so the database's work on one batch overlaps Python's on the
+        next (a projection's changes never read its view). Batches still commit one at a
+        time, in order, each with its position. A batch whose changes or write fail is
+        applied again alone, after those before it are written, as ``step`` applies it:
+        a failure names the event that fails."""
+        position = self.position()
+        with ThreadPoolExecutor(1, thread_name_prefix="view-writer") as writer:
+            behind: tuple[Future[None], list[Notification]] | None = None
+            while notifications := self._read(position):
+                try:
+                    changes = self._changes(notifications)
+                except Exception:  # noqa: BLE001 - made again below, where it is named
+                    changes = None
+                if behind is not None:
+                    self._written(*behind, progress)
+                    behind = None
+                if changes is None:
+                    self._apply_or_name_the_failure(notifications)
+                    progress(len(notifications))
+                else:
+                    tracking = Tracking(self.app.name, notifications[-1].id)
+                    behind = (writer.submit(self._write, changes, tracking), notifications)
+                position = notifications[-1].id
+            if behind is not None:
+                self._written(*behind, progress)
+        self.attempting = None
+
+    def _written(
+        self,
+        write: Future[None],
+        notifications: list[Notification],
+        progress: Callable[[int], None],
+    ) -> None:
+        try:
+            write.result()
+        except Exception:  # noqa: BLE001 - applied again alone, where it is named
+            self._apply_or_name_the_failure(notifications)
+        progress(len(notifications))
 
     def run(self, stop: threading.Event) -> None:
         with self._idle_wait() as wait:

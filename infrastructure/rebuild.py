@@ -9,7 +9,8 @@ import time
 from typing import Any, Protocol, TextIO
 
 from application.tickets import TicketApplication
-from infrastructure.heap import freeze_startup_heap
+from infrastructure.crypto import KeyRing
+from infrastructure.heap import fewer_collections, freeze_startup_heap
 from infrastructure.projector import ViewFollower
 from infrastructure.sql import SqlDatabase
 from infrastructure.views.registry import VIEWS, Views
@@ -61,6 +62,7 @@ class Wired(Protocol):
     db: SqlDatabase
     tickets: TicketApplication
     views: Views
+    keys: KeyRing
 
 
 def rebuild(atende: Wired, name: str, stream: TextIO | None = None) -> None:
@@ -72,6 +74,7 @@ def rebuild(atende: Wired, name: str, stream: TextIO | None = None) -> None:
     # frozen out of their way, as the server's workers do with their start-up heap, and
     # stays so: those objects live as long as the process anyway.
     freeze_startup_heap()
+    atende.keys.gather_sighted()  # a batch's customers' keys in one read, not one each
     kind = VIEWS[name]
     fresh = kind.make(atende.db.datastore, suffix=NEXT)
     with atende.db.schema_lock():
@@ -80,7 +83,8 @@ def rebuild(atende: Wired, name: str, stream: TextIO | None = None) -> None:
     follower = ViewFollower(atende.tickets, kind.projection(view=fresh), REBUILD_BATCH_SIZE)
     head = atende.tickets.head_position()
     progress = Progress(name, follower.position(), head, stream)
-    follower.catch_up(progress.advance)
+    with fewer_collections():
+        follower.catch_up(progress.advance, write_behind=True)
     progress.finish()
     position = follower.position()
     if atende.db.is_postgres:
