@@ -1,10 +1,13 @@
-"""Workers freeze what they start with, so full collections skip it (infrastructure/heap.py)."""
+"""Workers freeze what they start with, so full collections skip it; a rebuild collects its
+young objects less often while it runs (infrastructure/heap.py)."""
 
 from __future__ import annotations
 
 import gc
 
-from infrastructure.heap import freeze_startup_heap
+import pytest
+
+from infrastructure.heap import fewer_collections, freeze_startup_heap
 
 
 def test_freezing_the_start_up_heap_moves_what_exists_out_of_the_collectors_way():
@@ -18,3 +21,17 @@ def test_freezing_the_start_up_heap_moves_what_exists_out_of_the_collectors_way(
     finally:
         gc.unfreeze()
     assert any(obj is kept[0] for obj in gc.get_objects())
+
+
+def test_a_batch_job_collects_young_objects_less_often_and_puts_the_thresholds_back():
+    before = gc.get_threshold()
+    with fewer_collections(50_000):
+        assert gc.get_threshold() == (50_000, *before[1:])
+    assert gc.get_threshold() == before
+
+
+def test_the_thresholds_are_put_back_when_the_batch_job_fails():
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), fewer_collections(50_000):
+        raise RuntimeError("the rebuild stopped")
+    assert gc.get_threshold() == before
