@@ -128,9 +128,11 @@ class KeyRing:
         deciphers them, and the batch's keys come in one read instead of one each."""
         self.gathering = True
 
-    def sight(self, owner_hex: str) -> None:
-        """A sealed value of this owner was loaded (called only while gathering)."""
-        if len(self._sighted) < SIGHTED_MAX:
+    def sight(self, owner_hex: Any) -> None:
+        """A sealed value of this owner was loaded (called only while gathering). What is
+        not an owner's id here is left for the value's own read to refuse: a value
+        altered in the database fails when it is read, never a neighbour's read."""
+        if isinstance(owner_hex, str) and len(self._sighted) < SIGHTED_MAX:
             self._sighted.add(owner_hex)
 
     def _load_with_sighted(self, owner: UUID) -> tuple[str, int | None] | None:
@@ -139,7 +141,10 @@ class KeyRing:
         now = time.monotonic()
         wanted = {owner}
         for owner_hex in sighted:
-            other = UUID(hex=owner_hex)
+            try:
+                other = UUID(hex=owner_hex)
+            except ValueError:
+                continue
             cached = self._cache.get(other)
             if cached is None or cached[0] <= now:
                 wanted.add(other)
@@ -334,7 +339,7 @@ class SealedPersonal(Personal):
         object.__setattr__(self, "_keyring", keyring)
         object.__setattr__(self, "_owner", None)
         if keyring.gathering:
-            keyring.sight(sealed["owner"])
+            keyring.sight(sealed.get("owner"))
 
     @property
     def owner(self) -> UUID:  # type: ignore[override]

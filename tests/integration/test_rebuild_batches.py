@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from domain.customer import Contact
+from infrastructure.crypto import SealedPersonal
 from infrastructure.projector import ViewFollower
 from infrastructure.rebuild import rebuild
 from infrastructure.views.registry import VIEWS
@@ -107,3 +108,20 @@ def test_a_rebuild_in_a_fresh_process_deciphers_what_the_live_view_shows(atende)
     names = {row["id"]: row["requester_name"] for row in expected}
     assert names[str(tickets[2])] == "[erased]"
     assert names[str(tickets[3])] == "Cliente 3"
+
+
+def test_a_sealed_value_altered_in_the_database_fails_only_its_own_read_when_gathering(atende):
+    ticket = open_ticket(atende, contact=CUSTOMERS[0]).ticket
+    stored = dict(atende.tickets.get_ticket(ticket.id).subject._sealed)
+    atende.keys._cache.clear()
+    atende.keys.gather_sighted()
+
+    no_owner = SealedPersonal({"ct": stored["ct"]}, atende.keys)
+    not_an_id = SealedPersonal({**stored, "owner": "not-a-customer"}, atende.keys)
+    intact = SealedPersonal(stored, atende.keys)
+
+    assert intact.text == "Sin internet"
+    with pytest.raises(KeyError):
+        _ = no_owner.text
+    with pytest.raises(ValueError):
+        _ = not_an_id.text
