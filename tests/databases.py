@@ -50,10 +50,10 @@ def fresh_database_url(backend: str, directory: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        shutil.rmtree(_outside_state(url), ignore_errors=True)
+        shutil.rmtree(outside_state(url), ignore_errors=True)
 
 
-def _outside_state(database_url: str) -> Path:
+def outside_state(database_url: str) -> Path:
     """Where a PostgreSQL test database keeps what must live outside it (epoch keys,
     anchors): one directory per schema, so a server and the test reading its database
     share it."""
@@ -65,14 +65,14 @@ def keystore_for(database_url: str) -> str:
     """The epoch-key directory of a test database (beside a SQLite file: the default)."""
     if database_url.startswith("sqlite:///"):
         return database_url[len("sqlite:///") :] + ".keys"
-    return str(_outside_state(database_url) / "keys")
+    return str(outside_state(database_url) / "keys")
 
 
 def checkpoints_for(database_url: str) -> str:
     """The anchor file of a test database (beside a SQLite file: the default)."""
     if database_url.startswith("sqlite:///"):
         return database_url[len("sqlite:///") :] + ".checkpoints.jsonl"
-    return str(_outside_state(database_url) / "checkpoints.jsonl")
+    return str(outside_state(database_url) / "checkpoints.jsonl")
 
 
 def settings_for(database_url: str, **overrides: Any) -> Settings:
