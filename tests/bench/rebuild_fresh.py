@@ -56,7 +56,8 @@ def main(arguments: list[str]) -> None:
         else:
             shutil.rmtree(SQLITE_DIRECTORY, ignore_errors=True)
         return
-    SQLITE_DIRECTORY.mkdir(parents=True, exist_ok=True)
+    if backend == "sqlite":
+        SQLITE_DIRECTORY.mkdir(parents=True, exist_ok=True)
     atende = bootstrap(settings_for(database_url(backend)))
     try:
         if command == "seed":
