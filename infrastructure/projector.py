@@ -52,7 +52,8 @@ log = logging.getLogger("atende.projector")
 BATCH_SIZE = 500
 # How many of a batch's events are decoded before their changes are computed: enough
 # for one read of their customers' keys, few enough not to hold a rebuild's whole
-# 20,000-event batch decoded at once.
+# 20,000-event batch decoded at once (1,000 at a time made the young collections
+# promote them, and a PostgreSQL queue rebuild slower: 0.47 of a raw read against 0.50).
 DECODE_AHEAD = 200
 POLL_SECONDS = 0.05  # in-memory SQLite: how long an idle follower waits before looking again
 # How long an idle follower waits at most for a notification (PostgreSQL) or for the
