@@ -217,13 +217,7 @@ class KeyRing:
         return sorted(customers - known)
 
     def _load(self, owner: UUID) -> tuple[str, int | None] | None:
-        row = self.db.fetchone(
-            f"SELECT wrapped_key, key_epoch FROM {self.t} WHERE customer_id = :id",
-            {"id": owner.hex},
-        )
-        if row is None or row["wrapped_key"] is None:
-            return None
-        return row["wrapped_key"], row["key_epoch"]
+        return self._load_many([owner]).get(owner)
 
     def _load_or_create(self, owner: UUID) -> tuple[str, int | None] | None:
         # A rotation may retire the epoch between reading the keystore and inserting;
