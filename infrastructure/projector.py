@@ -173,13 +173,14 @@ class ViewFollower:
         # A projection that shows few kinds of event says which from the topic, so the
         # others are never decoded (an outbox with no subscriber reads almost nothing).
         wants = getattr(self.projection, "wants", None)
-        for start in range(0, len(notifications), DECODE_AHEAD):
+        ahead = DECODE_AHEAD if getattr(self.projection, "decodes_ahead", True) else 1
+        for start in range(0, len(notifications), ahead):
             # Decoded a slice ahead of their changes: the keys of the customers whose
             # values the changes decipher are then read together, on the first one
             # missing (KeyRing.gather_sighted), not one read per customer.
             decoded = [
                 (notification.id, self._decode(notification))
-                for notification in notifications[start : start + DECODE_AHEAD]
+                for notification in notifications[start : start + ahead]
                 if wants is None or wants(notification.topic, notification.id)
             ]
             for position, event in decoded:

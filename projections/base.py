@@ -35,6 +35,11 @@ class RowProjection(ABC, Generic[ChangeT]):
     log: events it shows nothing of make no changes."""
 
     name: ClassVar[str]  # the view's name (infrastructure/views/registry.py)
+    # Whether the follower may decode a slice of events before it asks for their changes
+    # (infrastructure/projector.py, DECODE_AHEAD). A projection whose ``wants`` learns
+    # from its own ``changes`` (the webhook outbox: a subscription made at one position
+    # wants the events after it) says False, and is asked one event at a time, in order.
+    decodes_ahead: ClassVar[bool] = True
 
     def __init__(self, view: RowView[ChangeT]) -> None:
         self.view = view  # where the follower applies the changes; changes() never reads it

@@ -72,6 +72,7 @@ def delivery_id(subscription_id: str, position: int) -> str:
 class WebhookDeliveryProjection(RowProjection[Change]):
     name = "outbound_webhooks"
     view: WebhookDeliveryView
+    decodes_ahead = False  # wants() follows the subscriptions changes() has seen
 
     def __init__(self, view: WebhookDeliveryView):
         super().__init__(view)
