@@ -24,6 +24,7 @@ from functools import lru_cache
 
 from infrastructure.html_text import html_to_text
 from infrastructure.mail_bounds import SIZE_FIELD, bounded, within_limits
+from infrastructure.mail_plain_headers import PlainMimeFirst, plain_sender, plain_text, unfolded
 
 # What the stdlib header and MIME machinery raises on malformed input. Listed instead of a
 # bare ``Exception`` so real bugs in this module still surface.
@@ -41,6 +42,7 @@ _NOT_A_MESSAGE = (
 _TICKET_TOKEN = re.compile(r"\[#(\d{1,18})\]")
 _BRACKETED_ID = re.compile(r"<([^<>]*)>")
 _WIRE = default.clone(linesep="\r\n")  # RFC 5322 line endings, as on the wire
+_PLAIN_MIME_FIRST = PlainMimeFirst()
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,8 @@ def _parse_message(raw: bytes) -> EmailMessage:
         raise InvalidEmail("message", "The email is empty.")
     # policy.default builds EmailMessage objects: get_body(), iter_attachments(), decoding.
     # Its header registry is the message's own, so what it remembers goes with the message.
-    policy = default.clone(header_factory=_HeadersParsedOnce())
+    # Plain MIME values skip the registry altogether (mail_plain_headers.py).
+    policy = _PLAIN_MIME_FIRST.clone(header_factory=_HeadersParsedOnce())
     msg = BytesParser(policy=policy).parsebytes(raw)
     if not msg.keys() or any(isinstance(d, _NOT_A_MESSAGE) for d in msg.defects):
         raise InvalidEmail("message", "This is not an RFC 5322 email: no readable header section.")
@@ -156,6 +159,12 @@ def _raw_header(msg: Message, name: str) -> str | None:
 
 def _decoded_header(msg: Message, name: str) -> str | None:
     """The header with encoded words decoded; its raw text if the parser chokes on it."""
+    raw = _raw_header(msg, name)
+    if raw is None:
+        return None
+    plain = plain_text(unfolded(raw))
+    if plain is not None:
+        return plain
     try:
         value = msg[name]
     except _MALFORMED:
@@ -180,6 +189,11 @@ def _clean(value: str) -> str:
 
 
 def _sender(msg: EmailMessage) -> tuple[str | None, str]:
+    raw = _raw_header(msg, "From")
+    plain = plain_sender(unfolded(raw)) if raw is not None else None
+    if plain is not None:
+        name, address = plain
+        return (name or None, address.lower())
     try:
         header = msg["From"]
         addresses = header.addresses if header is not None else ()

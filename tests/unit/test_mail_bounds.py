@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import tracemalloc
-from email.parser import BytesParser
-from email.policy import default
+from email.parser import BytesHeaderParser, BytesParser
+from email.policy import compat32, default
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from domain.ticket_vocabulary import SUBJECT_MAX, TEXT_LIMIT_BYTES
 from infrastructure.mail import Attachment, parse_email
@@ -19,6 +21,7 @@ from infrastructure.mail_bounds import (
     MAX_PARTS,
     MAX_TEXT_BYTES,
     SIZE_FIELD,
+    _section_headers,
     bounded,
 )
 from tests import hostile_inputs as hostile
@@ -187,3 +190,21 @@ def test_no_email_under_the_size_limit_makes_the_parser_allocate_more_than_64_mb
     finally:
         tracemalloc.stop()
     assert peak < 64 * 1024 * 1024
+
+
+# A field's lines drawn from the bytes that decide how the header parser splits them.
+_FIELD_BYTES = st.lists(
+    st.sampled_from([b"Content-Type", b"X", b":", b" ", b"\t", b"\r", b"\n", b"\r\n", b"From ",
+                     b"text/plain", b";", b"boundary=B", b'"', b"\xe9", b"=?"]),
+    min_size=1, max_size=12,
+).map(b"".join)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_FIELD_BYTES, max_size=4))
+@example([b"Content-Type: multipart/mixed;\r\n boundary=B", b"Content-Transfer-Encoding: 7bit"])
+@example([b"From nobody", b"Content-Type: text/html"])
+@example([b"Content-Type: text/html\rX: y"])
+def test_a_sections_fields_are_held_as_the_header_parser_holds_them(fields) -> None:
+    parsed = BytesHeaderParser(policy=compat32).parsebytes(b"\n".join(fields))
+    assert list(_section_headers(fields).raw_items()) == list(parsed.raw_items())

@@ -1,0 +1,167 @@
+"""The premise of the plain-header fast paths (infrastructure/mail_plain_headers.py): for
+every value their grammars accept, the modern header parser (``policy.default``) gives
+back exactly what the fast path does. Values are generated from the grammars themselves,
+so a grammar widened past what the parser agrees with fails here."""
+
+from __future__ import annotations
+
+from email.message import Message
+from email.policy import default
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from infrastructure import mail_plain_headers as plain
+from infrastructure.mail_plain_headers import PlainMimeValue
+
+PREMISE = settings(max_examples=400, deadline=None)
+
+
+def modern(name: str, value: str):
+    return default.header_fetch_parse(name, value)
+
+
+def as_read_under(policy, name: str, value: str) -> Message:
+    """A message holding the value as the parser stores it, read through ``policy``."""
+    message = Message(policy=policy)
+    message.set_raw(name, value)
+    return message
+
+
+def as_modern_message(name: str, value: str) -> Message:
+    return as_read_under(default, name, value)
+
+
+def as_plain_message(name: str, value: str) -> Message:
+    return as_read_under(plain.PlainMimeFirst(), name, value)
+
+
+def reading(message: Message, name: str) -> dict:
+    """Everything the stdlib and intake read from a MIME header, all through strings."""
+    if name == "content-transfer-encoding":
+        return {"cte": str(message.get(name, "")).lower()}
+    names = [param for param, _ in message.get_params(header=name) or ()]
+    return {
+        "params": {param.lower(): message.get_param(param, header=name) for param in names},
+        "type": message.get_content_type(),
+        "boundary": message.get_boundary(),
+        "charset": message.get_content_charset(),
+        "filename": message.get_filename(),
+        "disposition": message.get_content_disposition(),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(plain._PLAIN_MIME))
+@PREMISE
+@given(data=st.data())
+def test_a_plain_mime_value_reads_as_the_modern_parser_reads_it(name: str, data) -> None:
+    value = data.draw(st.from_regex(plain._PLAIN_MIME[name], fullmatch=True))
+    by_modern, by_plain = as_modern_message(name, value), as_plain_message(name, value)
+    assert reading(by_plain, name) == reading(by_modern, name)
+    if name == "content-disposition":
+        header = modern(name, value)
+        assert PlainMimeValue(value).content_disposition == header.content_disposition
+
+
+def every_character_in_every_place(name: str):
+    """Each printable ASCII character (and a space, a tab) put into each part of a value."""
+    shapes = {
+        "content-type": ["a{c}b/x; n=v", "a/x{c}y; n=v", "a/x; n{c}m=v", "a/x; n=v{c}w",
+                         'a/x; n="v{c}w"', "a/x{c} n=v", "a/x; n=v{c}"],
+        "content-disposition": ["a{c}b; n=v", "a; n{c}m=v", "a; n=v{c}w", 'a; n="v{c}w"',
+                                "a{c} n=v", "a; n=v{c}", "a;{c}n=v"],
+        "content-transfer-encoding": ["a{c}b", "ab{c}"],
+    }[name]  # fmt: skip
+    characters = [chr(code) for code in range(0x21, 0x7F)] + [" ", "\t", "=?", "?="]
+    return [shape.format(c=c) for shape in shapes for c in characters]
+
+
+@pytest.mark.parametrize("name", sorted(plain._PLAIN_MIME))
+def test_every_character_the_mime_grammars_accept_reads_as_the_modern_parser_reads_it(
+    name: str,
+) -> None:
+    accepted = 0
+    for value in every_character_in_every_place(name):
+        if plain._PLAIN_MIME[name].fullmatch(value):
+            accepted += 1
+            by_modern, by_plain = as_modern_message(name, value), as_plain_message(name, value)
+            assert reading(by_plain, name) == reading(by_modern, name), value
+            if name == "content-disposition":
+                header = modern(name, value)
+                assert PlainMimeValue(value).content_disposition == header.content_disposition
+    assert accepted > 100  # the grammar is not so narrow that it never applies
+
+
+def test_every_character_the_sender_grammar_accepts_gives_the_modern_parsers_address() -> None:
+    shapes = ["A{c}b <a@b.c>", "A b{c} <a@b.c>", "A <a{c}b@c.d>", "A <ab@c{c}d>", "a{c}b@c.d",
+              "ab@c{c}d", "{c}A <a@b.c>", "A <a@b.c>{c}", "A{c}<a@b.c>"]  # fmt: skip
+    characters = [chr(code) for code in range(0x21, 0x7F)] + [" ", "\t", "=?"]
+    accepted = 0
+    for value in (shape.format(c=c) for shape in shapes for c in characters):
+        if plain.plain_sender(value) is not None:
+            accepted += 1
+            first = modern("From", value).addresses[0]
+            assert plain.plain_sender(value) == (first.display_name or None, first.addr_spec), value
+    assert accepted > 100
+
+
+@PREMISE
+@given(st.from_regex(plain._PLAIN_SENDER, fullmatch=True))
+@example("Cliente 7 <cliente7@example.com>")
+@example("cliente7@example.com")
+def test_a_plain_sender_is_the_modern_parsers_first_address(value: str) -> None:
+    first = modern("From", value).addresses[0]
+    assert plain.plain_sender(value) == (first.display_name or None, first.addr_spec)
+
+
+@PREMISE
+@given(st.from_regex(plain._PLAIN_TEXT, fullmatch=True))
+@example("Re: Sin conexion [#1234]")
+def test_a_plain_subject_is_what_the_modern_parser_decodes(value: str) -> None:
+    decoded = plain.plain_text(value)
+    if decoded is not None:
+        assert decoded == str(modern("Subject", value))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "=?utf-8?q?Sin_conexi=C3=B3n?=",
+        "Sin conexión",
+        "a control \x00 character",
+    ],
+)
+def test_a_subject_with_anything_to_decode_or_keep_is_not_plain(value: str) -> None:
+    assert plain.plain_text(value) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "=?utf-8?q?Jos=C3=A9?= <jose@example.com>",
+        '"Pérez, Juan" <juan@example.com>',
+        "John Q. Public <john@example.com>",
+        "Ana <ana@example.com>, Bea <bea@example.com>",
+        "ana@example.com (Ana)",
+        "<@route:ana@example.com>",
+    ],
+)
+def test_a_sender_needing_the_full_parser_is_not_plain(value: str) -> None:
+    assert plain.plain_sender(value) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("content-type", 'text/plain; charset="=?utf-8?q?x?="'),
+        ("content-type", "text/plain (a comment)"),
+        ("content-type", 'text/plain; name="a\\"b"'),
+        ("content-disposition", 'attachment; filename="=?UTF-8?B?w6k=?="'),
+        ("content-disposition", 'attachment; filename="é.pdf"'),
+    ],
+)
+def test_a_mime_value_with_encoded_words_comments_escapes_or_8bit_is_not_plain(
+    name: str, value: str
+) -> None:
+    assert not plain._PLAIN_MIME[name].fullmatch(value)
