@@ -89,14 +89,35 @@ class Intake:
     def _receive(
         self, inbound: Inbound, actor: Actor, idempotency: IdempotencyClaim | None
     ) -> IntakeResult:
+        named = self._ticket_named(inbound)
+        if named is not None:
+            try:
+                return IntakeResult("appended", self._append(inbound, actor, named, idempotency))
+            except (_NotToAppend, TicketNotFound):
+                pass  # closed, or not what the reference claimed: the whole lookup decides
         ticket = self._ticket_of_thread(inbound)
         if ticket is None:
             return IntakeResult("opened", self._open(inbound, actor, None, idempotency))
         if ticket.status == "closed":
             return IntakeResult("followed_up", self._open(inbound, actor, ticket.id, idempotency))
-        result = self.app.change(
-            ticket.id,
-            lambda t: t.add_message(
+        return IntakeResult("appended", self._append(inbound, actor, ticket, idempotency))
+
+    def _append(
+        self,
+        inbound: Inbound,
+        actor: Actor,
+        to: Ticket | _Named,
+        idempotency: IdempotencyClaim | None,
+    ) -> CommandResult:
+        """The contact as a customer message on the ticket: one already loaded, or one
+        named by a reference, loaded by the command itself (with its SLA timers, in one
+        read) and checked there: ``_NotToAppend`` if it is closed or does not hold the
+        message the reference names, before anything is written."""
+
+        def add_message(ticket: Ticket) -> None:
+            if isinstance(to, _Named) and not to.fits(ticket):
+                raise _NotToAppend()
+            ticket.add_message(
                 inbound.text,
                 "customer",
                 None,
@@ -105,12 +126,15 @@ class Intake:
                 actor,
                 attachments=inbound.attachments,
                 external_id=inbound.message_id,
-            ),
+            )
+
+        return self.app.change(
+            to.id if isinstance(to, Ticket) else to.ticket_id,
+            add_message,
             companions=lambda t: self._keys(inbound, t.id),
             idempotency=idempotency,
-            loaded=ticket,
+            loaded=to if isinstance(to, Ticket) else None,
         )
-        return IntakeResult("appended", result)
 
     def _open(
         self,
@@ -137,6 +161,26 @@ class Intake:
         )
 
     # Finding the ticket
+
+    def _ticket_named(self, inbound: Inbound) -> _Named | None:
+        """The ticket the first reference (or the conversation) names, from its thread key
+        or our own message id alone, without loading the ticket: the append loads it, with
+        its SLA timers, in the one read a command makes (issue 19: a reply made three
+        reads, the key, the ticket, then the timers). Whatever the first name cannot settle
+        (a closed ticket, a forged id, a name further down the list, a [#number]) is left
+        to ``_ticket_of_thread``."""
+        for reference in inbound.references:
+            ours = parse_outbound_message_id(reference)
+            if ours is not None:
+                return _Named(ours[0], must_hold=ours[1])
+            key = self._key(inbound.channel, "message", reference)
+            if key is not None:
+                return _Named(key.ticket_id)
+        if inbound.conversation_id:
+            key = self._key(inbound.channel, "conversation", inbound.conversation_id)
+            if key is not None:
+                return _Named(key.ticket_id)
+        return None
 
     def _ticket_of_message(self, inbound: Inbound) -> UUID | None:
         if not inbound.message_id:
@@ -211,6 +255,22 @@ class Intake:
                 existing.move_to(ticket_id)
                 keys.append(existing)
         return keys
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A ticket a reference names, and what it must hold to be the one meant."""
+
+    ticket_id: UUID
+    must_hold: UUID | None = None  # one of our replies: the ticket must have sent it
+
+    def fits(self, ticket: Ticket) -> bool:
+        held = self.must_hold is None or ticket.has_message(self.must_hold)
+        return held and ticket.status != "closed"
+
+
+class _NotToAppend(Exception):
+    """The named ticket is closed or not the one meant: nothing was written."""
 
 
 def without_controls(inbound: Inbound) -> Inbound:

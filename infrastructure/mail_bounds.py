@@ -328,11 +328,11 @@ def _section_headers(fields: list[bytes]) -> Message:
     its feed machinery cost 50 µs a section, a fifth of parsing a plain message (issue 19).
     A section with any other field (no name, a bare CR, a unix "From " line), which the
     parser may read differently, goes to the parser."""
-    if not all(_PLAIN_FIELD.fullmatch(field) for field in fields):
+    if not all(_PLAIN_FIELD.fullmatch(one) for one in fields):
         return BytesHeaderParser(policy=compat32).parsebytes(b"\n".join(fields))
     headers = Message(policy=compat32)
-    for field in fields:
-        lines = field.decode("ascii", "surrogateescape").split("\n")
+    for one in fields:
+        lines = one.decode("ascii", "surrogateescape").split("\n")
         headers.set_raw(*compat32.header_source_parse([line + "\n" for line in lines]))
     return headers
 

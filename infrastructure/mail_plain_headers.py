@@ -88,7 +88,7 @@ class PlainMimeFirst(EmailPolicy):
     Content-Type of each part several times; they all read it as a string, which for a
     plain value is the string itself."""
 
-    def header_fetch_parse(self, name: str, value: str):  # noqa: ANN201 - the stdlib's shape
+    def header_fetch_parse(self, name: str, value: str):  # returns str or a header object
         if not hasattr(value, "name"):  # not already a header object
             grammar = _PLAIN_MIME.get(name.lower())
             if grammar is not None:

@@ -328,6 +328,21 @@ def test_a_forged_reply_id_for_a_message_the_ticket_never_sent_opens_a_new_ticke
     assert ticket(api, first["id"])["messages"] == []
 
 
+def test_a_forged_newest_reference_falls_back_to_an_older_one_that_names_a_ticket(
+    api: Api, auditor: Api
+):
+    decoy, _ = opened_by_email(api)
+    first, msg = opened_by_email(api)
+    forged = f"ticket-{decoy['id']}.{uuid.uuid4()}@atende"
+    # References list the thread oldest first: the forged id is the newest, tried first.
+    reply = email(msg["From"], "Sigue igual", References=f"{msg['Message-ID']} <{forged}>")
+    decoy_history = history(auditor, decoy["id"])
+    doc = received(post_email(api, reply), 200, "appended")
+    assert doc["id"] == first["id"]
+    assert ticket(api, first["id"])["messages"][-1]["body"] == "Sigue igual"
+    assert history(auditor, decoy["id"]) == decoy_history
+
+
 def test_a_ticket_number_in_the_subject_from_the_same_sender_continues_the_ticket(
     api: Api, auditor: Api
 ):

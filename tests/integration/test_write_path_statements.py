@@ -5,6 +5,8 @@ paths fails here and must raise the budget on purpose, saying why (issue 19)."""
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+
 import falcon.testing
 import pytest
 
@@ -59,6 +61,14 @@ BUDGET = {
     ("postgres", "first contact"): {"statements": 14, "round_trips": 5},
     ("sqlite", "message"): {"statements": 7},
     ("postgres", "message"): {"statements": 10, "round_trips": 3},
+    # An emailed reply (POST /v1/intake/email): before the message's write, the reads of
+    # its own thread key (a duplicate delivery writes nothing) and of the key its
+    # In-Reply-To names, then the ticket with its timers in the command's one read; the
+    # write adds the reply's thread key. Session 30: the ticket was read on its own
+    # first, then the timers again (SQLite 18 statements -> 15, PostgreSQL 6 round
+    # trips -> 5).
+    ("sqlite", "email reply"): {"statements": 15},
+    ("postgres", "email reply"): {"statements": 12, "round_trips": 5},
 }
 
 
@@ -71,6 +81,17 @@ def client(observe_connections, atende: Atende) -> falcon.testing.TestClient:  #
     return falcon.testing.TestClient(
         create_app(atende), headers={"Authorization": f"Bearer {issued.token}"}
     )
+
+
+def _email(sender: int, in_reply_to: str | None = None) -> bytes:
+    message = EmailMessage()
+    message["From"] = f"Cliente {sender} <cliente{sender}@example.com>"
+    message["Subject"] = "Sin conexión"
+    message["Message-ID"] = f"<budget-{sender}-{'r' if in_reply_to else 'n'}@example.com>"
+    if in_reply_to:
+        message["In-Reply-To"] = f"<{in_reply_to}>"
+    message.set_content("Hola, el módem parpadea en rojo.")
+    return bytes(message)
 
 
 def _create(client) -> str:
@@ -116,3 +137,19 @@ def test_a_message_on_a_ticket_stays_within_its_statement_budget(backend, client
         answer = client.simulate_post(f"/v1/tickets/{ticket}/messages", json=MESSAGE)
         assert answer.status_code == 200, answer.text
     _within_budget(backend, "message", cost)
+
+
+def test_an_emailed_reply_stays_within_its_statement_budget(backend, client):
+    def post(raw: bytes, status: int) -> None:
+        answer = client.simulate_post(
+            "/v1/intake/email", body=raw, headers={"Content-Type": "message/rfc822"}
+        )
+        assert answer.status_code == status, answer.text
+
+    for sender in range(WARM_UP + 1):
+        post(_email(sender), 201)
+    for sender in range(WARM_UP):
+        post(_email(sender, in_reply_to=f"budget-{sender}-n@example.com"), 200)
+    with counting() as cost:
+        post(_email(WARM_UP, in_reply_to=f"budget-{WARM_UP}-n@example.com"), 200)
+    _within_budget(backend, "email reply", cost)
