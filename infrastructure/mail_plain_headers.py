@@ -28,7 +28,7 @@ _VALUE = r"[!#$%&+\-.^_`|~0-9A-Za-z]+"
 # A quoted value without escapes, encoded words ("=?") or anything not ASCII.
 _QUOTED = r'"(?:[ !#-<>-\[\]-~]|=(?!\?))*"'
 _PARAMS = rf"(?:[ \t]*;[ \t]*{_NAME}=(?:{_VALUE}|{_QUOTED}))*[ \t]*"
-_PLAIN_MIME = {
+PLAIN_MIME = {
     "content-type": re.compile(rf"{_TOKEN}/{_TOKEN}{_PARAMS}"),
     "content-disposition": re.compile(rf"{_TOKEN}{_PARAMS}"),
     "content-transfer-encoding": re.compile(rf"{_TOKEN}[ \t]*"),
@@ -90,7 +90,7 @@ class PlainMimeFirst(EmailPolicy):
 
     def header_fetch_parse(self, name: str, value: str):  # returns str or a header object
         if not hasattr(value, "name"):  # not already a header object
-            grammar = _PLAIN_MIME.get(name.lower())
+            grammar = PLAIN_MIME.get(name.lower())
             if grammar is not None:
                 flat = unfolded(value)
                 if grammar.fullmatch(flat):

@@ -76,10 +76,66 @@ def test_a_body_over_the_message_limit_is_cut_and_says_how_much_was_left_out():
     assert "bytes of text over the message limit]" in parsed.text
 
 
-def test_an_ordinary_message_is_untouched_by_the_bounds():
+def test_an_ordinary_message_keeps_every_byte_but_its_boundarys_name():
     raw = _multipart(3)
-    assert bounded(raw) == (raw, [])
+    readable, dropped = bounded(raw)
+    assert dropped == []
+    renamed = raw.replace(b"boundary=B", b'boundary="atende-boundary-1"')
+    assert readable == renamed.replace(b"--B", b"--atende-boundary-1")
     assert "[Atende:" not in parse_email(raw).text
+
+
+def _parsed(raw: bytes):
+    return BytesParser(policy=default).parsebytes(raw)
+
+
+def _structure(message) -> list:
+    return [
+        (part.get_content_type(), part.get_filename(), part.get_payload(decode=True))
+        for part in message.walk()
+    ]
+
+
+def test_a_renamed_boundary_gives_the_parser_the_same_parts_as_the_senders():
+    raw = (
+        b"From: ana@example.com\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed;\r\n boundary="===============12345=="\r\n\r\n'
+        b"preamble\r\n--===============12345==\r\n"
+        b"Content-Type: multipart/alternative; boundary=inner\r\n\r\n"
+        b"--inner\r\nContent-Type: text/plain\r\n\r\nHola\r\n"
+        b"--inner\r\nContent-Type: text/html\r\n\r\n<p>Hola</p>\r\n--inner--\r\n"
+        b"--===============12345==\r\nContent-Type: text/plain; name=notas.txt\r\n\r\n"
+        b"notas\r\n--===============12345==--  \r\nepilogue\r\n"
+    )
+    readable, _ = bounded(raw)
+    assert b"12345" not in readable and b"--inner" not in readable
+    assert b"atende-boundary-1" in readable and b"atende-boundary-2" in readable
+    assert _structure(_parsed(readable)) == _structure(_parsed(raw))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # Our name already in the message: a sender could aim it at our own delimiters.
+        _multipart(2).replace(b"parte 1", b"--atende-boundary-1"),
+        # The boundary where no delimiter line is: a part's text, after a bare CR.
+        _multipart(2).replace(b"parte 1", b"parte\r--B\r\nmas"),
+        _multipart(2).replace(b"parte 1", b"see --B inline"),
+        # A nested multipart reusing its parent's boundary.
+        _multipart(1).replace(
+            b"Content-Type: text/plain\r\n\r\nparte 0",
+            b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n\r\nx\r\n--B--",
+        ),
+        # A Content-Type the plain grammar does not cover, or naming boundary twice.
+        _multipart(2).replace(b"boundary=B", b"boundary=B (comment)"),
+        _multipart(2).replace(b"boundary=B", b'boundary=B; name="x;boundary=B"'),
+    ],
+    ids=["our name", "bare CR", "inline", "nested reuse", "comment", "named twice"],
+)
+def test_a_boundary_that_is_not_only_delimiter_lines_keeps_its_senders_name(raw: bytes):
+    readable, _ = bounded(raw)
+    assert b"atende-boundary-" not in readable or b"atende-boundary-" in raw
+    assert _structure(_parsed(readable)) == _structure(_parsed(raw))
 
 
 def test_without_a_message_id_the_same_mail_is_one_message_whatever_its_line_endings():

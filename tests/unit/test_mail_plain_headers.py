@@ -52,11 +52,11 @@ def reading(message: Message, name: str) -> dict:
     }
 
 
-@pytest.mark.parametrize("name", sorted(plain._PLAIN_MIME))
+@pytest.mark.parametrize("name", sorted(plain.PLAIN_MIME))
 @PREMISE
 @given(data=st.data())
 def test_a_plain_mime_value_reads_as_the_modern_parser_reads_it(name: str, data) -> None:
-    value = data.draw(st.from_regex(plain._PLAIN_MIME[name], fullmatch=True))
+    value = data.draw(st.from_regex(plain.PLAIN_MIME[name], fullmatch=True))
     by_modern, by_plain = as_modern_message(name, value), as_plain_message(name, value)
     assert reading(by_plain, name) == reading(by_modern, name)
     if name == "content-disposition":
@@ -77,13 +77,13 @@ def every_character_in_every_place(name: str):
     return [shape.format(c=c) for shape in shapes for c in characters]
 
 
-@pytest.mark.parametrize("name", sorted(plain._PLAIN_MIME))
+@pytest.mark.parametrize("name", sorted(plain.PLAIN_MIME))
 def test_every_character_the_mime_grammars_accept_reads_as_the_modern_parser_reads_it(
     name: str,
 ) -> None:
     accepted = 0
     for value in every_character_in_every_place(name):
-        if plain._PLAIN_MIME[name].fullmatch(value):
+        if plain.PLAIN_MIME[name].fullmatch(value):
             accepted += 1
             by_modern, by_plain = as_modern_message(name, value), as_plain_message(name, value)
             assert reading(by_plain, name) == reading(by_modern, name), value
@@ -164,4 +164,4 @@ def test_a_sender_needing_the_full_parser_is_not_plain(value: str) -> None:
 def test_a_mime_value_with_encoded_words_comments_escapes_or_8bit_is_not_plain(
     name: str, value: str
 ) -> None:
-    assert not plain._PLAIN_MIME[name].fullmatch(value)
+    assert not plain.PLAIN_MIME[name].fullmatch(value)
