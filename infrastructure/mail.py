@@ -16,15 +16,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email import errors
-from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.policy import default
-from functools import lru_cache
 
 from infrastructure.html_text import html_to_text
 from infrastructure.mail_bounds import SIZE_FIELD, bounded, within_limits
-from infrastructure.mail_plain_headers import PlainMimeFirst, plain_sender, plain_text, unfolded
+from infrastructure.mail_plain_headers import HeadersReadOnce, plain_sender, plain_text, unfolded
 
 # What the stdlib header and MIME machinery raises on malformed input. Listed instead of a
 # bare ``Exception`` so real bugs in this module still surface.
@@ -42,7 +40,6 @@ _NOT_A_MESSAGE = (
 _TICKET_TOKEN = re.compile(r"\[#(\d{1,18})\]")
 _BRACKETED_ID = re.compile(r"<([^<>]*)>")
 _WIRE = default.clone(linesep="\r\n")  # RFC 5322 line endings, as on the wire
-_PLAIN_MIME_FIRST = PlainMimeFirst()
 
 
 @dataclass(frozen=True)
@@ -108,40 +105,12 @@ def ticket_number_in(subject: str) -> int | None:
 # Parsing and headers
 
 
-class _HeadersParsedOnce(HeaderRegistry):
-    """``policy.default`` parses a header's value anew each time it is read, and the
-    stdlib reads Content-Type again and again (the feed parser, ``get_body``,
-    ``iter_attachments``, ``get_content_type``): some 23 header parses for a plain
-    two-part message, six of them different, two thirds of its parsing time (issue 19).
-    One registry per message remembers each parse; header objects are never changed in
-    place (setting a header makes a new one), so handing the same one out is safe."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._parsed: dict[tuple[str, str], BaseHeader] = {}
-
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        return _header_class(name.lower())  # the stdlib builds a new class on every call
-
-    def __call__(self, name: str, value: str) -> BaseHeader:
-        header = self._parsed.get((name, value))
-        if header is None:
-            header = self._parsed[(name, value)] = super().__call__(name, value)
-        return header
-
-
-@lru_cache(maxsize=256)  # bounded: header names are the sender's to choose
-def _header_class(name: str) -> type[BaseHeader]:
-    return HeaderRegistry()[name]
-
-
 def _parse_message(raw: bytes) -> EmailMessage:
     if not raw.strip():
         raise InvalidEmail("message", "The email is empty.")
     # policy.default builds EmailMessage objects: get_body(), iter_attachments(), decoding.
-    # Its header registry is the message's own, so what it remembers goes with the message.
-    # Plain MIME values skip the registry altogether (mail_plain_headers.py).
-    policy = _PLAIN_MIME_FIRST.clone(header_factory=_HeadersParsedOnce())
+    # Its header registry is the message's own (mail_plain_headers.HeadersReadOnce).
+    policy = default.clone(header_factory=HeadersReadOnce())
     msg = BytesParser(policy=policy).parsebytes(raw)
     if not msg.keys() or any(isinstance(d, _NOT_A_MESSAGE) for d in msg.defects):
         raise InvalidEmail("message", "This is not an RFC 5322 email: no readable header section.")

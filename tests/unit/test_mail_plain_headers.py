@@ -34,7 +34,7 @@ def as_modern_message(name: str, value: str) -> Message:
 
 
 def as_plain_message(name: str, value: str) -> Message:
-    return as_read_under(plain.PlainMimeFirst(), name, value)
+    return as_read_under(default.clone(header_factory=plain.HeadersReadOnce()), name, value)
 
 
 def reading(message: Message, name: str) -> dict:
