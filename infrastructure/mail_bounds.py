@@ -61,8 +61,6 @@ _WANTED_FIELD = re.compile(rb"\n(" + b"|".join(_WANTED) + rb")[ \t]*:", re.IGNOR
 _RESCUE_SCAN_LIMIT = 10_000  # wanted-name matches looked at beyond the bounds
 _ENCODED_WORD = re.compile(rb"=\?[^?\s]*\?[bBqQ]\?[^?\s]*\?=")
 _FIELD_END = re.compile(rb"\n(?![ \t])")  # a line break not followed by a folded line
-# A field the header parser reads as one header: a name (the parser's headerRE), a colon,
-# then only folded lines, each ended by LF or CRLF.
 # Boundaries renamed per message, at most, and the size of message past which none is.
 _RENAMED_MAX = 8
 _RENAME_BYTES_MAX = 1024 * 1024
@@ -72,6 +70,8 @@ _LINE_BREAK = re.compile(r"\r|\n")
 _BOUNDARY_PARAM = b"boundary="
 _BEFORE_NAME = (b" ", b"\t", b";", b"\n")
 _VALUE_END = re.compile(rb"[; \t\r\n]|\Z")
+# A field the header parser reads as one header: a name (the parser's headerRE), a colon,
+# then only folded lines, each ended by LF or CRLF.
 _PLAIN_FIELD = re.compile(rb"[\x21-\x39\x3b-\x7e]+:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*")
 _BODY_TEXT = ("text/plain", "text/html")
 _WHITESPACE = (b" ", b"\t", b"\r", b"\n")

@@ -73,6 +73,12 @@ def every_character_in_every_place(name: str):
                                 "a{c} n=v", "a; n=v{c}", "a;{c}n=v"],
         "content-transfer-encoding": ["a{c}b", "ab{c}"],
     }[name]  # fmt: skip
+    return placed(shapes)
+
+
+def placed(shapes: list[str]) -> list[str]:
+    """Each shape with each printable ASCII character, a space, a tab or an encoded
+    word's ends in its place."""
     characters = [chr(code) for code in range(0x21, 0x7F)] + [" ", "\t", "=?", "?="]
     return [shape.format(c=c) for shape in shapes for c in characters]
 
@@ -96,9 +102,8 @@ def test_every_character_the_mime_grammars_accept_reads_as_the_modern_parser_rea
 def test_every_character_the_sender_grammar_accepts_gives_the_modern_parsers_address() -> None:
     shapes = ["A{c}b <a@b.c>", "A b{c} <a@b.c>", "A <a{c}b@c.d>", "A <ab@c{c}d>", "a{c}b@c.d",
               "ab@c{c}d", "{c}A <a@b.c>", "A <a@b.c>{c}", "A{c}<a@b.c>"]  # fmt: skip
-    characters = [chr(code) for code in range(0x21, 0x7F)] + [" ", "\t", "=?"]
     accepted = 0
-    for value in (shape.format(c=c) for shape in shapes for c in characters):
+    for value in placed(shapes):
         if plain.plain_sender(value) is not None:
             accepted += 1
             first = modern("From", value).addresses[0]
