@@ -175,17 +175,10 @@ class Intake:
         (a closed ticket, a forged id, a name further down the list, a [#number]) is left
         to ``_ticket_of_thread``."""
         for reference in inbound.references:
-            ours = parse_outbound_message_id(reference)
-            if ours is not None:
-                return _Named(ours[0], must_hold=ours[1])
-            key = self._key(inbound.channel, "message", reference)
-            if key is not None:
-                return _Named(key.ticket_id)
-        if inbound.conversation_id:
-            key = self._key(inbound.channel, "conversation", inbound.conversation_id)
-            if key is not None:
-                return _Named(key.ticket_id)
-        return None
+            named = self._name_of_reference(inbound.channel, reference)
+            if named is not None:
+                return named
+        return self._name_of_conversation(inbound)
 
     def _ticket_of_message(self, inbound: Inbound) -> UUID | None:
         if not inbound.message_id:
@@ -198,23 +191,32 @@ class Intake:
             found = self._ticket_of_reference(inbound.channel, reference)
             if found is not None:
                 return found
-        if inbound.conversation_id:
-            key = self._key(inbound.channel, "conversation", inbound.conversation_id)
-            if key is not None:
-                return self._ticket(key.ticket_id)
+        conversation = self._name_of_conversation(inbound)
+        if conversation is not None:
+            return self._ticket(conversation.ticket_id)
         if inbound.ticket_number is not None:
             return self._ticket_by_number(inbound)
         return None
 
     def _ticket_of_reference(self, channel: str, reference: str) -> Ticket | None:
+        named = self._name_of_reference(channel, reference)
+        ticket = None if named is None else self._ticket(named.ticket_id)
+        return ticket if ticket is not None and named.holds(ticket) else None
+
+    def _name_of_reference(self, channel: str, reference: str) -> _Named | None:
         ours = parse_outbound_message_id(reference)
         if ours is not None:
             # One of our replies: it names its ticket; trust it only if the ticket really
             # sent that message (ids are easy to forge, message ids are random).
-            ticket = self._ticket(ours[0])
-            return ticket if ticket is not None and ticket.has_message(ours[1]) else None
+            return _Named(ours[0], must_hold=ours[1])
         key = self._key(channel, "message", reference)
-        return None if key is None else self._ticket(key.ticket_id)
+        return None if key is None else _Named(key.ticket_id)
+
+    def _name_of_conversation(self, inbound: Inbound) -> _Named | None:
+        if not inbound.conversation_id:
+            return None
+        key = self._key(inbound.channel, "conversation", inbound.conversation_id)
+        return None if key is None else _Named(key.ticket_id)
 
     def _ticket_by_number(self, inbound: Inbound) -> Ticket | None:
         """A [#123] token counts only from the ticket's own customer: anyone can type a
@@ -275,9 +277,12 @@ class _Named:
     ticket_id: UUID
     must_hold: UUID | None = None  # one of our replies: the ticket must have sent it
 
+    def holds(self, ticket: Ticket) -> bool:
+        return self.must_hold is None or ticket.has_message(self.must_hold)
+
     def fits(self, ticket: Ticket) -> bool:
-        held = self.must_hold is None or ticket.has_message(self.must_hold)
-        return held and ticket.status != "closed"
+        """The ticket to append to: the one meant, and open to messages."""
+        return self.holds(ticket) and ticket.status != "closed"
 
 
 class _NotToAppend(Exception):
