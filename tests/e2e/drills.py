@@ -169,6 +169,15 @@ def eventually(check: Callable[[], Any], what: str, seconds: float = WAIT_SECOND
     raise AssertionError(f"not within {seconds} s: {what}")
 
 
+def health_is_ok(client: Api) -> bool:
+    """Whether /v1/health answers 200 "ok". Every answer must be a 200; "degraded" while
+    the projector catches up with what earlier tests on the shared server wrote (on a
+    loaded two-core machine it can be a moment over the lag bound) is waited out."""
+    response = client.get("/v1/health")
+    assert response.status_code == 200, response.text
+    return response.json()["status"] == "ok"
+
+
 def opened_tickets(reader: Api, run: str) -> Counter[tuple[int, str]]:
     """(request number, ticket id) of every ticket the log holds for this run, counted."""
     found: Counter[tuple[int, str]] = Counter()
