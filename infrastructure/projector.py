@@ -71,6 +71,8 @@ PACE_SECONDS = 0.05  # ATENDE_PROJECTOR_PACE_MS
 # events stream in (written at once when the log's head is reached).
 QUIET_TRACKING_SECONDS = 1.0
 RESTART_WAIT_SECONDS = 1.0
+# How soon the main thread runs a signal handler the kernel gave to another thread.
+MAIN_THREAD_WAKE_SECONDS = 0.5
 LOG_FAILURE_EVERY_SECONDS = 60.0
 
 # What a view's write raises for text its database cannot store: PostgreSQL refuses NUL
@@ -455,7 +457,12 @@ class Projector:
             "projector following %s; SLA clock, follow-up and router running",
             ", ".join(self.followers),
         )
-        stop.wait()
+        # Waits in slices: Python runs a signal's handler (which sets ``stop``) only in
+        # the main thread, between bytecodes, and the kernel may hand SIGTERM to another
+        # of this process's threads. Then nothing interrupts an endless wait, and the
+        # process would ignore SIGTERM until it was killed (seen once in CI).
+        while not stop.wait(MAIN_THREAD_WAKE_SECONDS):
+            pass
         self.scheduler.shutdown()
         self.clock.shutdown()
         for thread in threads:

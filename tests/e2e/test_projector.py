@@ -3,9 +3,14 @@ operator's rebuild, in a process of its own, ends where the projector did."""
 
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -38,6 +43,19 @@ def _position(atende) -> int:
     return atende.views["queue"].max_tracking_id(atende.tickets.name) or 0
 
 
+@contextmanager
+def _projector(env: dict[str, str], stderr=None) -> Iterator[subprocess.Popen]:
+    """`atende project` as a process, killed should the test fail before it stopped:
+    a projector left running would outlive its dropped schema."""
+    process = subprocess.Popen([str(BIN / "atende"), "project"], env=env, stderr=stderr)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def _wait_for(condition, seconds: float = 60.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -48,17 +66,17 @@ def _wait_for(condition, seconds: float = 60.0) -> None:
 def test_a_projector_killed_mid_backlog_resumes_and_matches_a_rebuild(backlog):
     atende, env = backlog
     head = atende.tickets.head_position()
-    projector = subprocess.Popen([str(BIN / "atende"), "project"], env=env)
-    _wait_for(lambda: _position(atende) > 0)
-    projector.send_signal(signal.SIGKILL)
-    projector.wait()
+    with _projector(env) as projector:
+        _wait_for(lambda: _position(atende) > 0)
+        projector.send_signal(signal.SIGKILL)
+        projector.wait()
     killed_at = _position(atende)
     assert 0 < killed_at < head, "the kill came too late to test anything"
 
-    projector = subprocess.Popen([str(BIN / "atende"), "project"], env=env)
-    _wait_for(lambda: _position(atende) == head)
-    projector.send_signal(signal.SIGTERM)
-    assert projector.wait(timeout=20) == 0
+    with _projector(env) as projector:
+        _wait_for(lambda: _position(atende) == head)
+        projector.send_signal(signal.SIGTERM)
+        assert projector.wait(timeout=20) == 0
     live = atende.views["queue"].rows()
     assert len(live) == BACKLOG_TICKETS
     rebuild(atende, "queue")
@@ -86,10 +104,10 @@ def test_the_operators_rebuild_in_a_fresh_process_matches_what_the_projector_bui
     # batch behind the next one's decoding).
     atende, tickets, env = customers_log
     head = atende.tickets.head_position()
-    projector = subprocess.Popen([str(BIN / "atende"), "project"], env=env)
-    _wait_for(lambda: _position(atende) == head)
-    projector.send_signal(signal.SIGTERM)
-    assert projector.wait(timeout=20) == 0
+    with _projector(env) as projector:
+        _wait_for(lambda: _position(atende) == head)
+        projector.send_signal(signal.SIGTERM)
+        assert projector.wait(timeout=20) == 0
     live = atende.views["queue"].rows()
     names = {row["id"]: row["requester_name"] for row in live}
     assert names[str(tickets[3])] == names[str(tickets[23])] == "[erased]"
@@ -103,3 +121,34 @@ def test_the_operators_rebuild_in_a_fresh_process_matches_what_the_projector_bui
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert f"queue: rebuilt to position {head}" in rebuilt.stderr
     assert atende.views["queue"].rows() == live
+
+
+# tgkill(2): a signal to one thread of a process. Python's signal module aims only at
+# threads of its own process (pthread_kill).
+SYS_TGKILL = {"x86_64": 234, "aarch64": 131}[os.uname().machine]
+
+
+def _signal_a_thread_other_than_main(pid: int, signum: int) -> None:
+    others = [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
+    assert others, "the projector runs no threads"
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.syscall(SYS_TGKILL, pid, others[0], signum) == 0, os.strerror(ctypes.get_errno())
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_log(request, tmp_path):
+    with fresh_database_url(request.param, tmp_path) as url:
+        bootstrap(settings_for(url)).close()  # the schema, as a deploy's migration leaves it
+        yield server_env(url, SECRET_KEY_TEXT)
+
+
+def test_the_projector_stops_on_sigterm_whichever_of_its_threads_the_kernel_hands_it_to(
+    empty_log, tmp_path: Path
+):
+    # The kernel may give a process's SIGTERM to any of its threads; Python runs the
+    # handler only in the main thread, once that thread runs again.
+    log = tmp_path / "projector.log"
+    with log.open("wb") as stderr, _projector(empty_log, stderr=stderr) as projector:
+        _wait_for(lambda: "projector following" in log.read_text())
+        _signal_a_thread_other_than_main(projector.pid, signal.SIGTERM)
+        assert projector.wait(timeout=20) == 0
