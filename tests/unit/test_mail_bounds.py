@@ -21,6 +21,7 @@ from infrastructure.mail_bounds import (
     MAX_PARTS,
     MAX_TEXT_BYTES,
     SIZE_FIELD,
+    _PartKind,
     _section_headers,
     bounded,
 )
@@ -264,3 +265,45 @@ _FIELD_BYTES = st.lists(
 def test_a_sections_fields_are_held_as_the_header_parser_holds_them(fields) -> None:
     parsed = BytesHeaderParser(policy=compat32).parsebytes(b"\n".join(fields))
     assert list(_section_headers(fields).raw_items()) == list(parsed.raw_items())
+
+
+# Fields a part's kind is read from, and others, as senders write them: a name, a colon
+# and a value, or the same pieces in any order.
+_KIND_PIECES = [b"Content-Type", b"content-TYPE", b"Content-Disposition",
+                b"Content-Transfer-Encoding", b"Received", b"X-Content-Type", b":", b": ", b" ",
+                b"\t", b"\r\n ", b"\r", b"\n", b"From ", b"multipart/mixed", b"text/html",
+                b"; boundary=B", b'; boundary="C"', b"attachment", b"inline", b"base64", b";",
+                b"\xe9"]  # fmt: skip
+_KIND_FIELD = st.one_of(
+    st.tuples(
+        st.sampled_from(_KIND_PIECES[:6]),
+        st.sampled_from([b":", b": ", b" :", b":\t"]),
+        st.lists(st.sampled_from(_KIND_PIECES[6:]), max_size=5).map(b"".join),
+    ).map(b"".join),
+    st.lists(st.sampled_from(_KIND_PIECES), min_size=1, max_size=8).map(b"".join),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_KIND_FIELD, max_size=5), st.sampled_from(["text/plain", "message/rfc822"]))
+@example([b"Received: x", b"Content-Type: text/html", b"content-type: multipart/mixed"],
+         "text/plain")  # fmt: skip
+@example([b"X-Content-Type: multipart/mixed; boundary=B", b"Content-Type: text/html"],
+         "text/plain")  # fmt: skip
+@example([b"Received: x", b"Content-Disposition: attachment", b"Content-Type: text/html"],
+         "text/plain")  # fmt: skip
+def test_a_parts_kind_is_what_the_header_parser_reads_from_all_its_fields(fields, default_type):
+    # The kind is read from the MIME fields alone when every field is plain.
+    parsed = BytesHeaderParser(policy=compat32).parsebytes(b"\n".join(fields))
+    parsed.set_default_type(default_type)
+    try:
+        expected = (
+            parsed.get_content_type(),
+            (parsed.get_boundary() or "").encode("ascii", "surrogateescape"),
+            str(parsed.get("content-transfer-encoding", "")).strip().lower(),
+            parsed.get_content_disposition() == "attachment",
+        )
+    except (ValueError, LookupError, TypeError, IndexError, AttributeError):
+        expected = (default_type, b"", "", False)
+    kind = _PartKind.of(fields, default_type)
+    assert (kind.content_type, kind.boundary, kind.encoding, kind.attachment) == expected
