@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
+
 
 class TicketNotFound(Exception):
     def __init__(self, ticket_id: UUID):
@@ -29,6 +31,16 @@ class StaleVersion(Exception):
 
 class ConcurrentWriteConflict(Exception):
     """Other writers kept changing the ticket while this command was retried."""
+
+
+class CompanionTaken(IntegrityError):
+    """A command's write was refused because an aggregate it was to start alongside the
+    ticket (a message's thread key) already exists: the same contact was stored before.
+    Not a race to retry: nothing of the write was stored, and reading again finds it."""
+
+    def __init__(self, aggregate_id: UUID):
+        super().__init__(f"aggregate {aggregate_id} already exists")
+        self.aggregate_id = aggregate_id
 
 
 class CalendarNotFound(Exception):

@@ -69,12 +69,12 @@ class Intake:
         contact wrote (released for a duplicate: nothing was written)."""
         inbound = known_by_conversation(without_controls(inbound))
         for attempt in range(ATTEMPTS):
-            # A contact naming no thread can only open a ticket, whose write carries this
-            # message's key: a second delivery collides there and writes nothing, and the
-            # next attempt finds it. So the first attempt does not ask (a read saved per
-            # new contact, issue 19); one naming a thread asks first, as an append of a
-            # duplicate would otherwise retry as a lost race.
-            seen = self._ticket_of_message(inbound) if attempt or _names_a_thread(inbound) else None
+            # Whatever the contact does (open a ticket, append to one, follow one up), its
+            # write carries this message's key: a second delivery collides there and
+            # writes nothing (an append is refused at once, CompanionTaken, not retried
+            # as a lost race), and the next attempt finds it. So the first attempt does
+            # not ask: a read saved per contact (issue 19).
+            seen = self._ticket_of_message(inbound) if attempt else None
             if seen is not None:
                 result = self.app.ticket_result(seen)
                 if idempotency is not None:
@@ -262,12 +262,6 @@ class Intake:
                 existing.move_to(ticket_id)
                 keys.append(existing)
         return keys
-
-
-def _names_a_thread(inbound: Inbound) -> bool:
-    return bool(
-        inbound.references or inbound.conversation_id or inbound.ticket_number is not None
-    )
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from application.assumed_reads import AssumedReads, StaleRead
 from application.customers import CustomerDirectory
 from application.errors import (
     AgentUnavailable,
+    CompanionTaken,
     ConcurrentWriteConflict,
     DuplicateExternalRef,
     StaleVersion,
@@ -349,6 +350,7 @@ class TicketApplication(Application[UUID]):
         read saved: a conflict with a later write retries on a fresh one all the same).
         """
         first = [loaded] if loaded is not None and loaded.id == ticket_id else []
+        starting: list[UUID] = []  # companions the last attempt's write was to start
 
         def attempt() -> CommandResult | Save[CommandResult]:
             ticket = first.pop() if first else self._ticket_to_change(ticket_id)
@@ -361,6 +363,7 @@ class TicketApplication(Application[UUID]):
                     self.idempotency.complete(outcome)
                 return self._result(ticket)
             others = companions(ticket) if companions else []
+            starting[:] = [other.id for other in others if _starts(other)]
 
             def write() -> CommandResult:
                 recordings = self.save_ticket(
@@ -372,6 +375,7 @@ class TicketApplication(Application[UUID]):
             return Save(write)
 
         def still_expected() -> None:
+            self._refuse_taken(starting)
             if expected_version is None:
                 return  # nothing to be stale against: apply the command again
             current = self.get_ticket(ticket_id).etag_version
@@ -386,6 +390,16 @@ class TicketApplication(Application[UUID]):
                 backoff_seconds=CONFLICT_BACKOFF_SECONDS,
                 on_conflict=still_expected,
             )
+
+    def _refuse_taken(self, starting: Sequence[UUID]) -> None:
+        """After a lost race: a companion the write was to start that exists now was not
+        a race on the ticket but the same contact stored before (its thread key). Applying
+        the command again would collide again, up to CONFLICT_RETRIES times; so it is
+        refused at once, and its caller reads what is stored (application/intake.py:
+        a reply is then not read for first, issue 19)."""
+        for aggregate_id in starting:
+            if self.events.recorder.select_events(aggregate_id, limit=1):
+                raise CompanionTaken(aggregate_id)
 
     def _ticket_to_change(self, ticket_id: UUID) -> Ticket:
         """The ticket as it is now, read with its SLA timers' new events, which the
@@ -539,6 +553,12 @@ def _ticket_of(domain_event: Any, kind: str) -> UUID | None:
         return domain_event.ticket_id  # companions' events (SLA, thread keys) name it
     timer = getattr(domain_event, "timer", None)
     return UUID(timer["ticket_id"]) if timer else None
+
+
+def _starts(aggregate: Any) -> bool:
+    """Whether saving the aggregate would start it: all its events are pending."""
+    pending = aggregate.pending_events
+    return bool(pending) and pending[0].originator_version == 1
 
 
 def _outcome(
