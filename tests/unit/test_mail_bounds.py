@@ -272,8 +272,9 @@ def test_a_sections_fields_are_held_as_the_header_parser_holds_them(fields) -> N
 _KIND_PIECES = [b"Content-Type", b"content-TYPE", b"Content-Disposition",
                 b"Content-Transfer-Encoding", b"Received", b"X-Content-Type", b":", b": ", b" ",
                 b"\t", b"\r\n ", b"\r", b"\n", b"From ", b"multipart/mixed", b"text/html",
-                b"; boundary=B", b'; boundary="C"', b"attachment", b"inline", b"base64", b";",
-                b"\xe9"]  # fmt: skip
+                b"; boundary=B", b'; boundary="C"', b"; BoundarY=D", b"; name*0=a",
+                b"; name*=x", b"; boundary*=utf-8''%C3%A9", b"*", b"attachment", b"inline",
+                b"base64", b";", b"\xe9"]  # fmt: skip
 _KIND_FIELD = st.one_of(
     st.tuples(
         st.sampled_from(_KIND_PIECES[:6]),
@@ -292,6 +293,8 @@ _KIND_FIELD = st.one_of(
          "text/plain")  # fmt: skip
 @example([b"Received: x", b"Content-Disposition: attachment", b"Content-Type: text/html"],
          "text/plain")  # fmt: skip
+@example([b"Content-Type: text/html; name*=x; name*0=y"], "text/plain")
+@example([b"Content-Type: text/html; boundary*=utf-8''%C3%A9"], "text/plain")
 def test_a_parts_kind_is_what_the_header_parser_reads_from_all_its_fields(fields, default_type):
     # The kind is read from the MIME fields alone when every field is plain.
     parsed = BytesHeaderParser(policy=compat32).parsebytes(b"\n".join(fields))
