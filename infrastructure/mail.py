@@ -22,7 +22,13 @@ from email.policy import default
 
 from infrastructure.html_text import html_to_text
 from infrastructure.mail_bounds import SIZE_FIELD, bounded, within_limits
-from infrastructure.mail_plain_headers import HeadersReadOnce, plain_sender, plain_text, unfolded
+from infrastructure.mail_plain_headers import (
+    HeadersReadOnce,
+    encoded_text,
+    plain_sender,
+    plain_text,
+    unfolded,
+)
 
 # What the stdlib header and MIME machinery raises on malformed input. Listed instead of a
 # bare ``Exception`` so real bugs in this module still surface.
@@ -131,7 +137,10 @@ def _decoded_header(msg: Message, name: str) -> str | None:
     raw = _raw_header(msg, name)
     if raw is None:
         return None
-    plain = plain_text(unfolded(raw))
+    text = unfolded(raw)
+    plain = plain_text(text)
+    if plain is None:
+        plain = encoded_text(text)
     if plain is not None:
         return plain
     try:
