@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 
 from application.errors import StaleVersion
+from application.intake import Inbound, Intake
+from domain.customer import Contact
 from interface.wiring import bootstrap
-from tests.integration.builders import AGENT, open_ticket
+from tests.integration.builders import AGENT, INTEGRATOR, open_ticket
 
 
 def _race(atende, settings, tid, commands, expected_version):
@@ -103,3 +106,48 @@ def test_a_command_given_a_ticket_read_before_another_write_retries_on_a_fresh_o
     stored = atende.tickets.get_ticket(tid)
     assert stored.version == 3 and sorted(stored.tags) == ["a", "b"]
     assert result.ticket.version == 3
+
+
+DELIVERERS = 4
+
+
+@pytest.mark.parametrize("kind", ["opened", "appended"])
+def test_one_email_delivered_by_several_processes_at_once_is_stored_once(atende, settings, kind):
+    # A mail relay retrying while the first delivery is still being stored: each write
+    # carries the message's thread key, and every write but one collides there (an append
+    # is refused at once, not retried as a lost race); the others answer "duplicate".
+    contact = Contact(name="Ana Race", email="ana.race@example.com")
+    first = Inbound("email", contact, "Sin conexión desde ayer", subject="Sin conexión",
+                    message_id="race-first@example.com")  # fmt: skip
+    delivered = first
+    if kind == "appended":
+        Intake(atende.tickets).receive(first, INTEGRATOR)
+        delivered = replace(first, text="Sigue igual", message_id="race-reply@example.com",
+                            references=("race-first@example.com",))  # fmt: skip
+    apps = [atende] + [bootstrap(settings) for _ in range(DELIVERERS - 1)]
+    together = threading.Barrier(DELIVERERS, timeout=10)
+    outcomes: list[object] = [None] * DELIVERERS
+
+    def deliver(i: int) -> None:
+        intake = Intake(apps[i].tickets)
+        together.wait()
+        try:
+            outcomes[i] = intake.receive(delivered, INTEGRATOR)
+        except Exception as error:  # noqa: BLE001 - the outcome is what the test inspects
+            outcomes[i] = error
+
+    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(DELIVERERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for other in apps[1:]:
+        other.close()
+
+    assert sorted(o.outcome for o in outcomes) == sorted(["duplicate"] * (DELIVERERS - 1) + [kind])
+    [ticket_id] = {o.result.ticket.id for o in outcomes}
+    stored = atende.tickets.get_ticket(ticket_id)
+    assert [m["external_id"] for m in stored.messages] == (
+        ["race-reply@example.com"] if kind == "appended" else []
+    )
+    assert stored.version == (1 if kind == "opened" else 2)
