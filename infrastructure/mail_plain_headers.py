@@ -152,9 +152,28 @@ class HeadersReadOnce(HeaderRegistry):
             if grammar is not None and grammar.fullmatch(value):
                 made = PlainMimeValue(value)
             else:
-                made = super().__call__(name, value)
+                made = self._parsed(name, value, mime=grammar is not None)
             self._made[(name, value)] = made
         return made
+
+
+    def _parsed(self, name: str, value: str, *, mime: bool) -> str:
+        try:
+            return super().__call__(name, value)
+        except _PARSER_FAILURES:
+            if not mime:
+                raise  # read after parsing, where intake falls back to the raw text
+            # The modern parser should note a defect in any value, yet fails on some
+            # (CPython 3.11: "text/plain;e*" ends in an IndexError inside get_parameter)
+            # while the feed parser is reading the message: every such mail was a 500.
+            # Read as its text instead, as the stdlib's string reads (get_content_type,
+            # get_param) take any value; a content type they cannot read is text/plain.
+            return PlainMimeValue(value)
+
+
+# What the modern header parser raises on values it fails on, where it should only note a
+# defect: bugs of the stdlib, met by hostile mail (infrastructure/mail.py lists the same).
+_PARSER_FAILURES = (ValueError, LookupError, TypeError, IndexError, AttributeError)
 
 
 @lru_cache(maxsize=256)  # bounded: header names are the sender's to choose

@@ -44,3 +44,17 @@ def test_every_hostile_shape_at_the_size_limit_opens_a_ticket_from_its_sender(ap
     ticket = api.get(f"/v1/tickets/{doc['id']}").json()
     assert ticket["requester"]["email"] == sender
     assert len(ticket["description"].encode()) <= 64 * 1024
+
+
+@pytest.mark.parametrize(
+    "field",
+    [b"Content-Type: text/plain;e*", b'Content-type:"";e*', b"Content-Disposition: inline;e*"],
+)
+def test_a_mime_value_the_stdlib_parser_crashes_on_still_opens_a_ticket(api: Api, field: bytes):
+    # CPython 3.11's header parser raises IndexError on a parameter ending in "*": the
+    # mail was a 500 and was lost; it is read as text, as the parameter were not there.
+    sender = f"hostil-{uuid.uuid4().hex[:8]}@example.com"
+    raw = b"From: %s\r\n%s\r\n\r\nSin internet desde ayer.\r\n" % (sender.encode(), field)
+    doc = received(post_email(api, raw), 201, "opened")
+    assert doc["requester"]["email"] == sender
+    assert doc["description"] == "Sin internet desde ayer."
