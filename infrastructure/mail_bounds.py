@@ -175,20 +175,22 @@ class _Walk:
 
     def field(self, start: int, end: int, name: bytes) -> tuple[bytes, str | None]:
         """The field cut to its bounds, and a note when it was."""
-        label = name.decode("ascii", "replace") or "(unnamed)"
         cut = min(end, start + MAX_FIELD_BYTES)
         value = self.raw[start:cut]
         if value.endswith(b"\r"):
             value = value[:-1]  # the line break's; fields are joined again with their own
-        # Only the first words are looked at: a match object for each of 600,000 words in a
-        # 10 MiB header would itself cost most of a second.
-        words = list(islice(_ENCODED_WORD.finditer(value), MAX_ENCODED_WORDS + 1))
-        if len(words) > MAX_ENCODED_WORDS:
-            beyond = self.raw.count(b"=?", start + words[MAX_ENCODED_WORDS].start(), end)
-            note = f"{beyond} encoded words of header {label}"
-            return value[: words[MAX_ENCODED_WORDS - 1].end()], note
+        # Each encoded word starts at an "=?" of its own: a field with no more of those
+        # than the bound has no more words, and most have none (no regex scan then).
+        if value.count(b"=?") > MAX_ENCODED_WORDS:
+            # Only the first words are looked at: a match object for each of 600,000
+            # words in a 10 MiB header would itself cost most of a second.
+            words = list(islice(_ENCODED_WORD.finditer(value), MAX_ENCODED_WORDS + 1))
+            if len(words) > MAX_ENCODED_WORDS:
+                beyond = self.raw.count(b"=?", start + words[MAX_ENCODED_WORDS].start(), end)
+                note = f"{beyond} encoded words of header {_label(name)}"
+                return value[: words[MAX_ENCODED_WORDS - 1].end()], note
         if cut < end:
-            return value, f"header {label} beyond {MAX_FIELD_BYTES} bytes"
+            return value, f"header {_label(name)} beyond {MAX_FIELD_BYTES} bytes"
         return value, None
 
     # Bodies
@@ -471,6 +473,10 @@ def _fields(raw: bytes, start: int, end: int):
 def _field_end(raw: bytes, start: int, end: int) -> int:
     found = _FIELD_END.search(raw, start, end)
     return found.start() if found else end
+
+
+def _label(name: bytes) -> str:
+    return name.decode("ascii", "replace") or "(unnamed)"
 
 
 def _name(raw: bytes, start: int, end: int) -> bytes:
