@@ -125,14 +125,17 @@ def test_the_operators_rebuild_in_a_fresh_process_matches_what_the_projector_bui
 
 # tgkill(2): a signal to one thread of a process. Python's signal module aims only at
 # threads of its own process (pthread_kill).
-SYS_TGKILL = {"x86_64": 234, "aarch64": 131}[os.uname().machine]
+SYS_TGKILL = {"x86_64": 234, "aarch64": 131}
 
 
 def _signal_a_thread_other_than_main(pid: int, signum: int) -> None:
+    machine = os.uname().machine
+    assert machine in SYS_TGKILL, f"tgkill's system call number on {machine} is not known here"
     others = [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
     assert others, "the projector runs no threads"
     libc = ctypes.CDLL(None, use_errno=True)
-    assert libc.syscall(SYS_TGKILL, pid, others[0], signum) == 0, os.strerror(ctypes.get_errno())
+    sent = libc.syscall(SYS_TGKILL[machine], pid, others[0], signum)
+    assert sent == 0, os.strerror(ctypes.get_errno())
 
 
 @pytest.fixture(params=BACKENDS)
