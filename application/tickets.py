@@ -415,7 +415,7 @@ class TicketApplication(Application[UUID]):
         refused at once, and its caller reads what is stored (application/intake.py:
         a reply is then not read for first, issue 19)."""
         for aggregate_id in starting:
-            if self.events.recorder.select_events(aggregate_id, limit=1):
+            if self.exists(aggregate_id):
                 raise CompanionTaken(aggregate_id)
 
     def _ticket_to_change(self, ticket_id: UUID) -> Ticket:

@@ -23,6 +23,7 @@ from email.policy import default
 from infrastructure.html_text import html_to_text
 from infrastructure.mail_bounds import SIZE_FIELD, bounded, within_limits
 from infrastructure.mail_plain_headers import (
+    PARSER_FAILURES,
     HeadersReadOnce,
     encoded_text,
     plain_sender,
@@ -32,7 +33,7 @@ from infrastructure.mail_plain_headers import (
 
 # What the stdlib header and MIME machinery raises on malformed input. Listed instead of a
 # bare ``Exception`` so real bugs in this module still surface.
-_MALFORMED = (errors.MessageError, ValueError, LookupError, TypeError, IndexError, AttributeError)
+_MALFORMED = (errors.MessageError, *PARSER_FAILURES)
 
 # Defects meaning the header section itself could not be read, i.e. the bytes are not a
 # message at all (plain text, binary, a body without headers...).

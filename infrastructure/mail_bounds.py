@@ -344,7 +344,10 @@ class _PartKind:
         the modern one is not, and only these four facts are needed."""
         try:
             read = _kind_fields(fields)
-            headers = _section_headers(read)
+            if read is None:  # not all plain: the parser reads them all
+                read, headers = fields, _section_headers(fields)
+            else:
+                headers = _held_as_parsed(read)
             headers.set_default_type(default_type)
             boundary = (headers.get_boundary() if _may_name_a_boundary(read) else None) or ""
             return cls(
@@ -409,14 +412,14 @@ def _with_boundary(fields: list[bytes], boundary: bytes, new: bytes) -> list[byt
     return None
 
 
-def _kind_fields(fields: list[bytes]) -> list[bytes]:
+def _kind_fields(fields: list[bytes]) -> list[bytes] | None:
     """The fields ``_PartKind.of`` reads its facts from, when every field is plain: then a
     field's name is all before its first colon, and the parser's reads of these names see
     these fields alone. The others (From, Received, DKIM-Signature...) were each decoded
     and stored for nothing: a fifth of the bounds walk of an ordinary message (issue 19).
-    All of them otherwise, for the parser to split as it does."""
+    None otherwise: all of them go to the parser, to split as it does."""
     if not all(_PLAIN_FIELD.fullmatch(one) for one in fields):
-        return fields
+        return None
     return [one for one in fields if one[: one.find(b":")].lower() in _KIND_NAMES]
 
 
@@ -438,6 +441,11 @@ def _section_headers(fields: list[bytes]) -> Message:
     parser may read differently, goes to the parser."""
     if not all(_PLAIN_FIELD.fullmatch(one) for one in fields):
         return BytesHeaderParser(policy=compat32).parsebytes(b"\n".join(fields))
+    return _held_as_parsed(fields)
+
+
+def _held_as_parsed(fields: list[bytes]) -> Message:
+    """Plain fields (``_PLAIN_FIELD``, checked by the caller) as the parser holds them."""
     headers = Message(policy=compat32)
     for one in fields:
         lines = one.decode("ascii", "surrogateescape").split("\n")

@@ -160,7 +160,7 @@ class HeadersReadOnce(HeaderRegistry):
     def _parsed(self, name: str, value: str, *, mime: bool) -> str:
         try:
             return super().__call__(name, value)
-        except _PARSER_FAILURES:
+        except PARSER_FAILURES:
             if not mime:
                 raise  # read after parsing, where intake falls back to the raw text
             # The modern parser should note a defect in any value, yet fails on some
@@ -172,8 +172,9 @@ class HeadersReadOnce(HeaderRegistry):
 
 
 # What the modern header parser raises on values it fails on, where it should only note a
-# defect: bugs of the stdlib, met by hostile mail (infrastructure/mail.py lists the same).
-_PARSER_FAILURES = (ValueError, LookupError, TypeError, IndexError, AttributeError)
+# defect: bugs of the stdlib, met by hostile mail (infrastructure/mail.py adds its own
+# errors to these).
+PARSER_FAILURES = (ValueError, LookupError, TypeError, IndexError, AttributeError)
 
 
 @lru_cache(maxsize=256)  # bounded: header names are the sender's to choose
