@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -29,7 +28,7 @@ from infrastructure.access_log_chain import (
     legacy_break,
     row_seal,
 )
-from infrastructure.group_commit import GroupCommit
+from infrastructure.group_commit import BatchedGroupCommit
 from infrastructure.sql import SqlDatabase
 
 ACCESS_LOG = "history_reads"
@@ -58,6 +57,10 @@ _COLUMNS = (
     "ticket_ids"
 )
 _SEALED = ", ".join(SEALED_COLUMNS)
+_INSERT = (
+    f"INSERT INTO {{t}} ({_SEALED}, seal) VALUES "
+    f"({', '.join(':' + c for c in SEALED_COLUMNS)}, :seal)"
+)
 
 
 class ChainTampered(RuntimeError):
@@ -79,8 +82,9 @@ class AccessLog:
         # SQLite behind the database's one write lock, on PostgreSQL behind the head's row
         # lock, a commit each, half a queue page's time. The reads a process has waiting
         # share one transaction and one commit instead (infrastructure/group_commit.py),
-        # the chain extended row after row inside it, each in a savepoint of its own.
-        self._appends = GroupCommit("access_log", db.transaction)
+        # and one read and one write of the chain's head: the rows are chained in memory
+        # and inserted together.
+        self._appends = BatchedGroupCommit("access_log", db.transaction, self._append_rows)
 
     def create_table(self) -> None:
         self.db.create_tables([s.format(t=self.t, name=ACCESS_LOG, ends=self.ends) for s in CREATE])
@@ -127,20 +131,21 @@ class AccessLog:
             "item_count": count,
             "ticket_ids": " ".join(named) if named else None,
         }
-        self._appends.run(partial(self._append, row))
+        self._appends.run(row)
 
-    def _append(self, row: dict[str, Any], cursor: Any) -> None:
+    def _append_rows(self, rows: list[dict[str, Any]], cursor: Any) -> list[None]:
         head = self._end(cursor, HEAD, lock=True)
-        row = {**row, "at": time.time(), "seq": head.seq + 1, "prev_seal": head.seal}
-        seal = row_seal(self.key, [row[c] for c in SEALED_COLUMNS])
+        seq, seal = head.seq, head.seal
+        sealed = []
+        for row in rows:
+            seq += 1
+            values = {**row, "at": time.time(), "seq": seq, "prev_seal": seal}
+            seal = row_seal(self.key, [values[c] for c in SEALED_COLUMNS])
+            sealed.append({**values, "seal": seal})
         with self.db.pipeline(cursor) as batch:
-            self.db.execute(
-                batch,
-                f"INSERT INTO {self.t} ({_SEALED}, seal) VALUES "
-                f"({', '.join(':' + c for c in SEALED_COLUMNS)}, :seal)",
-                {**row, "seal": seal},
-            )
-            self._write_end(batch, End(HEAD, row["seq"], seal))
+            self.db.executemany(batch, _INSERT.format(t=self.t), sealed)
+            self._write_end(batch, End(HEAD, seq, seal))
+        return [None] * len(rows)
 
     def purge(self, cutoff: float) -> int:
         """Delete the rows recorded before ``cutoff`` (the chain's oldest), and mark the

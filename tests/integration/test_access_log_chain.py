@@ -8,12 +8,15 @@ from __future__ import annotations
 import itertools
 import threading
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from uuid import uuid4
 
 import falcon.testing
 import pytest
+from eventsourcing.persistence import IntegrityError
 
+from domain.actor import Actor
 from infrastructure.access_log import ACCESS_LOG, ENDS, ChainTampered
 from infrastructure.retention import purge_access_log
 from interface.container import Atende
@@ -21,6 +24,7 @@ from interface.http.app import create_app
 from interface.wiring import bootstrap
 from tests.integration.builders import AGENT, agent_token, open_ticket
 from tests.integration.group_commits import transactions_writing_queued
+from tests.integration.sql_trace import counting, observe_connections  # noqa: F401
 
 ROUTE = "/v1/tickets/{ticket_id:uuid}"
 # Purges here name their cutoff as ``now``: nothing is kept past it.
@@ -198,5 +202,48 @@ def test_reads_waiting_for_the_log_together_share_one_commit_and_keep_the_chain(
     assert transactions_writing_queued(atende.access_log._appends, writers) == 1
     rows = chain(atende)
     assert [row["seq"] for row in rows] == [1, 2, 3, 4, 5]
+    assert all(b["prev_seal"] == a["seal"] for a, b in itertools.pairwise(rows))
+    assert first_break(atende) is None
+
+
+def test_reads_waiting_for_the_log_together_read_and_write_the_chains_head_once(
+    observe_connections,  # noqa: F811
+    atende,
+):
+    # The batch's rows are chained in memory: one locked read of the head before them,
+    # one write of it after, where each row used to read and write it (issue 19).
+    read_tickets(atende, 1)  # the tables' first use, outside the count
+    writers = [lambda: read_tickets(atende, 1) for _ in range(5)]
+    with counting() as cost:
+        assert transactions_writing_queued(atende.access_log._appends, writers) == 1
+    head_reads = [s for s in cost.statements if s.lstrip().startswith("SELECT") and ENDS in s]
+    assert len(head_reads) == 1, cost.shapes
+    assert cost.shapes[f"UPDATE {ENDS}"] == 1, cost.shapes
+    assert cost.shapes[f"INSERT {ACCESS_LOG}"] == 5, cost.shapes
+    assert [row["seq"] for row in chain(atende)] == [1, 2, 3, 4, 5, 6]
+    assert first_break(atende) is None
+
+
+def test_a_read_whose_row_cannot_be_written_fails_alone_and_its_batch_commits(atende):
+    # A batch is written together; when that fails, each row is written again alone, so
+    # the read that cannot be logged fails and the others answer, logged, in order.
+    unnamed = Actor(id="nameless", name=None, role="agent")  # principal_name is NOT NULL
+    outcomes: dict[str, BaseException | None] = {}
+
+    def read_as(actor: Actor, label: str) -> None:
+        try:
+            atende.access_log.record(actor, ROUTE, "ticket", ticket_id=uuid4())
+            outcomes[label] = None
+        except Exception as error:  # noqa: BLE001 - the outcome under test
+            outcomes[label] = error
+
+    writers = [partial(read_as, AGENT if n != 2 else unnamed, f"read {n}") for n in range(5)]
+    transactions = transactions_writing_queued(atende.access_log._appends, writers)
+    assert transactions == 1 + 5  # the batch, rolled back; then each row alone
+    assert isinstance(outcomes.pop("read 2"), IntegrityError)
+    assert set(outcomes.values()) == {None}
+    rows = chain(atende)
+    assert [row["seq"] for row in rows] == [1, 2, 3, 4]
+    assert {row["principal_id"] for row in rows} == {AGENT.id}
     assert all(b["prev_seal"] == a["seal"] for a, b in itertools.pairwise(rows))
     assert first_break(atende) is None
