@@ -84,7 +84,8 @@ class AccessLog:
         # share one transaction and one commit instead (infrastructure/group_commit.py),
         # and one read and one write of the chain's head: the rows are chained in memory
         # and inserted together.
-        self._appends = BatchedGroupCommit("access_log", db.transaction, self._append_rows)
+        transaction = db.pipelined_connection if db.is_postgres else db.transaction
+        self._appends = BatchedGroupCommit("access_log", transaction, self._append_rows)
 
     def create_table(self) -> None:
         self.db.create_tables([s.format(t=self.t, name=ACCESS_LOG, ends=self.ends) for s in CREATE])
@@ -133,8 +134,32 @@ class AccessLog:
         }
         self._appends.run(row)
 
-    def _append_rows(self, rows: list[dict[str, Any]], cursor: Any) -> list[None]:
-        head = self._end(cursor, HEAD, lock=True)
+    def _append_rows(self, rows: list[dict[str, Any]], handle: Any) -> list[None]:
+        """Append ``rows`` in one transaction: ``handle`` is a cursor in a transaction
+        (SQLite) or a connection in pipeline mode (PostgreSQL)."""
+        if self.db.is_postgres:
+            return self._append_rows_pipelined(rows, handle)
+        sealed, head = self._chained(rows, self._end(handle, HEAD, lock=True))
+        self._insert(handle, sealed, head)
+        return [None] * len(rows)
+
+    def _append_rows_pipelined(self, rows: list[dict[str, Any]], conn: Any) -> list[None]:
+        """PostgreSQL: two round trips, the head's row lock held across one answer:
+        BEGIN and the locked read of the head; then the rows, the head and COMMIT. The
+        library's transaction() would add a round trip for BEGIN and one for COMMIT,
+        that one under the lock. If anything fails, the transaction is left open and the
+        pool rolls it back as the connection comes back to it."""
+        with conn.cursor() as cursor:
+            cursor.execute("BEGIN")
+            head = self._end(cursor, HEAD, lock=True)
+        sealed, head = self._chained(rows, head)
+        with conn.cursor() as cursor:
+            self._insert(cursor, sealed, head)
+            cursor.execute("COMMIT")
+        return [None] * len(rows)
+
+    def _chained(self, rows: list[dict[str, Any]], head: End) -> tuple[list[dict], End]:
+        """The rows sealed and chained after ``head``, and the head after them."""
         seq, seal = head.seq, head.seal
         sealed = []
         for row in rows:
@@ -142,10 +167,11 @@ class AccessLog:
             values = {**row, "at": time.time(), "seq": seq, "prev_seal": seal}
             seal = row_seal(self.key, [values[c] for c in SEALED_COLUMNS])
             sealed.append({**values, "seal": seal})
-        with self.db.pipeline(cursor) as batch:
-            self.db.executemany(batch, _INSERT.format(t=self.t), sealed)
-            self._write_end(batch, End(HEAD, seq, seal))
-        return [None] * len(rows)
+        return sealed, End(HEAD, seq, seal)
+
+    def _insert(self, cursor: Any, sealed: list[dict[str, Any]], head: End) -> None:
+        self.db.executemany(cursor, _INSERT.format(t=self.t), sealed)
+        self._write_end(cursor, head)
 
     def purge(self, cutoff: float) -> int:
         """Delete the rows recorded before ``cutoff`` (the chain's oldest), and mark the

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
+from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
 from infrastructure.sqlite_lock import sqlite_write_lock
@@ -89,6 +90,22 @@ class SqlDatabase:
         assert self.is_postgres, "SQLite writes take the write lock: use transaction()"
         with self.datastore.get_connection() as conn, conn.cursor() as cursor:
             yield cursor
+
+    @contextmanager
+    def pipelined_connection(self) -> Iterator[Any]:
+        """PostgreSQL: a connection in pipeline mode, for a writer that sends BEGIN and
+        COMMIT itself in the same flushes as its statements (each costs a round trip of
+        its own through transaction()). A transaction it leaves open, on an error, is
+        rolled back here (the pool would too, but with a warning in the log)."""
+        assert self.is_postgres, "SQLite writes take the write lock: use transaction()"
+        with self.datastore.get_connection() as conn:
+            try:
+                with conn.pipeline():
+                    yield conn
+            except BaseException:
+                if conn.info.transaction_status != TransactionStatus.IDLE:
+                    conn.rollback()
+                raise
 
     def execute(self, cursor: Any, statement: str, params: dict[str, Any] | None = None) -> None:
         cursor.execute(self._adapt(statement), params or {})

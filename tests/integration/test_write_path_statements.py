@@ -80,6 +80,12 @@ BUDGET = {
     # refused at once (CompanionTaken: the key exists), the key is read, and the ticket
     # answered. Retried as a lost race, with backoff, the write collided again and again
     # (measured: SQLite 48 statements, PostgreSQL 103 statements in 55 round trips).
+    # A queue page (GET /v1/queue): its one read, and the access-log row it leaves, a
+    # write: the chain's head read under its lock, the row, the head. On PostgreSQL,
+    # BEGIN rides with the head's read and COMMIT with the writes (session 32: 5 round
+    # trips -> 3, two of them under the head's row lock -> one).
+    ("sqlite", "queue read"): {"statements": 6},
+    ("postgres", "queue read"): {"statements": 6, "round_trips": 3},
     ("sqlite", "email reply again"): {"statements": 15},
     ("postgres", "email reply again"): {"statements": 15, "round_trips": 12},
 }
@@ -187,3 +193,17 @@ def test_a_reply_delivered_again_is_refused_at_its_first_write(backend, client):
     with counting() as cost:
         post(_email(WARM_UP, in_reply_to=f"budget-{WARM_UP}-n@example.com"), 200)
     _within_budget(backend, "email reply again", cost)
+
+
+def test_a_queue_read_and_its_access_log_row_stay_within_their_statement_budget(
+    backend, client, atende
+):
+    _create(client)
+    for _ in range(WARM_UP):
+        assert client.simulate_get("/v1/queue").status_code == 200
+    with counting() as cost:
+        answer = client.simulate_get("/v1/queue")
+        assert answer.status_code == 200, answer.text
+    _within_budget(backend, "queue read", cost)
+    logged = atende.access_log.reads(ticket_id=None, principal_id=None, after=None, limit=100)
+    assert [row["route"] for row in logged] == ["/v1/queue"] * (WARM_UP + 1)
