@@ -147,8 +147,8 @@ class AccessLog:
         """PostgreSQL: two round trips, the head's row lock held across one answer:
         BEGIN and the locked read of the head; then the rows, the head and COMMIT. The
         library's transaction() would add a round trip for BEGIN and one for COMMIT,
-        that one under the lock. If anything fails, the transaction is left open and the
-        pool rolls it back as the connection comes back to it."""
+        that one under the lock. If anything fails, the transaction left open is rolled
+        back by ``pipelined_connection``."""
         with conn.cursor() as cursor:
             cursor.execute("BEGIN")
             head = self._end(cursor, HEAD, lock=True)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 from psycopg.pq import TransactionStatus
@@ -96,7 +97,8 @@ class SqlDatabase:
         """PostgreSQL: a connection in pipeline mode, for a writer that sends BEGIN and
         COMMIT itself in the same flushes as its statements (each costs a round trip of
         its own through transaction()). A transaction it leaves open, on an error, is
-        rolled back here (the pool would too, but with a warning in the log)."""
+        rolled back here (the pool would too, but with a warning in the log); one that
+        cannot be, on a broken connection, is left to the pool, which discards it."""
         assert self.is_postgres, "SQLite writes take the write lock: use transaction()"
         with self.datastore.get_connection() as conn:
             try:
@@ -104,7 +106,8 @@ class SqlDatabase:
                     yield conn
             except BaseException:
                 if conn.info.transaction_status != TransactionStatus.IDLE:
-                    conn.rollback()
+                    with suppress(psycopg.Error):  # the error that got here is the one raised
+                        conn.rollback()
                 raise
 
     def execute(self, cursor: Any, statement: str, params: dict[str, Any] | None = None) -> None:
