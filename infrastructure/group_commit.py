@@ -14,9 +14,10 @@ gather a batch: batches form only from writes that were queued anyway.
 
 ``Turns`` is the queue and the turn-taking; ``GroupCommit`` writes a batch with a savepoint
 a write (SQLite's event writes, and the key inserts on both databases);
-``BatchedGroupCommit`` writes a batch in one go (the access-log appends on both
-databases). PostgreSQL's event writes are batched otherwise
-(infrastructure/postgres_group_commit.py).
+``OptimisticTurns`` writes a batch in one go and, when the database refuses it, each of
+its writes alone; so are written the access-log appends on both databases
+(``BatchedGroupCommit``) and PostgreSQL's event writes (infrastructure/
+postgres_group_commit.py).
 """
 
 from __future__ import annotations
@@ -138,14 +139,50 @@ class GroupCommit(Turns):
                 write.done = True
 
 
-class BatchedGroupCommit(GroupCommit):
-    """A group commit for writes that cost less written together than one after another
-    (``write_all(works, cursor)``, which returns each one's result in order): the access
-    log's rows share one read and one write of the chain's head instead of one each.
+class OptimisticTurns(Turns):
+    """Turns whose batch is written in one go, with no savepoint a write, by
+    ``_write_batch(works)`` (each write's result, in order). When the batch fails with an
+    error ``_redo_alone`` accepts, it was rolled back as a whole and each of its writes is
+    made again alone, as if there had been no batch, so each is answered as itself; any
+    other error is every write's."""
 
-    A batch that fails is written again one write at a time, each in a transaction of
-    its own, so a write that cannot be written still fails alone and the others commit.
-    """
+    def _write_batch(self, works: list[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def _redo_alone(self, error: Exception) -> bool:
+        return True
+
+    def _commit(self, batch: list[QueuedWrite]) -> None:
+        try:
+            try:
+                results = self._write_batch([queued.work for queued in batch])
+            except Exception as error:
+                if len(batch) == 1 or not self._redo_alone(error):
+                    raise
+                self._each_alone(batch)
+            else:
+                for queued, result in zip(batch, results, strict=True):
+                    queued.result = result
+        except BaseException as error:  # noqa: BLE001 - re-raised on exit (share_failure)
+            share_failure(batch, error)
+        finally:
+            for queued in batch:
+                queued.done = True
+
+    def _each_alone(self, batch: list[QueuedWrite]) -> None:
+        for queued in batch:
+            try:
+                queued.result = self._write_batch([queued.work])[0]
+            except Exception as error:  # noqa: BLE001 - handed to the write's own request
+                queued.error = error
+
+
+class BatchedGroupCommit(OptimisticTurns):
+    """A group commit for writes that cost less written together than one after another
+    (``write_all(works, cursor)`` in ``transaction()``, which returns each one's result
+    in order): the access log's rows share one read and one write of the chain's head
+    instead of one each. A batch that fails is written again one write at a time, so a
+    write that cannot be written fails alone and the others commit."""
 
     def __init__(
         self,
@@ -153,35 +190,13 @@ class BatchedGroupCommit(GroupCommit):
         transaction: Callable[[], AbstractContextManager[Any]],
         write_all: Callable[[list[Any], Any], list[Any]],
     ):
-        super().__init__(queue, transaction)
+        super().__init__(queue)
+        self._transaction = transaction
         self._write_all = write_all
 
-    def _commit(self, batch: list[QueuedWrite]) -> None:
-        try:
-            try:
-                self._write_together(batch)
-            except Exception:  # each write is tried again alone below
-                if len(batch) == 1:
-                    raise
-                for write in batch:
-                    self._write_alone(write)
-        except BaseException as error:  # noqa: BLE001 - re-raised on exit (share_failure)
-            share_failure(batch, error)
-        finally:
-            for write in batch:
-                write.done = True
-
-    def _write_together(self, batch: list[QueuedWrite]) -> None:
+    def _write_batch(self, works: list[Any]) -> list[Any]:
         with self._transaction() as cursor:
-            results = self._write_all([write.work for write in batch], cursor)
-        for write, result in zip(batch, results, strict=True):
-            write.result = result
-
-    def _write_alone(self, write: QueuedWrite) -> None:
-        try:
-            self._write_together([write])
-        except Exception as error:  # noqa: BLE001 - handed to the write's own request
-            write.error = error
+            return self._write_all(works, cursor)
 
 
 def share_failure(batch: list[QueuedWrite], error: BaseException) -> None:

@@ -39,7 +39,7 @@ from eventsourcing.persistence import (
 )
 
 from application.assumed_reads import StaleRead
-from infrastructure.group_commit import QueuedWrite, Turns, share_failure
+from infrastructure.group_commit import OptimisticTurns, QueuedWrite
 from infrastructure.sql import as_uuid
 
 # What the database's refusal of a batch looks like: the batch is redone write by write.
@@ -67,7 +67,7 @@ class EventWrite:
         return set(self.assumed or ())
 
 
-class PostgresGroupCommit(Turns):
+class PostgresGroupCommit(OptimisticTurns):
     """Runs ``write(writes)``, which writes a batch in one transaction and returns each
     write's positions, for the event writes a process has queued."""
 
@@ -91,28 +91,8 @@ class PostgresGroupCommit(Turns):
             assumed |= write.assumes
         return taken, left
 
-    def _commit(self, batch: list[QueuedWrite]) -> None:
-        try:
-            try:
-                positions = self._write([queued.work for queued in batch])
-            except _LOST:
-                raise
-            except _REFUSALS:
-                if len(batch) == 1:
-                    raise
-                self._each_alone(batch)
-            else:
-                for queued, its_positions in zip(batch, positions, strict=True):
-                    queued.result = its_positions
-        except BaseException as error:  # noqa: BLE001 - re-raised on exit (share_failure)
-            share_failure(batch, error)
-        finally:
-            for queued in batch:
-                queued.done = True
+    def _write_batch(self, works: list[EventWrite]) -> list[list[int]]:
+        return self._write(works)
 
-    def _each_alone(self, batch: list[QueuedWrite]) -> None:
-        for queued in batch:
-            try:
-                queued.result = self._write([queued.work])[0]
-            except Exception as error:  # noqa: BLE001 - handed to the write's own request
-                queued.error = error
+    def _redo_alone(self, error: Exception) -> bool:
+        return isinstance(error, _REFUSALS) and not isinstance(error, _LOST)

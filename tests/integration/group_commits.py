@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from infrastructure.group_commit import GroupCommit, Turns
+from infrastructure.group_commit import BatchedGroupCommit, GroupCommit, Turns
 
 QUEUE_SECONDS = 10.0
 
@@ -27,7 +27,9 @@ def queued_all_at_once(group: Turns, writers: list[Callable[[], None]]) -> None:
         thread.join(QUEUE_SECONDS)
 
 
-def transactions_writing_queued(group: GroupCommit, writers: list[Callable[[], None]]) -> int:
+def transactions_writing_queued(
+    group: GroupCommit | BatchedGroupCommit, writers: list[Callable[[], None]]
+) -> int:
     """How many transactions wrote the writers, queued up all at once."""
     transactions = []
     open_transaction = group._transaction
