@@ -84,8 +84,11 @@ class AccessLog:
         # share one transaction and one commit instead (infrastructure/group_commit.py),
         # and one read and one write of the chain's head: the rows are chained in memory
         # and inserted together.
-        transaction = db.pipelined_connection if db.is_postgres else db.transaction
-        self._appends = BatchedGroupCommit("access_log", transaction, self._append_rows)
+        self._appends = (
+            BatchedGroupCommit("access_log", db.pipelined_connection, self._append_pipelined)
+            if db.is_postgres
+            else BatchedGroupCommit("access_log", db.transaction, self._append_rows)
+        )
 
     def create_table(self) -> None:
         self.db.create_tables([s.format(t=self.t, name=ACCESS_LOG, ends=self.ends) for s in CREATE])
@@ -134,21 +137,18 @@ class AccessLog:
         }
         self._appends.run(row)
 
-    def _append_rows(self, rows: list[dict[str, Any]], handle: Any) -> list[None]:
-        """Append ``rows`` in one transaction: ``handle`` is a cursor in a transaction
-        (SQLite) or a connection in pipeline mode (PostgreSQL)."""
-        if self.db.is_postgres:
-            return self._append_rows_pipelined(rows, handle)
-        sealed, head = self._chained(rows, self._end(handle, HEAD, lock=True))
-        self._insert(handle, sealed, head)
+    def _append_rows(self, rows: list[dict[str, Any]], cursor: Any) -> list[None]:
+        """SQLite: append ``rows`` in the transaction of ``cursor`` (the write lock held)."""
+        sealed, head = self._chained(rows, self._end(cursor, HEAD, lock=True))
+        self._insert(cursor, sealed, head)
         return [None] * len(rows)
 
-    def _append_rows_pipelined(self, rows: list[dict[str, Any]], conn: Any) -> list[None]:
+    def _append_pipelined(self, rows: list[dict[str, Any]], conn: Any) -> list[None]:
         """PostgreSQL: two round trips, the head's row lock held across one answer:
         BEGIN and the locked read of the head; then the rows, the head and COMMIT. The
         library's transaction() would add a round trip for BEGIN and one for COMMIT,
-        that one under the lock. If anything fails, the transaction left open is rolled
-        back by ``pipelined_connection``."""
+        that one under the lock. What an error leaves open, ``pipelined_connection``'s
+        connection rolls back."""
         with conn.cursor() as cursor:
             cursor.execute("BEGIN")
             head = self._end(cursor, HEAD, lock=True)

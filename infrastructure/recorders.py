@@ -448,7 +448,7 @@ class PostgresTicketRecorder(
         positions (None for a write of no events)."""
         # A write that fails midway is rolled back by the pool's connection context
         # (psycopg's Connection.__exit__), after its pipeline's closing sync.
-        with self.datastore.get_connection() as conn, conn.pipeline():
+        with SqlDatabase(self.datastore).pipelined_connection() as conn:
             written = self._write_in(conn, writes)
         if written is None:
             return [None]

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
-from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
 from infrastructure.sqlite_lock import sqlite_write_lock
@@ -96,19 +94,11 @@ class SqlDatabase:
     def pipelined_connection(self) -> Iterator[Any]:
         """PostgreSQL: a connection in pipeline mode, for a writer that sends BEGIN and
         COMMIT itself in the same flushes as its statements (each costs a round trip of
-        its own through transaction()). A transaction it leaves open, on an error, is
-        rolled back here (the pool would too, but with a warning in the log); one that
-        cannot be, on a broken connection, is left to the pool, which discards it."""
+        its own through transaction()). A transaction an error leaves open is rolled
+        back as the connection goes back to the pool (psycopg's Connection.__exit__)."""
         assert self.is_postgres, "SQLite writes take the write lock: use transaction()"
-        with self.datastore.get_connection() as conn:
-            try:
-                with conn.pipeline():
-                    yield conn
-            except BaseException:
-                if conn.info.transaction_status != TransactionStatus.IDLE:
-                    with suppress(psycopg.Error):  # the error that got here is the one raised
-                        conn.rollback()
-                raise
+        with self.datastore.get_connection() as conn, conn.pipeline():
+            yield conn
 
     def execute(self, cursor: Any, statement: str, params: dict[str, Any] | None = None) -> None:
         cursor.execute(self._adapt(statement), params or {})
