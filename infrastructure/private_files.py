@@ -28,7 +28,10 @@ def private_database(path: Path) -> None:
 
 def create_private(path: Path) -> None:
     """``path`` exists, is private, and keeps what it held."""
-    os.close(os.open(path, os.O_RDONLY | os.O_CREAT, PRIVATE))
+    if not path.exists():
+        # Only when it is missing: closing a descriptor of a database this process has
+        # open drops the process's SQLite locks on it (POSIX record locks are per process).
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT, PRIVATE))
     restrict(path)
 
 

@@ -66,6 +66,8 @@ class Atende:
 
     def close(self) -> None:
         self.tickets.close()
+        if self.access_log.db is not self.db:  # its own SQLite file (access_log_file.py)
+            self.access_log.db.datastore.close()
 
     def warm_up(self) -> None:
         detector = self.tickets.language.detector

@@ -34,6 +34,7 @@ from application.tickets import TicketApplication
 from application.tokens import ApiTokens
 from application.webhooks import WebhookSubscriptions
 from infrastructure.access_log import AccessLog
+from infrastructure.access_log_file import access_log_database, move_into_own_file
 from infrastructure.anchors import AnchorFile, AnchorSigner
 from infrastructure.audit_log import AuditLog
 from infrastructure.crypto import KeyRing, PersonalAsCiphertext, SealedAsCiphertext
@@ -148,7 +149,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         default_ttl=settings.token_default_expiry,
     )
     audit_log = AuditLog(db, tickets.recorder.events_table_name)
-    access_log = AccessLog(db, access_log_seal_key(secret_key))
+    access_log = AccessLog(access_log_database(db), access_log_seal_key(secret_key))
     with db.schema_lock():
         db.ensure_schema()
         tickets.recorder.create_table()
@@ -164,6 +165,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         followed = {id(s): s for s in (webhook_deliveries, email_deliveries, *outbound.values())}
         for store in (*stores, *views.values(), *followed.values()):
             store.create_table()
+        move_into_own_file(db, access_log)  # a SQLite database's from before it had one
         tokens.import_legacy()  # tokens from before tokens were events (issue 20)
     kb = KnowledgeBase(
         tickets, audit_log, languages=settings.languages, default_language=settings.default_language

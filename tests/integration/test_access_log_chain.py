@@ -31,15 +31,20 @@ ROUTE = "/v1/tickets/{ticket_id:uuid}"
 _NO_RETENTION = timedelta(0)
 
 
+def table(atende: Atende, name: str = ACCESS_LOG) -> str:
+    """The access log's table where it lives: on SQLite, a file of its own."""
+    return atende.access_log.db.table(name)
+
+
 def _sql(atende: Atende, statement: str, params: dict | None = None) -> None:
-    with atende.db.transaction(commit=True) as cursor:
-        atende.db.execute(cursor, statement, params)
+    with atende.access_log.db.transaction(commit=True) as cursor:
+        atende.access_log.db.execute(cursor, statement, params)
 
 
 def chain(atende: Atende) -> list[dict[str, Any]]:
     """Every access-log row, straight from the table, in chain order."""
-    with atende.db.transaction(commit=False) as cursor:
-        cursor.execute(f"SELECT * FROM {atende.db.table(ACCESS_LOG)} ORDER BY seq NULLS FIRST")
+    with atende.access_log.db.transaction(commit=False) as cursor:
+        cursor.execute(f"SELECT * FROM {table(atende)} ORDER BY seq NULLS FIRST")
         return [dict(row) for row in cursor.fetchall()]
 
 
@@ -76,13 +81,13 @@ def test_reads_through_the_api_form_a_chain_that_verifies(atende):
 
 def test_a_row_deleted_from_the_middle_is_named_by_verify(atende):
     read_tickets(atende, 3)
-    _sql(atende, f"DELETE FROM {atende.db.table(ACCESS_LOG)} WHERE seq = 2")
+    _sql(atende, f"DELETE FROM {table(atende)} WHERE seq = 2")
     assert first_break(atende).reason == "access-log row seq 2 deleted"
 
 
 def test_the_oldest_rows_deleted_without_a_purge_are_named_by_verify(atende):
     read_tickets(atende, 4)
-    _sql(atende, f"DELETE FROM {atende.db.table(ACCESS_LOG)} WHERE seq <= 2")
+    _sql(atende, f"DELETE FROM {table(atende)} WHERE seq <= 2")
     broken = first_break(atende)
     assert broken.reason == "access-log rows seq 1 to 2 (the oldest) deleted without a " \
                             "retention purge"  # fmt: skip
@@ -90,14 +95,14 @@ def test_the_oldest_rows_deleted_without_a_purge_are_named_by_verify(atende):
 
 def test_the_newest_rows_deleted_are_named_by_verify(atende):
     read_tickets(atende, 3)
-    _sql(atende, f"DELETE FROM {atende.db.table(ACCESS_LOG)} WHERE seq >= 2")
+    _sql(atende, f"DELETE FROM {table(atende)} WHERE seq >= 2")
     assert first_break(atende).reason == "access-log rows seq 2 to 3 (the newest) deleted"
 
 
 def test_an_edited_row_is_named_by_verify_with_its_ticket(atende):
     tickets = read_tickets(atende, 3)
     [row] = [r for r in chain(atende) if r["seq"] == 2]
-    _sql(atende, f"UPDATE {atende.db.table(ACCESS_LOG)} SET principal_name = 'nobody' "
+    _sql(atende, f"UPDATE {table(atende)} SET principal_name = 'nobody' "
                  "WHERE seq = 2")  # fmt: skip
     broken = first_break(atende)
     assert f"access-log row {row['id']} (seq 2) was not written by Atende" in broken.reason
@@ -109,21 +114,21 @@ def test_a_row_inserted_at_the_end_of_the_chain_is_named_by_verify(atende):
     last = chain(atende)[-1]
     forged = {**last, "id": "forged", "seq": 3, "prev_seal": last["seal"], "seal": "0" * 64}
     columns = ", ".join(forged)
-    _sql(atende, f"INSERT INTO {atende.db.table(ACCESS_LOG)} ({columns}) "
+    _sql(atende, f"INSERT INTO {table(atende)} ({columns}) "
                  f"VALUES ({', '.join(':' + c for c in forged)})", forged)  # fmt: skip
     assert "access-log row forged (seq 3) was not written by Atende" in first_break(atende).reason
 
 
 def test_a_row_inserted_without_a_seal_after_sealed_rows_is_named_by_verify(atende):
     read_tickets(atende, 1)
-    _sql(atende, f"INSERT INTO {atende.db.table(ACCESS_LOG)} (id, at, principal_id, "
+    _sql(atende, f"INSERT INTO {table(atende)} (id, at, principal_id, "
                  "principal_name, role, what, detail) VALUES ('unsealed', :at, 'p', 'ana', "
                  "'admin', 'ticket', '')", {"at": chain(atende)[0]["at"] + 1})  # fmt: skip
     assert "access-log row unsealed has no seal" in first_break(atende).reason
 
 
 def test_rows_from_before_seals_verify_when_older_than_every_sealed_row(atende):
-    _sql(atende, f"INSERT INTO {atende.db.table(ACCESS_LOG)} (id, at, principal_id, "
+    _sql(atende, f"INSERT INTO {table(atende)} (id, at, principal_id, "
                  "principal_name, role, what, detail) VALUES ('old', 1.5, 'p', 'ana', "
                  "'admin', 'ticket', '')")  # fmt: skip
     read_tickets(atende, 2)
@@ -144,7 +149,7 @@ def test_a_retention_purge_keeps_the_chain_verifiable_and_later_reads_continue_i
 
 
 def test_a_purge_also_deletes_the_rows_from_before_seals(atende):
-    _sql(atende, f"INSERT INTO {atende.db.table(ACCESS_LOG)} (id, at, principal_id, "
+    _sql(atende, f"INSERT INTO {table(atende)} (id, at, principal_id, "
                  "principal_name, role, what, detail) VALUES ('old', 1.5, 'p', 'ana', "
                  "'admin', 'ticket', '')")  # fmt: skip
     read_tickets(atende, 2)
@@ -156,15 +161,15 @@ def test_the_oldest_row_deleted_after_a_purge_is_named_by_verify(atende):
     read_tickets(atende, 2)
     purge_access_log(atende.access_log, chain(atende)[-1]["at"] + 1, _NO_RETENTION)
     read_tickets(atende, 3)
-    _sql(atende, f"DELETE FROM {atende.db.table(ACCESS_LOG)} WHERE seq = 3")
+    _sql(atende, f"DELETE FROM {table(atende)} WHERE seq = 3")
     assert "access-log row seq 3 (the oldest) deleted without" in first_break(atende).reason
 
 
 @pytest.mark.parametrize("end", ["head", "purged"])
 def test_an_end_of_the_chain_edited_by_hand_is_named_and_refuses_writes(atende, end):
     read_tickets(atende, 3)
-    _sql(atende, f"DELETE FROM {atende.db.table(ACCESS_LOG)} WHERE seq = 3")
-    _sql(atende, f"UPDATE {atende.db.table(ENDS)} SET seq = 2 WHERE name = :end", {"end": end})
+    _sql(atende, f"DELETE FROM {table(atende)} WHERE seq = 3")
+    _sql(atende, f"UPDATE {table(atende, ENDS)} SET seq = 2 WHERE name = :end", {"end": end})
     assert f"the access log's {end} was not written by Atende" in first_break(atende).reason
     write = (
         (lambda: read_tickets(atende, 1))

@@ -34,8 +34,8 @@ def read_histories(atende: Atende, times: int) -> None:
 
 
 def recorded_at(atende: Atende) -> list[float]:
-    with atende.db.transaction(commit=False) as cursor:
-        cursor.execute(f"SELECT at FROM {atende.db.table(ACCESS_LOG)} ORDER BY at")
+    with atende.access_log.db.transaction(commit=False) as cursor:
+        cursor.execute(f"SELECT at FROM {atende.access_log.db.table(ACCESS_LOG)} ORDER BY at")
         return [row["at"] for row in cursor.fetchall()]
 
 

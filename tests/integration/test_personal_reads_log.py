@@ -34,8 +34,8 @@ def catch_up_ticket_list(atende: Atende) -> None:
 
 def stored_rows(atende: Atende) -> list[dict[str, Any]]:
     """Every access-log row, straight from the table."""
-    with atende.db.transaction(commit=False) as cursor:
-        cursor.execute(f"SELECT * FROM {atende.db.table(ACCESS_LOG)} ORDER BY at, id")
+    with atende.access_log.db.transaction(commit=False) as cursor:
+        cursor.execute(f"SELECT * FROM {atende.access_log.db.table(ACCESS_LOG)} ORDER BY at, id")
         return [dict(row) for row in cursor.fetchall()]
 
 
@@ -63,16 +63,16 @@ def test_a_search_stores_the_count_and_the_ids_but_not_the_search_text(atende, c
 
 def test_a_read_that_cannot_be_logged_is_refused_and_serves_nothing(atende, client):
     ticket_id = open_ticket(atende).ticket.id
-    with atende.db.transaction(commit=True) as cursor:
-        cursor.execute(f"DROP TABLE {atende.db.table(ACCESS_LOG)}")
+    with atende.access_log.db.transaction(commit=True) as cursor:
+        cursor.execute(f"DROP TABLE {atende.access_log.db.table(ACCESS_LOG)}")
     refused = client.simulate_get(f"/v1/tickets/{ticket_id}")
     assert refused.status_code >= 500
     assert SUBJECT not in refused.text and "Ana Souza" not in refused.text
 
 
 def test_an_access_log_from_before_gains_the_new_columns_and_keeps_its_rows(atende):
-    table = atende.db.table(ACCESS_LOG)
-    with atende.db.transaction(commit=True) as cursor:
+    table = atende.access_log.db.table(ACCESS_LOG)
+    with atende.access_log.db.transaction(commit=True) as cursor:
         cursor.execute(f"DROP TABLE {table}")
         cursor.execute(
             f"CREATE TABLE {table} (id TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL, "
@@ -84,7 +84,7 @@ def test_an_access_log_from_before_gains_the_new_columns_and_keeps_its_rows(aten
             "'export', 'from=a to=b')"
         )
     for _ in range(2):  # every start runs it again
-        AccessLog(atende.db, atende.access_log.key).create_table()
+        AccessLog(atende.access_log.db, atende.access_log.key).create_table()
     [old] = atende.access_log.reads(ticket_id=None, principal_id="p1", after=None, limit=5)
     assert (old["what"], old["detail"], old["route"], old["item_count"]) == (
         "export",

@@ -1,0 +1,154 @@
+"""Where the access log lives (infrastructure/access_log_file.py): on a SQLite file, a file
+of its own beside the database, so reads of personal data do not queue for the write lock
+behind ticket writes and the projector (issue 19); on PostgreSQL, the schema. A database
+from before keeps its rows and its chain: they move at the next start, once, whatever
+the move was cut off by."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+import threading
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from eventsourcing.sqlite import SQLiteDatastore
+
+from domain.actor import Actor
+from infrastructure.access_log import ACCESS_LOG, ENDS, AccessLog
+from infrastructure.access_log_file import access_log_path
+from infrastructure.sql import SqlDatabase
+from interface.wiring import bootstrap
+
+READER = Actor(id="t-1", name="lectora", role="agent")
+
+
+def _tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as raw:
+        found = raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in found}
+
+
+def _rows(path: Path) -> list[tuple]:
+    with sqlite3.connect(path) as raw:
+        return raw.execute(f"SELECT seq, id, ticket_id FROM {ACCESS_LOG} ORDER BY seq").fetchall()
+
+
+def _log_in_main_file(settings, reads: int) -> list[str]:
+    """A database as Atende left it before the move: the access log's tables and a chain
+    of ``reads`` rows in the main file, and no access-log file."""
+    atende = bootstrap(settings)
+    old = AccessLog(atende.db, atende.access_log.key)  # the key is the deployment's
+    old.create_table()
+    tickets = [str(uuid4()) for _ in range(reads)]
+    for ticket in tickets:
+        old.record(READER, "/v1/tickets/{ticket_id}", "ticket", ticket_id=ticket)
+    atende.close()
+    main = settings.sqlite_path()
+    for path in main.parent.glob(main.name + ".access-log*"):
+        path.unlink()
+    return tickets
+
+
+def test_on_sqlite_the_access_log_is_a_private_file_beside_the_database(backend, atende, settings):
+    atende.access_log.record(READER, "/v1/queue", "list", ticket_ids=["a", "b"], count=2)
+    if backend == "postgres":  # the schema's, as before: nothing there waits on event writes
+        assert atende.access_log.db is atende.db
+        read = atende.access_log.reads(ticket_id=None, principal_id="t-1", after=None, limit=5)
+        assert len(read) == 1
+        return
+    main = settings.sqlite_path()
+    own = access_log_path(main)
+    assert own == main.with_name("atende.db.access-log")
+    assert [row[0] for row in _rows(own)] == [1]
+    assert ACCESS_LOG not in _tables(main) and ENDS not in _tables(main)
+    assert stat.S_IMODE(own.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_an_access_log_left_in_the_main_file_moves_to_its_own_with_its_chain(settings):
+    tickets = _log_in_main_file(settings, reads=3)
+
+    atende = bootstrap(settings)
+    try:
+        own = access_log_path(settings.sqlite_path())
+        assert [(seq, ticket) for seq, _, ticket in _rows(own)] == list(
+            zip([1, 2, 3], tickets, strict=True)
+        )
+        assert ACCESS_LOG not in _tables(settings.sqlite_path())
+        assert atende.access_log.first_break() is None
+        # The chain goes on from the moved head, not from a new one.
+        atende.access_log.record(READER, "/v1/queue", "list", ticket_ids=[], count=0)
+        assert [row[0] for row in _rows(own)] == [1, 2, 3, 4]
+        assert atende.access_log.first_break() is None
+    finally:
+        atende.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_move_cut_off_between_its_copy_and_its_drop_is_finished_at_the_next_start(settings):
+    _log_in_main_file(settings, reads=3)
+    bootstrap(settings).close()  # moved
+    main, own = settings.sqlite_path(), access_log_path(settings.sqlite_path())
+    # What a crash after the copy's commit and before the drop leaves: both files hold it.
+    with sqlite3.connect(main) as raw:
+        raw.execute("ATTACH DATABASE ? AS moved", (str(own),))
+        raw.execute(f"CREATE TABLE {ACCESS_LOG} AS SELECT * FROM moved.{ACCESS_LOG}")
+        raw.execute(f"CREATE TABLE {ENDS} AS SELECT * FROM moved.{ENDS}")
+    raw.close()
+
+    atende = bootstrap(settings)
+    try:
+        assert [row[0] for row in _rows(own)] == [1, 2, 3]
+        assert ACCESS_LOG not in _tables(main) and ENDS not in _tables(main)
+        assert atende.access_log.first_break() is None
+    finally:
+        atende.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_move_into_a_file_holding_another_chain_fails_and_keeps_the_main_files_rows(settings):
+    _log_in_main_file(settings, reads=2)
+    own = access_log_path(settings.sqlite_path())
+    # An access-log file from elsewhere (a restored backup of the wrong day, say): its
+    # seq 1 and 2 are other rows. Merging two chains would hide which rows are whose.
+    other = AccessLog(SqlDatabase(SQLiteDatastore(str(own), lock_timeout=10)), b"k" * 32)
+    other.create_table()
+    for _ in range(2):
+        other.record(READER, "/v1/queue", "list", ticket_ids=[], count=0)
+    other.db.datastore.close()
+
+    with pytest.raises(Exception, match="UNIQUE"):
+        bootstrap(settings)
+    with sqlite3.connect(settings.sqlite_path()) as raw:
+        assert raw.execute(f"SELECT count(*) FROM {ACCESS_LOG}").fetchone()[0] == 2
+    assert len(_rows(own)) == 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_workers_starting_together_move_an_old_access_log_once(settings):
+    _log_in_main_file(settings, reads=5)
+    started, failures = [], []
+
+    def start() -> None:
+        try:
+            started.append(bootstrap(settings))
+        except Exception as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    workers = [threading.Thread(target=start) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    try:
+        assert failures == []
+        assert len(started) == 4
+        own = access_log_path(settings.sqlite_path())
+        assert [row[0] for row in _rows(own)] == [1, 2, 3, 4, 5]
+        assert ACCESS_LOG not in _tables(settings.sqlite_path())
+        assert started[0].access_log.first_break() is None
+    finally:
+        for atende in started:
+            atende.close()
