@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -76,6 +76,9 @@ class AccessLog:
     def __init__(self, db: SqlDatabase, key: bytes):
         self.db = db
         self.key = key
+        # What the rows cannot show: on SQLite, whether this is the file the database
+        # began with (infrastructure/access_log_file.py's FileOrigin); checked first.
+        self.file_origin: Callable[[], Break | None] | None = None
         self.t = db.table(ACCESS_LOG)
         self.ends = db.table(ENDS)
         # Every read of personal data appends a row and commits it before it answers: on
@@ -205,6 +208,8 @@ class AccessLog:
     def first_break(self) -> Break | None:
         """The first row that Atende did not write as it stands: walks the chain from the
         purge watermark to the head. A purge that runs meanwhile restarts the walk."""
+        if self.file_origin is not None and (replaced := self.file_origin()) is not None:
+            return replaced
         broken = None
         for _ in range(3):
             ends = self._ends()

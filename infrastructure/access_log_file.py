@@ -6,6 +6,11 @@ projector's batches: while the projector caught up on a backlog, a queue read wa
 to 400 ms for its row (issue 19). In a file of its own the rows have a write lock of their
 own; what is logged, when, and how it is chained do not change (infrastructure/access_log.py).
 
+A file can be deleted or swapped as a whole, which no row of it can show. So the file is
+made with an origin, a random id sealed like the chain's ends, and the main file keeps a
+sealed copy of it (``FileOrigin``): a start that finds the file gone makes a new one with a
+new origin, and verify names the difference from then on.
+
 The file is ``<database>.access-log`` (``var/atende.db.access-log``), like the keystore and
 the checkpoints beside it. An in-memory database keeps its access log inside: there is no
 file to put beside it. PostgreSQL keeps it in the schema: its appends already wait only
@@ -20,16 +25,23 @@ ends, then the drop finishes it.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from eventsourcing.sqlite import SQLiteDatastore
 
+from domain.audit_chain import Break
 from infrastructure.access_log import ACCESS_LOG, ENDS, AccessLog
+from infrastructure.access_log_chain import End
 from infrastructure.private_files import private_database
 from infrastructure.sql import SqlDatabase
 from infrastructure.sqlite_lock import sqlite_write_lock
 
 SUFFIX = ".access-log"
+# The file's origin: a random id sealed into the file when it is made, and its copy in the
+# main file, written at the first start that finds none there.
+ORIGIN = "origin"
+ORIGIN_TABLE = "access_log_origin"
 # Rows copied per statement: a 400-day log moves without being held in memory at once.
 _COPY_PAGE = 5000
 _END_COLUMNS = ("name", "seq", "seal", "mark")
@@ -127,3 +139,78 @@ def _copy_ends(main: SqlDatabase, into: object) -> None:
         "mark = excluded.mark",
         ends,
     )
+
+
+def pin_file_origin(main: SqlDatabase, access_log: AccessLog) -> None:
+    """Give ``access_log``'s own file an origin and the main file its copy, and have the
+    log's verify check them first; nothing when the log is in the main database."""
+    if access_log.db is main:
+        return
+    origin = FileOrigin(main, access_log)
+    origin.create_table()
+    origin.pin()
+    access_log.file_origin = origin.first_break
+
+
+class FileOrigin:
+    """Which access-log file the main database began with (see the module's doc)."""
+
+    def __init__(self, main: SqlDatabase, access_log: AccessLog):
+        self.main, self.log = main, access_log
+        self.kept = main.table(ORIGIN_TABLE)
+
+    def create_table(self) -> None:
+        self.main.create_tables(
+            [
+                f"CREATE TABLE IF NOT EXISTS {self.kept} (name TEXT PRIMARY KEY, "
+                "seq BIGINT NOT NULL, seal TEXT NOT NULL, mark TEXT NOT NULL)"
+            ]
+        )
+
+    def pin(self) -> None:
+        """The file's origin, made with it; its copy in the main file, unless one is
+        there already (from the file this database began with)."""
+        self._insert(self.log.db, self.log.ends, End(ORIGIN, 0, uuid.uuid4().hex))
+        found = self._read(self.log.db, self.log.ends)  # the file's own, if it had one
+        if found is not None and found is not _UNMARKED:
+            self._insert(self.main, self.kept, found)
+
+    def first_break(self) -> Break | None:
+        kept = self._read(self.main, self.kept)
+        found = self._read(self.log.db, self.log.ends)
+        if kept is _UNMARKED or found is _UNMARKED:
+            where = "database" if kept is _UNMARKED else "access-log file"
+            return Break(f"the access log's origin in the {where} was not written by Atende")
+        if kept is None:  # not pinned yet: a database from before the file had an origin
+            return None
+        if found is None or found.seal != kept.seal:
+            return Break(
+                "the access-log file is not the one this database began with: it was "
+                "deleted or replaced, and its chain began again"
+            )
+        return None
+
+    def _insert(self, db: SqlDatabase, table: str, origin: End) -> None:
+        with db.transaction(commit=True) as cursor:
+            db.execute(
+                cursor,
+                f"INSERT INTO {table} (name, seq, seal, mark) VALUES "
+                "(:name, :seq, :seal, :mark) ON CONFLICT (name) DO NOTHING",
+                {**vars(origin), "mark": origin.mark(self.log.key)},
+            )
+
+    def _read(self, db: SqlDatabase, table: str) -> End | None:
+        """The origin row of ``table``: None if there is none, _UNMARKED if its mark is
+        not Atende's."""
+        with db.reading() as cursor:
+            db.execute(
+                cursor, f"SELECT seq, seal, mark FROM {table} WHERE name = :n", {"n": ORIGIN}
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        end = End(ORIGIN, row["seq"], row["seal"])
+        return end if end.is_marked(self.log.key, row["mark"]) else _UNMARKED
+
+
+_UNMARKED = End(ORIGIN, -1, "")  # an origin row someone else wrote

@@ -34,7 +34,11 @@ from application.tickets import TicketApplication
 from application.tokens import ApiTokens
 from application.webhooks import WebhookSubscriptions
 from infrastructure.access_log import AccessLog
-from infrastructure.access_log_file import access_log_database, move_into_own_file
+from infrastructure.access_log_file import (
+    access_log_database,
+    move_into_own_file,
+    pin_file_origin,
+)
 from infrastructure.anchors import AnchorFile, AnchorSigner
 from infrastructure.audit_log import AuditLog
 from infrastructure.crypto import KeyRing, PersonalAsCiphertext, SealedAsCiphertext
@@ -166,6 +170,7 @@ def bootstrap(settings: Settings | None = None) -> Atende:
         for store in (*stores, *views.values(), *followed.values()):
             store.create_table()
         move_into_own_file(db, access_log)  # a SQLite database's from before it had one
+        pin_file_origin(db, access_log)
         tokens.import_legacy()  # tokens from before tokens were events (issue 20)
     kb = KnowledgeBase(
         tickets, audit_log, languages=settings.languages, default_language=settings.default_language

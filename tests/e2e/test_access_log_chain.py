@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 from collections.abc import Iterator
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,22 @@ def test_verify_exits_1_after_an_access_log_row_is_deleted_by_hand(served):
     done = _verify(server)
     assert done.returncode == 1, done.stdout
     assert b"access-log row seq 2 deleted" in done.stderr
+
+
+def test_verify_exits_1_after_the_access_log_file_is_deleted_by_hand(tmp_path):
+    with running_server("sqlite", tmp_path) as server:
+        agent = Api(server.base_url, server.create_token("agent", "lectora"))
+        ticket_id = agent.open_ticket()["id"]
+        assert agent.get(f"/v1/tickets/{ticket_id}").status_code == 200
+        assert _verify(server).returncode == 0
+        server.stop()
+        own = Path(server.database_url.removeprefix("sqlite:///") + ".access-log")
+        for path in own.parent.glob(own.name + "*"):
+            path.unlink()
+        server.start()
+
+        # Reads go on, into a new chain in a new file; verify names the file from then on.
+        assert agent.get(f"/v1/tickets/{ticket_id}").status_code == 200
+        done = _verify(server)
+        assert done.returncode == 1, done.stdout
+        assert b"the access-log file is not the one this database began with" in done.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import stat
 import threading
+from contextlib import closing
 from pathlib import Path
 from uuid import uuid4
 
@@ -17,9 +18,10 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from domain.actor import Actor
 from infrastructure.access_log import ACCESS_LOG, ENDS, AccessLog
-from infrastructure.access_log_file import access_log_path
+from infrastructure.access_log_file import ORIGIN_TABLE, access_log_path
 from infrastructure.sql import SqlDatabase
 from interface.wiring import bootstrap
+from tests.databases import settings_for
 
 READER = Actor(id="t-1", name="lectora", role="agent")
 
@@ -45,9 +47,9 @@ def _log_in_main_file(settings, reads: int) -> list[str]:
     for ticket in tickets:
         old.record(READER, "/v1/tickets/{ticket_id}", "ticket", ticket_id=ticket)
     atende.close()
-    main = settings.sqlite_path()
-    for path in main.parent.glob(main.name + ".access-log*"):
-        path.unlink()
+    _delete_log_file(settings)
+    with closing(sqlite3.connect(settings.sqlite_path())) as raw, raw:
+        raw.execute(f"DROP TABLE {ORIGIN_TABLE}")  # nor a record of that file
     return tickets
 
 
@@ -152,3 +154,64 @@ def test_workers_starting_together_move_an_old_access_log_once(settings):
     finally:
         for atende in started:
             atende.close()
+
+
+def _delete_log_file(settings) -> None:
+    main = settings.sqlite_path()
+    for path in main.parent.glob(main.name + ".access-log*"):
+        path.unlink()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_verify_names_an_access_log_file_deleted_and_begun_again(settings):
+    atende = bootstrap(settings)
+    for _ in range(2):
+        atende.access_log.record(READER, "/v1/queue", "list", ticket_ids=[], count=0)
+    assert atende.access_log.first_break() is None
+    atende.close()
+    _delete_log_file(settings)
+
+    atende = bootstrap(settings)
+    try:
+        atende.access_log.record(READER, "/v1/queue", "list", ticket_ids=[], count=0)
+        [row] = _rows(access_log_path(settings.sqlite_path()))
+        assert row[0] == 1  # a new chain: its rows alone would verify
+        broken = atende.access_log.first_break()
+        assert broken is not None and "deleted or replaced" in broken.reason
+    finally:
+        atende.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_verify_names_an_access_log_file_swapped_for_another_databases(settings, tmp_path):
+    other = settings_for(f"sqlite:///{tmp_path / 'other' / 'atende.db'}")
+    for each in (settings, other):
+        atende = bootstrap(each)
+        atende.access_log.record(READER, "/v1/queue", "list", ticket_ids=[], count=0)
+        atende.close()
+    access_log_path(other.sqlite_path()).replace(access_log_path(settings.sqlite_path()))
+
+    atende = bootstrap(settings)
+    try:
+        broken = atende.access_log.first_break()
+        assert broken is not None and "not the one this database began with" in broken.reason
+    finally:
+        atende.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("where", ["database", "access-log file"])
+def test_an_origin_written_by_hand_in_either_file_is_named(settings, where):
+    bootstrap(settings).close()
+    main, own = settings.sqlite_path(), access_log_path(settings.sqlite_path())
+    path, table = (main, ORIGIN_TABLE) if where == "database" else (own, ENDS)
+    with closing(sqlite3.connect(path)) as raw, raw:
+        raw.execute(f"UPDATE {table} SET seal = 'f00' WHERE name = 'origin'")
+
+    atende = bootstrap(settings)
+    try:
+        broken = atende.access_log.first_break()
+        assert broken is not None
+        assert broken.reason == f"the access log's origin in the {where} was not written by Atende"
+    finally:
+        atende.close()
