@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 from eventsourcing.sqlite import SQLiteDatastore
 
@@ -61,13 +62,22 @@ def access_log_database(db: SqlDatabase, *, lock_timeout: int = 10) -> SqlDataba
     return SqlDatabase(SQLiteDatastore(str(path), lock_timeout=lock_timeout))
 
 
+class MoveRefused(RuntimeError):
+    """Both files hold an access log, and the file's is not a copy of the main file's
+    (a main file restored from before the move beside a file that went on since, or a
+    file from another deployment): moving would put a chain's ends back, or merge two."""
+
+
 def move_into_own_file(main: SqlDatabase, access_log: AccessLog) -> int:
     """Move an access log left in the main file into ``access_log``'s own (its tables
     made already); answers how many rows were copied (0 when there was nothing to move).
 
-    The main file's write lock is held throughout, so of workers starting together one
+    The main file's write lock is held throughout, so of processes starting together one
     moves and the others find the tables gone; the access-log file's lock is taken
-    inside it (the only place the two nest, always in this order)."""
+    inside it (the only places the two nest, here and FileOrigin.pin, in this order).
+    Rows are copied a page a transaction, so a start stopped midway (a gunicorn worker
+    killed for booting longer than its timeout) leaves its pages, and the next start
+    goes on after the last one; the ends follow the rows, and the drop comes last."""
     target = access_log.db
     if target is main:
         return 0
@@ -75,9 +85,11 @@ def move_into_own_file(main: SqlDatabase, access_log: AccessLog) -> int:
         columns = _old_columns(main)
         if not columns:
             return 0
-        copied = _copy(main, target, columns)
-        # Dropped only once the copy has committed, in the main file's own transaction
-        # (its lock is held above: the library's, not SqlDatabase.transaction's).
+        copied = _copy_rows(main, target, columns, after=_resume_point(main, target))
+        with target.transaction(commit=True) as into:
+            _copy_ends(main, into)
+        # Dropped only once rows and ends have committed, in the main file's own
+        # transaction (its lock is held above: the library's, not SqlDatabase's).
         with main.datastore.transaction(commit=True) as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {ENDS}")
             cursor.execute(f"DROP TABLE IF EXISTS {ACCESS_LOG}")
@@ -92,33 +104,76 @@ def _old_columns(main: SqlDatabase) -> list[str]:
         return [row[1] for row in cursor.fetchall()]
 
 
-def _copy(main: SqlDatabase, target: SqlDatabase, columns: list[str]) -> int:
-    """Every row, in one transaction of the new file. A row already there (the same id:
-    a move done again) is skipped; a different row at a taken ``seq`` is refused by the
-    unique index, which fails the move and keeps the main file's table, rather than
-    merge two chains."""
+def _resume_point(main: SqlDatabase, target: SqlDatabase) -> int:
+    """The main file's rowid after which rows are still to copy: 0 into a new file; after
+    the last row copied when a move was stopped (the file's head still its first, or
+    already the main file's). Anything else is another chain: MoveRefused."""
+    source_head, target_head = _head(main), _head(target)
+    if target_head is not None and target_head[0] != 0 and target_head != source_head:
+        raise _refused(main, target, source_head, target_head)
+    with target.reading() as cursor:
+        cursor.execute(f"SELECT id FROM {ACCESS_LOG} ORDER BY rowid DESC LIMIT 1")
+        last = cursor.fetchone()
+    if last is None:
+        return 0
+    with main.reading() as cursor:
+        cursor.execute(f"SELECT rowid FROM {ACCESS_LOG} WHERE id = ?", (last[0],))
+        found = cursor.fetchone()
+    if found is None:  # rows the main file's log never had
+        raise _refused(main, target, source_head, target_head)
+    return int(found[0])
+
+
+def _head(db: SqlDatabase) -> tuple[int, str] | None:
+    """The (seq, seal) of a chain's head; None where there is none (a log from before
+    the chain)."""
+    with db.reading() as cursor:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (ENDS,))
+        if cursor.fetchone() is None:
+            return None
+        cursor.execute(f"SELECT seq, seal FROM {ENDS} WHERE name = 'head'")
+        row = cursor.fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def _refused(
+    main: SqlDatabase,
+    target: SqlDatabase,
+    source: tuple[int, str] | None,
+    found: tuple[int, str] | None,
+) -> MoveRefused:
+    main_path, own_path = main.datastore.pool.db_name, target.datastore.pool.db_name
+    return MoveRefused(
+        f"{main_path} still holds an access log and {own_path} holds another (heads at "
+        f"seq {source[0] if source else 0} and {found[0] if found else 0}): restore the two "
+        "files from one backup, or, to keep the access-log file's chain, drop the tables "
+        f"{ACCESS_LOG} and {ENDS} from {main_path}"
+    )
+
+
+def _copy_rows(main: SqlDatabase, target: SqlDatabase, columns: list[str], after: int) -> int:
+    """The rows after rowid ``after``, a page a transaction; a row already there (the
+    same id) is skipped."""
     listed = ", ".join(columns)
     insert = (
         f"INSERT INTO {ACCESS_LOG} ({listed}) VALUES ({', '.join('?' * len(columns))}) "
         "ON CONFLICT (id) DO NOTHING"
     )
-    copied, after = 0, 0
-    with target.transaction(commit=True) as into:
-        while True:
-            with main.reading() as cursor:
-                cursor.execute(
-                    f"SELECT rowid, {listed} FROM {ACCESS_LOG} WHERE rowid > ? "
-                    f"ORDER BY rowid LIMIT {_COPY_PAGE}",
-                    (after,),
-                )
-                page = [tuple(row) for row in cursor.fetchall()]
-            if not page:
-                break
+    copied = 0
+    while True:
+        with main.reading() as cursor:
+            cursor.execute(
+                f"SELECT rowid, {listed} FROM {ACCESS_LOG} WHERE rowid > ? "
+                f"ORDER BY rowid LIMIT {_COPY_PAGE}",
+                (after,),
+            )
+            page = [tuple(row) for row in cursor.fetchall()]
+        if not page:
+            return copied
+        with target.transaction(commit=True) as into:
             into.executemany(insert, [row[1:] for row in page])
-            copied += len(page)
-            after = page[-1][0]
-        _copy_ends(main, into)
-    return copied
+        copied += len(page)
+        after = page[-1][0]
 
 
 def _copy_ends(main: SqlDatabase, into: object) -> None:
@@ -168,12 +223,17 @@ class FileOrigin:
         )
 
     def pin(self) -> None:
-        """The file's origin, made with it; its copy in the main file, unless one is
-        there already (from the file this database began with)."""
-        self._insert(self.log.db, self.log.ends, End(ORIGIN, 0, uuid.uuid4().hex))
-        found = self._read(self.log.db, self.log.ends)  # the file's own, if it had one
-        if found is not None and found is not _UNMARKED:
-            self._insert(self.main, self.kept, found)
+        """Give a new file its origin, and the main file a copy of it. Only a file made
+        now is pinned: one that lost the main file's copy keeps it lost, so verify goes on
+        naming it. Under the main file's write lock, so processes starting together make
+        one origin and pin it before any of them can verify."""
+        with sqlite_write_lock(self.main.datastore):
+            made = self._insert(self.log.db, self.log.ends, End(ORIGIN, 0, uuid.uuid4().hex))
+            found = self._read(self.log.db, self.log.ends)
+            if made and found is not None and found is not _UNMARKED:
+                # The library's transaction: the main file's write lock is held above.
+                with self.main.datastore.transaction(commit=True) as cursor:
+                    self._insert_in(cursor, self.kept, found)
 
     def first_break(self) -> Break | None:
         kept = self._read(self.main, self.kept)
@@ -181,8 +241,8 @@ class FileOrigin:
         if kept is _UNMARKED or found is _UNMARKED:
             where = "database" if kept is _UNMARKED else "access-log file"
             return Break(f"the access log's origin in the {where} was not written by Atende")
-        if kept is None:  # not pinned yet: a database from before the file had an origin
-            return None
+        if kept is None:
+            return Break("the database's record of the access-log file's origin is missing")
         if found is None or found.seal != kept.seal:
             return Break(
                 "the access-log file is not the one this database began with: it was "
@@ -190,14 +250,18 @@ class FileOrigin:
             )
         return None
 
-    def _insert(self, db: SqlDatabase, table: str, origin: End) -> None:
+    def _insert(self, db: SqlDatabase, table: str, origin: End) -> bool:
+        """Whether ``origin`` was written (False: ``table`` had one)."""
         with db.transaction(commit=True) as cursor:
-            db.execute(
-                cursor,
-                f"INSERT INTO {table} (name, seq, seal, mark) VALUES "
-                "(:name, :seq, :seal, :mark) ON CONFLICT (name) DO NOTHING",
-                {**vars(origin), "mark": origin.mark(self.log.key)},
-            )
+            return self._insert_in(cursor, table, origin)
+
+    def _insert_in(self, cursor: Any, table: str, origin: End) -> bool:
+        cursor.execute(
+            f"INSERT INTO {table} (name, seq, seal, mark) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name) DO NOTHING",
+            (origin.name, origin.seq, origin.seal, origin.mark(self.log.key)),
+        )
+        return self.main.rowcount(cursor) == 1  # SQLite's, in either file
 
     def _read(self, db: SqlDatabase, table: str) -> End | None:
         """The origin row of ``table``: None if there is none, _UNMARKED if its mark is
