@@ -17,10 +17,9 @@ file to put beside it. PostgreSQL keeps it in the schema: its appends already wa
 on the chain head's row lock, not on the event writes.
 
 A database from before the move still has the log in the main file. ``move_into_own_file``
-copies its rows and chain ends into the new file and only then drops them from the main
-one; the two files cannot commit together, so a move cut off between the two commits is
-simply done again at the next start: the copy skips the rows it finds and writes the same
-ends, then the drop finishes it.
+copies its rows, then its chain ends, into the new file and only then drops them from the
+main one. The two files cannot commit together, so a move stopped anywhere is taken up at
+the next start after the last row copied; a new file holding any other chain is refused.
 """
 
 from __future__ import annotations
@@ -40,10 +39,11 @@ from infrastructure.sqlite_lock import sqlite_write_lock
 
 SUFFIX = ".access-log"
 # The file's origin: a random id sealed into the file when it is made, and its copy in the
-# main file, written at the first start that finds none there.
+# main file, written then and only then.
 ORIGIN = "origin"
 ORIGIN_TABLE = "access_log_origin"
-# Rows copied per statement: a 400-day log moves without being held in memory at once.
+# Rows copied per transaction: a 400-day log moves without being held in memory at once,
+# and a start stopped partway keeps what it copied.
 _COPY_PAGE = 5000
 _END_COLUMNS = ("name", "seq", "seal", "mark")
 
@@ -127,13 +127,18 @@ def _resume_point(main: SqlDatabase, target: SqlDatabase) -> int:
 def _head(db: SqlDatabase) -> tuple[int, str] | None:
     """The (seq, seal) of a chain's head; None where there is none (a log from before
     the chain)."""
+    if not _has_ends(db):
+        return None
     with db.reading() as cursor:
-        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (ENDS,))
-        if cursor.fetchone() is None:
-            return None
         cursor.execute(f"SELECT seq, seal FROM {ENDS} WHERE name = 'head'")
         row = cursor.fetchone()
     return None if row is None else (int(row[0]), str(row[1]))
+
+
+def _has_ends(db: SqlDatabase) -> bool:
+    with db.reading() as cursor:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (ENDS,))
+        return cursor.fetchone() is not None
 
 
 def _refused(
@@ -176,19 +181,16 @@ def _copy_rows(main: SqlDatabase, target: SqlDatabase, columns: list[str], after
         after = page[-1][0]
 
 
-def _copy_ends(main: SqlDatabase, into: object) -> None:
+def _copy_ends(main: SqlDatabase, into: Any) -> None:
     """The chain's sealed head and purge watermark replace the new file's first ones: the
     chain goes on from where it was. A log from before the chain has no ends: the new
     file's first ones stay, as the old file's would have been made."""
+    if not _has_ends(main):
+        return
     with main.reading() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (ENDS,)
-        )
-        if not cursor.fetchone()[0]:
-            return
         cursor.execute(f"SELECT {', '.join(_END_COLUMNS)} FROM {ENDS}")
         ends = [tuple(row) for row in cursor.fetchall()]
-    into.executemany(  # type: ignore[attr-defined]
+    into.executemany(
         f"INSERT INTO {ENDS} ({', '.join(_END_COLUMNS)}) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, seal = excluded.seal, "
         "mark = excluded.mark",

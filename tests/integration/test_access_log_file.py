@@ -12,7 +12,8 @@ import stat
 import subprocess
 import sys
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from uuid import uuid4
 
@@ -23,10 +24,28 @@ from domain.actor import Actor
 from infrastructure.access_log import ACCESS_LOG, ENDS, AccessLog
 from infrastructure.access_log_file import ORIGIN_TABLE, MoveRefused, access_log_path
 from infrastructure.sql import SqlDatabase
+from interface.container import Atende
 from interface.wiring import bootstrap
 from tests.databases import settings_for
 
 READER = Actor(id="t-1", name="lectora", role="agent")
+
+
+@contextmanager
+def started(settings) -> Iterator[Atende]:
+    """Atende started on ``settings``'s database, as a worker starts it, and closed."""
+    atende = bootstrap(settings)
+    try:
+        yield atende
+    finally:
+        atende.close()
+
+
+def _log_in_own_file(path: Path, key: bytes) -> AccessLog:
+    """An access log on the file ``path`` alone, made there without Atende's start."""
+    log = AccessLog(SqlDatabase(SQLiteDatastore(str(path), lock_timeout=10)), key)
+    log.create_table()
+    return log
 
 
 def _tables(path: Path) -> set[str]:
@@ -43,13 +62,12 @@ def _rows(path: Path) -> list[tuple]:
 def _log_in_main_file(settings, reads: int) -> list[str]:
     """A database as Atende left it before the move: the access log's tables and a chain
     of ``reads`` rows in the main file, and no access-log file."""
-    atende = bootstrap(settings)
-    old = AccessLog(atende.db, atende.access_log.key)  # the key is the deployment's
-    old.create_table()
-    tickets = [str(uuid4()) for _ in range(reads)]
-    for ticket in tickets:
-        old.record(READER, "/v1/tickets/{ticket_id}", "ticket", ticket_id=ticket)
-    atende.close()
+    with started(settings) as atende:
+        old = AccessLog(atende.db, atende.access_log.key)  # the key is the deployment's
+        old.create_table()
+        tickets = [str(uuid4()) for _ in range(reads)]
+        for ticket in tickets:
+            old.record(READER, "/v1/tickets/{ticket_id}", "ticket", ticket_id=ticket)
     _delete_log_file(settings)
     with closing(sqlite3.connect(settings.sqlite_path())) as raw, raw:
         raw.execute(f"DROP TABLE {ORIGIN_TABLE}")  # nor a record of that file
@@ -75,8 +93,7 @@ def test_on_sqlite_the_access_log_is_a_private_file_beside_the_database(backend,
 def test_an_access_log_left_in_the_main_file_moves_to_its_own_with_its_chain(settings):
     tickets = _log_in_main_file(settings, reads=3)
 
-    atende = bootstrap(settings)
-    try:
+    with started(settings) as atende:
         own = access_log_path(settings.sqlite_path())
         assert [(seq, ticket) for seq, _, ticket in _rows(own)] == list(
             zip([1, 2, 3], tickets, strict=True)
@@ -87,8 +104,6 @@ def test_an_access_log_left_in_the_main_file_moves_to_its_own_with_its_chain(set
         atende.access_log.record(READER, "/v1/queue", "list", ticket_ids=[], count=0)
         assert [row[0] for row in _rows(own)] == [1, 2, 3, 4]
         assert atende.access_log.first_break() is None
-    finally:
-        atende.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -97,19 +112,15 @@ def test_a_move_cut_off_between_its_copy_and_its_drop_is_finished_at_the_next_st
     bootstrap(settings).close()  # moved
     main, own = settings.sqlite_path(), access_log_path(settings.sqlite_path())
     # What a crash after the copy's commit and before the drop leaves: both files hold it.
-    with sqlite3.connect(main) as raw:
+    with closing(sqlite3.connect(main)) as raw, raw:
         raw.execute("ATTACH DATABASE ? AS moved", (str(own),))
         raw.execute(f"CREATE TABLE {ACCESS_LOG} AS SELECT * FROM moved.{ACCESS_LOG}")
         raw.execute(f"CREATE TABLE {ENDS} AS SELECT * FROM moved.{ENDS}")
-    raw.close()
 
-    atende = bootstrap(settings)
-    try:
+    with started(settings) as atende:
         assert [row[0] for row in _rows(own)] == [1, 2, 3]
         assert ACCESS_LOG not in _tables(main) and ENDS not in _tables(main)
         assert atende.access_log.first_break() is None
-    finally:
-        atende.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -118,8 +129,7 @@ def test_a_move_into_a_file_holding_another_chain_fails_and_keeps_the_main_files
     own = access_log_path(settings.sqlite_path())
     # An access-log file from elsewhere (a restored backup of the wrong day, say): its
     # seq 1 and 2 are other rows. Merging two chains would hide which rows are whose.
-    other = AccessLog(SqlDatabase(SQLiteDatastore(str(own), lock_timeout=10)), b"k" * 32)
-    other.create_table()
+    other = _log_in_own_file(own, b"k" * 32)
     for _ in range(2):
         other.record(READER, "/v1/queue", "list", ticket_ids=[], count=0)
     other.db.datastore.close()
@@ -139,10 +149,9 @@ def test_a_main_file_restored_from_before_the_move_is_refused_not_moved_over_new
     main = settings.sqlite_path()
     before = tmp_path / "before-the-move.db"
     shutil.copyfile(main, before)  # closed: no -wal left beside it
-    atende = bootstrap(settings)  # moves
-    for _ in range(2):
-        atende.access_log.record(READER, "/v1/queue", "list", ticket_ids=[], count=0)
-    atende.close()
+    with started(settings) as atende:  # moves
+        for _ in range(2):
+            atende.access_log.record(READER, "/v1/queue", "list", ticket_ids=[], count=0)
     shutil.copyfile(before, main)  # only the main file restored
 
     # Moving again would put the file's head back to seq 3 under rows 4 and 5: every
@@ -158,26 +167,22 @@ def test_a_move_stopped_midway_goes_on_after_the_last_row_it_copied(settings):
     _log_in_main_file(settings, reads=5)
     main, own = settings.sqlite_path(), access_log_path(settings.sqlite_path())
     # What a worker killed during the move leaves: the first pages copied, the ends not.
-    made = AccessLog(SqlDatabase(SQLiteDatastore(str(own), lock_timeout=10)), b"k" * 32)
-    made.create_table()
-    made.db.datastore.close()
+    _log_in_own_file(own, b"k" * 32).db.datastore.close()
     with closing(sqlite3.connect(own)) as raw, raw:
         raw.execute("ATTACH DATABASE ? AS main_file", (str(main),))
         raw.execute(
             f"INSERT INTO {ACCESS_LOG} SELECT * FROM main_file.{ACCESS_LOG} ORDER BY rowid LIMIT 2"
         )
 
-    atende = bootstrap(settings)
-    try:
+    with started(settings) as atende:
         assert [row[0] for row in _rows(own)] == [1, 2, 3, 4, 5]
         atende.access_log.record(READER, "/v1/queue", "list", ticket_ids=[], count=0)
         assert atende.access_log.first_break() is None
-    finally:
-        atende.close()
 
 
 _START = """
 import sys, time
+from interface.container import Atende
 from interface.wiring import bootstrap
 from tests.databases import settings_for
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
@@ -201,11 +206,8 @@ def test_processes_starting_together_move_an_old_access_log_once(settings, datab
     own = access_log_path(settings.sqlite_path())
     assert [row[0] for row in _rows(own)] == [1, 2, 3, 4, 5]
     assert ACCESS_LOG not in _tables(settings.sqlite_path())
-    atende = bootstrap(settings)
-    try:
+    with started(settings) as atende:
         assert atende.access_log.first_break() is None
-    finally:
-        atende.close()
 
 
 def _delete_log_file(settings) -> None:
@@ -216,22 +218,18 @@ def _delete_log_file(settings) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_verify_names_an_access_log_file_deleted_and_begun_again(settings):
-    atende = bootstrap(settings)
-    for _ in range(2):
-        atende.access_log.record(READER, "/v1/queue", "list", ticket_ids=[], count=0)
-    assert atende.access_log.first_break() is None
-    atende.close()
+    with started(settings) as atende:
+        for _ in range(2):
+            atende.access_log.record(READER, "/v1/queue", "list", ticket_ids=[], count=0)
+        assert atende.access_log.first_break() is None
     _delete_log_file(settings)
 
-    atende = bootstrap(settings)
-    try:
+    with started(settings) as atende:
         atende.access_log.record(READER, "/v1/queue", "list", ticket_ids=[], count=0)
         [row] = _rows(access_log_path(settings.sqlite_path()))
         assert row[0] == 1  # a new chain: its rows alone would verify
         broken = atende.access_log.first_break()
         assert broken is not None and "deleted or replaced" in broken.reason
-    finally:
-        atende.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -243,12 +241,9 @@ def test_verify_names_an_access_log_file_swapped_for_another_databases(settings,
         atende.close()
     access_log_path(other.sqlite_path()).replace(access_log_path(settings.sqlite_path()))
 
-    atende = bootstrap(settings)
-    try:
+    with started(settings) as atende:
         broken = atende.access_log.first_break()
         assert broken is not None and "not the one this database began with" in broken.reason
-    finally:
-        atende.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -260,13 +255,10 @@ def test_an_origin_written_by_hand_in_either_file_is_named(settings, where):
     with closing(sqlite3.connect(path)) as raw, raw:
         raw.execute(f"UPDATE {table} SET seal = 'f00' WHERE name = 'origin'")
 
-    atende = bootstrap(settings)
-    try:
+    with started(settings) as atende:
         broken = atende.access_log.first_break()
         assert broken is not None
         assert broken.reason == f"the access log's origin in the {where} was not written by Atende"
-    finally:
-        atende.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -275,9 +267,6 @@ def test_the_databases_record_of_the_origin_deleted_stays_named_after_a_restart(
     with closing(sqlite3.connect(settings.sqlite_path())) as raw, raw:
         raw.execute(f"DELETE FROM {ORIGIN_TABLE}")
     for _ in range(2):  # the next start does not take the file's origin as the record
-        atende = bootstrap(settings)
-        try:
+        with started(settings) as atende:
             broken = atende.access_log.first_break()
             assert broken is not None and "origin is missing" in broken.reason
-        finally:
-            atende.close()
