@@ -13,7 +13,6 @@ is the erasure's window.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sqlite3
 import time
@@ -25,6 +24,8 @@ from infrastructure.crypto import KeyRing, unwrap_key, wrap_key
 from infrastructure.sqlite_lock import sqlite_write_lock
 
 BATCH = 500
+CHECKPOINT_TRIES = 20  # a reader's snapshot lasts one request or one projector batch
+CHECKPOINT_PAUSE = 0.25
 log = logging.getLogger(__name__)
 
 
@@ -56,8 +57,11 @@ def rotate_keys(keyring: KeyRing, now: float | None = None) -> Rotation:
     keystore.create(epoch)
     _retire_below(keyring, epoch, time.time() if now is None else now)
     rewrapped = _rewrap_all(keyring, epoch)
-    destroyed = keystore.destroy_below(epoch)
+    # Compacted before the older epochs are destroyed, so an epoch file gone means the
+    # whole rotation is done (what an operator or a test can watch for). A crash in
+    # between leaves older epochs below retired_below: rotation_due runs it again.
     _compact(keyring)
+    destroyed = keystore.destroy_below(epoch)
     return Rotation(epoch, rewrapped, destroyed)
 
 
@@ -135,16 +139,32 @@ def _compact(keyring: KeyRing) -> None:
         with db.datastore.get_connection() as conn:
             conn.execute(f"VACUUM FULL {keyring.t}")
         return
-    # Busy readers can keep the WAL from being truncated now; the old epoch is already
-    # gone, so what the WAL still holds is undecipherable, and the next checkpoint wins.
-    # Under Atende's write lock: a writer that had read before the checkpoint could not
-    # upgrade its transaction afterwards (SQLite answers "database is locked" at once).
-    with (
-        contextlib.suppress(sqlite3.Error),
-        sqlite_write_lock(db.datastore),
-        db.datastore.get_connection(commit=True) as conn,
-    ):
-        conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for _ in range(CHECKPOINT_TRIES):
+        if _truncate_wal(db):
+            return
+        time.sleep(CHECKPOINT_PAUSE)
+    # The older epochs are destroyed all the same: what the WAL still holds is then
+    # undecipherable, and the next checkpoint overwrites it.
+    log.warning("key rotation: readers kept the WAL from being truncated")
+
+
+def _truncate_wal(db: Any) -> bool:
+    """One TRUNCATE checkpoint; False when a reader on an older snapshot kept it from
+    finishing (SQLite reports it as busy=1, not as an error).
+
+    Under Atende's write lock: a writer that had read before the checkpoint could not
+    upgrade its transaction afterwards (SQLite answers "database is locked" at once)."""
+    try:
+        with (
+            sqlite_write_lock(db.datastore),
+            db.datastore.get_connection(commit=True) as conn,
+        ):
+            cursor = conn.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = cursor.fetchone()[0]
+    except sqlite3.Error:
+        return False
+    return busy == 0
 
 
 def add_key_rotation_job(scheduler: Any, atende: Any) -> None:
