@@ -216,9 +216,14 @@ class AccessLog:
             if isinstance(ends, Break):
                 return ends
             head, purged = ends
-            broken = self._legacy_break(purged) or self._walk(head, purged)
+            walk = ChainWalk(self.key, head, purged)
+            broken = self._legacy_break(purged) or self._walk(walk)
             now = self._ends()
-            if broken is None or isinstance(now, Break) or now[1] == purged:
+            if isinstance(now, Break):
+                return broken or now
+            if broken is None:
+                return walk.past(now[0])
+            if now[1] == purged:
                 return broken
         return broken
 
@@ -286,8 +291,7 @@ class AccessLog:
 
     # The walk.
 
-    def _walk(self, head: End, purged: End) -> Break | None:
-        walk = ChainWalk(self.key, head, purged)
+    def _walk(self, walk: ChainWalk) -> Break | None:
         after = None
         while True:
             rows = self._page(after)

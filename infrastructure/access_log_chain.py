@@ -104,6 +104,15 @@ class ChainWalk:
             return Break(f"{_rows(self.seq + 1, self.head.seq)} (the newest) deleted")
         return None
 
+    def past(self, head: End) -> Break | None:
+        """Rows walked past ``head``, the head read again once the walk is done. Rows
+        appended during the walk moved the head past them in their own transaction, so
+        a row beyond it means the head was put back by hand under newer rows."""
+        if self.seq > head.seq:
+            return Break(f"{_rows(head.seq + 1, self.seq)} follow the head Atende recorded "
+                         f"(seq {head.seq}): the head was put back")  # fmt: skip
+        return None
+
     def _check(self, row: dict[str, Any], values: list[Any], stored: str | None) -> Break | None:
         if row["seq"] != self.seq + 1:
             return self._gap(row)

@@ -165,6 +165,41 @@ def test_the_oldest_row_deleted_after_a_purge_is_named_by_verify(atende):
     assert "access-log row seq 3 (the oldest) deleted without" in first_break(atende).reason
 
 
+def test_a_head_put_back_under_newer_rows_is_named_by_verify(atende):
+    read_tickets(atende, 2)
+    with atende.access_log.db.transaction(commit=False) as cursor:
+        cursor.execute(f"SELECT seq, seal, mark FROM {table(atende, ENDS)} WHERE name = 'head'")
+        earlier = dict(cursor.fetchone())  # a sealed head, as a backup or a snoop saw it
+    read_tickets(atende, 2)
+    _sql(
+        atende,
+        f"UPDATE {table(atende, ENDS)} SET seq = :seq, seal = :seal, mark = :mark "
+        "WHERE name = 'head'",
+        earlier,
+    )
+    assert first_break(atende).reason == (
+        "access-log rows seq 3 to 4 follow the head Atende recorded (seq 2): the head was put back"
+    )
+
+
+def test_rows_appended_while_verify_walks_are_not_taken_for_a_head_put_back(
+    atende, monkeypatch
+):
+    read_tickets(atende, 2)
+    page = atende.access_log._page
+    appended = []
+
+    def page_after_a_read_lands(after):
+        # A read's row committed after verify read the head, before it read the rows.
+        if not appended:
+            appended.extend(read_tickets(atende, 2))
+        return page(after)
+
+    monkeypatch.setattr(atende.access_log, "_page", page_after_a_read_lands)
+    assert atende.access_log.first_break() is None
+    assert len(appended) == 2 and [row["seq"] for row in chain(atende)] == [1, 2, 3, 4]
+
+
 @pytest.mark.parametrize("end", ["head", "purged"])
 def test_an_end_of_the_chain_edited_by_hand_is_named_and_refuses_writes(atende, end):
     read_tickets(atende, 3)
