@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.access_log import ACCESS_LOG
+from infrastructure.access_log import ACCESS_LOG, ENDS
 from interface.container import Atende
 from interface.wiring import bootstrap
 from tests.databases import BACKENDS, settings_for
@@ -79,3 +79,29 @@ def test_verify_exits_1_after_the_access_log_file_is_deleted_by_hand(tmp_path):
         done = _verify(server)
         assert done.returncode == 1, done.stdout
         assert b"the access-log file is not the one this database began with" in done.stderr
+
+
+def test_verify_exits_1_after_the_access_log_head_is_put_back_under_newer_rows(served):
+    server, atende = served
+    agent = Api(server.base_url, server.create_token("agent", "lectora"))
+    ticket_id = agent.open_ticket()["id"]
+    log, ends = atende.access_log.db, atende.access_log.db.table(ENDS)
+    head = f"SELECT seq, seal, mark FROM {ends} WHERE name = 'head'"
+    assert agent.get(f"/v1/tickets/{ticket_id}").status_code == 200
+    with log.transaction(commit=False) as cursor:
+        cursor.execute(head)
+        earlier = dict(cursor.fetchone())
+    for _ in range(2):
+        assert agent.get(f"/v1/tickets/{ticket_id}").status_code == 200
+    assert _verify(server).returncode == 0
+
+    with log.transaction(commit=True) as cursor:
+        log.execute(
+            cursor,
+            f"UPDATE {ends} SET seq = :seq, seal = :seal, mark = :mark WHERE name = 'head'",
+            earlier,
+        )
+    done = _verify(server)
+    assert done.returncode == 1, done.stdout
+    newer = f"seq {earlier['seq'] + 1} to {earlier['seq'] + 2} follow the head"
+    assert newer.encode() in done.stderr
