@@ -284,7 +284,7 @@ def wait_for_workers(server: Server, count: int) -> list[int]:
     database = Settings(database_url=server.database_url)
     deadline = time.monotonic() + WORKERS_READY_SECONDS
     while True:
-        workers = children_of(server.process.pid)
+        workers = forked_children_of(server.process.pid)
         if len(workers) >= count and all(holds_database(pid, database) for pid in workers):
             return workers
         if time.monotonic() > deadline:
@@ -308,6 +308,22 @@ def children_of(parent: int) -> list[int]:
         if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
             children.append(int(entry))
     return sorted(children)
+
+
+def forked_children_of(parent: int) -> list[int]:
+    """gunicorn's workers: the children forked from the master, which keep its command
+    line. The projector the master supervises is a child too (``atende project``), and
+    counted as a worker it took a share of the clients: EvenSpread then gave the two
+    real workers 6 and 10 of the 16, where the bare app's got 8 and 8."""
+    own = _cmdline(parent)
+    return [pid for pid in children_of(parent) if _cmdline(pid) == own]
+
+
+def _cmdline(pid: int) -> bytes | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
 
 
 def holds_database(pid: int, database: Settings) -> bool:
