@@ -39,9 +39,13 @@ from infrastructure.sqlite_lock import sqlite_write_lock
 
 SUFFIX = ".access-log"
 # The file's origin: a random id sealed into the file when it is made, and its copy in the
-# main file, written then and only then.
+# main file, written then and only then. The copy goes first, as PINNING (its ``seq``), and
+# becomes PINNED once the file holds the origin too: the two files cannot commit together,
+# and a start stopped between them finds PINNING and finishes. Copies from before this
+# have seq 0: pinned.
 ORIGIN = "origin"
 ORIGIN_TABLE = "access_log_origin"
+PINNED, PINNING = 0, 1
 # Rows copied per transaction: a 400-day log moves without being held in memory at once,
 # and a start stopped partway keeps what it copied.
 _COPY_PAGE = 5000
@@ -226,16 +230,29 @@ class FileOrigin:
 
     def pin(self) -> None:
         """Give a new file its origin, and the main file a copy of it. Only a file made
-        now is pinned: one that lost the main file's copy keeps it lost, so verify goes on
-        naming it. Under the main file's write lock, so processes starting together make
-        one origin and pin it before any of them can verify."""
+        now is pinned: a file whose origin the database has no copy of keeps it missing,
+        so verify goes on naming it. Under the main file's write lock, so processes
+        starting together make one origin and pin it before any of them can verify."""
         with sqlite_write_lock(self.main.datastore):
-            made = self._insert(self.log.db, self.log.ends, End(ORIGIN, 0, uuid.uuid4().hex))
-            found = self._read(self.log.db, self.log.ends)
-            if made and found is not None and found is not _UNMARKED:
+            kept = self._read(self.main, self.kept)
+            if kept is None:
+                if self._read(self.log.db, self.log.ends) is not None:
+                    return  # an origin the database never kept (its copy deleted)
+                kept = End(ORIGIN, PINNING, uuid.uuid4().hex)
                 # The library's transaction: the main file's write lock is held above.
                 with self.main.datastore.transaction(commit=True) as cursor:
-                    self._insert_in(cursor, self.kept, found)
+                    self._insert_in(cursor, self.kept, kept)
+            if kept.seq != PINNING:  # pinned, or not Atende's (verify names it)
+                return
+            origin = End(ORIGIN, 0, kept.seal)
+            self._insert(self.log.db, self.log.ends, origin)
+            if self._read(self.log.db, self.log.ends) == origin:
+                with self.main.datastore.transaction(commit=True) as cursor:
+                    pinned = End(ORIGIN, PINNED, kept.seal)
+                    cursor.execute(
+                        f"UPDATE {self.kept} SET seq = ?, mark = ? WHERE name = ?",
+                        (pinned.seq, pinned.mark(self.log.key), ORIGIN),
+                    )
 
     def first_break(self) -> Break | None:
         kept = self._read(self.main, self.kept)
@@ -245,6 +262,11 @@ class FileOrigin:
             return Break(f"the access log's origin in the {where} was not written by Atende")
         if kept is None:
             return Break("the database's record of the access-log file's origin is missing")
+        if found is None and kept.seq == PINNING:
+            return Break(
+                "the access-log file's origin is not written yet: a start stopped while "
+                "making the file (the next start writes it)"
+            )
         if found is None or found.seal != kept.seal:
             return Break(
                 "the access-log file is not the one this database began with: it was "

@@ -22,7 +22,16 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from domain.actor import Actor
 from infrastructure.access_log import ACCESS_LOG, ENDS, AccessLog
-from infrastructure.access_log_file import ORIGIN_TABLE, MoveRefused, access_log_path
+from infrastructure.access_log_chain import End
+from infrastructure.access_log_file import (
+    ORIGIN,
+    ORIGIN_TABLE,
+    PINNED,
+    PINNING,
+    FileOrigin,
+    MoveRefused,
+    access_log_path,
+)
 from infrastructure.sql import SqlDatabase
 from interface.container import Atende
 from interface.wiring import bootstrap
@@ -270,3 +279,52 @@ def test_the_databases_record_of_the_origin_deleted_stays_named_after_a_restart(
         with started(settings) as atende:
             broken = atende.access_log.first_break()
             assert broken is not None and "origin is missing" in broken.reason
+
+
+def _origins(settings) -> tuple[tuple | None, tuple | None]:
+    """(seq, seal) of the origin the database keeps, and of the access-log file's."""
+    found = []
+    for path, table in (
+        (settings.sqlite_path(), ORIGIN_TABLE),
+        (access_log_path(settings.sqlite_path()), ENDS),
+    ):
+        with closing(sqlite3.connect(path)) as raw:
+            query = f"SELECT seq, seal FROM {table} WHERE name = 'origin'"
+            found.append(raw.execute(query).fetchone())
+    return found[0], found[1]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_first_start_stopped_between_the_two_origins_is_finished_by_the_next(
+    settings, monkeypatch
+):
+    def killed(*args):
+        raise RuntimeError("the process was killed here")
+
+    monkeypatch.setattr(FileOrigin, "_insert", killed)  # after the database's copy
+    with pytest.raises(RuntimeError):
+        bootstrap(settings)
+    kept, found = _origins(settings)
+    assert kept[0] == PINNING and found is None
+    monkeypatch.undo()
+
+    with started(settings) as atende:
+        assert atende.access_log.first_break() is None
+    kept, found = _origins(settings)
+    assert kept == (PINNED, found[1])
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_first_start_stopped_before_the_copy_was_marked_pinned_verifies_and_is_finished(
+    settings,
+):
+    with started(settings) as atende:
+        key = atende.access_log.key
+    (_, seal), _ = _origins(settings)
+    pinning = End(ORIGIN, PINNING, seal)  # as that start left it, sealed by Atende
+    with closing(sqlite3.connect(settings.sqlite_path())) as raw, raw:
+        raw.execute(f"UPDATE {ORIGIN_TABLE} SET seq = ?, mark = ?", (PINNING, pinning.mark(key)))
+
+    with started(settings) as atende:
+        assert atende.access_log.first_break() is None
+    assert _origins(settings) == ((PINNED, seal), (0, seal))
