@@ -39,7 +39,7 @@ from infrastructure.sqlite_lock import sqlite_write_lock
 
 SUFFIX = ".access-log"
 # The file's origin: a random id sealed into the file when it is made, and its copy in the
-# main file, written then and only then. The copy goes first, as PINNING (its ``seq``), and
+# main file, written only for a file being made. The copy goes first, as PINNING (its ``seq``), and
 # becomes PINNED once the file holds the origin too: the two files cannot commit together,
 # and a start stopped between them finds PINNING and finishes. Copies from before this
 # have seq 0: pinned.
